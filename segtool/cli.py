@@ -1,0 +1,178 @@
+"""The command line: parse options, call the library, turn its errors into messages and exit codes."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .errors import SegtoolError, UsageError
+
+app = typer.Typer(
+    help="Audience segmentation over flat files: YAML segments in, visitor IDs out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+_state = {"debug": False}
+
+SegmentsArg = typer.Argument(..., help="Segment YAML files, or directories of them.", show_default=False)
+ConfigOpt = typer.Option(None, "--config", help="Config file (default: ./segtool.yaml if present).")
+AsOfOpt = typer.Option(None, "--as-of", help="Evaluate as of this date or ISO datetime, or 'latest' (default: config, else now).")
+EventsOpt = typer.Option(None, "--events", help="Events file, glob or directory (overrides the config).")
+ProfilesOpt = typer.Option(None, "--profiles", help="Profiles file, glob or directory (overrides the config).")
+ItemsOpt = typer.Option(None, "--items", help="Items file, glob or directory (overrides the config).")
+
+
+def _stderr():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _stdout():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def handle_errors(command):
+    """Print segtool's own errors as `Error: ...` on stderr and exit with their code; --debug re-raises."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except SegtoolError as exc:
+            if _state["debug"]:
+                raise
+            lines = str(exc).splitlines() or [type(exc).__name__]
+            console = _stderr()
+            console.print(f"[bold red]Error:[/] {lines[0]}", markup=True, highlight=False)
+            for line in lines[1:]:
+                console.print(f"       {line}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+@app.callback()
+def main(debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors.")):
+    """segtool: audience segments from YAML over CSV/Parquet exports."""
+    _state["debug"] = debug
+
+
+def _session(config: Optional[Path], as_of=None, events=None, profiles=None, items=None):
+    from .api import Overrides, Session
+
+    return Session.open(config, Overrides(as_of, events, profiles, items))
+
+
+@app.command()
+@handle_errors
+def run(
+    segments: List[Path] = SegmentsArg,
+    as_of: Optional[str] = AsOfOpt,
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the IDs (and --columns) to this file."),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Write one file per segment, named after it."),
+    summary: bool = typer.Option(False, "--summary", help="Print each segment's size, share and per-rule sizes."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="csv|parquet|json|ndjson|txt (for --summary: json)."),
+    columns: Optional[str] = typer.Option(None, "--columns", help="Profile columns to add to output files, e.g. email,city."),
+    events: Optional[str] = EventsOpt,
+    profiles: Optional[str] = ProfilesOpt,
+    items: Optional[str] = ItemsOpt,
+    config: Optional[Path] = ConfigOpt,
+):
+    """Evaluate segments and write the matching visitor IDs (one segment, no -o: IDs on stdout)."""
+    from .commands import RunRequest, run_segments
+
+    request = RunRequest(output=output, output_dir=output_dir, summary=summary, fmt=fmt,
+                         columns=tuple(c.strip() for c in columns.split(",") if c.strip()) if columns else ())
+    session = _session(config, as_of, events, profiles, items)
+    run_segments(session, segments, request, _stdout(), _stderr())
+
+
+@app.command()
+@handle_errors
+def validate(segments: List[Path] = SegmentsArg, config: Optional[Path] = ConfigOpt):
+    """Check segment files without reading any data."""
+    session = _session(config)
+    checked = session.load_segments(segments)
+    console = _stdout()
+    for segment in checked:
+        console.print(f"ok  {segment.file}  ({segment.name}, {len(segment.top_rules)} rule(s))", markup=False)
+
+
+@app.command()
+@handle_errors
+def explain(
+    segment: Path = typer.Argument(..., help="A segment YAML file.", show_default=False),
+    as_of: Optional[str] = AsOfOpt,
+    events: Optional[str] = EventsOpt,
+    profiles: Optional[str] = ProfilesOpt,
+    items: Optional[str] = ItemsOpt,
+    config: Optional[Path] = ConfigOpt,
+):
+    """Show a segment's rules in plain words, then the polars query plan."""
+    from .commands import explain_segment
+
+    explain_segment(_session(config, as_of, events, profiles, items), segment, _stdout())
+
+
+@app.command()
+@handle_errors
+def fields():
+    """List the field catalog: fields, operators and qualifiers."""
+    from .commands import print_fields
+
+    print_fields(_stdout())
+
+
+@app.command()
+@handle_errors
+def grid(
+    as_of: Optional[str] = AsOfOpt,
+    fmt: Optional[str] = typer.Option(None, "--format", help="csv or json instead of the picture."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the grid to this file (csv or json)."),
+    events: Optional[str] = EventsOpt,
+    profiles: Optional[str] = ProfilesOpt,
+    config: Optional[Path] = ConfigOpt,
+):
+    """Draw the retention grid with the number of visitors in each cell."""
+    from .commands import show_grid
+
+    show_grid(_session(config, as_of, events, profiles), fmt, output, _stdout())
+
+
+@app.command()
+@handle_errors
+def sample(
+    visitors: int = typer.Option(..., "--visitors", min=1, help="How many visitors to generate."),
+    output_dir: Path = typer.Option(..., "-o", "--output-dir", help="Directory to write events/items/profiles to."),
+    seed: int = typer.Option(42, "--seed", help="Random seed: the same seed gives the same files."),
+    fmt: str = typer.Option("parquet", "--format", help="parquet, csv, or both (comma-separated)."),
+):
+    """Write synthetic exports (events, items, profiles) of any size."""
+    from .sample import generate_sample
+
+    formats = tuple(f.strip() for f in fmt.split(",") if f.strip())
+    if not formats or any(f not in ("parquet", "csv") for f in formats):
+        raise UsageError(f"--format takes parquet, csv or both, found {fmt!r}")
+    written = generate_sample(output_dir, visitors, seed=seed, formats=formats)
+    console = _stderr()
+    for table, paths in written.items():
+        for path in paths:
+            console.print(f"wrote {path}", markup=False)
+
+
+def entry() -> None:
+    try:
+        app()
+    except BrokenPipeError:  # `segtool run x.yaml | head`
+        sys.stderr.close()
+        sys.exit(0)

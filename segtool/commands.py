@@ -1,0 +1,123 @@
+"""What each CLI command does, over the library API; rendering stays here, options stay in cli.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+from .output import EXTENSIONS, FORMATS, atomic_path, format_for, print_ids, write_members
+from .parse import is_safe_name
+
+
+@dataclass
+class RunRequest:
+    output: Path | None = None
+    output_dir: Path | None = None
+    summary: bool = False
+    fmt: str | None = None
+    columns: tuple[str, ...] = ()
+
+
+def _check_request(request: RunRequest, count: int) -> None:
+    if request.output and request.output_dir:
+        raise UsageError("use either -o or --output-dir, not both")
+    if request.output and count > 1:
+        raise UsageError(f"-o writes one segment, but {count} were given; use --output-dir DIR")
+    if request.fmt and request.fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, found {request.fmt!r}")
+    if request.columns and not (request.output or request.output_dir):
+        raise UsageError("--columns adds columns to output files; use it with -o or --output-dir")
+
+
+def run_segments(session, paths: list[Path], request: RunRequest, stdout, stderr) -> None:
+    segments = session.load_segments(paths)
+    _check_request(request, len(segments))
+    if request.output_dir:
+        bad = [s.name for s in segments if not is_safe_name(s.name)]
+        if bad:
+            raise UsageError(f"segment name {bad[0]!r} is not a safe file name (letters, digits, . _ -); "
+                             "set `name:` in the segment file")
+    if request.columns and session.inputs().profiles is None:
+        raise UsageError("--columns needs a profiles table (data.profiles or --profiles)")
+    show_summary = request.summary or (len(segments) > 1 and not request.output_dir)
+    from .engine.plan import segment_column
+
+    frame = session.evaluate(segments, per_rule=show_summary, columns=request.columns)
+    for i, segment in enumerate(segments):
+        members = frame.filter(frame[segment_column(i)]).select(
+            "visitor_id", *[f"profile:{c}" for c in request.columns]).rename(
+            {f"profile:{c}": c for c in request.columns}).unique("visitor_id").sort("visitor_id")
+        if request.output:
+            write_members(members, request.output, format_for(request.output, request.fmt))
+            stderr.print(f"{segment.name}: {members.height} visitors → {request.output}", markup=False)
+        elif request.output_dir:
+            fmt = request.fmt or "csv"
+            target = request.output_dir / f"{segment.name}{EXTENSIONS[fmt]}"
+            write_members(members, target, fmt)
+            stderr.print(f"{segment.name}: {members.height} visitors → {target}", markup=False)
+        elif not show_summary:
+            print_ids(members["visitor_id"])
+    if show_summary:
+        from .report import render_summary, summary_data
+
+        data = summary_data(session, segments, frame)
+        render_summary(data, stdout, as_json=request.fmt == "json")
+
+
+def explain_segment(session, path: Path, stdout) -> None:
+    from .describe import describe_segment
+
+    (segment,) = session.load_segments([path])
+    for line in describe_segment(segment):
+        stdout.print(line, markup=False)
+    as_of = session.as_of()
+    stdout.print(f"\nas of {as_of.describe()}", markup=False)
+    plan = session.plan([segment]).frame
+    stdout.print("\npolars plan (optimized):", markup=False)
+    stdout.print(plan.explain(), markup=False)
+
+
+def print_fields(stdout) -> None:
+    from rich.table import Table
+
+    from .catalog import FIELDS
+    from .operators import CASE_OPERATORS, OPERATORS
+    from .parse import operators_for
+
+    table = Table(title="Fields", show_lines=False)
+    for heading in ("field", "group", "type", "operators", "qualifiers", "meaning"):
+        table.add_column(heading, overflow="fold")
+    rows = list(FIELDS.values())
+    for spec in rows:
+        ops = "within_km, of" if spec.value_type == "location" else ", ".join(operators_for(spec.value_type))
+        table.add_row(spec.name, spec.group, spec.value_type, ops, ", ".join(sorted(spec.qualifiers)) or "-",
+                      spec.description)
+    table.add_row("profile.<column>", "Profile", "any", ", ".join(OPERATORS), "-", "any profile column")
+    stdout.print(table)
+    ops = Table(title="Operators")
+    for heading in ("operator", "meaning", "takes", "ignore_case"):
+        ops.add_column(heading)
+    for spec in OPERATORS.values():
+        ops.add_row(spec.name, spec.wording, spec.takes, "yes" if spec.name in CASE_OPERATORS else "-")
+    stdout.print(ops)
+    stdout.print("Qualifiers: period (7d, 12h, 2w, {last: 30, unit: days}, {from: DATE, to: DATE}); "
+                 "items ({column: {operator: value}, ...}: one line item must meet all); "
+                 "ignore_case: true beside a text operator.", markup=False)
+    stdout.print("Combinators: all: [rules], any: [rules], not: rule; match: all|any at the top.", markup=False)
+
+
+def show_grid(session, fmt: str | None, output: Path | None, stdout) -> None:
+    from .report import grid_counts, render_grid, write_grid
+
+    counts = grid_counts(session)
+    if output is not None or fmt:
+        fmt = fmt or format_for(output, None)
+        if fmt not in ("csv", "json"):
+            raise UsageError(f"grid --format takes csv or json, found {fmt!r}")
+        write_grid(counts, session.config.grid, fmt, output)
+        return
+    render_grid(counts, session.config.grid, session.as_of(), stdout)
+
+
+__all__ = ["RunRequest", "run_segments", "explain_segment", "print_fields", "show_grid", "atomic_path"]

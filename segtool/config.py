@@ -1,0 +1,175 @@
+"""segtool.yaml: where the data is, how its columns are named, and the run's settings (SPEC §6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError, Problem
+from .grid import DEFAULT_GRID, GridCell
+from .parse import did_you_mean
+from .yamlsource import Node, load_yaml
+
+TABLES = ("events", "profiles", "items")
+TOP_KEYS = ("as_of", "data", "columns", "timestamp_format", "conversion_events", "site", "retention_grid", "predictive")
+TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us")
+PREDICTIVE_SOURCES = ("auto", "profiles", "events")
+DEFAULT_CONFIG = "segtool.yaml"
+
+
+@dataclass
+class Config:
+    path: Path | None = None
+    as_of: str | None = None
+    data: dict[str, str] = field(default_factory=dict)
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    timestamp_format: str = "iso"
+    conversion_events: tuple[str, ...] = ("conversion",)
+    site_domains: tuple[str, ...] = ()
+    grid: tuple[GridCell, ...] = DEFAULT_GRID
+    predictive: str = "auto"
+
+    @property
+    def grid_cells(self) -> tuple[str, ...]:
+        return tuple(cell.name for cell in self.grid)
+
+
+def load_config(path: Path | None) -> Config:
+    """The config at `path`, or ./segtool.yaml if it exists, or the defaults."""
+    if path is None:
+        default = Path(DEFAULT_CONFIG)
+        if not default.is_file():
+            return Config()
+        path = default
+    elif not path.is_file():
+        raise ConfigError([Problem(None, f"{path}: no such config file")])
+    try:
+        root = load_yaml(path)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a SegmentError from the YAML layer: same shape, config exit code
+        raise ConfigError(getattr(exc, "problems", [Problem(None, str(exc))])) from None
+    reader = _ConfigReader(path, [])
+    config = reader.read(root)
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return config
+
+
+@dataclass
+class _ConfigReader:
+    path: Path
+    problems: list[Problem]
+
+    def problem(self, node: Node | None, message: str, loc=None):
+        self.problems.append(Problem(loc or (node.loc if node else None), message))
+
+    def keys(self, node: Node, allowed, where: str) -> bool:
+        if not node.is_map:
+            self.problem(node, f"{where} must be a mapping, found {node.describe()}")
+            return False
+        for key in node.value:
+            if key not in allowed:
+                self.problem(None, f"unknown {where} key {key!r}{did_you_mean(key, allowed)}; "
+                                   f"allowed: {', '.join(allowed)}", node.key_locs[key])
+        return True
+
+    def read(self, root: Node | None) -> Config:
+        config = Config(path=self.path)
+        if root is None:
+            return config
+        if not self.keys(root, TOP_KEYS, "config"):
+            return config
+        v = root.value
+        if "as_of" in v:
+            config.as_of = self.scalar_text(v["as_of"], "as_of")
+        if "data" in v and self.keys(v["data"], TABLES, "data"):
+            config.data = {t: self.path_text(n, t) for t, n in v["data"].value.items() if t in TABLES}
+        if "columns" in v and self.keys(v["columns"], TABLES, "columns"):
+            config.columns = {t: self.mapping(n, f"columns.{t}") for t, n in v["columns"].value.items() if t in TABLES}
+        if "timestamp_format" in v:
+            config.timestamp_format = self.timestamp_format(v["timestamp_format"])
+        if "conversion_events" in v:
+            config.conversion_events = self.text_list(v["conversion_events"], "conversion_events")
+        if "site" in v and self.keys(v["site"], ("domains",), "site"):
+            domains = v["site"].value.get("domains")
+            if domains is not None:
+                config.site_domains = tuple(d.lower().removeprefix("www.") for d in self.text_list(domains, "site.domains"))
+        if "retention_grid" in v:
+            config.grid = self.grid(v["retention_grid"])
+        if "predictive" in v:
+            config.predictive = self.choice(v["predictive"], "predictive", PREDICTIVE_SOURCES)
+        return config
+
+    def scalar_text(self, node: Node, what: str) -> str | None:
+        if not node.is_scalar or node.value is None:
+            self.problem(node, f"{what} must be a value, found {node.describe()}")
+            return None
+        return node.raw
+
+    def path_text(self, node: Node, table: str) -> str:
+        text = self.scalar_text(node, f"data.{table}")
+        return str((self.path.parent / text)) if text else ""
+
+    def mapping(self, node: Node, what: str) -> dict[str, str]:
+        if not node.is_map:
+            self.problem(node, f"{what} must be a mapping of canonical name: export name, found {node.describe()}")
+            return {}
+        return {k: (self.scalar_text(n, f"{what}.{k}") or k) for k, n in node.value.items()}
+
+    def timestamp_format(self, node: Node) -> str:
+        text = self.scalar_text(node, "timestamp_format") or "iso"
+        if text not in TIMESTAMP_FORMATS and "%" not in text:
+            self.problem(node, f"timestamp_format must be one of {', '.join(TIMESTAMP_FORMATS)} or a strftime "
+                               f"pattern like '%d/%m/%Y %H:%M', found {text!r}{did_you_mean(text, TIMESTAMP_FORMATS)}")
+            return "iso"
+        return text
+
+    def choice(self, node: Node, what: str, allowed) -> str:
+        text = self.scalar_text(node, what)
+        if text not in allowed:
+            self.problem(node, f"{what} must be one of {', '.join(allowed)}, found {node.describe()}"
+                               f"{did_you_mean(text or '', allowed)}")
+            return allowed[0]
+        return text
+
+    def text_list(self, node: Node, what: str) -> tuple[str, ...]:
+        if node.is_scalar and node.value is not None:
+            return (node.raw,)
+        if not node.is_seq or not all(item.is_scalar and item.value is not None for item in node.value):
+            self.problem(node, f"{what} must be a list of values, found {node.describe()}")
+            return ()
+        return tuple(item.raw for item in node.value)
+
+    def grid(self, node: Node) -> tuple[GridCell, ...]:
+        if not node.is_seq or not node.value:
+            self.problem(node, "retention_grid must be a list of cells like "
+                               "{name: loyal, conversions: [4, null], days: [0, 90]}")
+            return DEFAULT_GRID
+        cells = [self.cell(item) for item in node.value]
+        return tuple(c for c in cells if c is not None) or DEFAULT_GRID
+
+    def cell(self, node: Node) -> GridCell | None:
+        if not self.keys(node, ("name", "conversions", "days"), "retention_grid cell"):
+            return None
+        name = self.scalar_text(node.value["name"], "name") if "name" in node.value else None
+        if not name:
+            self.problem(node, "a retention_grid cell needs a name")
+            return None
+        conv = self.bounds(node.value.get("conversions"), "conversions")
+        days = self.bounds(node.value.get("days"), "days")
+        if conv is None or days is None:
+            return None
+        lo_c = conv[0] or 0
+        return GridCell(name, lo_c, conv[1], *(days if days != (None, None) else (None, None)))
+
+    def bounds(self, node: Node | None, what: str):
+        if node is None:
+            return (None, None)
+        ok = node.is_seq and len(node.value) == 2 and all(
+            item.is_scalar and (item.value is None or (isinstance(item.value, int) and not isinstance(item.value, bool)))
+            for item in node.value)
+        if not ok:
+            self.problem(node, f"{what} must be [min, max] whole numbers (max may be null), found {node.describe()}")
+            return None
+        return tuple(item.value for item in node.value)

@@ -1,0 +1,86 @@
+"""The rule tree in plain words, for `explain` and the summary."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import singledispatch
+
+from .operators import describe_predicate
+from .tree import AllOf, AnyOf, Condition, Not, Segment, WithinKm
+
+
+def describe_segment(segment: Segment) -> list[str]:
+    head = f"{segment.name}: visitors who match {'all' if isinstance(segment.root, AllOf) else 'one or more'} of"
+    lines = [head + (f"  ({segment.description})" if segment.description else "")]
+    for rule in segment.top_rules:
+        lines.extend("  " + line for line in describe_rule(rule))
+    return lines
+
+
+@singledispatch
+def describe_rule(rule) -> list[str]:
+    raise TypeError(f"cannot describe {type(rule).__name__}")
+
+
+@describe_rule.register
+def _(rule: Condition) -> list[str]:
+    return ["- " + describe_condition(rule)]
+
+
+def _group(rule, word: str) -> list[str]:
+    lines = [f"- {word} of:"]
+    for child in rule.rules:
+        lines.extend("  " + line for line in describe_rule(child))
+    return lines
+
+
+@describe_rule.register
+def _(rule: AllOf) -> list[str]:
+    return _group(rule, "all")
+
+
+@describe_rule.register
+def _(rule: AnyOf) -> list[str]:
+    return _group(rule, "one or more")
+
+
+@describe_rule.register
+def _(rule: Not) -> list[str]:
+    inner = describe_rule(rule.rule)
+    if len(inner) == 1:
+        return ["- not: " + inner[0][2:]]
+    return ["- none of:"] + ["  " + line for line in inner]
+
+
+_SUBJECTS = {
+    "conversions": "number of conversions",
+    "order_value": "some conversion's order value",
+    "total_order_value": "total order value",
+    "average_order_value": "average order value",
+    "days_since_last_conversion": "days since the last conversion",
+    "retention_grid": "retention grid cell",
+}
+
+
+def describe_condition(rule: Condition) -> str:
+    if isinstance(rule.predicate, WithinKm):
+        return f"location {rule.predicate.describe()}"
+    p = rule.predicate
+    if rule.field.family == "referrer_utm":
+        quantifier = "no event's" if p.negated else "an event's"
+        text = f"{quantifier} {rule.field.name} {describe_predicate(replace(p, negated=False, written='') if p.negated else p)}"
+    else:
+        text = f"{_SUBJECTS.get(rule.field.name, rule.field.name)} {describe_predicate(p)}"
+    if rule.items:
+        conds = " and ".join(f"{c.column} {describe_predicate(c.predicate)}" for c in rule.items)
+        text += f", counting conversions with a line item whose {conds}"
+    if rule.period is not None:
+        text += f", {rule.period.describe()}"
+    return text
+
+
+def short_rule(rule) -> str:
+    """A one-line label for a top-level rule, for the summary table."""
+    lines = describe_rule(rule)
+    text = lines[0][2:] if len(lines) == 1 else " ".join(line.strip().lstrip("- ") for line in lines)
+    return text if len(text) <= 90 else text[:87] + "..."

@@ -1,0 +1,1 @@
+"""The polars backend: compiles the rule tree into lazy queries."""

@@ -1,0 +1,175 @@
+"""The rule tree → polars boolean expressions over the visitor frame.
+
+One registered function per tree node type and one per field family. A family
+compiler turns a Condition into an expression over feature columns it
+registers in `Features`; combinators combine those expressions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import singledispatch
+
+import polars as pl
+
+from .. import catalog
+from ..grid import GridCell
+from ..operators import Predicate
+from ..timeframe import AsOf, window
+from ..tree import AllOf, AnyOf, Condition, ItemCondition, Not, Period, Rule
+from . import expressions as ex
+from .features import Features, Inputs
+
+UTC_US = pl.Datetime("us", "UTC")
+MICROSECONDS_PER_DAY = 86_400_000_000
+
+
+@dataclass
+class Context:
+    features: Features
+    inputs: Inputs
+    as_of: AsOf
+
+    def in_window(self, period: Period | None) -> pl.Expr:
+        if period is None:
+            return pl.lit(True)
+        w = window(period, self.as_of)
+        ts, start = pl.col("timestamp"), pl.lit(w.start, dtype=UTC_US)
+        mask = ts >= start if w.start_inclusive else ts > start
+        return mask & (ts < pl.lit(w.end, dtype=UTC_US)) if w.end is not None else mask
+
+    def days_since(self, instant: pl.Expr) -> pl.Expr:
+        """Whole days (rounded down) from an instant to as_of."""
+        elapsed = pl.lit(self.as_of.instant, dtype=UTC_US) - instant
+        return elapsed.dt.total_microseconds() // MICROSECONDS_PER_DAY
+
+
+@singledispatch
+def translate(rule, ctx: Context) -> pl.Expr:
+    raise TypeError(f"no translation rule for {type(rule).__name__}")
+
+
+@translate.register
+def _all(rule: AllOf, ctx: Context) -> pl.Expr:
+    return pl.all_horizontal([translate(r, ctx) for r in rule.rules])
+
+
+@translate.register
+def _any(rule: AnyOf, ctx: Context) -> pl.Expr:
+    return pl.any_horizontal([translate(r, ctx) for r in rule.rules])
+
+
+@translate.register
+def _not(rule: Not, ctx: Context) -> pl.Expr:
+    return ~translate(rule.rule, ctx)
+
+
+@translate.register
+def _condition(rule: Condition, ctx: Context) -> pl.Expr:
+    return FAMILY_COMPILERS[rule.field.family](rule, ctx)
+
+
+def _positive(p: Predicate) -> Predicate:
+    return replace(p, negated=False, written="")
+
+
+def _negate_if(p: Predicate, expr: pl.Expr) -> pl.Expr:
+    return ~expr if p.negated else expr
+
+
+# -- families --------------------------------------------------------------------
+def compile_profile(rule: Condition, ctx: Context) -> pl.Expr:
+    column = rule.field.column
+    dtype = ctx.inputs.profiles.typed_dtype(column) if ctx.inputs.profiles is not None else pl.String
+    return ex.apply(ctx.features.profile(column), rule.predicate, rule.field.value_type, dtype)
+
+
+def compile_location(rule: Condition, ctx: Context) -> pl.Expr:
+    return ex.within_km(ctx.features.profile("latitude"), ctx.features.profile("longitude"), rule.predicate)
+
+
+def compile_event_field(rule: Condition, ctx: Context) -> pl.Expr:
+    """At least one event in the period whose value satisfies the positive operator; negation per visitor."""
+    p = rule.predicate
+    value = ctx.features.event_value(rule.field.name)
+    row_matches = ex.matches(value, p, "text", pl.String) & ctx.in_window(rule.period)
+    key = ("event", rule.field.name, _positive(p), rule.period)
+    return _negate_if(p, ctx.features.over_events(key, row_matches.any(), default=False))
+
+
+def _conversion_mask(rule: Condition, ctx: Context) -> pl.Expr:
+    mask = ctx.in_window(rule.period)
+    if rule.items:
+        mask = mask & _items_flag(rule.items, ctx)
+    return mask
+
+
+def _items_flag(items: tuple[ItemCondition, ...], ctx: Context) -> pl.Expr:
+    """One line item must meet every item condition (negative ones included, per line)."""
+    lines = ctx.inputs.items
+    per_line = [
+        ex.apply(pl.col(c.column), c.predicate, "number" if c.column in catalog.NUMERIC_ITEM_COLUMNS else "any",
+                 lines.typed_dtype(c.column) if lines is not None else pl.String)
+        for c in items
+    ]
+    key = (tuple(sorted({c.column for c in items})), items)
+    return ctx.features.item_flag(key, pl.all_horizontal(per_line))
+
+
+def _conversion_value(rule: Condition, ctx: Context) -> pl.Expr:
+    """The per-visitor number a numeric conversion field compares (None for `order_value`)."""
+    mask = _conversion_mask(rule, ctx)
+    value, ts = pl.col("order_value"), pl.col("timestamp")
+    key = ("conversion", rule.field.name, rule.period, rule.items)
+    if rule.field.name == "conversions":
+        return ctx.features.over_conversions(key, mask.sum().cast(pl.Float64), default=0.0)
+    if rule.field.name == "total_order_value":
+        return ctx.features.over_conversions(key, pl.when(mask).then(value).sum(), default=0.0)
+    if rule.field.name == "average_order_value":
+        return ctx.features.over_conversions(key, pl.when(mask).then(value).mean(), default=None)
+    last = ctx.features.over_conversions(key, pl.when(mask).then(ts).max(), default=None)
+    return ctx.days_since(last).cast(pl.Float64)
+
+
+def compile_conversion(rule: Condition, ctx: Context) -> pl.Expr:
+    p = rule.predicate
+    if rule.field.name == "order_value":
+        row_matches = _conversion_mask(rule, ctx) & ex.matches(pl.col("order_value"), p, "number", pl.Float64)
+        key = ("conversion", "order_value", _positive(p), rule.period, rule.items)
+        return _negate_if(p, ctx.features.over_conversions(key, row_matches.any(), default=False))
+    return ex.apply(_conversion_value(rule, ctx), p, "number", pl.Float64)
+
+
+def grid_cell(ctx: Context) -> pl.Expr:
+    """The visitor's retention grid cell name (null if no cell of a redefined grid fits)."""
+    count = ctx.features.over_conversions(("grid", "count"), pl.len().cast(pl.Float64), default=0.0)
+    last = ctx.features.over_conversions(("grid", "last"), pl.col("timestamp").max(), default=None)
+    days = ctx.days_since(last)
+    expr = pl.lit(None, pl.String)
+    for cell in reversed(ctx.inputs.config.grid):
+        expr = pl.when(_in_cell(cell, count, days)).then(pl.lit(cell.name)).otherwise(expr)
+    return expr
+
+
+def _in_cell(cell: GridCell, count: pl.Expr, days: pl.Expr) -> pl.Expr:
+    cond = count >= cell.min_conversions
+    if cell.max_conversions is not None:
+        cond &= count <= cell.max_conversions
+    if cell.min_days is not None:
+        cond &= days >= cell.min_days
+    if cell.max_days is not None:
+        cond &= days <= cell.max_days
+    return cond.fill_null(False)
+
+
+def compile_retention(rule: Condition, ctx: Context) -> pl.Expr:
+    return ex.apply(grid_cell(ctx), rule.predicate, "text", pl.String)
+
+
+FAMILY_COMPILERS = {
+    catalog.PROFILE: compile_profile,
+    catalog.LOCATION: compile_location,
+    catalog.REFERRER_UTM: compile_event_field,
+    catalog.CONVERSION: compile_conversion,
+    catalog.RETENTION: compile_retention,
+}

@@ -1,0 +1,130 @@
+"""Operators and value helpers as polars expressions: one table entry per operator."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import polars as pl
+
+from ..operators import Predicate
+from ..tree import WithinKm
+
+NUMBER_OPS = frozenset({"eq", "lt", "lte", "gt", "gte", "between"})
+EARTH_RADIUS_KM = 6371.0088  # mean Earth radius, as the haversine package uses
+EDGE_TOLERANCE_KM = 1e-9     # a visitor at the distance (to a micrometre of rounding) matches
+
+
+def _lower_all(values):
+    return [v.lower() for v in values]
+
+
+_TEXT: dict[str, Callable[[pl.Expr, object, bool], pl.Expr]] = {
+    "is": lambda c, v, ic: (c.str.to_lowercase() == v.lower()) if ic else c == v,
+    "in": lambda c, v, ic: c.str.to_lowercase().is_in(_lower_all(v)) if ic else c.is_in(list(v)),
+    "contains": lambda c, v, ic: c.str.to_lowercase().str.contains(v.lower(), literal=True) if ic
+    else c.str.contains(v, literal=True),
+    "starts_with": lambda c, v, ic: c.str.to_lowercase().str.starts_with(v.lower()) if ic else c.str.starts_with(v),
+    "ends_with": lambda c, v, ic: c.str.to_lowercase().str.ends_with(v.lower()) if ic else c.str.ends_with(v),
+    "matches": lambda c, v, ic: c.str.contains(("(?i)" if ic else "") + v),
+}
+
+_NUMBER: dict[str, Callable[[pl.Expr, object], pl.Expr]] = {
+    "is": lambda c, v: c == v,
+    "eq": lambda c, v: c == v,
+    "in": lambda c, v: c.is_in(list(v)),
+    "lt": lambda c, v: c < v,
+    "lte": lambda c, v: c <= v,
+    "gt": lambda c, v: c > v,
+    "gte": lambda c, v: c >= v,
+    "between": lambda c, v: c.is_between(v[0], v[1], closed="both"),
+}
+
+
+def _as_number(value):
+    if isinstance(value, tuple):
+        return tuple(_as_number(v) for v in value)
+    return float(value)
+
+
+def _parses_as_numbers(value) -> bool:
+    try:
+        _as_number(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def compares_as_number(p: Predicate, value_type: str, dtype: pl.DataType | None) -> bool:
+    """Whether the predicate compares numbers: by the field's type, the operator, or the column's type."""
+    if value_type == "number" or p.op in NUMBER_OPS:
+        return True
+    if value_type == "text" or p.op not in ("is", "in"):
+        return False
+    return dtype is not None and dtype.is_numeric() and _parses_as_numbers(p.value)
+
+
+def matches(column: pl.Expr, p: Predicate, value_type: str, dtype: pl.DataType | None = None) -> pl.Expr:
+    """The positive form of `p` on a column, row by row; a missing value never matches (False, not null)."""
+    if p.op == "is_set":
+        present = column.is_not_null()
+        if dtype is None or dtype == pl.String:
+            present = present & (column.cast(pl.String) != "")
+        return present
+    if compares_as_number(p, value_type, dtype):
+        numbers = column if dtype is not None and dtype.is_numeric() else column.cast(pl.String).str.strip_chars().cast(
+            pl.Float64, strict=False)
+        expr = _NUMBER[p.op](numbers, _as_number(p.value))
+    else:
+        text = column if dtype == pl.String else column.cast(pl.String)
+        expr = _TEXT[p.op](text, p.value, p.ignore_case)
+    return expr.fill_null(False)
+
+
+def apply(column: pl.Expr, p: Predicate, value_type: str, dtype: pl.DataType | None = None) -> pl.Expr:
+    """`p` on a column, negation included: a negative operator is `not` of the positive one."""
+    positive = matches(column, p, value_type, dtype)
+    return ~positive if p.negated else positive
+
+
+def within_km(latitude: pl.Expr, longitude: pl.Expr, w: WithinKm) -> pl.Expr:
+    """Haversine distance from the rule's point, written as the haversine package computes it."""
+    to_radians = math.pi / 180
+    lat1, lng1 = w.latitude * to_radians, w.longitude * to_radians
+    lat2, lng2 = latitude * to_radians, longitude * to_radians
+    dlat, dlng = lat2 - lat1, lng2 - lng1
+    d = (dlat * 0.5).sin() ** 2 + math.cos(lat1) * lat2.cos() * (dlng * 0.5).sin() ** 2
+    distance = 2 * EARTH_RADIUS_KM * d.sqrt().arcsin()
+    return (distance <= w.km + EDGE_TOLERANCE_KM).fill_null(False)
+
+
+# -- event values ----------------------------------------------------------------
+_HOST = r"(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)"
+
+
+def referrer_domain(referrer: pl.Expr) -> pl.Expr:
+    """The referrer's host, lower-cased, without port or a leading www."""
+    host = referrer.str.extract(_HOST, 1).str.to_lowercase()
+    return host.str.replace(r"^www\.", "").str.strip_suffix(".")
+
+
+def is_internal(domain: pl.Expr, site_domains: tuple[str, ...]) -> pl.Expr:
+    """Whether a referrer domain is one of the site's own domains or a subdomain of one."""
+    if not site_domains:
+        return pl.lit(False)
+    own = pl.any_horizontal([(domain == d) | domain.str.ends_with("." + d) for d in site_domains])
+    return own.fill_null(False)
+
+
+def utm_from_url(url: pl.Expr, parameter: str) -> pl.Expr:
+    """A UTM parameter from a URL's query string, percent-decoded."""
+    raw = url.str.extract(rf"[?&]{parameter}=([^&#]*)", 1)
+    return pl.when(raw.str.contains(r"[%+]")).then(raw.map_batches(_unquote, return_dtype=pl.String)).otherwise(raw)
+
+
+def _unquote(values: pl.Series) -> pl.Series:
+    """Percent-decode, visiting each distinct value once (query values repeat heavily)."""
+    from urllib.parse import unquote_plus
+
+    distinct = values.drop_nulls().unique().to_list()
+    return values.replace(distinct, [unquote_plus(v) for v in distinct])

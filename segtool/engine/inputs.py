@@ -1,0 +1,171 @@
+"""Reading the exports: files, globs and directories scanned lazily, renamed to canonical columns, typed.
+
+Only the columns a run needs are selected, so polars reads nothing else.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from ..errors import DataError
+from ..timeframe import AsOf
+
+FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+UTC_US = pl.Datetime("us", "UTC")
+REQUIRED = {"events": ("visitor_id", "timestamp", "event_type"), "profiles": ("visitor_id",), "items": ("order_id",)}
+# Columns read as numbers whatever the file stores; a value that is not a number is a data error.
+FLOAT_COLUMNS = {
+    "events": ("order_value",),
+    "profiles": ("latitude", "longitude", "conversion_potential", "clv"),
+    "items": ("price", "quantity"),
+}
+ISO_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M%#z",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+)
+EPOCH_UNITS = {"epoch_s": "s", "epoch_ms": "ms", "epoch_us": "us"}
+
+
+@dataclass
+class Table:
+    """One input table: where it is, how its columns are named, and its lazy scan."""
+
+    name: str
+    spec: str
+    files: list[str]
+    format: str
+    mapping: dict[str, str] = field(default_factory=dict)  # canonical -> export name
+    _schema: dict | None = None
+
+    @property
+    def label(self) -> str:
+        return self.spec if len(self.files) != 1 else self.files[0]
+
+    def scan(self) -> pl.LazyFrame:
+        if self.format == "csv":
+            return pl.scan_csv(self.files, infer_schema=False)
+        return pl.scan_parquet(self.files, hive_partitioning=len(self.files) > 1 or Path(self.spec).is_dir())
+
+    def schema(self) -> dict:
+        if self._schema is None:
+            try:
+                self._schema = dict(self.scan().collect_schema())
+            except (pl.exceptions.PolarsError, OSError) as exc:
+                raise DataError(f"cannot read {self.name}: {_first_line(exc)}", file=self.label) from None
+        return self._schema
+
+    def export_name(self, canonical: str) -> str:
+        return self.mapping.get(canonical, canonical)
+
+    def has(self, canonical: str) -> bool:
+        return self.export_name(canonical) in self.schema()
+
+    def dtype(self, canonical: str):
+        return self.schema()[self.export_name(canonical)]
+
+    def require(self, columns) -> None:
+        for canonical in columns:
+            if not self.has(canonical):
+                export = self.export_name(canonical)
+                mapped = f" (mapped from {canonical!r} in the config)" if export != canonical else ""
+                raise DataError(f"missing required column {export!r}{mapped} in {self.name}",
+                                file=self.label, column=export)
+
+    def select(self, columns) -> pl.LazyFrame:
+        """The scan with the canonical columns asked for (absent optional ones as nulls), typed."""
+        exprs = []
+        for canonical in dict.fromkeys(columns):
+            if self.has(canonical):
+                exprs.append(self.typed(canonical, pl.col(self.export_name(canonical))).alias(canonical))
+            else:
+                exprs.append(pl.lit(None, pl.Float64 if canonical in FLOAT_COLUMNS[self.name] else pl.String)
+                             .alias(canonical))
+        return self.scan().select(exprs)
+
+    def typed(self, canonical: str, expr: pl.Expr) -> pl.Expr:
+        dtype = self.dtype(canonical)
+        if canonical in FLOAT_COLUMNS[self.name]:
+            if dtype == pl.String:
+                expr = expr.str.strip_chars()
+                expr = pl.when(expr != "").then(expr)
+            return expr.cast(pl.Float64, strict=True)
+        if canonical == "timestamp":
+            return expr
+        if dtype == pl.String or dtype.is_numeric():
+            return expr
+        return expr.cast(pl.String)
+
+    def typed_dtype(self, canonical: str) -> pl.DataType:
+        """The type `select` gives the column: floats for numeric columns, numbers kept, the rest text."""
+        if canonical in FLOAT_COLUMNS[self.name]:
+            return pl.Float64
+        if not self.has(canonical):
+            return pl.String
+        dtype = self.dtype(canonical)
+        return dtype if dtype.is_numeric() else pl.String
+
+
+def resolve_table(name: str, spec: str | None, mapping: dict[str, str] | None = None) -> Table | None:
+    """The table at `spec` (a file, a glob or a directory); None when no spec was given."""
+    if not spec:
+        return None
+    path = Path(spec)
+    if path.is_dir():
+        files = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in FORMATS and p.is_file())
+    elif any(ch in spec for ch in "*?["):
+        files = sorted(globlib.glob(spec, recursive=True))
+    else:
+        files = [spec] if path.is_file() else []
+    if not files:
+        raise DataError(f"no {name} file found", file=spec)
+    formats = {FORMATS.get(Path(f).suffix.lower()) for f in files}
+    if None in formats:
+        bad = next(f for f in files if Path(f).suffix.lower() not in FORMATS)
+        raise DataError(f"{name}: cannot tell the format of {bad!r}; use .csv or .parquet", file=bad)
+    if len(formats) > 1:
+        raise DataError(f"{name}: mixes CSV and Parquet files; use one format", file=spec)
+    return Table(name, spec, files, formats.pop(), dict(mapping or {}))
+
+
+def parse_timestamps(table: Table, timestamp_format: str, col: pl.Expr | None = None) -> pl.Expr:
+    """The `timestamp` column as UTC datetimes; unparseable values become null (and the row is skipped).
+
+    `col` is the raw column where the caller already renamed it (default: its export name)."""
+    col = pl.col(table.export_name("timestamp")) if col is None else col
+    dtype = table.dtype("timestamp")
+    if isinstance(dtype, pl.Datetime):
+        return col.dt.replace_time_zone("UTC") if dtype.time_zone is None else col.dt.convert_time_zone("UTC")
+    if dtype == pl.Date:
+        return col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    if dtype.is_integer() or (dtype == pl.String and timestamp_format in EPOCH_UNITS):
+        if timestamp_format not in EPOCH_UNITS:
+            raise DataError("timestamp holds numbers; set timestamp_format to epoch_s, epoch_ms or epoch_us "
+                            "in the config", file=table.label, column=table.export_name("timestamp"))
+        ints = col.cast(pl.Int64, strict=False) if dtype == pl.String else col.cast(pl.Int64)
+        return pl.from_epoch(ints, time_unit=EPOCH_UNITS[timestamp_format]).dt.replace_time_zone("UTC").cast(UTC_US)
+    if dtype != pl.String:
+        raise DataError(f"timestamp has type {dtype}, not a date-time", file=table.label,
+                        column=table.export_name("timestamp"))
+    text = col.str.strip_chars()
+    formats = ISO_FORMATS if timestamp_format == "iso" else (timestamp_format,)
+    parsed = [text.str.to_datetime(f, strict=False, time_zone="UTC", time_unit="us") for f in formats]
+    return pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
+
+
+def before_as_of(ts: pl.Expr, as_of: AsOf) -> pl.Expr:
+    bound = pl.lit(as_of.instant, dtype=UTC_US)
+    return ts <= bound if as_of.inclusive else ts < bound
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

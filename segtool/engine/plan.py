@@ -1,0 +1,100 @@
+"""Many segments, one plan: one visitor frame, then one boolean column per segment."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from ..errors import DataError
+from ..timeframe import AsOf
+from ..tree import Segment
+from .compile import Context, translate
+from .features import VID, Features, Inputs, profile_name, visitor_frame
+from .inputs import FLOAT_COLUMNS, parse_timestamps
+
+
+def segment_column(index: int) -> str:
+    return f"segment:{index}"
+
+
+def rule_column(index: int, rule_index: int) -> str:
+    return f"segment:{index}:rule:{rule_index}"
+
+
+@dataclass
+class Plan:
+    segments: list[Segment]
+    frame: pl.LazyFrame  # visitor_id, profile:<col>..., segment:<i>, segment:<i>:rule:<j>
+
+
+def build_plan(segments: list[Segment], inputs: Inputs, as_of: AsOf, *,
+               per_rule: bool = False, columns: tuple[str, ...] = ()) -> Plan:
+    """Compile every segment against one shared set of per-visitor features."""
+    features = Features()
+    ctx = Context(features, inputs, as_of)
+    outputs = []
+    for i, segment in enumerate(segments):
+        outputs.append(translate(segment.root, ctx).alias(segment_column(i)))
+        if per_rule:
+            outputs.extend(translate(rule, ctx).alias(rule_column(i, j)) for j, rule in enumerate(segment.top_rules))
+    extra = [features.profile(c).alias(profile_name(c)) for c in columns]
+    frame = visitor_frame(inputs, features, as_of).select(pl.col(VID), *extra, *outputs)
+    return Plan(segments, frame)
+
+
+def collect(frame: pl.LazyFrame, inputs: Inputs) -> pl.DataFrame:
+    """Run a plan; a value that cannot be read as its column's type becomes a DataError naming file and column."""
+    try:
+        return frame.collect(engine="streaming")
+    except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as exc:
+        raise _data_error(exc, inputs) from None
+    except OSError as exc:
+        raise DataError(f"cannot read input: {exc}") from None
+
+
+def _data_error(exc: Exception, inputs: Inputs) -> DataError:
+    message = str(exc)
+    found = re.search(r"in column '([^']+)'.*?: (\[.*?\])", message, re.S)
+    for table in (inputs.events, inputs.profiles, inputs.items):
+        if table is None or not found:
+            continue
+        for canonical in FLOAT_COLUMNS[table.name]:
+            if found.group(1) in (canonical, table.export_name(canonical)):
+                return DataError(f"values that are not numbers in {table.name}: {found.group(2)}",
+                                 file=table.label, column=table.export_name(canonical))
+    return DataError(f"cannot read the input data: {message.strip().splitlines()[0]}")
+
+
+def latest_event(inputs: Inputs) -> AsOf:
+    """`as_of: latest`: the newest event's timestamp."""
+    events = inputs.events
+    events.require(("visitor_id", "timestamp"))
+    ts = parse_timestamps(events, inputs.config.timestamp_format)
+    newest = collect(events.scan().select(ts.max()), inputs).item()
+    if newest is None:
+        raise DataError("as_of: latest needs at least one event with a readable timestamp", file=events.label)
+    return AsOf(newest, inclusive=True)
+
+
+def skipped_rows(inputs: Inputs) -> int:
+    """Events without a visitor_id or a readable timestamp: skipped by every rule, reported in the summary."""
+    events = inputs.events
+    ts = parse_timestamps(events, inputs.config.timestamp_format)
+    vid = pl.col(events.export_name("visitor_id"))
+    return collect(events.scan().select((vid.is_null() | ts.is_null()).sum()), inputs).item()
+
+
+def grid_counts(inputs: Inputs, as_of: AsOf) -> pl.DataFrame:
+    """Visitors per retention grid cell (every configured cell listed, zeros included; null = no cell)."""
+    from .compile import grid_cell
+
+    features = Features()
+    cell = grid_cell(Context(features, inputs, as_of)).alias("cell")
+    frame = visitor_frame(inputs, features, as_of).select(cell)
+    counts = collect(frame.group_by("cell").agg(pl.len().alias("visitors")), inputs)
+    names = pl.DataFrame({"cell": [c.name for c in inputs.config.grid]})
+    listed = names.join(counts, on="cell", how="left").with_columns(pl.col("visitors").fill_null(0))
+    unplaced = counts.filter(pl.col("cell").is_null())
+    return pl.concat([listed, unplaced.with_columns(pl.col("visitors").cast(listed["visitors"].dtype))])

@@ -1,0 +1,72 @@
+"""One exception root for everything segtool reports to a user.
+
+Each subclass carries the exit code the CLI turns it into, so the mapping
+lives in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SegtoolError(Exception):
+    """Root of every error segtool reports to a user (never a traceback)."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Location:
+    """A position in a YAML file: 1-based line and column."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a segment or config file."""
+
+    location: Location | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
+class SegmentError(SegtoolError):
+    """One or more problems in segment files, found before any data is read."""
+
+    exit_code = 1
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class ConfigError(SegmentError):
+    """A problem in segtool.yaml (same exit code and shape as segment errors)."""
+
+
+class UsageError(SegtoolError):
+    """A bad command-line argument."""
+
+    exit_code = 2
+
+
+class DataError(SegtoolError):
+    """Input data that cannot be read: names the file and, where known, the column."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, file: str | None = None, column: str | None = None):
+        self.file = file
+        self.column = column
+        where = ", ".join(
+            part for part in (f"file {file}" if file else "", f"column {column!r}" if column else "") if part
+        )
+        super().__init__(f"{message} ({where})" if where else message)

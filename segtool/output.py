@@ -1,0 +1,61 @@
+"""Writing results: IDs to stdout or files (whole or not at all), and the summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import UsageError
+
+FORMATS = ("csv", "parquet", "json", "ndjson", "txt")
+EXTENSIONS = {"csv": ".csv", "parquet": ".parquet", "json": ".json", "ndjson": ".ndjson", "txt": ".txt"}
+
+
+def format_for(path: Path, explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix in FORMATS:
+        return suffix
+    if suffix == "jsonl":
+        return "ndjson"
+    raise UsageError(f"cannot tell the output format from {path.name!r}; use --format {'|'.join(FORMATS)}")
+
+
+@contextmanager
+def atomic_path(path: Path):
+    """A temporary path beside `path`, renamed onto it only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_members(frame, path: Path, fmt: str) -> None:
+    """Write a frame of visitor_id (+ profile columns) in `fmt`, atomically."""
+    with atomic_path(path) as tmp:
+        if fmt == "csv":
+            frame.write_csv(tmp)
+        elif fmt == "parquet":
+            frame.write_parquet(tmp)
+        elif fmt == "json":
+            tmp.write_text(json.dumps(frame.to_dicts(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        elif fmt == "ndjson":
+            frame.write_ndjson(tmp)
+        else:
+            tmp.write_text("".join(f"{v}\n" for v in frame["visitor_id"]), encoding="utf-8")
+
+
+def print_ids(ids) -> None:
+    out = sys.stdout
+    out.write("".join(f"{v}\n" for v in ids))
+    out.flush()

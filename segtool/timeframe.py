@@ -1,0 +1,73 @@
+"""The run's point in time (`as_of`, SPEC §2) and the time windows of periods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from .errors import UsageError
+from .tree import FixedPeriod, LastPeriod, Period
+
+LATEST = "latest"
+NOW = "now"
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """Events count when at or before `instant` (a datetime as_of) or before it (a date's next midnight).
+
+    `instant` is also the reference for "days since": a date D is measured from
+    the end of D, so a conversion on D is 0 days old.
+    """
+
+    instant: datetime
+    inclusive: bool
+
+    def describe(self) -> str:
+        if self.inclusive:
+            return self.instant.isoformat().replace("+00:00", "Z")
+        return f"end of {(self.instant - timedelta(days=1)).date().isoformat()} (UTC)"
+
+
+@dataclass(frozen=True)
+class Window:
+    """Events with start < t (or start <= t when start_inclusive) and, if end is set, t < end."""
+
+    start: datetime
+    start_inclusive: bool
+    end: datetime | None = None
+
+
+def parse_as_of(text: str) -> AsOf | str:
+    """A date, an ISO datetime (UTC unless it has an offset), `now`, or `latest` (returned as is)."""
+    value = text.strip()
+    if value in (LATEST, NOW):
+        return value
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return AsOf(datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1), inclusive=False)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"as_of: {text!r} is not a date (2024-06-30), an ISO datetime "
+                         "(2024-06-30T18:00:00+02:00), 'now' or 'latest'") from None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return AsOf(moment, inclusive=True)
+
+
+def now() -> AsOf:
+    return AsOf(datetime.now(UTC), inclusive=True)
+
+
+_UNIT = {"hours": timedelta(hours=1), "days": timedelta(days=1), "weeks": timedelta(weeks=1)}
+
+
+def window(period: Period, as_of: AsOf) -> Window:
+    if isinstance(period, LastPeriod):
+        # Half-open: a 7-day window is exactly 7 days long and ends at as_of.
+        return Window(as_of.instant - period.amount * _UNIT[period.unit], start_inclusive=not as_of.inclusive)
+    if isinstance(period, FixedPeriod):
+        start = datetime(period.start.year, period.start.month, period.start.day, tzinfo=UTC)
+        end = datetime(period.end.year, period.end.month, period.end.day, tzinfo=UTC) + timedelta(days=1)
+        return Window(start, start_inclusive=True, end=end)
+    raise TypeError(f"no window for {period!r}")
