@@ -86,24 +86,51 @@ def write_grid(counts, cells, fmt: str, output: Path | None) -> None:
 _COLOURS = ("grey50", "green", "cyan", "bright_green", "yellow", "red", "magenta", "blue")
 
 
+def _bands(bounds: list[tuple[int, int | None]]) -> list[tuple[int, int | None]]:
+    """Split overlapping [lo, hi] ranges (hi None = open) into the disjoint bands their edges make."""
+    edges = sorted({lo for lo, _ in bounds} | {hi + 1 for _, hi in bounds if hi is not None})
+    return [(lo, edges[i + 1] - 1 if i + 1 < len(edges) else None) for i, lo in enumerate(edges)
+            if any(b_lo <= lo and (b_hi is None or lo <= b_hi) for b_lo, b_hi in bounds)]
+
+
+def _covers(lo: int, hi: int | None, band: tuple[int, int | None]) -> bool:
+    return lo <= band[0] and (hi is None or (band[1] is not None and band[1] <= hi))
+
+
+def _label(band: tuple[int, int | None]) -> str:
+    lo, hi = band
+    return f"{lo} or more" if hi is None else (str(lo) if lo == hi else f"{lo}–{hi}")
+
+
 def render_grid(counts, cells, as_of, console) -> None:
+    """Rows of conversion counts × columns of recency; a cell spanning several rows is named in each, counted once."""
     from rich.table import Table
 
     rows = {r["cell"]: r for r in _rows(counts, cells)}
     total = sum(r["visitors"] for r in rows.values())
-    conversion_rows = list(dict.fromkeys(c.conversions_label for c in sorted(cells, key=lambda c: c.min_conversions)))
-    day_columns = list(dict.fromkeys(c.days_label for c in sorted(cells, key=lambda c: (c.min_days is not None, c.min_days or 0))))
+    conv_bands = _bands([(c.min_conversions, c.max_conversions) for c in cells])
+    timed = [c for c in cells if c.min_days is not None or c.max_days is not None]
+    day_bands = _bands([(c.min_days or 0, c.max_days) for c in timed])
+    columns = [None, *day_bands] if len(timed) < len(cells) else day_bands
     table = Table(title=f"Retention grid as of {as_of.describe()} — {total:,} visitors", show_lines=True)
     table.add_column("conversions \\ days since last", justify="right")
-    for label in day_columns:
-        table.add_column(label, justify="center")
+    for band in columns:
+        table.add_column("never converted" if band is None else _label(band), justify="center")
     colour = {c.name: _COLOURS[i % len(_COLOURS)] for i, c in enumerate(cells)}
-    for conv in conversion_rows:
-        line = [conv]
-        for days in day_columns:
-            names = [c.name for c in cells if c.conversions_label == conv and c.days_label == days]
-            line.append("\n".join(
-                f"[{colour[n]}][bold]{n}[/bold]\n{rows[n]['visitors']:,} ({rows[n]['share']:.1%})[/]" for n in names))
+    shown: set[str] = set()
+    for conv in conv_bands:
+        line = [_label(conv)]
+        for band in columns:
+            texts = []
+            for cell in cells:
+                timeless = cell.min_days is None and cell.max_days is None
+                in_column = timeless if band is None else (not timeless and _covers(cell.min_days or 0, cell.max_days, band))
+                if in_column and _covers(cell.min_conversions, cell.max_conversions, conv):
+                    r = rows[cell.name]
+                    count = "↑" if cell.name in shown else f"{r['visitors']:,} ({r['share']:.1%})"
+                    texts.append(f"[{colour[cell.name]}][bold]{cell.name}[/bold]\n{count}[/]")
+                    shown.add(cell.name)
+            line.append("\n".join(texts))
         table.add_row(*line)
     console.print(table)
     if "(no cell)" in rows:
