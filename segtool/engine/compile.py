@@ -122,7 +122,8 @@ def _conversion_value(rule: Condition, ctx: Context) -> pl.Expr:
     value, ts = pl.col("order_value"), pl.col("timestamp")
     key = ("conversion", rule.field.name, rule.period, rule.items)
     if rule.field.name == "conversions":
-        return ctx.features.over_conversions(key, mask.sum().cast(pl.Float64), default=0.0)
+        # count timestamps rather than sum the mask: a mask without a period is a literal, which sums to 1
+        return ctx.features.over_conversions(key, pl.when(mask).then(ts).count().cast(pl.Float64), default=0.0)
     if rule.field.name == "total_order_value":
         return ctx.features.over_conversions(key, pl.when(mask).then(value).sum(), default=0.0)
     if rule.field.name == "average_order_value":
