@@ -93,21 +93,31 @@ def event_rows(inputs: Inputs, features: Features, as_of: AsOf) -> pl.LazyFrame:
         parse_timestamps(events, inputs.config.timestamp_format, pl.col("timestamp")).alias("timestamp"))
     frame = frame.filter(pl.col(VID).is_not_null() & pl.col("timestamp").is_not_null()
                          & before_as_of(pl.col("timestamp"), as_of))
-    return frame.with_columns(_derived_event_values(events, wanted, inputs.config))
+    return frame
 
 
-def _derived_event_values(events: Table, wanted: set[str], config: Config) -> list[pl.Expr]:
-    derived = []
+def _with_derived_values(frame: pl.LazyFrame, events: Table, wanted: set[str], config: Config) -> pl.LazyFrame:
+    """Referrer domains and UTMs from URLs, parsed once per distinct referrer or URL and joined back.
+
+    Exports repeat the same referrers and landing URLs over and over; regex work per distinct value
+    instead of per event is what keeps these fields cheap."""
     if wanted & {"referrer", "referrer_domain"}:
         domain = ex.referrer_domain(pl.col("referrer"))
         internal = ex.is_internal(domain, config.site_domains)
-        derived.append(pl.when(internal).then(None).otherwise(pl.col("referrer")).alias("referrer"))
-        derived.append(pl.when(internal).then(None).otherwise(domain).alias("referrer_domain"))
-    for utm in UTM_FIELDS:
-        if utm in wanted:
-            from_url = ex.utm_from_url(pl.col("url"), utm)
-            derived.append((pl.coalesce(pl.col(utm), from_url) if events.has(utm) else from_url).alias(utm))
-    return derived
+        referrers = frame.select("referrer").unique().select(
+            "referrer",
+            pl.when(internal).then(None).otherwise(pl.col("referrer")).alias("referrer:external"),
+            pl.when(internal).then(None).otherwise(domain).alias("referrer_domain"))
+        frame = (frame.join(referrers, on="referrer", how="left")
+                 .drop("referrer").rename({"referrer:external": "referrer"}))
+    utms = [utm for utm in UTM_FIELDS if utm in wanted]
+    if utms:
+        urls = frame.select("url").unique().select(
+            "url", *(ex.utm_from_url(pl.col("url"), utm).alias(f"{utm}:url") for utm in utms))
+        frame = frame.join(urls, on="url", how="left").with_columns(
+            (pl.coalesce(pl.col(utm), pl.col(f"{utm}:url")) if events.has(utm) else pl.col(f"{utm}:url")).alias(utm)
+            for utm in utms).drop(f"{utm}:url" for utm in utms)
+    return frame
 
 
 def conversion_rows(events: pl.LazyFrame, inputs: Inputs, features: Features) -> pl.LazyFrame:
@@ -138,7 +148,9 @@ def _item_flags(inputs: Inputs, features: Features) -> pl.LazyFrame:
 def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf) -> pl.LazyFrame:
     """One row per visitor of the universe (profiles ∪ events up to as_of) with every feature column."""
     events = event_rows(inputs, features, as_of)
-    per_visitor = events.group_by(VID).agg(a.expr.alias(a.name) for a in features.event_aggs.values())
+    # conversions read `events` as is: only the per-event rules need the derived values
+    derived = _with_derived_values(events, inputs.events, set(features.event_values), inputs.config)
+    per_visitor = derived.group_by(VID).agg(a.expr.alias(a.name) for a in features.event_aggs.values())
     universe = per_visitor
     if inputs.profiles is not None:
         universe = per_visitor.join(_profile_rows(inputs.profiles, features), on=VID, how="full", coalesce=True)
