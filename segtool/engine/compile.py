@@ -90,11 +90,18 @@ def compile_location(rule: Condition, ctx: Context) -> pl.Expr:
 
 def compile_event_field(rule: Condition, ctx: Context) -> pl.Expr:
     """At least one event in the period whose value satisfies the positive operator; negation per visitor."""
-    p = rule.predicate
-    value = ctx.features.event_value(rule.field.name)
-    row_matches = ex.matches(value, p, "text", pl.String) & ctx.in_window(rule.period)
-    key = ("event", rule.field.name, _positive(p), rule.period)
-    return _negate_if(p, ctx.features.over_events(key, row_matches.any(), default=False))
+    p, name = rule.predicate, rule.field.name
+    positive = ex.matches(pl.col(name), _positive(p), "text", pl.String)
+    flag_key = ("event", name, _positive(p))
+    if name in ("referrer", "referrer_domain"):
+        row = ctx.features.value_flag("referrer", flag_key, positive)
+    else:  # url, or a UTM read from the URL's query string where its own column is absent or null
+        row = ctx.features.value_flag("url", flag_key, positive)
+        if name != "url" and ctx.inputs.events.has(name):
+            column = ctx.features.event_column(name)
+            row = pl.when(column.is_not_null()).then(positive).otherwise(row)
+    key = ("event", name, _positive(p), rule.period)
+    return _negate_if(p, ctx.features.over_events(key, (row & ctx.in_window(rule.period)).any(), default=False))
 
 
 def _conversion_mask(rule: Condition, ctx: Context) -> pl.Expr:

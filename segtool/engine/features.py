@@ -35,7 +35,8 @@ class Features:
     event_aggs: dict[object, Aggregate] = field(default_factory=dict)
     conversion_aggs: dict[object, Aggregate] = field(default_factory=dict)
     item_flags: dict[object, Aggregate] = field(default_factory=dict)
-    event_values: set[str] = field(default_factory=set)  # derived event columns: referrer_domain, utm_*, ...
+    value_flags: dict[str, dict[object, Aggregate]] = field(default_factory=dict)  # "referrer"/"url" -> flags
+    event_columns: set[str] = field(default_factory=set)  # raw event columns read per event (utm_*)
     profile_columns: dict[str, None] = field(default_factory=dict)
 
     def _register(self, table: dict, prefix: str, key, expr: pl.Expr, default) -> pl.Expr:
@@ -55,8 +56,13 @@ class Features:
         """Per conversion: whether one of its line items meets `line_expr`."""
         return self._register(self.item_flags, "i", key, line_expr, False)
 
-    def event_value(self, name: str) -> pl.Expr:
-        self.event_values.add(name)
+    def value_flag(self, source: str, key, expr: pl.Expr) -> pl.Expr:
+        """Per event: whether its `source` value (referrer or url) meets `expr`, which reads the values
+        derived from it (`referrer`, `referrer_domain`, `utm_*` from the URL); evaluated once per distinct value."""
+        return self._register(self.value_flags.setdefault(source, {}), f"{source[0]}", key, expr, False)
+
+    def event_column(self, name: str) -> pl.Expr:
+        self.event_columns.add(name)
         return pl.col(name)
 
     def profile(self, column: str) -> pl.Expr:
@@ -82,13 +88,10 @@ def event_rows(inputs: Inputs, features: Features, as_of: AsOf) -> pl.LazyFrame:
     """Events up to as_of with a visitor and a timestamp, with only the columns the features read."""
     events = inputs.events
     events.require(("visitor_id", "timestamp", "event_type"))
-    wanted = set(features.event_values)
+    raw = {source for source, flags in features.value_flags.items() if flags}
+    raw |= {c for c in features.event_columns if events.has(c)}
     if features.conversion_aggs:
-        wanted |= {"event_type", "order_id", "order_value"}
-    raw = {"url"} if any(v in UTM_FIELDS for v in wanted) else set()
-    raw |= {"referrer"} if wanted & {"referrer", "referrer_domain"} else set()
-    raw |= {v for v in wanted if v in UTM_FIELDS and events.has(v)}
-    raw |= wanted & {"event_type", "order_id", "order_value", "url"}
+        raw |= {"event_type", "order_id", "order_value"}
     frame = events.select([VID, "timestamp", *sorted(raw)]).with_columns(
         parse_timestamps(events, inputs.config.timestamp_format, pl.col("timestamp")).alias("timestamp"))
     frame = frame.filter(pl.col(VID).is_not_null() & pl.col("timestamp").is_not_null()
@@ -96,28 +99,44 @@ def event_rows(inputs: Inputs, features: Features, as_of: AsOf) -> pl.LazyFrame:
     return frame
 
 
-def _with_derived_values(frame: pl.LazyFrame, events: Table, wanted: set[str], config: Config) -> pl.LazyFrame:
-    """Referrer domains and UTMs from URLs, parsed once per distinct referrer or URL and joined back.
+def _with_value_flags(frame: pl.LazyFrame, features: Features, inputs: Inputs) -> pl.LazyFrame:
+    """Each event's referrer and URL flags, decided once per distinct referrer or URL.
 
-    Exports repeat the same referrers and landing URLs over and over; regex work per distinct value
-    instead of per event is what keeps these fields cheap."""
-    if wanted & {"referrer", "referrer_domain"}:
+    Exports repeat the same referrers and landing URLs over and over. One pass collects the distinct
+    values; the regex work (host, internal or not, UTM parameters) and each rule's test run on those;
+    the main pass then only asks whether an event's value is one of the matching ones."""
+    from .plan import collect
+
+    sources = [source for source, flags in features.value_flags.items() if flags]
+    if not sources:
+        return frame
+    distinct = collect(frame.select(pl.col(s).unique().drop_nulls().implode() for s in sources), inputs)
+    for source in sources:
+        flags = features.value_flags[source]
+        values = pl.DataFrame({"key": distinct[source][0]}, schema={"key": pl.String}).lazy()
+        tested = collect(values.with_columns(pl.col("key").alias(source))
+                         .select("key", *_derived_values(source, inputs.config))
+                         .select("key", *(a.expr.fill_null(False).alias(a.name) for a in flags.values())), inputs)
+        for a in flags.values():
+            matching = tested.filter(pl.col(a.name))["key"]
+            if matching.len() <= LITERAL_SET_LIMIT:
+                frame = frame.with_columns(pl.col(source).is_in(matching.implode()).fill_null(False).alias(a.name))
+            else:
+                lookup = pl.DataFrame({source: matching, a.name: True}).lazy()
+                frame = frame.join(lookup, on=source, how="left").with_columns(pl.col(a.name).fill_null(False))
+    return frame
+
+
+LITERAL_SET_LIMIT = 10_000  # matching values tested with is_in; beyond that, a join
+
+
+def _derived_values(source: str, config: Config) -> list[pl.Expr]:
+    if source == "referrer":  # internal navigation is not a referrer
         domain = ex.referrer_domain(pl.col("referrer"))
         internal = ex.is_internal(domain, config.site_domains)
-        referrers = frame.select("referrer").unique().select(
-            "referrer",
-            pl.when(internal).then(None).otherwise(pl.col("referrer")).alias("referrer:external"),
-            pl.when(internal).then(None).otherwise(domain).alias("referrer_domain"))
-        frame = (frame.join(referrers, on="referrer", how="left")
-                 .drop("referrer").rename({"referrer:external": "referrer"}))
-    utms = [utm for utm in UTM_FIELDS if utm in wanted]
-    if utms:
-        urls = frame.select("url").unique().select(
-            "url", *(ex.utm_from_url(pl.col("url"), utm).alias(f"{utm}:url") for utm in utms))
-        frame = frame.join(urls, on="url", how="left").with_columns(
-            (pl.coalesce(pl.col(utm), pl.col(f"{utm}:url")) if events.has(utm) else pl.col(f"{utm}:url")).alias(utm)
-            for utm in utms).drop(f"{utm}:url" for utm in utms)
-    return frame
+        return [pl.when(internal).then(None).otherwise(pl.col("referrer")).alias("referrer"),
+                pl.when(internal).then(None).otherwise(domain).alias("referrer_domain")]
+    return [pl.col("url"), *(ex.utm_from_url(pl.col("url"), utm).alias(utm) for utm in UTM_FIELDS)]
 
 
 def conversion_rows(events: pl.LazyFrame, inputs: Inputs, features: Features) -> pl.LazyFrame:
@@ -148,9 +167,9 @@ def _item_flags(inputs: Inputs, features: Features) -> pl.LazyFrame:
 def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf) -> pl.LazyFrame:
     """One row per visitor of the universe (profiles ∪ events up to as_of) with every feature column."""
     events = event_rows(inputs, features, as_of)
-    # conversions read `events` as is: only the per-event rules need the derived values
-    derived = _with_derived_values(events, inputs.events, set(features.event_values), inputs.config)
-    per_visitor = derived.group_by(VID).agg(a.expr.alias(a.name) for a in features.event_aggs.values())
+    # conversions read `events` as is: only the per-event rules need the flags
+    flagged = _with_value_flags(events, features, inputs)
+    per_visitor = flagged.group_by(VID).agg(a.expr.alias(a.name) for a in features.event_aggs.values())
     universe = per_visitor
     if inputs.profiles is not None:
         universe = per_visitor.join(_profile_rows(inputs.profiles, features), on=VID, how="full", coalesce=True)
