@@ -44,10 +44,11 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, stderr
     from .engine.plan import segment_column
 
     frame = session.evaluate(segments, per_rule=show_summary, columns=request.columns)
+    frame = frame.sort("visitor_id")  # one row per visitor already: sorted once, each segment a filter
     for i, segment in enumerate(segments):
         members = frame.filter(frame[segment_column(i)]).select(
             "visitor_id", *[f"profile:{c}" for c in request.columns]).rename(
-            {f"profile:{c}": c for c in request.columns}).unique("visitor_id").sort("visitor_id")
+            {f"profile:{c}": c for c in request.columns})
         if request.output:
             write_members(members, request.output, format_for(request.output, request.fmt))
             stderr.print(f"{segment.name}: {members.height} visitors → {request.output}", markup=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -48,14 +47,19 @@ def write_members(frame, path: Path, fmt: str) -> None:
         elif fmt == "parquet":
             frame.write_parquet(tmp)
         elif fmt == "json":
-            tmp.write_text(json.dumps(frame.to_dicts(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+            frame.write_json(tmp)
         elif fmt == "ndjson":
             frame.write_ndjson(tmp)
         else:
-            tmp.write_text("".join(f"{v}\n" for v in frame["visitor_id"]), encoding="utf-8")
+            _id_lines(frame["visitor_id"], tmp)
 
 
 def print_ids(ids) -> None:
     out = sys.stdout
-    out.write("".join(f"{v}\n" for v in ids))
+    out.write(_id_lines(ids))
     out.flush()
+
+
+def _id_lines(ids, target=None):
+    """One ID per line, no header, no quoting (polars writes it; no Python loop per ID)."""
+    return ids.to_frame().write_csv(target, include_header=False, quote_style="never")
