@@ -44,11 +44,10 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, stderr
     from .engine.plan import segment_column
 
     frame = session.evaluate(segments, per_rule=show_summary, columns=request.columns)
-    frame = frame.sort("visitor_id")  # one row per visitor already: sorted once, each segment a filter
-    for i, segment in enumerate(segments):
+    for i, segment in enumerate(segments):  # the frame has one row per visitor: no de-duplication needed
         members = frame.filter(frame[segment_column(i)]).select(
             "visitor_id", *[f"profile:{c}" for c in request.columns]).rename(
-            {f"profile:{c}": c for c in request.columns})
+            {f"profile:{c}": c for c in request.columns}).sort("visitor_id")
         if request.output:
             write_members(members, request.output, format_for(request.output, request.fmt))
             stderr.print(f"{segment.name}: {members.height} visitors → {request.output}", markup=False)

@@ -164,20 +164,40 @@ def _item_flags(inputs: Inputs, features: Features) -> pl.LazyFrame:
     return lines.group_by("order_id").agg(a.expr.any().alias(a.name) for a in features.item_flags.values())
 
 
-def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf) -> pl.LazyFrame:
-    """One row per visitor of the universe (profiles ∪ events up to as_of) with every feature column."""
+ALL = "all"              # the universe: profiles ∪ events up to as_of
+PROFILES = "profiles"    # only visitors with a profile
+CONVERTERS = "converters"  # only visitors with a conversion
+BOTH = "both"            # profiles ∪ converters
+
+
+def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = ALL) -> pl.LazyFrame:
+    """One row per visitor of the universe (profiles ∪ events up to as_of) with every feature column.
+
+    A narrower `scope` leaves out visitors that cannot match any output (see plan.universe_scope), which
+    spares the per-visitor pass over all events when no rule reads events one by one."""
     events = event_rows(inputs, features, as_of)
-    # conversions read `events` as is: only the per-event rules need the flags
-    flagged = _with_value_flags(events, features, inputs)
-    per_visitor = flagged.group_by(VID).agg(a.expr.alias(a.name) for a in features.event_aggs.values())
-    universe = per_visitor
-    if inputs.profiles is not None:
-        universe = per_visitor.join(_profile_rows(inputs.profiles, features), on=VID, how="full", coalesce=True)
-    elif features.profile_columns:
-        universe = universe.with_columns(pl.lit(None).alias(profile_name(c)) for c in features.profile_columns)
+    profiles = _profile_rows(inputs.profiles, features) if inputs.profiles is not None else None
+    per_converter = None
     if features.conversion_aggs:
         per_converter = conversion_rows(events, inputs, features).group_by(VID).agg(
             a.expr.alias(a.name) for a in features.conversion_aggs.values())
+    if scope == ALL:
+        # conversions read `events` as is: only the per-event rules need the flags
+        flagged = _with_value_flags(events, features, inputs)
+        universe = flagged.group_by(VID).agg(a.expr.alias(a.name) for a in features.event_aggs.values())
+        if profiles is not None:
+            universe = universe.join(profiles, on=VID, how="full", coalesce=True)
+    elif scope == CONVERTERS or (scope == BOTH and profiles is None):
+        universe = per_converter.select(VID)
+        if profiles is not None:
+            universe = universe.join(profiles, on=VID, how="left")
+    else:
+        universe = profiles
+        if scope == BOTH:
+            universe = universe.join(per_converter.select(VID), on=VID, how="full", coalesce=True)
+    if profiles is None and features.profile_columns:
+        universe = universe.with_columns(pl.lit(None).alias(profile_name(c)) for c in features.profile_columns)
+    if per_converter is not None:
         universe = universe.join(per_converter, on=VID, how="left")
     defaults = [*features.event_aggs.values(), *features.conversion_aggs.values()]
     return universe.with_columns(pl.col(a.name).fill_null(a.default) for a in defaults if a.default is not None)

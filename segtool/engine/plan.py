@@ -11,7 +11,7 @@ from ..errors import DataError
 from ..timeframe import AsOf
 from ..tree import Segment
 from .compile import Context, translate
-from .features import VID, Features, Inputs, profile_name, visitor_frame
+from .features import ALL, BOTH, CONVERTERS, PROFILES, VID, Features, Inputs, profile_name, visitor_frame
 from .inputs import FLOAT_COLUMNS, parse_timestamps
 
 
@@ -40,8 +40,28 @@ def build_plan(segments: list[Segment], inputs: Inputs, as_of: AsOf, *,
         if per_rule:
             outputs.extend(translate(rule, ctx).alias(rule_column(i, j)) for j, rule in enumerate(segment.top_rules))
     extra = [features.profile(c).alias(profile_name(c)) for c in columns]
-    frame = visitor_frame(inputs, features, as_of).select(pl.col(VID), *extra, *outputs)
+    scope = ALL if per_rule else universe_scope(features, inputs, as_of, outputs)
+    frame = visitor_frame(inputs, features, as_of, scope).select(pl.col(VID), *extra, *outputs)
     return Plan(segments, frame)
+
+
+def universe_scope(features: Features, inputs: Inputs, as_of: AsOf, outputs: list[pl.Expr]) -> str:
+    """The narrowest set of visitors outside which no output can be true.
+
+    When no rule reads events one by one, a visitor without a profile and without a conversion has
+    only default features (null profile columns, zero conversions). If every output is false for such a
+    visitor, the universe can be profiles ∪ converters (or just one of them), and the pass over all events
+    that finds every visitor is not needed. Decided by evaluating the outputs on that one default row."""
+    if features.event_aggs:
+        return ALL
+    schema = visitor_frame(inputs, features, as_of).collect_schema()
+    defaults = {a.name: a.default for a in features.conversion_aggs.values()}
+    row = pl.DataFrame({name: [defaults.get(name)] for name in schema}, schema=dict(schema))
+    if row.select(pl.any_horizontal(pl.lit(False), *outputs).fill_null(False)).item():
+        return ALL
+    if not features.conversion_aggs:
+        return PROFILES if inputs.profiles is not None else ALL
+    return CONVERTERS if not features.profile_columns else BOTH
 
 
 def collect(frame: pl.LazyFrame, inputs: Inputs) -> pl.DataFrame:
