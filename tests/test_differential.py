@@ -84,12 +84,15 @@ def test_field_families_agree_with_duckdb(field_run, case):
     assert expected or case in {"conversions_fixed"}, f"{case} is empty on the sample: a weak check"
 
 
+@pytest.fixture(scope="module")
+def all_at_once():
+    session = _session("latest", "parquet")
+    return session, _answers(session, session.load_segments(SEGMENT_FILES))
+
+
 @pytest.mark.parametrize("path", SEGMENT_FILES, ids=lambda p: p.stem)
-def test_a_segment_alone_gives_the_answer_it_gives_among_all(run, path):
+def test_a_segment_alone_gives_the_answer_it_gives_among_all(all_at_once, path):
     """Alone, a segment may run over a narrower universe (profiles and/or converters): same answer."""
-    as_of, answers, _, segments = run
-    if as_of != "latest":
-        pytest.skip("once is enough")
-    session = _session(as_of, "csv" if "csv" in str(segments[0].file) else "parquet")
+    session, answers = all_at_once
     (segment,) = session.load_segments([path])
     assert set(session.members(segment)) == answers[path.stem]
