@@ -188,6 +188,9 @@ REFERRER_CASES = [
     ("referrer: {contains: instagram}", ["bare"]),  # the full URL keeps its case
     ("referrer: {contains: instagram, ignore_case: true}", ["bare", "insta"]),
     ("referrer_domain: {is: notshop.example}", ["lookalike"]),
+    ("referrer: {is: 'https://shop.example/out?to=www.instagram.com'}", []),  # internal, even named exactly
+    ("referrer: {in: ['https://WWW.Instagram.COM:443/shopexample/', 'instagram.com/x', nowhere]}", ["bare", "insta"]),
+    ("url: {is: 'https://shop.example/p?a=1&utm_source=news%20letter&utm_campaign=summer+sale'}", ["url"]),
     ("referrer: {is_set: true}", ["bare", "insta", "lookalike"]),
     ("referrer: {is_set: false}", ["both", "col", "direct", "out", "plus", "sub", "url", "www_own"]),
     ("referrer_domain: {not_in: [instagram.com]}",

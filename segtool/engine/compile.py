@@ -93,10 +93,12 @@ def compile_event_field(rule: Condition, ctx: Context) -> pl.Expr:
     p, name = rule.predicate, rule.field.name
     positive = ex.matches(pl.col(name), _positive(p), "text", pl.String)
     flag_key = ("event", name, _positive(p))
+    literal = p.op in ("is", "in") and not p.ignore_case and name in ("referrer", "url")
+    candidates = tuple(map(str, p.value if p.op == "in" else [p.value])) if literal else None
     if name in ("referrer", "referrer_domain"):
-        row = ctx.features.value_flag("referrer", flag_key, positive)
+        row = ctx.features.value_flag("referrer", flag_key, positive, candidates)
     else:  # url, or a UTM read from the URL's query string where its own column is absent or null
-        row = ctx.features.value_flag("url", flag_key, positive)
+        row = ctx.features.value_flag("url", flag_key, positive, candidates)
         if name != "url" and ctx.inputs.events.has(name):
             column = ctx.features.event_column(name)
             row = pl.when(column.is_not_null()).then(positive).otherwise(row)

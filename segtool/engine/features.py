@@ -37,6 +37,7 @@ class Features:
     item_flags: dict[object, Aggregate] = field(default_factory=dict)
     value_flags: dict[str, dict[object, Aggregate]] = field(default_factory=dict)  # "referrer"/"url" -> flags
     event_columns: set[str] = field(default_factory=set)  # raw event columns read per event (utm_*)
+    flag_candidates: dict[str, tuple[str, ...]] = field(default_factory=dict)  # flag -> the only values it can match
     profile_columns: dict[str, None] = field(default_factory=dict)
 
     def _register(self, table: dict, prefix: str, key, expr: pl.Expr, default) -> pl.Expr:
@@ -56,10 +57,14 @@ class Features:
         """Per conversion: whether one of its line items meets `line_expr`."""
         return self._register(self.item_flags, "i", key, line_expr, False)
 
-    def value_flag(self, source: str, key, expr: pl.Expr) -> pl.Expr:
+    def value_flag(self, source: str, key, expr: pl.Expr, candidates: tuple[str, ...] | None = None) -> pl.Expr:
         """Per event: whether its `source` value (referrer or url) meets `expr`, which reads the values
-        derived from it (`referrer`, `referrer_domain`, `utm_*` from the URL); evaluated once per distinct value."""
-        return self._register(self.value_flags.setdefault(source, {}), f"{source[0]}", key, expr, False)
+        derived from it (`referrer`, `referrer_domain`, `utm_*` from the URL); evaluated once per distinct
+        value. `candidates`, where the rule names them (`is`, `in`), are the only values that can match."""
+        flag = self._register(self.value_flags.setdefault(source, {}), f"{source[0]}", key, expr, False)
+        if candidates is not None:
+            self.flag_candidates[flag.meta.output_name()] = candidates
+        return flag
 
     def event_column(self, name: str) -> pl.Expr:
         self.event_columns.add(name)
@@ -108,12 +113,16 @@ def _with_value_flags(frame: pl.LazyFrame, features: Features, inputs: Inputs) -
     from .plan import collect
 
     sources = [source for source, flags in features.value_flags.items() if flags]
-    if not sources:
-        return frame
-    distinct = collect(frame.select(pl.col(s).unique().drop_nulls().implode() for s in sources), inputs)
+    from_data = [s for s in sources if any(a.name not in features.flag_candidates for a in features.value_flags[s].values())]
+    distinct = collect(frame.select(pl.col(s).unique().drop_nulls().implode() for s in from_data), inputs) \
+        if from_data else None
     for source in sources:
         flags = features.value_flags[source]
-        values = pl.DataFrame({"key": distinct[source][0]}, schema={"key": pl.String}).lazy()
+        if source in from_data:
+            keys = distinct[source][0]
+        else:  # every rule names its values: test those, no pass over the data
+            keys = pl.Series(sorted({v for a in flags.values() for v in features.flag_candidates[a.name]}))
+        values = pl.DataFrame({"key": keys}, schema={"key": pl.String}).lazy()
         tested = collect(values.with_columns(pl.col("key").alias(source))
                          .select("key", *_derived_values(source, inputs.config))
                          .select("key", *(a.expr.fill_null(False).alias(a.name) for a in flags.values())), inputs)
