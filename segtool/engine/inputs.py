@@ -144,6 +144,8 @@ def parse_timestamps(table: Table, timestamp_format: str, col: pl.Expr | None = 
     col = pl.col(table.export_name("timestamp")) if col is None else col
     dtype = table.dtype("timestamp")
     if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone == "UTC":
+            return col  # as is, so the as_of filter reaches the Parquet scan (row groups can be skipped)
         return col.dt.replace_time_zone("UTC") if dtype.time_zone is None else col.dt.convert_time_zone("UTC")
     if dtype == pl.Date:
         return col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
