@@ -170,6 +170,24 @@ def sample(
             console.print(f"wrote {path}", markup=False)
 
 
+@app.command()
+@handle_errors
+def predict(
+    as_of: Optional[str] = AsOfOpt,
+    horizon: str = typer.Option("365d", "--horizon", help="How far ahead conversions and CLV look (365d, 52w)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the predictions to this file."),
+    params: bool = typer.Option(False, "--params", help="Print the fitted model parameters (JSON) instead."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="csv|parquet|json|ndjson (default: csv or the extension)."),
+    events: Optional[str] = EventsOpt,
+    profiles: Optional[str] = ProfilesOpt,
+    config: Optional[Path] = ConfigOpt,
+):
+    """Predict each visitor's conversion potential, expected conversions, P(alive) and CLV from events."""
+    from .predict.command import predict_command
+
+    predict_command(_session(config, as_of, events, profiles), horizon, output, params, fmt, _stderr())
+
+
 def entry() -> None:
     try:
         app()

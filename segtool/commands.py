@@ -41,9 +41,10 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, stderr
     if request.columns and session.inputs().profiles is None:
         raise UsageError("--columns needs a profiles table (data.profiles or --profiles)")
     show_summary = request.summary or (len(segments) > 1 and not request.output_dir)
-    from .engine.plan import segment_column
+    from .engine.plan import collect, segment_column
 
-    frame = session.evaluate(segments, per_rule=show_summary, columns=request.columns)
+    plan = session.plan(segments, per_rule=show_summary, columns=request.columns)
+    frame = collect(plan.frame, session.inputs())
     for i, segment in enumerate(segments):  # the frame has one row per visitor: no de-duplication needed
         members = frame.filter(frame[segment_column(i)]).select(
             "visitor_id", *[f"profile:{c}" for c in request.columns]).rename(
@@ -61,7 +62,7 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, stderr
     if show_summary:
         from .report import render_summary, summary_data
 
-        data = summary_data(session, segments, frame)
+        data = summary_data(session, segments, frame, plan.computed_predictive)
         render_summary(data, stdout, as_json=request.fmt == "json")
 
 
@@ -73,9 +74,11 @@ def explain_segment(session, path: Path, stdout) -> None:
         stdout.print(line, markup=False)
     as_of = session.as_of()
     stdout.print(f"\nas of {as_of.describe()}", markup=False)
-    plan = session.plan([segment]).frame
+    plan = session.plan([segment])
+    for column, note in plan.computed_predictive.items():
+        stdout.print(f"{column}: {note}", markup=False)
     stdout.print("\npolars plan (optimized):", markup=False)
-    stdout.print(plan.explain(), markup=False)
+    stdout.print(plan.frame.explain(), markup=False)
 
 
 def print_fields(stdout) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from .describe import short_rule
 
 
-def summary_data(session, segments, frame) -> dict:
+def summary_data(session, segments, frame, computed_predictive: dict[str, str] | None = None) -> dict:
     from .engine.plan import rule_column, segment_column, skipped_rows
 
     universe = frame.height
@@ -17,6 +17,7 @@ def summary_data(session, segments, frame) -> dict:
         "as_of": session.as_of().describe(),
         "universe": universe,
         "skipped_event_rows": skipped_rows(session.inputs()),
+        "computed_predictive": dict(computed_predictive or {}),  # column -> how it was computed from events
         "segments": [],
     }
     for i, segment in enumerate(segments):
@@ -45,6 +46,8 @@ def render_summary(data: dict, console, as_json: bool) -> None:
         for rule in seg["rules"]:
             table.add_row(f"  {rule['rule']}", f"{rule['size']:,}", f"{rule['share']:.1%}", style="dim")
     console.print(table)
+    for column, note in data.get("computed_predictive", {}).items():
+        console.print(f"{column}: {note}", markup=False)
 
 
 def grid_counts(session):

@@ -148,7 +148,7 @@ def test_fields_lists_the_catalog():
         assert name in result.stdout, name
 
 
-COMMANDS = ["run", "validate", "explain", "fields", "grid", "sample"]
+COMMANDS = ["run", "validate", "explain", "fields", "grid", "sample", "predict"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

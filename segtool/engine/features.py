@@ -39,6 +39,7 @@ class Features:
     event_columns: set[str] = field(default_factory=set)  # raw event columns read per event (utm_*)
     flag_candidates: dict[str, tuple[str, ...]] = field(default_factory=dict)  # flag -> the only values it can match
     profile_columns: dict[str, None] = field(default_factory=dict)
+    computed_predictive: dict[str, str] = field(default_factory=dict)  # column -> how it was computed from events
 
     def _register(self, table: dict, prefix: str, key, expr: pl.Expr, default) -> pl.Expr:
         if key not in table:
@@ -89,13 +90,14 @@ class Inputs:
     config: Config
 
 
-def event_rows(inputs: Inputs, features: Features, as_of: AsOf) -> pl.LazyFrame:
-    """Events up to as_of with a visitor and a timestamp, with only the columns the features read."""
+def event_rows(inputs: Inputs, features: Features, as_of: AsOf, *, conversions: bool = False) -> pl.LazyFrame:
+    """Events up to as_of with a visitor and a timestamp, with only the columns the features read
+    (and the conversion columns where `conversions` is set)."""
     events = inputs.events
     events.require(("visitor_id", "timestamp", "event_type"))
     raw = {source for source, flags in features.value_flags.items() if flags}
     raw |= {c for c in features.event_columns if events.has(c)}
-    if features.conversion_aggs:
+    if features.conversion_aggs or conversions:
         raw |= {"event_type", "order_id", "order_value"}
     frame = events.select([VID, "timestamp", *sorted(raw)]).with_columns(
         parse_timestamps(events, inputs.config.timestamp_format, pl.col("timestamp")).alias("timestamp"))
@@ -185,7 +187,8 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
     A narrower `scope` leaves out visitors that cannot match any output (see plan.universe_scope), which
     spares the per-visitor pass over all events when no rule reads events one by one."""
     events = event_rows(inputs, features, as_of)
-    profiles = _profile_rows(inputs.profiles, features) if inputs.profiles is not None else None
+    predicted = predicted_columns(inputs, features)
+    profiles = _profile_rows(inputs.profiles, features, predicted) if inputs.profiles is not None else None
     per_converter = None
     if features.conversion_aggs:
         per_converter = conversion_rows(events, inputs, features).group_by(VID).agg(
@@ -205,16 +208,39 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
         if scope == BOTH:
             universe = universe.join(per_converter.select(VID), on=VID, how="full", coalesce=True)
     if profiles is None and features.profile_columns:
-        universe = universe.with_columns(pl.lit(None).alias(profile_name(c)) for c in features.profile_columns)
+        universe = universe.with_columns(pl.lit(None).alias(profile_name(c)) for c in features.profile_columns
+                                         if c not in predicted)
+    if predicted:
+        universe = universe.join(_predictions(inputs, features, as_of, predicted), on=VID, how="left")
     if per_converter is not None:
         universe = universe.join(per_converter, on=VID, how="left")
     defaults = [*features.event_aggs.values(), *features.conversion_aggs.values()]
     return universe.with_columns(pl.col(a.name).fill_null(a.default) for a in defaults if a.default is not None)
 
 
-def _profile_rows(profiles: Table, features: Features) -> pl.LazyFrame:
+def _profile_rows(profiles: Table, features: Features, predicted: list[str]) -> pl.LazyFrame:
     profiles.require(["visitor_id"])
-    present = [c for c in features.profile_columns if profiles.has(c)]
+    wanted = [c for c in features.profile_columns if c not in predicted]
+    present = [c for c in wanted if profiles.has(c)]
     rows = profiles.select([VID, *present]).filter(pl.col(VID).is_not_null()).unique(VID, keep="first")
-    missing = [pl.lit(None, pl.String).alias(profile_name(c)) for c in features.profile_columns if c not in present]
+    missing = [pl.lit(None, profiles.typed_dtype(c)).alias(profile_name(c)) for c in wanted if c not in present]
     return rows.rename({c: profile_name(c) for c in present}).with_columns(missing)
+
+
+PREDICTIVE_COLUMNS = ("conversion_potential", "clv")
+
+
+def predicted_columns(inputs: Inputs, features: Features) -> list[str]:
+    """Predictive profile columns computed from events: config `predictive: events`, or `auto` where the
+    profiles lack the column (or there are no profiles)."""
+    source, profiles = inputs.config.predictive, inputs.profiles
+    return [c for c in PREDICTIVE_COLUMNS if c in features.profile_columns
+            and (source == "events" or (source == "auto" and (profiles is None or not profiles.has(c))))]
+
+
+def _predictions(inputs: Inputs, features: Features, as_of: AsOf, columns: list[str]) -> pl.LazyFrame:
+    from ..predict import predict_visitors, source_note
+
+    predictions = predict_visitors(inputs, as_of)
+    features.computed_predictive.update({c: source_note(c, predictions.models) for c in columns})
+    return predictions.frame.lazy().select(VID, *(pl.col(c).alias(profile_name(c)) for c in columns))

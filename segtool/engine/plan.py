@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -11,7 +11,8 @@ from ..errors import DataError
 from ..timeframe import AsOf
 from ..tree import Segment
 from .compile import Context, translate
-from .features import ALL, BOTH, CONVERTERS, PROFILES, VID, Features, Inputs, profile_name, visitor_frame
+from .features import (ALL, BOTH, CONVERTERS, PROFILES, VID, Features, Inputs, predicted_columns, profile_name,
+                       visitor_frame)
 from .inputs import FLOAT_COLUMNS, parse_timestamps
 
 
@@ -27,6 +28,7 @@ def rule_column(index: int, rule_index: int) -> str:
 class Plan:
     segments: list[Segment]
     frame: pl.LazyFrame  # visitor_id, profile:<col>..., segment:<i>, segment:<i>:rule:<j>
+    computed_predictive: dict[str, str] = field(default_factory=dict)  # column -> how it was computed from events
 
 
 def build_plan(segments: list[Segment], inputs: Inputs, as_of: AsOf, *,
@@ -42,7 +44,7 @@ def build_plan(segments: list[Segment], inputs: Inputs, as_of: AsOf, *,
     extra = [features.profile(c).alias(profile_name(c)) for c in columns]
     scope = ALL if per_rule else universe_scope(features, inputs, as_of, outputs)
     frame = visitor_frame(inputs, features, as_of, scope).select(pl.col(VID), *extra, *outputs)
-    return Plan(segments, frame)
+    return Plan(segments, frame, features.computed_predictive)
 
 
 def universe_scope(features: Features, inputs: Inputs, as_of: AsOf, outputs: list[pl.Expr]) -> str:
@@ -52,7 +54,7 @@ def universe_scope(features: Features, inputs: Inputs, as_of: AsOf, outputs: lis
     only default features (null profile columns, zero conversions). If every output is false for such a
     visitor, the universe can be profiles ∪ converters (or just one of them), and the pass over all events
     that finds every visitor is not needed. Decided by evaluating the outputs on that one default row."""
-    if features.event_aggs:
+    if features.event_aggs or predicted_columns(inputs, features):  # predictions value visitors without either
         return ALL
     schema = visitor_frame(inputs, features, as_of).collect_schema()
     defaults = {a.name: a.default for a in features.conversion_aggs.values()}

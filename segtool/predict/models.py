@@ -17,6 +17,7 @@ from scipy.special import betaln, expit, gammaln, hyp2f1
 from ..errors import DataError
 
 MIN_REPEAT_CUSTOMERS = 2
+MAX_EVALUATIONS = 4_000  # CDNOW's fits take 441 and 817
 
 
 @dataclass(frozen=True)
@@ -41,21 +42,29 @@ class FittedModels:
 def bgnbd_log_likelihood(r, alpha, a, b, x, t_x, T):
     """Each customer's log-likelihood (FHL 2005, eq. 6), summed in log space so large x stays finite."""
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
-    repeat = x > 0
-    head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
-    stayed = -(r + x) * np.log(alpha + T)
+    return _bgnbd_ll(r, alpha, a, b, *np.unique(x, return_inverse=True), x, t_x, T)
+
+
+def _bgnbd_ll(r, alpha, a, b, counts, index, x, t_x, T):
+    """The log-likelihood with the terms that depend on x alone computed once per distinct x (`counts`,
+    with x = counts[index]): histories share few purchase counts, so a fit's evaluations stay cheap."""
+    head = (gammaln(r + counts) - gammaln(r) + r * np.log(alpha) + betaln(a, b + counts) - betaln(a, b))[index]
     # b + x - 1 > 0 only for repeat buyers; the others take a placeholder that np.where drops
-    dropped = np.log(a) - np.log(np.where(repeat, b + x - 1, 1.0)) - (r + x) * np.log(alpha + t_x)
-    return head + np.where(repeat, np.logaddexp(stayed, dropped), stayed)
+    drop = (np.log(a) - np.log(np.where(counts > 0, b + counts - 1, 1.0)))[index]
+    stayed = -(r + x) * np.log(alpha + T)
+    dropped = drop - (r + x) * np.log(alpha + t_x)
+    return head + np.where(x > 0, np.logaddexp(stayed, dropped), stayed)
 
 
 def fit_bgnbd(x, t_x, T, weights=None) -> tuple[float, float, float, float]:
     """Maximum-likelihood (r, alpha, a, b), optimised over log-parameters."""
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     weights = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
     total = weights.sum()
+    counts, index = np.unique(x, return_inverse=True)
 
     def loss(log_params):
-        ll = bgnbd_log_likelihood(*np.exp(log_params), x, t_x, T)
+        ll = _bgnbd_ll(*np.exp(log_params), counts, index, x, t_x, T)
         value = -(weights * ll).sum() / total
         return value if np.isfinite(value) else np.inf
 
@@ -75,10 +84,14 @@ def expected_purchases(r, alpha, a, b, t, x, t_x, T):
     """E[X(T, T + t] | x, t_x, T] (FHL 2005, eq. 10).
 
     The term ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; a+b+x−1; z) is taken in its Euler-transformed form
-    (1−z)^(a−1) · 2F1(a+b−1−r, a−1; a+b+x−1; z), whose parameters do not grow with x."""
+    (1−z)^(a−1) · 2F1(a+b−1−r, a−1; a+b+x−1; z), whose parameters do not grow with x; where that is not
+    finite (a and b in the thousands, as when the customers barely differ), in its original form."""
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     z = t / (alpha + T + t)
-    term = (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+    with np.errstate(all="ignore"):
+        term = (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+        direct = (1 - z) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
+    term = np.where(np.isfinite(term), term, direct)
     numerator = (a + b + x - 1) / (a - 1) * (1 - term)
     return numerator * p_alive(r, alpha, a, b, x, t_x, T)
 
@@ -99,14 +112,24 @@ def p_purchase_if_alive(r, alpha, t, x, T):
 def gamma_gamma_log_likelihood(p, q, gamma, x, m_x):
     """Each repeat buyer's log-likelihood of the mean value m_x of x purchases (Fader & Hardie 2013)."""
     x, m_x = np.asarray(x, dtype=float), np.asarray(m_x, dtype=float)
-    return (gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(gamma)
-            + (p * x - 1) * np.log(m_x) + p * x * np.log(x) - (p * x + q) * np.log(gamma + m_x * x))
+    return _gamma_gamma_ll(p, q, gamma, *np.unique(x, return_inverse=True), x, m_x, np.log(m_x))
+
+
+def _gamma_gamma_ll(p, q, gamma, counts, index, x, m_x, log_m_x):
+    """The log-likelihood with the terms of x alone computed once per distinct x (x = counts[index])."""
+    px = p * counts
+    head = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(gamma) + px * np.log(counts))[index]
+    return head + (p * x - 1) * log_m_x - (p * x + q) * np.log(gamma + m_x * x)
 
 
 def fit_gamma_gamma(x, m_x) -> tuple[float, float, float]:
     """Maximum-likelihood (p, q, gamma), optimised over log-parameters."""
+    x, m_x = np.asarray(x, dtype=float), np.asarray(m_x, dtype=float)
+    counts, index = np.unique(x, return_inverse=True)
+    log_m_x = np.log(m_x)
+
     def loss(log_params):
-        value = -gamma_gamma_log_likelihood(*np.exp(log_params), x, m_x).mean()
+        value = -_gamma_gamma_ll(*np.exp(log_params), counts, index, x, m_x, log_m_x).mean()
         return value if np.isfinite(value) else np.inf
 
     return tuple(_minimize(loss, np.log([1.0, 1.0, max(float(np.mean(m_x)), 1.0)]), "Gamma-Gamma"))
@@ -139,9 +162,28 @@ def fit_models(x, t_x, T, m_x) -> FittedModels:
 
 
 def _minimize(loss, start, model: str) -> list[float]:
-    result = minimize(loss, start, method="Nelder-Mead",
-                      options={"xatol": 1e-7, "fatol": 1e-10, "maxiter": 20_000, "maxfev": 20_000})
+    """Nelder-Mead over log-parameters. Where the data cannot tell some parameters apart (customers who barely
+    differ drive a, b or q, gamma towards infinity along a flat ridge), the search stops once it is far out on
+    that ridge and no longer gaining, and the point reached is used: any point on the ridge predicts the same."""
+    result = minimize(loss, start, method="Nelder-Mead", callback=_OnRidge(),
+                      options={"xatol": 1e-7, "fatol": 1e-10, "maxiter": MAX_EVALUATIONS, "maxfev": MAX_EVALUATIONS})
     params = np.exp(result.x)
     if not np.isfinite(result.fun) or not np.all(np.isfinite(params)):
         raise DataError(f"the {model} model could not be fitted on this data")
     return [float(v) for v in params]
+
+
+class _OnRidge:
+    """Stops a search with a parameter above 1e6 (or below 1e-6) whose loss, a mean log-likelihood per
+    customer, gained less than 1e-8 in the last 100 steps."""
+
+    FAR, STEPS, GAIN = np.log(1e6), 100, 1e-8
+
+    def __init__(self):
+        self.losses = []
+
+    def __call__(self, intermediate_result):
+        self.losses.append(intermediate_result.fun)
+        if (np.abs(intermediate_result.x).max() > self.FAR and len(self.losses) > self.STEPS
+                and self.losses[-self.STEPS - 1] - self.losses[-1] < self.GAIN):
+            raise StopIteration
