@@ -164,3 +164,12 @@ def test_events_from_a_directory_and_a_glob(ws: Workspace, tmp_path):
     path = str(ws.segment(LAST_DAY))
     assert ws.cli("run", path, "--events", str(parts), "--as-of", "2024-06-30").ids == ["a", "b"]
     assert ws.cli("run", path, "--events", str(parts / "part-1*.parquet"), "--as-of", "2024-06-30").ids == ["b"]
+
+
+def test_a_visitor_with_two_profile_rows_counts_once_with_the_first(ws: Workspace):
+    ws.events(pageview("a"), pageview("b"))
+    ws.profiles({"visitor_id": "a", "city": "Milan"}, {"visitor_id": "a", "city": "Rome"},
+                {"visitor_id": "", "city": "Milan"})
+    assert ws.run("rules:\n  - city: {is: Milan}\n") == ["a"]
+    assert ws.run("rules:\n  - city: {is: Rome}\n") == []
+    assert ws.run("rules:\n  - not: {city: {is: Rome}}\n") == ["a", "b"]

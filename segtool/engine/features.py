@@ -222,7 +222,7 @@ def _profile_rows(profiles: Table, features: Features, predicted: list[str]) -> 
     profiles.require(["visitor_id"])
     wanted = [c for c in features.profile_columns if c not in predicted]
     present = [c for c in wanted if profiles.has(c)]
-    rows = profiles.select([VID, *present]).filter(pl.col(VID).is_not_null()).unique(VID, keep="first")
+    rows = profiles.select([VID, *present]).filter(pl.col(VID).is_not_null() & pl.col(VID).is_first_distinct())
     missing = [pl.lit(None, profiles.typed_dtype(c)).alias(profile_name(c)) for c in wanted if c not in present]
     return rows.rename({c: profile_name(c) for c in present}).with_columns(missing)
 
