@@ -116,8 +116,8 @@ def _with_value_flags(frame: pl.LazyFrame, features: Features, inputs: Inputs) -
 
     sources = [source for source, flags in features.value_flags.items() if flags]
     from_data = [s for s in sources if any(a.name not in features.flag_candidates for a in features.value_flags[s].values())]
-    distinct = collect(frame.select(pl.col(s).unique().drop_nulls().implode() for s in from_data), inputs) \
-        if from_data else None
+    distinct = {s: collect(_worth_testing(frame, s, features).select(pl.col(s).unique().drop_nulls().implode()),
+                           inputs)[s] for s in from_data}
     for source in sources:
         flags = features.value_flags[source]
         if source in from_data:
@@ -136,6 +136,12 @@ def _with_value_flags(frame: pl.LazyFrame, features: Features, inputs: Inputs) -
                 lookup = pl.DataFrame({source: matching, a.name: True}).lazy()
                 frame = frame.join(lookup, on=source, how="left").with_columns(pl.col(a.name).fill_null(False))
     return frame
+
+
+def _worth_testing(frame: pl.LazyFrame, source: str, features: Features) -> pl.LazyFrame:
+    """The events whose `source` value a flag could match: when only UTM rules read URLs, URLs with a UTM."""
+    only_utms = all(key[1] in UTM_FIELDS for key in features.value_flags[source])
+    return frame.filter(pl.col("url").str.contains("utm_", literal=True)) if source == "url" and only_utms else frame
 
 
 LITERAL_SET_LIMIT = 10_000  # matching values tested with is_in; beyond that, a join
