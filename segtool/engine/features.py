@@ -207,7 +207,7 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
             universe = universe.join(profiles, on=VID, how="full", coalesce=True)
     elif scope == CONVERTERS or (scope == BOTH and profiles is None):
         universe = per_converter.select(VID)
-        if profiles is not None:
+        if profiles is not None and features.profile_columns:
             universe = universe.join(profiles, on=VID, how="left")
     else:
         universe = profiles
