@@ -232,3 +232,43 @@ def test_a_visitor_matches_when_any_one_event_qualifies(ws: Workspace):
     assert ids(ws, "utm_medium: {is: cpc}") == ["mixed"]
     assert ids(ws, "utm_medium: {is: email}") == ["mixed"]
     assert ids(ws, "utm_medium: {is_not: cpc}") == []  # not (some event is cpc)
+
+
+# -- segments that need a matching event: only those visitors are aggregated ------------------------
+
+@pytest.fixture
+def campaigns(ws: Workspace) -> Workspace:
+    ws.events(pageview("cpc_fb", utm_medium="cpc"), pageview("cpc_fb", utm_source="fb"),
+              pageview("cpc", utm_medium="cpc"), pageview("fb", utm_source="fb"),
+              pageview("cpc_old", "2024-01-01T12:00:00Z", utm_medium="cpc"), pageview("plain"),
+              pageview("gold_cpc", utm_medium="cpc"))
+    ws.profiles({"visitor_id": "gold_cpc", "tier": "gold"}, {"visitor_id": "gold_quiet", "tier": "gold"})
+    return ws
+
+
+SCOPED_CASES = [
+    # the other event rules are still decided over all of the visitor's events
+    ("- utm_medium: {is: cpc}\n  - not: {utm_source: {is: fb}}", ["cpc", "cpc_old", "gold_cpc"]),
+    ("- utm_medium: {is: cpc}\n  - utm_source: {is_not: fb}", ["cpc", "cpc_old", "gold_cpc"]),
+    ("- utm_medium: {is: cpc, period: 30d}\n  - utm_medium: {is: cpc}", ["cpc", "cpc_fb", "gold_cpc"]),
+    ("- any: [{utm_medium: {is: cpc, period: 30d}}, {utm_source: {is: fb}}]", ["cpc", "cpc_fb", "fb", "gold_cpc"]),
+    ("- utm_medium: {is: cpc}\n  - profile.tier: {is: gold}", ["gold_cpc"]),
+    ("- utm_medium: {is: cpc}\n  - profile.tier: {is_set: false}", ["cpc", "cpc_fb", "cpc_old"]),
+    # not every branch needs an event: the whole universe, profile-only visitors included
+    ("- any: [{utm_medium: {is: cpc}}, {profile.tier: {is: gold}}]", ["cpc", "cpc_fb", "cpc_old", "gold_cpc",
+                                                                      "gold_quiet"]),
+]
+
+
+@pytest.mark.parametrize("rules, expected", SCOPED_CASES, ids=[c[0] for c in SCOPED_CASES])
+def test_segments_that_need_a_matching_event(campaigns, rules, expected):
+    assert campaigns.run(f"rules:\n  {rules}\n", as_of=AS_OF) == expected
+
+
+def test_a_segment_that_needs_a_matching_event_aggregates_only_matching_events(campaigns):
+    needs_event = campaigns.segment("rules:\n  - utm_medium: {is: cpc}\n", name="cpc.yaml")
+    plan = campaigns.cli("explain", str(needs_event), "--as-of", AS_OF).stdout
+    assert "FULL JOIN" not in plan and "profiles.csv" not in plan
+    either = campaigns.segment("rules:\n  - any: [{utm_medium: {is: cpc}}, {profile.tier: {is: gold}}]\n")
+    plan = campaigns.cli("explain", str(either), "--as-of", AS_OF).stdout
+    assert "FULL JOIN" in plan and "profiles.csv" in plan

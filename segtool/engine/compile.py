@@ -77,6 +77,33 @@ def _negate_if(p: Predicate, expr: pl.Expr) -> pl.Expr:
     return ~expr if p.negated else expr
 
 
+# -- which event rules a rule needs ----------------------------------------------
+@singledispatch
+def required_events(rule, ctx: Context) -> frozenset[str] | None:
+    """Names of event aggregates at least one of which is true wherever `rule` holds (None: no such set).
+    Call after `translate`, which registers the aggregates."""
+    return None
+
+
+@required_events.register
+def _all_required(rule: AllOf, ctx: Context) -> frozenset[str] | None:
+    options = [r for r in (required_events(child, ctx) for child in rule.rules) if r is not None]
+    return min(options, key=len) if options else None
+
+
+@required_events.register
+def _any_required(rule: AnyOf, ctx: Context) -> frozenset[str] | None:
+    options = [required_events(child, ctx) for child in rule.rules]
+    return frozenset().union(*options) if options and None not in options else None
+
+
+@required_events.register
+def _condition_required(rule: Condition, ctx: Context) -> frozenset[str] | None:
+    if rule.field.family != catalog.REFERRER_UTM or rule.predicate.negated:
+        return None
+    return frozenset({ctx.features.event_aggs[_event_key(rule)].name})
+
+
 # -- families --------------------------------------------------------------------
 def compile_profile(rule: Condition, ctx: Context) -> pl.Expr:
     column = rule.field.column
@@ -102,8 +129,11 @@ def compile_event_field(rule: Condition, ctx: Context) -> pl.Expr:
         if name != "url" and ctx.inputs.events.has(name):
             column = ctx.features.event_column(name)
             row = pl.when(column.is_not_null()).then(positive).otherwise(row)
-    key = ("event", name, _positive(p), rule.period)
-    return _negate_if(p, ctx.features.over_events(key, (row & ctx.in_window(rule.period)).any(), default=False))
+    return _negate_if(p, ctx.features.any_event(_event_key(rule), row & ctx.in_window(rule.period)))
+
+
+def _event_key(rule: Condition) -> tuple:
+    return ("event", rule.field.name, _positive(rule.predicate), rule.period)
 
 
 def _conversion_mask(rule: Condition, ctx: Context) -> pl.Expr:

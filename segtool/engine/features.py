@@ -28,6 +28,7 @@ class Aggregate:
     name: str
     expr: pl.Expr
     default: object
+    row: pl.Expr | None = None  # for event aggregates: the per-event condition the aggregate is `any` of
 
 
 @dataclass
@@ -41,14 +42,14 @@ class Features:
     profile_columns: dict[str, None] = field(default_factory=dict)
     computed_predictive: dict[str, str] = field(default_factory=dict)  # column -> how it was computed from events
 
-    def _register(self, table: dict, prefix: str, key, expr: pl.Expr, default) -> pl.Expr:
+    def _register(self, table: dict, prefix: str, key, expr: pl.Expr, default, row: pl.Expr | None = None):
         if key not in table:
-            table[key] = Aggregate(f"{prefix}{len(table)}", expr, default)
+            table[key] = Aggregate(f"{prefix}{len(table)}", expr, default, row)
         return pl.col(table[key].name)
 
-    def over_events(self, key, expr: pl.Expr, default) -> pl.Expr:
-        """An aggregate over the visitor's events (up to as_of)."""
-        return self._register(self.event_aggs, "e", key, expr, default)
+    def any_event(self, key, row: pl.Expr) -> pl.Expr:
+        """Whether at least one of the visitor's events (up to as_of) meets `row`."""
+        return self._register(self.event_aggs, "e", key, row.any(), False, row)
 
     def over_conversions(self, key, expr: pl.Expr, default) -> pl.Expr:
         """An aggregate over the visitor's de-duplicated conversions."""
@@ -182,6 +183,7 @@ def _item_flags(inputs: Inputs, features: Features) -> pl.LazyFrame:
 
 
 ALL = "all"              # the universe: profiles ∪ events up to as_of
+MATCHING_EVENTS = "matching events"  # only visitors with an event that meets some event rule's condition
 PROFILES = "profiles"    # only visitors with a profile
 CONVERTERS = "converters"  # only visitors with a conversion
 BOTH = "both"            # profiles ∪ converters
@@ -205,6 +207,13 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
         universe = flagged.group_by(VID).agg(a.expr.alias(a.name) for a in features.event_aggs.values())
         if profiles is not None:
             universe = universe.join(profiles, on=VID, how="full", coalesce=True)
+    elif scope == MATCHING_EVENTS:
+        # dropping the events that meet no event rule leaves every `any` aggregate as it was
+        flagged = _with_value_flags(events, features, inputs).filter(
+            pl.any_horizontal(a.row for a in features.event_aggs.values()))
+        universe = flagged.group_by(VID).agg(a.expr.alias(a.name) for a in features.event_aggs.values())
+        if profiles is not None and features.profile_columns:
+            universe = universe.join(profiles, on=VID, how="left")
     elif scope == CONVERTERS or (scope == BOTH and profiles is None):
         universe = per_converter.select(VID)
         if profiles is not None and features.profile_columns:

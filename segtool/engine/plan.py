@@ -10,9 +10,9 @@ import polars as pl
 from ..errors import DataError
 from ..timeframe import AsOf
 from ..tree import Segment
-from .compile import Context, translate
-from .features import (ALL, BOTH, CONVERTERS, PROFILES, VID, Features, Inputs, predicted_columns, profile_name,
-                       visitor_frame)
+from .compile import Context, required_events, translate
+from .features import (ALL, BOTH, CONVERTERS, MATCHING_EVENTS, PROFILES, VID, Features, Inputs,
+                       predicted_columns, profile_name, visitor_frame)
 from .inputs import FLOAT_COLUMNS, parse_timestamps
 
 
@@ -43,6 +43,9 @@ def build_plan(segments: list[Segment], inputs: Inputs, as_of: AsOf, *,
             outputs.extend(translate(rule, ctx).alias(rule_column(i, j)) for j, rule in enumerate(segment.top_rules))
     extra = [features.profile(c).alias(profile_name(c)) for c in columns]
     scope = ALL if per_rule else universe_scope(features, inputs, as_of, outputs)
+    if scope == ALL and not per_rule and features.event_aggs and all(
+            required_events(segment.root, ctx) for segment in segments):
+        scope = MATCHING_EVENTS  # every segment needs an event that meets one of its event rules
     frame = visitor_frame(inputs, features, as_of, scope).select(pl.col(VID), *extra, *outputs)
     return Plan(segments, frame, features.computed_predictive)
 
