@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .config import Config, load_config
-from .errors import DataError
+from .config import PREDICTIVE_SOURCES, Config, load_config
+from .errors import DataError, UsageError
 from .parse import check_segments, segment_files
 from .timeframe import LATEST, NOW, AsOf, now, parse_as_of
 from .tree import Segment
@@ -20,6 +20,7 @@ class Overrides:
     events: str | None = None
     profiles: str | None = None
     items: str | None = None
+    predictive: str | None = None
 
 
 @dataclass
@@ -31,7 +32,14 @@ class Session:
 
     @classmethod
     def open(cls, config_path: Path | None = None, overrides: Overrides | None = None) -> "Session":
-        return cls(load_config(config_path), overrides or Overrides())
+        overrides = overrides or Overrides()
+        config = load_config(config_path)
+        if overrides.predictive is not None:
+            if overrides.predictive not in PREDICTIVE_SOURCES:
+                raise UsageError(f"--predictive must be one of {', '.join(PREDICTIVE_SOURCES)}, "
+                                 f"found {overrides.predictive!r}")
+            config = replace(config, predictive=overrides.predictive)
+        return cls(config, overrides)
 
     # -- segments (no data read) ---------------------------------------------
     def load_segments(self, paths: list[Path]) -> list[Segment]:

@@ -25,6 +25,8 @@ AsOfOpt = typer.Option(None, "--as-of", help="Evaluate as of this date or ISO da
 EventsOpt = typer.Option(None, "--events", help="Events file, glob or directory (overrides the config).")
 ProfilesOpt = typer.Option(None, "--profiles", help="Profiles file, glob or directory (overrides the config).")
 ItemsOpt = typer.Option(None, "--items", help="Items file, glob or directory (overrides the config).")
+PredictiveOpt = typer.Option(None, "--predictive",
+                             help="auto|profiles|events: the source of clv and conversion_potential (overrides config).")
 
 
 def _stderr():
@@ -67,10 +69,10 @@ def main(debug: bool = typer.Option(False, "--debug", help="Show a traceback on 
     _state["debug"] = debug
 
 
-def _session(config: Optional[Path], as_of=None, events=None, profiles=None, items=None):
+def _session(config: Optional[Path], as_of=None, events=None, profiles=None, items=None, predictive=None):
     from .api import Overrides, Session
 
-    return Session.open(config, Overrides(as_of, events, profiles, items))
+    return Session.open(config, Overrides(as_of, events, profiles, items, predictive))
 
 
 @app.command()
@@ -86,6 +88,7 @@ def run(
     events: Optional[str] = EventsOpt,
     profiles: Optional[str] = ProfilesOpt,
     items: Optional[str] = ItemsOpt,
+    predictive: Optional[str] = PredictiveOpt,
     config: Optional[Path] = ConfigOpt,
 ):
     """Evaluate segments and write the matching visitor IDs (one segment, no -o: IDs on stdout)."""
@@ -93,7 +96,7 @@ def run(
 
     request = RunRequest(output=output, output_dir=output_dir, summary=summary, fmt=fmt,
                          columns=tuple(c.strip() for c in columns.split(",") if c.strip()) if columns else ())
-    session = _session(config, as_of, events, profiles, items)
+    session = _session(config, as_of, events, profiles, items, predictive)
     run_segments(session, segments, request, _stdout(), _stderr())
 
 
@@ -116,12 +119,13 @@ def explain(
     events: Optional[str] = EventsOpt,
     profiles: Optional[str] = ProfilesOpt,
     items: Optional[str] = ItemsOpt,
+    predictive: Optional[str] = PredictiveOpt,
     config: Optional[Path] = ConfigOpt,
 ):
     """Show a segment's rules in plain words, then the polars query plan."""
     from .commands import explain_segment
 
-    explain_segment(_session(config, as_of, events, profiles, items), segment, _stdout())
+    explain_segment(_session(config, as_of, events, profiles, items, predictive), segment, _stdout())
 
 
 @app.command()

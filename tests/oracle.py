@@ -133,6 +133,7 @@ def segment_queries(o: Oracle, milan: tuple[float, float]) -> dict[str, str]:
         "aov_100_150": "SELECT visitor_id FROM conv GROUP BY visitor_id HAVING avg(order_value) BETWEEN 100 AND 150",
         "high_conversion_potential": "SELECT visitor_id FROM prof WHERE conversion_potential >= 50",
         "high_clv": "SELECT visitor_id FROM prof WHERE clv >= 1000",
+        "valuable_customers": "SELECT visitor_id FROM prof WHERE clv >= 100",
         "economical_customers": "SELECT visitor_id FROM prof WHERE customer_type = 'Economical'",
         "scarcity_persuasion": "SELECT visitor_id FROM prof WHERE persuasion_type = 'Scarcity'",
         "city_amsterdam": "SELECT visitor_id FROM prof WHERE lower(city) = 'amsterdam'",

@@ -264,6 +264,20 @@ def test_profile_values_win_under_auto_and_lose_under_events(shop: Workspace):
     assert "lapsed" not in shop.run(CLV_SEGMENT.replace("THRESHOLD", "100"), as_of=AS_OF)
 
 
+def test_predictive_option_overrides_the_config(shop: Workspace):
+    shop.profiles({"visitor_id": "lapsed", "clv": 5000}, {"visitor_id": "profile_only", "clv": 10})
+    segment = CLV_SEGMENT.replace("THRESHOLD", "1000")
+    shop.config("predictive: events\n")
+    assert shop.run(segment, as_of=AS_OF) == []
+    assert shop.run(segment, "--predictive", "auto", as_of=AS_OF) == ["lapsed"]
+    shop.config("")
+    assert shop.run(segment, "--predictive", "events", as_of=AS_OF) == []
+    explained = shop.cli("explain", str(shop.segment(segment)), "--as-of", AS_OF, "--predictive", "events")
+    assert "clv: computed from events" in explained.stdout
+    bad = shop.cli("run", str(shop.segment(segment)), "--as-of", AS_OF, "--predictive", "event")
+    assert bad.exit_code == 2 and "--predictive must be one of auto, profiles, events" in bad.stderr
+
+
 def test_predictions_without_a_profiles_table(ws: Workspace):
     ws.events(*_monthly("x", ["2024-01-10", "2024-03-10", "2024-06-10"], [10, 20, 30]),
               *_monthly("y", ["2024-02-10", "2024-02-20"], [10, 12]), *_monthly("z", ["2024-05-10"], [5]),
