@@ -201,19 +201,14 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
     if features.conversion_aggs:
         per_converter = conversion_rows(events, inputs, features).group_by(VID).agg(
             a.expr.alias(a.name) for a in features.conversion_aggs.values())
-    if scope == ALL:
+    if scope in (ALL, MATCHING_EVENTS):
         # conversions read `events` as is: only the per-event rules need the flags
         flagged = _with_value_flags(events, features, inputs)
+        if scope == MATCHING_EVENTS:  # dropping events that meet no event rule leaves every `any` as it was
+            flagged = flagged.filter(pl.any_horizontal(a.row for a in features.event_aggs.values()))
         universe = flagged.group_by(VID).agg(a.expr.alias(a.name) for a in features.event_aggs.values())
-        if profiles is not None:
-            universe = universe.join(profiles, on=VID, how="full", coalesce=True)
-    elif scope == MATCHING_EVENTS:
-        # dropping the events that meet no event rule leaves every `any` aggregate as it was
-        flagged = _with_value_flags(events, features, inputs).filter(
-            pl.any_horizontal(a.row for a in features.event_aggs.values()))
-        universe = flagged.group_by(VID).agg(a.expr.alias(a.name) for a in features.event_aggs.values())
-        if profiles is not None and features.profile_columns:
-            universe = universe.join(profiles, on=VID, how="left")
+        if profiles is not None and (scope == ALL or features.profile_columns):
+            universe = universe.join(profiles, on=VID, how="full" if scope == ALL else "left", coalesce=True)
     elif scope == CONVERTERS or (scope == BOTH and profiles is None):
         universe = per_converter.select(VID)
         if profiles is not None and features.profile_columns:

@@ -42,21 +42,23 @@ def build_plan(segments: list[Segment], inputs: Inputs, as_of: AsOf, *,
         if per_rule:
             outputs.extend(translate(rule, ctx).alias(rule_column(i, j)) for j, rule in enumerate(segment.top_rules))
     extra = [features.profile(c).alias(profile_name(c)) for c in columns]
-    scope = ALL if per_rule else universe_scope(features, inputs, as_of, outputs)
-    if scope == ALL and not per_rule and features.event_aggs and all(
-            required_events(segment.root, ctx) for segment in segments):
-        scope = MATCHING_EVENTS  # every segment needs an event that meets one of its event rules
+    needs_event = all(required_events(segment.root, ctx) for segment in segments)
+    scope = ALL if per_rule else universe_scope(features, inputs, as_of, outputs, needs_event)
     frame = visitor_frame(inputs, features, as_of, scope).select(pl.col(VID), *extra, *outputs)
     return Plan(segments, frame, features.computed_predictive)
 
 
-def universe_scope(features: Features, inputs: Inputs, as_of: AsOf, outputs: list[pl.Expr]) -> str:
+def universe_scope(features: Features, inputs: Inputs, as_of: AsOf, outputs: list[pl.Expr],
+                   needs_event: bool = False) -> str:
     """The narrowest set of visitors outside which no output can be true.
 
-    When no rule reads events one by one, a visitor without a profile and without a conversion has
+    When every segment needs an event that meets one of its referrer/UTM rules (`needs_event`, from
+    compile.required_events), only the visitors with such an event. When no rule reads events one by one, a visitor without a profile and without a conversion has
     only default features (null profile columns, zero conversions). If every output is false for such a
     visitor, the universe can be profiles ∪ converters (or just one of them), and the pass over all events
     that finds every visitor is not needed. Decided by evaluating the outputs on that one default row."""
+    if needs_event:
+        return MATCHING_EVENTS
     if features.event_aggs or predicted_columns(inputs, features):  # predictions value visitors without either
         return ALL
     schema = visitor_frame(inputs, features, as_of).collect_schema()
