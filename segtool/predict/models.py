@@ -76,7 +76,7 @@ def p_alive(r, alpha, a, b, x, t_x, T):
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     repeat = x > 0
     log_odds = (np.log(a) - np.log(np.where(repeat, b + x - 1, 1.0))
-                + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
+                + (r + x) * np.log1p((T - t_x) / (alpha + t_x)))
     return np.where(repeat, expit(-log_odds), 1.0)
 
 
@@ -92,8 +92,27 @@ def expected_purchases(r, alpha, a, b, t, x, t_x, T):
         term = (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
         direct = (1 - z) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
     term = np.where(np.isfinite(term), term, direct)
+    lost = ~np.isfinite(term)
+    if lost.any():  # r and α in the billions (customers who barely differ): neither closed form is finite
+        term[lost] = _direct_series(r, a, b, x[lost], z[lost])
     numerator = (a + b + x - 1) / (a - 1) * (1 - term)
     return numerator * p_alive(r, alpha, a, b, x, t_x, T)
+
+
+def _direct_series(r, a, b, x, z, max_terms: int = 1_000_000):
+    """(1−z)^(r+x) · 2F1(r+x, b+x; a+b+x−1; z) summed term by term in log space (every term is positive), for
+    the parameters where scipy's hyp2f1 overflows. Stops once the terms shrink and add less than e^−40."""
+    big, small, c = r + x, b + x, a + b + x - 1
+    log_z = np.log(z)
+    log_term = big * np.log1p(-z)
+    total = log_term.copy()
+    for n in range(max_terms):
+        step = np.log(big + n) + np.log(small + n) - np.log(c + n) - np.log(n + 1.0) + log_z
+        log_term = log_term + step
+        total = np.logaddexp(total, log_term)
+        if np.all((step < 0) & (log_term - total < -40)):
+            break
+    return np.exp(total)
 
 
 def p_no_purchase(r, alpha, a, b, t, x, t_x, T):
@@ -105,7 +124,7 @@ def p_no_purchase(r, alpha, a, b, t, x, t_x, T):
 def p_purchase_if_alive(r, alpha, t, x, T):
     """1 − ((α+T)/(α+T+t))^(r+x): the chance an active customer buys within t."""
     x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
-    return -np.expm1((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
+    return -np.expm1(-(r + x) * np.log1p(t / (alpha + T)))
 
 
 # -- Gamma-Gamma ------------------------------------------------------------------

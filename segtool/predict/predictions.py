@@ -42,6 +42,10 @@ def predict_visitors(inputs: Inputs, as_of: AsOf, horizon_days: float = HORIZON_
     expected = expected_purchases(*bg, horizon_days, x, t_x, T)
     potential = 100 * alive * p_purchase_if_alive(models.r, models.alpha, POTENTIAL_DAYS, x, T)
     value = expected_value(models.p, models.q, models.gamma, x, m_x)
+    unusable = ~np.isfinite(expected * value) | ~np.isfinite(potential)
+    if unusable.any():
+        raise DataError(f"the fitted models give no finite prediction for {int(unusable.sum()):,} visitors; "
+                        f"see the parameters with `segtool predict --params`", file=inputs.events.label)
     frame = summary.select(VID).with_columns(
         pl.Series("conversion_potential", np.clip(potential, 0.0, 100.0)),
         pl.Series("expected_conversions", expected),
