@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError, Problem
+from .errors import ConfigError, Location, Problem
 from .grid import DEFAULT_GRID, GridCell
 from .parse import did_you_mean
 from .yamlsource import Node, load_yaml
 
 TABLES = ("events", "profiles", "items")
-TOP_KEYS = ("as_of", "data", "columns", "timestamp_format", "conversion_events", "site", "retention_grid", "predictive")
+TOP_KEYS = ("as_of", "data", "columns", "timestamp_format", "conversion_events", "site", "retention_grid", "predictive",
+            "max_skipped_rows")
 TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us")
 PREDICTIVE_SOURCES = ("auto", "profiles", "events")
 DEFAULT_CONFIG = "segtool.yaml"
@@ -28,6 +30,12 @@ class Config:
     site_domains: tuple[str, ...] = ()
     grid: tuple[GridCell, ...] = DEFAULT_GRID
     predictive: str = "auto"
+    max_skipped_share: float = 0.01  # above this share of unreadable event rows a run fails
+    locations: dict[str, Location] = field(default_factory=dict)  # "columns.events.order_value" -> where it is set
+
+    def where(self, key: str) -> Location | None:
+        """The position of a config setting, for messages about it (None where it was not set in a file)."""
+        return self.locations.get(key)
 
     @property
     def grid_cells(self) -> tuple[str, ...]:
@@ -87,19 +95,49 @@ class _ConfigReader:
             config.data = {t: self.path_text(n, t) for t, n in v["data"].value.items() if t in TABLES}
         if "columns" in v and self.keys(v["columns"], TABLES, "columns"):
             config.columns = {t: self.mapping(n, f"columns.{t}") for t, n in v["columns"].value.items() if t in TABLES}
+            for table, node in v["columns"].value.items():
+                if table in TABLES and node.is_map:
+                    config.locations.update({f"columns.{table}.{k}": n.loc for k, n in node.value.items()})
         if "timestamp_format" in v:
             config.timestamp_format = self.timestamp_format(v["timestamp_format"])
         if "conversion_events" in v:
             config.conversion_events = self.text_list(v["conversion_events"], "conversion_events")
+            config.locations["conversion_events"] = v["conversion_events"].loc
+            if not config.conversion_events and v["conversion_events"].is_seq:
+                self.problem(v["conversion_events"], "conversion_events must name at least one event type "
+                                                     "(the event_type values that are conversions)")
         if "site" in v and self.keys(v["site"], ("domains",), "site"):
             domains = v["site"].value.get("domains")
             if domains is not None:
-                config.site_domains = tuple(d.lower().removeprefix("www.") for d in self.text_list(domains, "site.domains"))
+                config.site_domains = self.domains(domains)
         if "retention_grid" in v:
             config.grid = self.grid(v["retention_grid"])
         if "predictive" in v:
             config.predictive = self.choice(v["predictive"], "predictive", PREDICTIVE_SOURCES)
+        if "max_skipped_rows" in v:
+            config.max_skipped_share = self.percent(v["max_skipped_rows"], "max_skipped_rows")
         return config
+
+    def domains(self, node: Node) -> tuple[str, ...]:
+        """The site's own host names: a scheme, port, path, `*.`, `www.`, case and spaces are normalised away."""
+        hosts = []
+        items = node.value if node.is_seq else [node]
+        for text, item in zip(self.text_list(node, "site.domains"), items):
+            host = normalise_domain(text)
+            if host is None:
+                self.problem(item, f"site.domains: {text!r} is not a domain name like shop.example")
+            else:
+                hosts.append(host)
+        return tuple(dict.fromkeys(hosts))
+
+    def percent(self, node: Node, what: str) -> float:
+        text = (self.scalar_text(node, what) or "").strip()
+        m = re.fullmatch(r"(\d+(?:\.\d*)?)\s*%", text)
+        if not m or float(m.group(1)) > 100:
+            self.problem(node, f"{what} takes a percentage of event rows between 0% and 100%, like 5%, "
+                               f"found {node.describe()}")
+            return Config.max_skipped_share
+        return float(m.group(1)) / 100
 
     def scalar_text(self, node: Node, what: str) -> str | None:
         if not node.is_scalar or node.value is None:
@@ -147,6 +185,11 @@ class _ConfigReader:
                                "{name: loyal, conversions: [4, null], days: [0, 90]}")
             return DEFAULT_GRID
         cells = [self.cell(item) for item in node.value]
+        seen: set[str] = set()
+        for item, cell in zip(node.value, cells):
+            if cell is not None and cell.name in seen:
+                self.problem(item, f"retention_grid: two cells are named {cell.name!r}")
+            seen.add(cell.name if cell else "")
         return tuple(c for c in cells if c is not None) or DEFAULT_GRID
 
     def cell(self, node: Node) -> GridCell | None:
@@ -167,9 +210,28 @@ class _ConfigReader:
         if node is None:
             return (None, None)
         ok = node.is_seq and len(node.value) == 2 and all(
-            item.is_scalar and (item.value is None or (isinstance(item.value, int) and not isinstance(item.value, bool)))
+            item.is_scalar and (item.value is None or (isinstance(item.value, int) and not isinstance(item.value, bool)
+                                                       and 0 <= item.value < 10**9))
             for item in node.value)
         if not ok:
-            self.problem(node, f"{what} must be [min, max] whole numbers (max may be null), found {node.describe()}")
+            self.problem(node, f"{what} must be [min, max] whole numbers of at least 0 (max may be null), "
+                               f"found {node.describe()}")
             return None
-        return tuple(item.value for item in node.value)
+        lo, hi = (item.value for item in node.value)
+        if lo is not None and hi is not None and lo > hi:
+            self.problem(node, f"{what}: the minimum {lo} is above the maximum {hi}")
+            return None
+        return lo, hi
+
+
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*://")
+_HOST = re.compile(r"^[\w\-]+(?:\.[\w\-]+)*$")
+
+
+def normalise_domain(text: str) -> str | None:
+    """`https://WWW.Shop.example:443/` → `shop.example`; None for what is not a host name."""
+    host = _SCHEME.sub("", text.strip().lower())
+    host = host.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    host = host.rsplit("@", 1)[-1].split(":", 1)[0].strip().rstrip(".")
+    host = host.removeprefix("*.").removeprefix("www.")
+    return host if _HOST.fullmatch(host) else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ COMBINATORS = ("all", "any", "not")
 SEGMENT_KEYS = ("name", "description", "match", "rules")
 QUALIFIERS = ("period", "items", "ignore_case")
 UNITS = {"h": "hours", "d": "days", "w": "weeks", "hours": "hours", "days": "days", "weeks": "weeks"}
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class Invalid(Exception):
@@ -188,7 +189,13 @@ class Checker:
     def number(self, node: Node, op: str) -> float:
         if not node.is_scalar or isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             self.fail(node.loc, f"{op} takes a number, found {node.describe()}")
-        return float(node.value)
+        try:
+            number = float(node.value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            self.fail(node.loc, f"{op} takes a finite number, found {node.describe()}")
+        return number
 
     def text(self, node: Node, op: str) -> str:
         if not node.is_scalar or node.value is None:
@@ -369,4 +376,4 @@ def segment_files(args: list[Path]) -> list[Path]:
 
 
 def is_safe_name(name: str) -> bool:
-    return bool(SAFE_NAME.match(name)) and name not in (".", "..")
+    return bool(SAFE_NAME.fullmatch(name)) and name not in (".", "..")
