@@ -16,12 +16,17 @@ NOW = "now"
 class AsOf:
     """Events count when at or before `instant` (a datetime as_of) or before it (a date's next midnight).
 
-    `instant` is also the reference for "days since": a date D is measured from
-    the end of D, so a conversion on D is 0 days old.
+    `last_instant` is the reference for "days since": a date D is measured from
+    the last instant of D, so a conversion on D (00:00 included) is 0 days old.
     """
 
     instant: datetime
     inclusive: bool
+
+    @property
+    def last_instant(self) -> datetime:
+        """The last instant that counts: `instant`, or for a date D the last microsecond of D."""
+        return self.instant if self.inclusive else self.instant - timedelta(microseconds=1)
 
     def describe(self) -> str:
         if self.inclusive:

@@ -53,7 +53,7 @@ class Oracle:
         internal = f"(d = '{site_domain}' OR ends_with(d, '.{site_domain}'))"
 
         def utm(name: str) -> str:
-            from_url = (f"url_decode(replace(nullif(regexp_extract(url, '[?&]{name}=([^&#]*)', 1), ''), '+', ' '))")
+            from_url = (f"url_decode(replace(nullif(regexp_extract(url, '^[^?#]*\\?(?:[^#]*&)?{name}=([^&#]*)', 1), ''), '+', ' '))")
             return f"coalesce(nullif({name}, ''), {from_url}) AS {name}" if csv else \
                 f"coalesce({name}, {from_url}) AS {name}"
 

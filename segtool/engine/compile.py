@@ -40,7 +40,7 @@ class Context:
 
     def days_since(self, instant: pl.Expr) -> pl.Expr:
         """Whole days (rounded down) from an instant to as_of."""
-        elapsed = pl.lit(self.as_of.instant, dtype=UTC_US) - instant
+        elapsed = pl.lit(self.as_of.last_instant, dtype=UTC_US) - instant
         return elapsed.dt.total_microseconds() // MICROSECONDS_PER_DAY
 
 

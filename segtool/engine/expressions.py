@@ -67,18 +67,25 @@ def compares_as_number(p: Predicate, value_type: str, dtype: pl.DataType | None)
 def matches(column: pl.Expr, p: Predicate, value_type: str, dtype: pl.DataType | None = None) -> pl.Expr:
     """The positive form of `p` on a column, row by row; a missing value never matches (False, not null)."""
     if p.op == "is_set":
+        if dtype is not None and dtype.is_float():
+            return numbers(column, dtype).is_not_null()
         present = column.is_not_null()
         if dtype is None or dtype == pl.String:
             present = present & (column.cast(pl.String) != "")
         return present
     if compares_as_number(p, value_type, dtype):
-        numbers = column if dtype is not None and dtype.is_numeric() else column.cast(pl.String).str.strip_chars().cast(
-            pl.Float64, strict=False)
-        expr = _NUMBER[p.op](numbers, _as_number(p.value))
+        expr = _NUMBER[p.op](numbers(column, dtype), _as_number(p.value))
     else:
         text = column if dtype == pl.String else column.cast(pl.String)
         expr = _TEXT[p.op](text, p.value, p.ignore_case)
     return expr.fill_null(False)
+
+
+def numbers(column: pl.Expr, dtype: pl.DataType | None) -> pl.Expr:
+    """A column as Float64 numbers: text that is not a number, and NaN, are missing."""
+    if dtype is None or not dtype.is_numeric():
+        column = column.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    return column.cast(pl.Float64).fill_nan(None)
 
 
 def apply(column: pl.Expr, p: Predicate, value_type: str, dtype: pl.DataType | None = None) -> pl.Expr:
@@ -117,8 +124,8 @@ def is_internal(domain: pl.Expr, site_domains: tuple[str, ...]) -> pl.Expr:
 
 
 def utm_from_url(url: pl.Expr, parameter: str) -> pl.Expr:
-    """A UTM parameter from a URL's query string, percent-decoded."""
-    raw = url.str.extract(rf"[?&]{parameter}=([^&#]*)", 1)
+    """A UTM parameter from a URL's query string (after `?`, before `#`), percent-decoded."""
+    raw = url.str.extract(rf"^[^?#]*\?(?:[^#]*&)?{parameter}=([^&#]*)", 1)  # the query string, not the fragment
     return pl.when(raw.str.contains(r"[%+]")).then(raw.map_batches(_unquote, return_dtype=pl.String)).otherwise(raw)
 
 

@@ -5,6 +5,7 @@ Only the columns a run needs are selected, so polars reads nothing else.
 
 from __future__ import annotations
 
+import csv
 import glob as globlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ FLOAT_COLUMNS = {
     "profiles": ("latitude", "longitude", "conversion_potential", "clv"),
     "items": ("price", "quantity"),
 }
+ID_COLUMNS = ("visitor_id", "order_id")  # text whatever the file stores: `7` and `007` stay as written
 ISO_FORMATS = (
     "%Y-%m-%dT%H:%M:%S%.f%#z",
     "%Y-%m-%d %H:%M:%S%.f%#z",
@@ -58,6 +60,9 @@ class Table:
 
     def schema(self) -> dict:
         if self._schema is None:
+            if self.format == "csv":
+                for file in self.files:
+                    _check_csv_header(file)
             try:
                 self._schema = dict(self.scan().collect_schema())
             except (pl.exceptions.PolarsError, OSError) as exc:
@@ -98,10 +103,10 @@ class Table:
             if dtype == pl.String:
                 expr = expr.str.strip_chars()
                 expr = pl.when(expr != "").then(expr)
-            return expr.cast(pl.Float64, strict=True)
+            return expr.cast(pl.Float64, strict=True).fill_nan(None)
         if canonical == "timestamp":
             return expr
-        if dtype == pl.String or dtype.is_numeric():
+        if dtype == pl.String or (dtype.is_numeric() and canonical not in ID_COLUMNS):
             return expr
         return expr.cast(pl.String)
 
@@ -109,7 +114,7 @@ class Table:
         """The type `select` gives the column: floats for numeric columns, numbers kept, the rest text."""
         if canonical in FLOAT_COLUMNS[self.name]:
             return pl.Float64
-        if not self.has(canonical):
+        if not self.has(canonical) or canonical in ID_COLUMNS:
             return pl.String
         dtype = self.dtype(canonical)
         return dtype if dtype.is_numeric() else pl.String
@@ -167,6 +172,21 @@ def parse_timestamps(table: Table, timestamp_format: str, col: pl.Expr | None = 
 def before_as_of(ts: pl.Expr, as_of: AsOf) -> pl.Expr:
     bound = pl.lit(as_of.instant, dtype=UTC_US)
     return ts <= bound if as_of.inclusive else ts < bound
+
+
+def _check_csv_header(file: str) -> None:
+    """A header that names a column twice is refused: polars would rename one and read only the first."""
+    try:
+        with open(file, "rb") as f:
+            line = f.readline(1 << 20)
+    except OSError:
+        return  # the scan reports it, naming the file
+    header = next(csv.reader([line.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")]), [])
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise DataError(f"the CSV header names the column {name!r} twice", file=file, column=name)
+        seen.add(name)
 
 
 def _first_line(exc: Exception) -> str:
