@@ -48,6 +48,7 @@ class Session:
     # -- data ----------------------------------------------------------------
     def inputs(self):
         if self._inputs is None:
+            from .engine.checks import check_epoch_unit
             from .engine.features import Inputs
             from .engine.inputs import resolve_table
 
@@ -58,31 +59,58 @@ class Session:
             events = table("events")
             if events is None:
                 raise DataError("no events table: set data.events in segtool.yaml or pass --events")
-            self._inputs = Inputs(events, table("profiles"), table("items"), self.config)
+            inputs = Inputs(events, table("profiles"), table("items"), self.config)
+            check_epoch_unit(inputs)
+            self._inputs = inputs
         return self._inputs
 
     def as_of(self) -> AsOf:
         if self._as_of is None:
             setting = parse_as_of(self.overrides.as_of or self.config.as_of or NOW)
             if setting == LATEST:
-                from .engine.plan import latest_event
+                from .engine.plan import event_health, latest_event
 
-                setting = latest_event(self.inputs())
+                setting = latest_event(event_health(self.inputs(), None), self.inputs())
             elif setting == NOW:
                 setting = now()
             self._as_of = setting
         return self._as_of
 
+    def check_data(self, segments: list[Segment], columns: tuple[str, ...] = ()) -> None:
+        """The names the segments, the config and `columns` use must exist in the data (schemas only)."""
+        from .engine.checks import check_names
+
+        check_names(segments, self.inputs(), columns)
+
+    def reads_conversions(self, segments: list[Segment]) -> bool:
+        """Whether evaluating the segments reads conversions (conversion or grid rules, or predictions)."""
+        from .engine.checks import reads_conversions
+
+        return reads_conversions(segments, self.inputs())
+
+    def check_events(self, conversions: bool = True):
+        """The health of every event row (skipped rows, timestamps, conversion types), checked: one pass."""
+        from .engine.plan import event_health
+
+        return event_health(self.inputs(), self.as_of(), conversions)
+
     def plan(self, segments: list[Segment], *, per_rule: bool = False, columns: tuple[str, ...] = ()):
         from .engine.plan import build_plan
 
+        self.check_data(segments, columns)
         return build_plan(segments, self.inputs(), self.as_of(), per_rule=per_rule, columns=columns)
 
-    def evaluate(self, segments: list[Segment], *, per_rule: bool = False, columns: tuple[str, ...] = ()):
-        """One pass over the data: a DataFrame of visitor_id and one boolean column per segment (and rule)."""
-        from .engine.plan import collect
+    def run(self, segments: list[Segment], *, per_rule: bool = False, columns: tuple[str, ...] = ()) -> Evaluation:
+        """One pass over the data: every segment (and rule, with `per_rule`) as a boolean column per visitor."""
+        from .engine.plan import run_plan
 
-        return collect(self.plan(segments, per_rule=per_rule, columns=columns).frame, self.inputs())
+        plan = self.plan(segments, per_rule=per_rule, columns=columns)
+        frame, health = run_plan(plan, self.inputs(), self.as_of())
+        return Evaluation(frame, health, plan.computed_predictive)
+
+    def evaluate(self, segments: list[Segment], *, per_rule: bool = False, columns: tuple[str, ...] = ()):
+        """A DataFrame of visitor_id and one boolean column per segment (and rule)."""
+        return self.run(segments, per_rule=per_rule, columns=columns).frame
 
     def members(self, segment: Segment) -> list[str]:
         """The segment's visitor IDs, sorted (a convenience for scripts and tests)."""
@@ -90,3 +118,14 @@ class Session:
 
         frame = self.evaluate([segment])
         return sorted(frame.filter(frame[segment_column(0)])["visitor_id"].to_list())
+
+
+@dataclass
+class Evaluation:
+    """What one run computed: `frame` has visitor_id, `profile:<column>`s asked for, and a boolean column per
+    segment (`segment:<i>`) and, with per_rule, per top-level rule; `health` is what the pass over the events
+    found (None when the run read no events)."""
+
+    frame: object  # polars.DataFrame
+    health: object | None  # engine.checks.EventHealth
+    computed_predictive: dict[str, str]

@@ -102,13 +102,21 @@ def run(
 
 @app.command()
 @handle_errors
-def validate(segments: List[Path] = SegmentsArg, config: Optional[Path] = ConfigOpt):
-    """Check segment files without reading any data."""
-    session = _session(config)
-    checked = session.load_segments(segments)
-    console = _stdout()
-    for segment in checked:
-        console.print(f"ok  {segment.file}  ({segment.name}, {len(segment.top_rules)} rule(s))", markup=False)
+def validate(
+    segments: List[Path] = SegmentsArg,
+    data: bool = typer.Option(False, "--data", help="Also check the segments and config against the data "
+                              "(columns, conversion types, timestamps, skipped rows), without evaluating them."),
+    as_of: Optional[str] = AsOfOpt,
+    events: Optional[str] = EventsOpt,
+    profiles: Optional[str] = ProfilesOpt,
+    items: Optional[str] = ItemsOpt,
+    predictive: Optional[str] = PredictiveOpt,
+    config: Optional[Path] = ConfigOpt,
+):
+    """Check segment files (no data read), and with --data the data they would run on."""
+    from .commands import validate_segments
+
+    validate_segments(_session(config, as_of, events, profiles, items, predictive), segments, data, _stdout())
 
 
 @app.command()

@@ -41,10 +41,10 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, stderr
     if request.columns and session.inputs().profiles is None:
         raise UsageError("--columns needs a profiles table (data.profiles or --profiles)")
     show_summary = request.summary or (len(segments) > 1 and not request.output_dir)
-    from .engine.plan import collect, segment_column
+    from .engine.plan import segment_column
 
-    plan = session.plan(segments, per_rule=show_summary, columns=request.columns)
-    frame = collect(plan.frame, session.inputs())
+    evaluation = session.run(segments, per_rule=show_summary, columns=request.columns)
+    frame = evaluation.frame
     for i, segment in enumerate(segments):  # the frame has one row per visitor: no de-duplication needed
         members = frame.filter(frame[segment_column(i)]).select(
             "visitor_id", *[f"profile:{c}" for c in request.columns]).rename(
@@ -62,8 +62,20 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, stderr
     if show_summary:
         from .report import render_summary, summary_data
 
-        data = summary_data(session, segments, frame, plan.computed_predictive)
+        data = summary_data(session, segments, evaluation)
         render_summary(data, stdout, as_json=request.fmt == "json")
+
+
+def validate_segments(session, paths: list[Path], data: bool, stdout) -> None:
+    checked = session.load_segments(paths)
+    if data:
+        session.check_data(checked)
+        health = session.check_events(conversions=session.reads_conversions(checked))
+    for segment in checked:
+        stdout.print(f"ok  {segment.file}  ({segment.name}, {len(segment.top_rules)} rule(s))", markup=False)
+    if data:
+        stdout.print(f"ok  data: {health.rows:,} event rows, {health.skipped:,} skipped, as of "
+                     f"{session.as_of().describe()}", markup=False)
 
 
 def explain_segment(session, path: Path, stdout) -> None:

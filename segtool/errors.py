@@ -59,14 +59,19 @@ class UsageError(SegtoolError):
 
 
 class DataError(SegtoolError):
-    """Input data that cannot be read: names the file and, where known, the column."""
+    """Input data that cannot be read, or that does not fit the segments and config: names the file and,
+    where known, the column. Several problems (each with the rule's or config's position) may be reported
+    at once."""
 
     exit_code = 3
 
-    def __init__(self, message: str, *, file: str | None = None, column: str | None = None):
+    def __init__(self, message: str = "", *, file: str | None = None, column: str | None = None,
+                 problems: list[Problem] | None = None):
         self.file = file
         self.column = column
+        self.problems = list(problems or [])
         where = ", ".join(
             part for part in (f"file {file}" if file else "", f"column {column!r}" if column else "") if part
         )
-        super().__init__(f"{message} ({where})" if where else message)
+        text = f"{message} ({where})" if where and message else message
+        super().__init__("\n".join([text] * bool(text) + [str(p) for p in self.problems]))

@@ -8,7 +8,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import DataError, UsageError
 
 FORMATS = ("csv", "parquet", "json", "ndjson", "txt")
 EXTENSIONS = {"csv": ".csv", "parquet": ".parquet", "json": ".json", "ndjson": ".ndjson", "txt": ".txt"}
@@ -41,6 +41,8 @@ def atomic_path(path: Path):
 
 def write_members(frame, path: Path, fmt: str) -> None:
     """Write a frame of visitor_id (+ profile columns) in `fmt`, atomically."""
+    if fmt == "txt":
+        check_line_ids(frame["visitor_id"])
     with atomic_path(path) as tmp:
         if fmt == "csv":
             frame.write_csv(tmp)
@@ -54,7 +56,16 @@ def write_members(frame, path: Path, fmt: str) -> None:
             _id_lines(frame["visitor_id"], tmp)
 
 
+def check_line_ids(ids) -> None:
+    """One ID per line only works for IDs without a line break: refuse, naming one, rather than miscount."""
+    broken = ids.filter(ids.str.contains(r"[\r\n]"))
+    if broken.len():
+        raise DataError(f"{broken.len():,} visitor IDs contain a line break (e.g. {broken[0]!r}), which one ID per "
+                        "line cannot hold; write them with -o FILE.csv, .json or .parquet instead", column="visitor_id")
+
+
 def print_ids(ids) -> None:
+    check_line_ids(ids)
     out = sys.stdout
     out.write(_id_lines(ids))
     out.flush()

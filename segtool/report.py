@@ -8,16 +8,17 @@ from pathlib import Path
 from .describe import short_rule
 
 
-def summary_data(session, segments, frame, computed_predictive: dict[str, str] | None = None) -> dict:
-    from .engine.plan import rule_column, segment_column, skipped_rows
+def summary_data(session, segments, evaluation) -> dict:
+    from .engine.plan import rule_column, segment_column
 
+    frame = evaluation.frame
     universe = frame.height
     share = (lambda n: round(n / universe, 6)) if universe else (lambda n: 0.0)
     result = {
         "as_of": session.as_of().describe(),
         "universe": universe,
-        "skipped_event_rows": skipped_rows(session.inputs()),
-        "computed_predictive": dict(computed_predictive or {}),  # column -> how it was computed from events
+        "skipped_event_rows": evaluation.health.skipped if evaluation.health else 0,
+        "computed_predictive": dict(evaluation.computed_predictive),  # column -> how it was computed from events
         "segments": [],
     }
     for i, segment in enumerate(segments):

@@ -45,6 +45,7 @@ class Workspace:
     def __init__(self, root: Path):
         self.root = root
         self.config_extra = ""
+        self.site_domains = "[shop.example]"
 
     def events(self, *rows: dict, columns: list[str] | None = None) -> "Workspace":
         write_csv(self.root / "events.csv", list(rows), columns or _event_columns(rows))
@@ -71,7 +72,7 @@ class Workspace:
     def _write_config(self) -> Path:
         data = {t: f"{t}.csv" for t in ("events", "profiles", "items") if (self.root / f"{t}.csv").exists()}
         lines = (["data:"] if data else []) + [f"  {t}: {p}" for t, p in data.items()]
-        lines += ["site:", "  domains: [shop.example]"]
+        lines += ["site:", f"  domains: {self.site_domains}"]
         path = self.root / "segtool.yaml"
         path.write_text("\n".join(lines) + "\n" + self.config_extra, encoding="utf-8")
         return path

@@ -102,6 +102,7 @@ def test_latest_as_of_is_the_newest_event(ws: Workspace):
 def test_rows_without_visitor_or_timestamp_are_skipped_and_counted(ws: Workspace):
     ws.events(conversion("a", "2024-06-30T10:00:00Z"), conversion("", "2024-06-30T10:00:00Z"),
               conversion("b", "not a time"), conversion("c", ""), pageview("d"))
+    ws.config("max_skipped_rows: 60%\n")  # 3 of 5
     path = ws.segment("name: buyers\nrules:\n  - conversions: {gte: 1}\n")
     result = ws.cli("run", str(path), "--as-of", "2024-07-01", "--summary", "--format", "json")
     summary = json.loads(result.stdout)

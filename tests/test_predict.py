@@ -250,11 +250,13 @@ def test_clv_rule_uses_predictions_where_profiles_lack_clv(shop: Workspace):
     assert shop.run("rules:\n  - conversion_potential: {gte: 20}\n", as_of=AS_OF) == potential
 
 
-def test_predictive_profiles_leaves_missing_columns_missing(shop: Workspace):
-    threshold = _threshold(predict_csv(shop))
+def test_predictive_profiles_without_the_column_is_a_data_error(shop: Workspace):
     shop.config("predictive: profiles\n")
-    assert shop.run(CLV_SEGMENT.replace("THRESHOLD", str(threshold)), as_of=AS_OF) == []
-    assert shop.run("rules:\n  - not: {clv: {gte: 0}}\n", as_of=AS_OF) == predict_csv(shop)["visitor_id"].to_list()
+    for rules in (CLV_SEGMENT.replace("THRESHOLD", "10"), "rules:\n  - not: {clv: {gte: 0}}\n"):
+        path = shop.segment(rules)
+        result = shop.cli("run", str(path), "--as-of", AS_OF)
+        assert result.exit_code == 3 and result.stdout == ""
+        assert f"{path}:" in result.stderr and "clv reads column 'clv' of profiles" in result.stderr
 
 
 def test_profile_values_win_under_auto_and_lose_under_events(shop: Workspace):

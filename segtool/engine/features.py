@@ -91,20 +91,37 @@ class Inputs:
     config: Config
 
 
-def event_rows(inputs: Inputs, features: Features, as_of: AsOf, *, conversions: bool = False) -> pl.LazyFrame:
-    """Events up to as_of with a visitor and a timestamp, with only the columns the features read
-    (and the conversion columns where `conversions` is set)."""
+def event_base(inputs: Inputs, features: Features, as_of: AsOf | None, *, conversions: bool = False,
+               event_type: bool = False) -> pl.LazyFrame:
+    """The event rows up to as_of (all rows where it is None) with the columns the features read (and the
+    conversion columns where `conversions` is set, event_type where `event_type` is), timestamps parsed.
+    Rows without a visitor or a readable timestamp are still there: the health check (checks.py) counts
+    them over this same scan, and `event_rows` drops them."""
     events = inputs.events
     events.require(("visitor_id", "timestamp", "event_type"))
     raw = {source for source, flags in features.value_flags.items() if flags}
     raw |= {c for c in features.event_columns if events.has(c)}
     if features.conversion_aggs or conversions:
         raw |= {"event_type", "order_id", "order_value"}
+    if event_type:
+        raw.add("event_type")
     frame = events.select([VID, "timestamp", *sorted(raw)]).with_columns(
         parse_timestamps(events, inputs.config.timestamp_format, pl.col("timestamp")).alias("timestamp"))
-    frame = frame.filter(pl.col(VID).is_not_null() & pl.col("timestamp").is_not_null()
-                         & before_as_of(pl.col("timestamp"), as_of))
-    return frame
+    ts = pl.col("timestamp")
+    return frame if as_of is None else frame.filter(ts.is_null() | before_as_of(ts, as_of))
+
+
+def event_rows(inputs: Inputs, features: Features, as_of: AsOf, *, conversions: bool = False,
+               base: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    """Events up to as_of with a visitor and a timestamp (rows of `base`, or of a new `event_base`)."""
+    frame = event_base(inputs, features, as_of, conversions=conversions) if base is None else base
+    return frame.filter(pl.col(VID).is_not_null() & pl.col("timestamp").is_not_null())
+
+
+def known_visitors(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Rows whose visitor_id has some text: an empty or all-whitespace ID is no visitor (its events are
+    skipped, and counted so by the health check). Applied once per visitor, after aggregation."""
+    return frame.filter(pl.col(VID).str.contains(r"\S"))
 
 
 def _with_value_flags(frame: pl.LazyFrame, features: Features, inputs: Inputs) -> pl.LazyFrame:
@@ -189,12 +206,14 @@ CONVERTERS = "converters"  # only visitors with a conversion
 BOTH = "both"            # profiles ∪ converters
 
 
-def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = ALL) -> pl.LazyFrame:
+def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = ALL,
+                  base: pl.LazyFrame | None = None) -> pl.LazyFrame:
     """One row per visitor of the universe (profiles ∪ events up to as_of) with every feature column.
 
     A narrower `scope` leaves out visitors that cannot match any output (see plan.universe_scope), which
-    spares the per-visitor pass over all events when no rule reads events one by one."""
-    events = event_rows(inputs, features, as_of)
+    spares the per-visitor pass over all events when no rule reads events one by one. `base` is the event
+    scan to read (see `event_base`), where the caller shares it with the health check."""
+    events = event_rows(inputs, features, as_of, base=base)
     predicted = predicted_columns(inputs, features)
     profiles = _profile_rows(inputs.profiles, features, predicted) if inputs.profiles is not None else None
     per_converter = None
@@ -225,7 +244,8 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
     if per_converter is not None:
         universe = universe.join(per_converter, on=VID, how="left")
     defaults = [*features.event_aggs.values(), *features.conversion_aggs.values()]
-    return universe.with_columns(pl.col(a.name).fill_null(a.default) for a in defaults if a.default is not None)
+    return known_visitors(universe).with_columns(pl.col(a.name).fill_null(a.default) for a in defaults
+                                                 if a.default is not None)
 
 
 def _profile_rows(profiles: Table, features: Features, predicted: list[str]) -> pl.LazyFrame:
@@ -241,11 +261,16 @@ PREDICTIVE_COLUMNS = ("conversion_potential", "clv")
 
 
 def predicted_columns(inputs: Inputs, features: Features) -> list[str]:
-    """Predictive profile columns computed from events: config `predictive: events`, or `auto` where the
+    """The predictive profile columns the features read that are computed from events."""
+    return [c for c in features.profile_columns if computed_from_events(c, inputs)]
+
+
+def computed_from_events(column: str, inputs: Inputs) -> bool:
+    """Whether a predictive column comes from the models: config `predictive: events`, or `auto` where the
     profiles lack the column (or there are no profiles)."""
     source, profiles = inputs.config.predictive, inputs.profiles
-    return [c for c in PREDICTIVE_COLUMNS if c in features.profile_columns
-            and (source == "events" or (source == "auto" and (profiles is None or not profiles.has(c))))]
+    return column in PREDICTIVE_COLUMNS and (
+        source == "events" or (source == "auto" and (profiles is None or not profiles.has(column))))
 
 
 def _predictions(inputs: Inputs, features: Features, as_of: AsOf, columns: list[str]) -> pl.LazyFrame:

@@ -11,9 +11,10 @@ from ..errors import DataError
 from ..timeframe import AsOf
 from ..tree import Segment
 from .compile import Context, required_events, translate
-from .features import (ALL, BOTH, CONVERTERS, MATCHING_EVENTS, PROFILES, VID, Features, Inputs,
+from .checks import EventHealth, check_health, health_query, read_health
+from .features import (ALL, BOTH, CONVERTERS, MATCHING_EVENTS, PROFILES, VID, Features, Inputs, event_base,
                        predicted_columns, profile_name, visitor_frame)
-from .inputs import FLOAT_COLUMNS, parse_timestamps
+from .inputs import FLOAT_COLUMNS
 
 
 def segment_column(index: int) -> str:
@@ -29,6 +30,12 @@ class Plan:
     segments: list[Segment]
     frame: pl.LazyFrame  # visitor_id, profile:<col>..., segment:<i>, segment:<i>:rule:<j>
     computed_predictive: dict[str, str] = field(default_factory=dict)  # column -> how it was computed from events
+    base: pl.LazyFrame | None = None  # the event scan the frame reads, shared with the health check
+    conversion_events: tuple[str, ...] = ()  # the conversion types the health check counts (when conversions are read)
+
+    def health(self, as_of: AsOf) -> pl.LazyFrame | None:
+        """The health check of the event rows this plan reads (None when it reads none)."""
+        return None if self.base is None else health_query(self.base, self.conversion_events)
 
 
 def build_plan(segments: list[Segment], inputs: Inputs, as_of: AsOf, *,
@@ -44,8 +51,29 @@ def build_plan(segments: list[Segment], inputs: Inputs, as_of: AsOf, *,
     extra = [features.profile(c).alias(profile_name(c)) for c in columns]
     needs_event = all(required_events(segment.root, ctx) for segment in segments)
     scope = ALL if per_rule else universe_scope(features, inputs, as_of, outputs, needs_event)
-    frame = visitor_frame(inputs, features, as_of, scope).select(pl.col(VID), *extra, *outputs)
-    return Plan(segments, frame, features.computed_predictive)
+    conversions = inputs.config.conversion_events if features.conversion_aggs else ()
+    base = None
+    if scope != PROFILES:  # the event rows the run reads: all of them, or only conversions
+        base = event_base(inputs, features, as_of, event_type=bool(conversions))
+        if scope in (CONVERTERS, BOTH):
+            base = base.filter(pl.col("event_type").is_in(list(conversions)))
+    frame = visitor_frame(inputs, features, as_of, scope, base).select(pl.col(VID), *extra, *outputs)
+    return Plan(segments, frame, features.computed_predictive, base, conversions)
+
+
+def run_plan(plan: Plan, inputs: Inputs, as_of: AsOf, health: EventHealth | None = None
+             ) -> tuple[pl.DataFrame, EventHealth | None]:
+    """The plan's frame, with the health of the event rows it read (counted in the same pass over them,
+    unless `health` is already known) checked first: a DataError where the data does not fit."""
+    query = plan.health(as_of) if health is None else None
+    if query is None:
+        frame = collect(plan.frame, inputs)
+    else:
+        frame, row = collect_all([plan.frame, query], inputs)
+        health = read_health(row, plan.base, plan.conversion_events)
+    if health is not None:
+        check_health(health, inputs, as_of)
+    return frame, health
 
 
 def universe_scope(features: Features, inputs: Inputs, as_of: AsOf, outputs: list[pl.Expr],
@@ -73,8 +101,13 @@ def universe_scope(features: Features, inputs: Inputs, as_of: AsOf, outputs: lis
 
 def collect(frame: pl.LazyFrame, inputs: Inputs) -> pl.DataFrame:
     """Run a plan; a value that cannot be read as its column's type becomes a DataError naming file and column."""
+    return collect_all([frame], inputs)[0]
+
+
+def collect_all(frames: list[pl.LazyFrame], inputs: Inputs) -> list[pl.DataFrame]:
+    """Run several plans at once, so a scan they share is read once."""
     try:
-        return frame.collect(engine="streaming")
+        return pl.collect_all(frames, engine="streaming") if len(frames) > 1 else [frames[0].collect(engine="streaming")]
     except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as exc:
         raise _data_error(exc, inputs) from None
     except OSError as exc:
@@ -94,23 +127,23 @@ def _data_error(exc: Exception, inputs: Inputs) -> DataError:
     return DataError(f"cannot read the input data: {message.strip().splitlines()[0]}")
 
 
-def latest_event(inputs: Inputs) -> AsOf:
+def event_health(inputs: Inputs, as_of: AsOf | None, conversions: bool = False) -> EventHealth:
+    """The health of the event rows up to as_of (all of them, and the newest timestamp, where it is None),
+    checked: a pass of its own, for commands that need it before or without a plan (`as_of: latest`,
+    `validate --data`, `predict`)."""
+    conversion_events = inputs.config.conversion_events if conversions else ()
+    base = event_base(inputs, Features(), as_of, event_type=conversions)
+    health = read_health(collect(health_query(base, conversion_events, newest=as_of is None), inputs), base,
+                         conversion_events)
+    check_health(health, inputs, as_of)
+    return health
+
+
+def latest_event(health: EventHealth, inputs: Inputs) -> AsOf:
     """`as_of: latest`: the newest event's timestamp."""
-    events = inputs.events
-    events.require(("visitor_id", "timestamp"))
-    ts = parse_timestamps(events, inputs.config.timestamp_format)
-    newest = collect(events.scan().select(ts.max()), inputs).item()
-    if newest is None:
-        raise DataError("as_of: latest needs at least one event with a readable timestamp", file=events.label)
-    return AsOf(newest, inclusive=True)
-
-
-def skipped_rows(inputs: Inputs) -> int:
-    """Events without a visitor_id or a readable timestamp: skipped by every rule, reported in the summary."""
-    events = inputs.events
-    ts = parse_timestamps(events, inputs.config.timestamp_format)
-    vid = pl.col(events.export_name("visitor_id"))
-    return collect(events.scan().select((vid.is_null() | ts.is_null()).sum()), inputs).item()
+    if health.newest is None:
+        raise DataError("as_of: latest needs at least one event with a readable timestamp", file=inputs.events.label)
+    return AsOf(health.newest, inclusive=True)
 
 
 def grid_counts(inputs: Inputs, as_of: AsOf) -> pl.DataFrame:
@@ -119,8 +152,11 @@ def grid_counts(inputs: Inputs, as_of: AsOf) -> pl.DataFrame:
 
     features = Features()
     cell = grid_cell(Context(features, inputs, as_of)).alias("cell")
-    frame = visitor_frame(inputs, features, as_of).select(cell)
-    counts = collect(frame.group_by("cell").agg(pl.len().alias("visitors")), inputs)
+    base = event_base(inputs, features, as_of, event_type=True)
+    frame = visitor_frame(inputs, features, as_of, base=base).select(cell)
+    plan = Plan([], frame.group_by("cell").agg(pl.len().alias("visitors")), base=base,
+                conversion_events=inputs.config.conversion_events)
+    counts, _ = run_plan(plan, inputs, as_of)
     names = pl.DataFrame({"cell": [c.name for c in inputs.config.grid]})
     listed = names.join(counts, on="cell", how="left").with_columns(pl.col("visitors").fill_null(0))
     unplaced = counts.filter(pl.col("cell").is_null())

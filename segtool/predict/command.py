@@ -28,6 +28,7 @@ def predict_command(session, horizon: str, output: Path | None, params: bool, fm
 
     horizon_days = parse_horizon(horizon)
     fmt = _format(output, params, fmt)
+    session.check_events(conversions=True)
     predictions = predict_visitors(session.inputs(), session.as_of(), horizon_days)
     if params:
         text = json.dumps(predictions.models.to_json_dict(), indent=2) + "\n"
