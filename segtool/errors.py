@@ -15,7 +15,7 @@ class SegtoolError(Exception):
     exit_code = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     """A position in a YAML file: 1-based line and column."""
 
