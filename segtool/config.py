@@ -6,9 +6,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError, Location, Problem
+from .errors import ConfigError, Location, Problem, UsageError
 from .grid import DEFAULT_GRID, GridCell
 from .parse import did_you_mean
+from .timeframe import parse_as_of
 from .yamlsource import Node, load_yaml
 
 TABLES = ("events", "profiles", "items")
@@ -91,6 +92,10 @@ class _ConfigReader:
         v = root.value
         if "as_of" in v:
             config.as_of = self.scalar_text(v["as_of"], "as_of")
+            try:
+                parse_as_of(config.as_of or "")
+            except UsageError as exc:
+                self.problem(v["as_of"], str(exc))
         if "data" in v and self.keys(v["data"], TABLES, "data"):
             config.data = {t: self.path_text(n, t) for t, n in v["data"].value.items() if t in TABLES}
         if "columns" in v and self.keys(v["columns"], TABLES, "columns"):

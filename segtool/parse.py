@@ -6,11 +6,13 @@ import difflib
 import math
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from .catalog import FIELDS, ITEM_COLUMNS, NUMERIC_ITEM_COLUMNS, PROFILE_PREFIX, FieldSpec, lookup_field
 from .errors import Location, Problem, SegmentError
 from .operators import BOOL, CASE_OPERATORS, LIST, NUMBER, OPERATORS, RANGE, SCALAR, TEXT, Predicate
+from .regex import regex_problem
 from .tree import AllOf, AnyOf, Condition, FixedPeriod, ItemCondition, LastPeriod, Not, Rule, Segment, WithinKm
 from .yamlsource import Node, load_yaml
 
@@ -18,6 +20,10 @@ COMBINATORS = ("all", "any", "not")
 SEGMENT_KEYS = ("name", "description", "match", "rules")
 QUALIFIERS = ("period", "items", "ignore_case")
 UNITS = {"h": "hours", "d": "days", "w": "weeks", "hours": "hours", "days": "days", "weeks": "weeks"}
+DAYS_PER_UNIT = {"hours": 1 / 24, "days": 1, "weeks": 7}
+MAX_PERIOD_DAYS = 36_525  # 100 years: every window stays within the dates the engine represents
+FIRST_DATE, LAST_DATE = date(1, 1, 1), date(9998, 12, 31)  # a window ends at the midnight after its last day
+MAX_NAME = 200  # a file name is at most 255 bytes, and the temporary file adds to it
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -158,7 +164,7 @@ class Checker:
         if value_type == "grid":
             self.check_cells(node.value[op], value)
         if op == "matches":
-            self.check_regex(node.value[op], value)
+            self.check_regex(node.value[op], value, ignore_case)
         return Predicate(spec.positive, value, spec.negated, ignore_case, written=op)
 
     def operand(self, node: Node, takes: str, value_type: str, op: str):
@@ -208,11 +214,10 @@ class Checker:
                 self.fail(node.loc, f"unknown retention grid cell {cell!r}{did_you_mean(cell, self.grid_cells)}; "
                                     f"cells: {', '.join(self.grid_cells)}")
 
-    def check_regex(self, node: Node, pattern: str):
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            self.fail(node.loc, f"not a valid regular expression: {exc}")
+    def check_regex(self, node: Node, pattern: str, ignore_case: bool):
+        problem = regex_problem(pattern, ignore_case)
+        if problem:
+            self.fail(node.loc, problem)
 
     # -- qualifiers ----------------------------------------------------------
     def period(self, node: Node):
@@ -221,13 +226,13 @@ class Checker:
             if not m or int(m.group(1)) < 1:
                 self.fail(node.loc, f"period must look like 7d, 12h or 2w (or {{last: 30, unit: days}}, "
                                     f"{{from: DATE, to: DATE}}), found {node.describe()}")
-            return LastPeriod(int(m.group(1)), UNITS[m.group(2)])
+            return self.bounded(LastPeriod(int(m.group(1)), UNITS[m.group(2)]), node)
         if not node.is_map:
             self.fail(node.loc, f"period must be like 7d, {{last: 30, unit: days}} or {{from: DATE, to: DATE}}, "
                                 f"found {node.describe()}")
         keys = set(node.value)
         if keys <= {"last", "unit"} and "last" in keys:
-            return self.last_period(node)
+            return self.bounded(self.last_period(node), node)
         if keys == {"from", "to"}:
             start, end = (self.date(node.value[k], k) for k in ("from", "to"))
             if start > end:
@@ -237,6 +242,12 @@ class Checker:
         where = node.key_locs[bad[0]] if bad else node.loc
         self.fail(where, "period takes {last: N, unit: hours|days|weeks} or {from: DATE, to: DATE}"
                          + (f", found key {bad[0]!r}{did_you_mean(bad[0], ('last', 'unit', 'from', 'to'))}" if bad else ""))
+
+    def bounded(self, period: LastPeriod, node: Node) -> LastPeriod:
+        if period.amount * DAYS_PER_UNIT[period.unit] > MAX_PERIOD_DAYS:
+            self.fail(node.loc, f"period: at most {MAX_PERIOD_DAYS:,} days (100 years), found {node.describe()}; "
+                                "leave the period out to count all of history")
+        return period
 
     def last_period(self, node: Node) -> LastPeriod:
         last = node.value["last"]
@@ -250,9 +261,11 @@ class Checker:
         return LastPeriod(last.value, UNITS[unit])
 
     def date(self, node: Node, key: str):
-        from datetime import date, datetime
+        from datetime import datetime
 
         if node.is_scalar and isinstance(node.value, date) and not isinstance(node.value, datetime):
+            if not FIRST_DATE <= node.value <= LAST_DATE:
+                self.fail(node.loc, f"{key}: dates run from {FIRST_DATE} to {LAST_DATE}, found {node.describe()}")
             return node.value
         self.fail(node.loc, f"{key} takes a date like 2024-06-01, found {node.describe()}")
 
@@ -376,4 +389,4 @@ def segment_files(args: list[Path]) -> list[Path]:
 
 
 def is_safe_name(name: str) -> bool:
-    return bool(SAFE_NAME.fullmatch(name)) and name not in (".", "..")
+    return bool(SAFE_NAME.fullmatch(name)) and name not in (".", "..") and len(name) <= MAX_NAME

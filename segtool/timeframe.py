@@ -44,20 +44,33 @@ class Window:
 
 
 def parse_as_of(text: str) -> AsOf | str:
-    """A date, an ISO datetime (UTC unless it has an offset), `now`, or `latest` (returned as is)."""
+    """A date, an ISO datetime (UTC unless it has an offset), `now`, or `latest` (returned as is).
+    Between the years 1900 and 9998, so every window (periods are at most 100 years) is an instant the
+    engine represents."""
     value = text.strip()
     if value in (LATEST, NOW):
         return value
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return AsOf(datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1), inclusive=False)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        as_of = _instant(value)
     except ValueError:
         raise UsageError(f"as_of: {text!r} is not a date (2024-06-30), an ISO datetime "
                          "(2024-06-30T18:00:00+02:00), 'now' or 'latest'") from None
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return AsOf(moment, inclusive=True)
+    except OverflowError:
+        as_of = None
+    if as_of is None or not EARLIEST <= as_of.last_instant < LAST_INSTANT:
+        raise UsageError(f"as_of: {text!r} is outside the years 1900 to 9998")
+    return as_of
+
+
+EARLIEST, LAST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _instant(value: str) -> AsOf:
+    if len(value) == 10:
+        day = date.fromisoformat(value)
+        return AsOf(datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1), inclusive=False)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    return AsOf(moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC), inclusive=True)
 
 
 def now() -> AsOf:
