@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -59,8 +60,36 @@ def handle_errors(command):
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
+        except MemoryError:
+            from .supervisor import report_out_of_memory
+
+            raise typer.Exit(report_out_of_memory()) from None
+        except BrokenPipeError:  # `segtool run x.yaml | head`: end quietly, as other Unix tools do
+            _silence_stdout()
+            raise typer.Exit(141) from None
+        except OSError as exc:  # an output that was never checked (e.g. stdout is /dev/full); inputs raise DataError
+            if _state["debug"]:
+                raise
+            _silence_stdout()
+            _stderr().print(f"[bold red]Error:[/] cannot write {exc.filename or 'stdout'}: {exc.strerror or exc}")
+            raise typer.Exit(2) from None
+        except BaseException as exc:  # a panic in the engine's native code (pyo3's PanicException)
+            if type(exc).__name__ != "PanicException" or _state["debug"]:
+                raise
+            from .supervisor import report_panic
+
+            raise typer.Exit(report_panic(str(exc))) from None
 
     return wrapper
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is no file (tests capture it)
+        pass
 
 
 @app.callback()
@@ -201,8 +230,14 @@ def predict(
 
 
 def entry() -> None:
+    from .supervisor import supervise
+
+    sys.exit(supervise(_main))
+
+
+def _main() -> None:
     try:
         app()
-    except BrokenPipeError:  # `segtool run x.yaml | head`
-        sys.stderr.close()
-        sys.exit(0)
+    except BrokenPipeError:  # stdout closed while flushing at the very end
+        _silence_stdout()
+        sys.exit(141)

@@ -14,6 +14,7 @@ import polars as pl
 
 from ..errors import DataError
 from ..timeframe import AsOf
+from .drift import aligned, common_schema
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 UTC_US = pl.Datetime("us", "UTC")
@@ -48,26 +49,56 @@ class Table:
     format: str
     mapping: dict[str, str] = field(default_factory=dict)  # canonical -> export name
     _schema: dict | None = None
+    _file_schemas: list[dict] | None = None  # per file, where the files' schemas drift apart
 
     @property
     def label(self) -> str:
         return self.spec if len(self.files) != 1 else self.files[0]
 
-    def scan(self) -> pl.LazyFrame:
+    @property
+    def hive(self) -> bool:
+        return len(self.files) > 1 or Path(self.spec).is_dir()
+
+    def _scan(self, files: list[str] | str) -> pl.LazyFrame:
         if self.format == "csv":
-            return pl.scan_csv(self.files, infer_schema=False)
-        return pl.scan_parquet(self.files, hive_partitioning=len(self.files) > 1 or Path(self.spec).is_dir())
+            return pl.scan_csv(files, infer_schema=False)
+        return pl.scan_parquet(files, hive_partitioning=self.hive)
+
+    def scan(self) -> pl.LazyFrame:
+        """Every row of every file, with the columns of `schema()`: files that drift are aligned by name."""
+        self.schema()
+        if self._file_schemas is None:
+            return self._scan(self.files)
+        return pl.concat([self._scan(file).select(aligned(schema, self._schema))
+                          for file, schema in zip(self.files, self._file_schemas)], how="vertical")
 
     def schema(self) -> dict:
+        """The columns and types of the table (no rows read): every file's, or their common schema."""
         if self._schema is None:
-            if self.format == "csv":
-                for file in self.files:
-                    _check_csv_header(file)
-            try:
-                self._schema = dict(self.scan().collect_schema())
-            except (pl.exceptions.PolarsError, OSError) as exc:
-                raise DataError(f"cannot read {self.name}: {_first_line(exc)}", file=self.label) from None
+            schemas = [self._file_schema(file) for file in self.files]
+            if all(list(schema.items()) == list(schemas[0].items()) for schema in schemas):
+                self._schema = schemas[0]
+            else:
+                self._schema, self._file_schemas = common_schema(self.files, schemas), schemas
         return self._schema
+
+    def _file_schema(self, file: str) -> dict:
+        if self.format == "csv":
+            _check_csv_header(file)
+        try:
+            return dict(self._scan(file).collect_schema())
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise DataError(f"cannot read {self.name}: {_first_line(exc)}", file=file) from None
+
+    def unreadable_file(self) -> str | None:
+        """The first file whose values cannot all be read (a full read of each: for error messages only)."""
+        for file in self.files:
+            try:
+                self._scan(file).select(pl.all().cast(pl.String, strict=False).str.len_bytes().sum()
+                                        ).collect(engine="streaming")
+            except (pl.exceptions.PolarsError, OSError):
+                return file
+        return None
 
     def export_name(self, canonical: str) -> str:
         return self.mapping.get(canonical, canonical)

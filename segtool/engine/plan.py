@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from ..errors import DataError
-from ..timeframe import AsOf
+from ..errors import DataError, UsageError
+from ..timeframe import AsOf, parse_as_of
 from ..tree import Segment
 from .compile import Context, required_events, translate
 from .checks import EventHealth, check_health, health_query, read_health
@@ -111,7 +111,7 @@ def collect_all(frames: list[pl.LazyFrame], inputs: Inputs) -> list[pl.DataFrame
     except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as exc:
         raise _data_error(exc, inputs) from None
     except OSError as exc:
-        raise DataError(f"cannot read input: {exc}") from None
+        raise _data_error(exc, inputs) from None
 
 
 def _data_error(exc: Exception, inputs: Inputs) -> DataError:
@@ -124,7 +124,17 @@ def _data_error(exc: Exception, inputs: Inputs) -> DataError:
             if found.group(1) in (canonical, table.export_name(canonical)):
                 return DataError(f"values that are not numbers in {table.name}: {found.group(2)}",
                                  file=table.label, column=table.export_name(canonical))
-    return DataError(f"cannot read the input data: {message.strip().splitlines()[0]}")
+    first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+    if "os error 12" in first or "Cannot allocate memory" in first or "memory allocation" in first:
+        from ..supervisor import MEMORY_HINT
+
+        return DataError(f"ran out of memory while reading the data; {MEMORY_HINT}")
+    for table in (inputs.events, inputs.profiles, inputs.items):
+        file = table.unreadable_file() if table is not None else None
+        if file is not None:
+            hint = "; the file is not UTF-8 text: convert it to UTF-8" if "utf-8" in first else ""
+            return DataError(f"cannot read {table.name}: {first}{hint}", file=file)
+    return DataError(f"cannot read the input data: {first}")
 
 
 def event_health(inputs: Inputs, as_of: AsOf | None, conversions: bool = False) -> EventHealth:
@@ -143,7 +153,10 @@ def latest_event(health: EventHealth, inputs: Inputs) -> AsOf:
     """`as_of: latest`: the newest event's timestamp."""
     if health.newest is None:
         raise DataError("as_of: latest needs at least one event with a readable timestamp", file=inputs.events.label)
-    return AsOf(health.newest, inclusive=True)
+    try:
+        return parse_as_of(health.newest.isoformat())
+    except UsageError as exc:
+        raise DataError(f"as_of: latest is the newest event, {exc}", file=inputs.events.label) from None
 
 
 def grid_counts(inputs: Inputs, as_of: AsOf) -> pl.DataFrame:

@@ -1,0 +1,67 @@
+"""Exports whose files drift: one table's files with different column sets, orders or types, read as one.
+
+Columns are matched by name (a column a file lacks is null there). A column whose type differs between
+files is read as one type where the contract allows it: integers and floats widen to floats, any scalar
+mixed with text is text (IDs and codes as written; number columns are parsed from it later), date-times
+in different units or zones are UTC microseconds. Anything else names both files and both types.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ..errors import DataError
+
+UTC_US = pl.Datetime("us", "UTC")
+
+
+def common_schema(files: list[str], schemas: list[dict]) -> dict:
+    """One schema for all files: every column in order of first appearance, each with its common type."""
+    columns: dict[str, list[tuple[str, pl.DataType]]] = {}
+    for file, schema in zip(files, schemas):
+        for name, dtype in schema.items():
+            columns.setdefault(name, []).append((file, dtype))
+    return {name: _common_type(name, seen) for name, seen in columns.items()}
+
+
+def _common_type(name: str, seen: list[tuple[str, pl.DataType]]) -> pl.DataType:
+    dtypes = [dtype for _, dtype in seen]
+    first = dtypes[0]
+    if all(dtype == first for dtype in dtypes):
+        return first
+    if all(dtype.is_integer() for dtype in dtypes):
+        return pl.Int64
+    if all(dtype.is_numeric() for dtype in dtypes):
+        return pl.Float64
+    if all(isinstance(dtype, (pl.Datetime, pl.Date)) for dtype in dtypes):
+        return UTC_US
+    if any(dtype == pl.String for dtype in dtypes) and all(_scalar(dtype) for dtype in dtypes):
+        return pl.String
+    (file_a, type_a), (file_b, type_b) = seen[0], next((f, t) for f, t in seen if t != first)
+    raise DataError(f"column {name!r} is {type_a} in {file_a} but {type_b} in {file_b}, which cannot be read as "
+                    "one type; convert one of the files", file=file_b, column=name)
+
+
+def _scalar(dtype: pl.DataType) -> bool:
+    return dtype == pl.String or dtype == pl.Boolean or dtype.is_numeric() or isinstance(dtype, (pl.Datetime, pl.Date))
+
+
+def aligned(schema: dict, target: dict) -> list[pl.Expr]:
+    """Expressions that turn one file's columns into `target`'s columns, types and order."""
+    return [_convert(pl.col(name), schema[name], dtype).alias(name) if name in schema
+            else pl.lit(None, dtype).alias(name) for name, dtype in target.items()]
+
+
+def _convert(column: pl.Expr, source: pl.DataType, target: pl.DataType) -> pl.Expr:
+    if source == target:
+        return column
+    if target == UTC_US:
+        if source == pl.Date:
+            return column.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        zoned = column.dt.replace_time_zone("UTC") if source.time_zone is None else column.dt.convert_time_zone("UTC")
+        return zoned.dt.cast_time_unit("us")
+    if target == pl.String and isinstance(source, pl.Datetime):  # ISO 8601, which the iso format reads back
+        if source.time_zone is None:
+            return column.dt.strftime("%Y-%m-%dT%H:%M:%S%.f")
+        return column.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ")
+    return column.cast(target)
