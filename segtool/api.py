@@ -76,6 +76,27 @@ class Session:
             self._as_of = setting
         return self._as_of
 
+    def check_output(self, target: Path, segment_files: list[Path]) -> None:
+        """Refuse (usage error) an output that would overwrite an input: a data file, a file in an input
+        directory or matching an input glob, the config, or a segment file of the run."""
+        from fnmatch import fnmatch
+
+        if str(target) == "-" or str(target.absolute()).startswith(("/dev/", "/proc/")):
+            return
+        resolved = target.resolve()
+        files = [Path(f).resolve() for t in self.tables() for f in t.files]
+        files += [p.resolve() for p in segment_files] + ([self.config.path.resolve()] if self.config.path else [])
+        folders = [Path(t.spec).resolve() for t in self.tables() if Path(t.spec).is_dir()]
+        patterns = [str(Path(t.spec).absolute()) for t in self.tables() if any(ch in t.spec for ch in "*?[")]
+        if (resolved in files or any(resolved.is_relative_to(d) for d in folders)
+                or any(fnmatch(str(target.absolute()), pattern) for pattern in patterns)):
+            raise UsageError(f"refusing to write {target}: it is an input of this run (data, config or segment "
+                             "file) or lies among the data files; choose another output path")
+
+    def tables(self) -> list:
+        inputs = self.inputs()
+        return [t for t in (inputs.events, inputs.profiles, inputs.items) if t is not None]
+
     def check_data(self, segments: list[Segment], columns: tuple[str, ...] = ()) -> None:
         """The names the segments, the config and `columns` use must exist in the data (schemas only)."""
         from .engine.checks import check_names

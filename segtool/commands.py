@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UsageError
-from .output import EXTENSIONS, FORMATS, atomic_path, format_for, print_ids, write_members
-from .parse import is_safe_name
+from .output import EXTENSIONS, FORMATS, format_for, is_stdout, print_ids, write_members, write_text
+from .parse import is_safe_name, segment_files
 
 
 @dataclass
@@ -40,6 +40,9 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, stderr
                              "set `name:` in the segment file")
     if request.columns and session.inputs().profiles is None:
         raise UsageError("--columns needs a profiles table (data.profiles or --profiles)")
+    targets = _targets(request, segments)
+    for target in targets:
+        session.check_output(target, segment_files(paths))
     show_summary = request.summary or (len(segments) > 1 and not request.output_dir)
     from .engine.plan import segment_column
 
@@ -49,14 +52,11 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, stderr
         members = frame.filter(frame[segment_column(i)]).select(
             "visitor_id", *[f"profile:{c}" for c in request.columns]).rename(
             {f"profile:{c}": c for c in request.columns}).sort("visitor_id")
-        if request.output:
-            write_members(members, request.output, format_for(request.output, request.fmt))
-            stderr.print(f"{segment.name}: {members.height} visitors → {request.output}", markup=False)
-        elif request.output_dir:
-            fmt = request.fmt or "csv"
-            target = request.output_dir / f"{segment.name}{EXTENSIONS[fmt]}"
-            write_members(members, target, fmt)
-            stderr.print(f"{segment.name}: {members.height} visitors → {target}", markup=False)
+        if targets:
+            target = targets[i]
+            write_members(members, target, _output_format(request, target))
+            if not is_stdout(target):
+                stderr.print(f"{segment.name}: {members.height} visitors → {target}", markup=False)
         elif not show_summary:
             print_ids(members["visitor_id"])
     if show_summary:
@@ -64,6 +64,22 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, stderr
 
         data = summary_data(session, segments, evaluation)
         render_summary(data, stdout, as_json=request.fmt == "json")
+
+
+def _targets(request: RunRequest, segments) -> list[Path]:
+    """The file each segment is written to (none when the IDs go to stdout)."""
+    if request.output:
+        return [request.output]
+    if request.output_dir:
+        ext = EXTENSIONS[request.fmt or "csv"]
+        return [request.output_dir / f"{segment.name}{ext}" for segment in segments]
+    return []
+
+
+def _output_format(request: RunRequest, target: Path) -> str:
+    if request.output_dir:
+        return request.fmt or "csv"
+    return format_for(target, request.fmt, default="csv" if request.columns else "txt")  # `-o -`: like no -o
 
 
 def validate_segments(session, paths: list[Path], data: bool, stdout) -> None:
@@ -127,12 +143,14 @@ def show_grid(session, fmt: str | None, output: Path | None, stdout) -> None:
 
     counts = grid_counts(session)
     if output is not None or fmt:
-        fmt = fmt or format_for(output, None)
+        fmt = fmt or format_for(output, None, default="csv")
         if fmt not in ("csv", "json"):
             raise UsageError(f"grid --format takes csv or json, found {fmt!r}")
+        if output is not None and not is_stdout(output):
+            session.check_output(output, [])
         write_grid(counts, session.config.grid, fmt, output)
         return
     render_grid(counts, session.config.grid, session.as_of(), stdout)
 
 
-__all__ = ["RunRequest", "run_segments", "explain_segment", "print_fields", "show_grid", "atomic_path"]
+__all__ = ["RunRequest", "run_segments", "validate_segments", "explain_segment", "print_fields", "show_grid"]

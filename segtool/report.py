@@ -78,13 +78,9 @@ def write_grid(counts, cells, fmt: str, output: Path | None) -> None:
         header = list(rows[0]) if rows else ["cell", "conversions", "days_since_last", "visitors", "share"]
         lines = [",".join(header)] + [",".join(str(r[h]) for h in header) for r in rows]
         text = "\n".join(lines) + "\n"
-    if output is None:
-        print(text, end="")
-        return
-    from .output import atomic_path
+    from .output import write_text
 
-    with atomic_path(output) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    write_text(text, output)
 
 
 _COLOURS = ("grey50", "green", "cyan", "bright_green", "yellow", "red", "magenta", "blue")
