@@ -38,13 +38,13 @@ HISTORY_DAYS = 365
 SITE = "https://shop.example"
 TABLES = ("events", "items", "profiles")
 
-NEW_SESSION = 0.09          # chance that an event after a visitor's first starts a new session (a landing)
+NEW_SESSION = 0.08          # chance that an event after a visitor's first starts a new session (a landing)
 SESSION_GAP_S = (3.6, 1.0)  # log-normal seconds between the pages of a session (median about 37 s)
 PRODUCT_COUNT = 50_000      # product pages /product/<slug>-<id>, ids 1..PRODUCT_COUNT
-PRODUCT_ZIPF = 1.4          # popularity of the product at rank r ~ 1 / r ** PRODUCT_ZIPF
+PRODUCT_ZIPF = (300, 2.2)   # popularity of the product at rank r ~ 1 / (r + 300) ** 2.2 (Zipf-Mandelbrot)
 QUERY_COUNT = 20_000        # search queries of one to three words (site search, search engines, utm_term)
-QUERY_ZIPF = 1.3            # their popularity, likewise
-WORD_ZIPF = 1.0             # the words of a query, likewise
+QUERY_ZIPF = (20, 1.6)      # their popularity, likewise
+WORD_ZIPF = (0, 1.0)        # the words of a query, likewise
 CHECKOUT_AFTER_CART = 0.2   # share of add_to_cart events followed by a begin_checkout (mostly abandoned)
 
 # Site pages besides products and search: (path, weight as a page view, weight as a landing page).
@@ -272,10 +272,12 @@ class _Catalog:
         return self.query_list.gather(rank)
 
 
-def _zipf_cdf(size: int, exponent: float):
+def _zipf_cdf(size: int, law: tuple[float, float]):
+    """The cumulative distribution of ranks 1..size with weight 1 / (rank + offset) ** exponent."""
     import numpy as np
 
-    weight = 1 / np.arange(1, size + 1) ** exponent
+    offset, exponent = law
+    weight = 1 / (np.arange(1, size + 1) + offset) ** exponent
     return np.cumsum(weight) / weight.sum()
 
 
@@ -389,7 +391,7 @@ class _Chunk:
         # Within a session, the referrer is the previous page: mostly its path, sometimes its whole URL.
         draw = rng.random(size)
         previous = np.arange(size) - 1
-        which = np.select([landing, draw < 0.03, draw < 0.70, draw < 0.96], [0, -1, 1, 2], 3)
+        which = np.select([landing, draw < 0.03, draw < 0.76, draw < 0.96], [0, -1, 1, 2], 3)
         index = np.select([landing, which == 3], [session, rng.integers(0, len(ODD_INTERNAL), size)], previous)
         referrer = _choose([landings["referrer"], site_path, url, pl.Series(ODD_INTERNAL)], which, index)
         utm = {c: _choose([landings[c]], np.where(landing, 0, -1), session)
