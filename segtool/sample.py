@@ -113,7 +113,7 @@ class Channel:
 
 
 CHANNELS = [
-    Channel("direct", 0.22, ((None, 1),), product_landing=0.2),
+    Channel("direct", 0.21, ((None, 1),), product_landing=0.2),
     Channel("organic", 0.27, (("https://www.google.com/search?q={q}", 0.36), ("https://www.google.com/", 0.2),
                               ("https://www.google.nl/search?q={q}&hl=nl", 0.08), ("https://www.google.nl/", 0.04),
                               ("https://www.bing.com/search?q={q}&form=QBLH", 0.1), ("https://www.bing.com/", 0.04),
@@ -129,7 +129,7 @@ CHANNELS = [
                                ("https://m.facebook.com/", 0.15), ("https://www.facebook.com/", 0.15)),
             "facebook", "paid_social", ("retargeting", "lookalike 2%"), click="fbclid=IwAR{t56}",
             product_landing=0.5),
-    Channel("twitter", 0.03, (("https://t.co/{t10}", 0.9), ("https://x.com/", 0.1))),
+    Channel("twitter", 0.04, (("https://t.co/{t10}", 0.9), ("https://x.com/", 0.1))),
     Channel("google_cpc", 0.12, (("https://www.google.com/", 0.8), ("https://www.google.nl/", 0.2)),
             "google", "cpc", ("brand", "generic shoes", "summer sale"), term=True,
             click="gclid=Cj0KCQjw{t70}_BwE", product_landing=0.6),
