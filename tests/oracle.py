@@ -124,6 +124,9 @@ def segment_queries(o: Oracle, milan: tuple[float, float]) -> dict[str, str]:
             SELECT visitor_id FROM ev WHERE referrer = 'https://www.instagram.com/shopexample/'
             EXCEPT {o.converted_within(30)}""",
         "cpc_no_conversion_7d": f"SELECT visitor_id FROM ev WHERE utm_medium = 'cpc' EXCEPT {o.converted_within(7)}",
+        "facebook_referrer": "SELECT visitor_id FROM ev WHERE referrer LIKE '%facebook%'",
+        "sale_campaign": "SELECT visitor_id FROM ev WHERE lower(utm_campaign) LIKE '%sale%'",
+        "product_1000_series": r"SELECT visitor_id FROM ev WHERE regexp_matches(url, '/product/[a-z-]+-1\d{3}$')",
         "one_time_buyers": f"""
             SELECT visitor_id FROM conv WHERE {o.as_of.window(90)} GROUP BY visitor_id HAVING count(*) = 1""",
         "no_conversion_60d": f"SELECT visitor_id FROM universe EXCEPT {o.converted_within(60)}",
