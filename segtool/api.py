@@ -48,9 +48,8 @@ class Session:
     # -- data ----------------------------------------------------------------
     def inputs(self):
         if self._inputs is None:
-            from .engine.checks import check_epoch_unit
-            from .engine.features import Inputs
-            from .engine.inputs import resolve_table
+            from .engine.health import check_epoch_unit
+            from .engine.inputs import Inputs, resolve_table
 
             def table(name: str):
                 spec = getattr(self.overrides, name) or self.config.data.get(name)
@@ -148,5 +147,5 @@ class Evaluation:
     found (None when the run read no events)."""
 
     frame: object  # polars.DataFrame
-    health: object | None  # engine.checks.EventHealth
+    health: object | None  # engine.health.EventHealth
     computed_predictive: dict[str, str]

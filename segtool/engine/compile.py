@@ -18,6 +18,7 @@ from ..operators import Predicate
 from ..timeframe import AsOf, window
 from ..tree import AllOf, AnyOf, Condition, ItemCondition, Not, Period, Rule
 from . import expressions as ex
+from .events import event_test
 from .features import Features, Inputs
 
 UTC_US = pl.Datetime("us", "UTC")
@@ -101,7 +102,7 @@ def _any_required(rule: AnyOf, ctx: Context) -> frozenset[str] | None:
 def _condition_required(rule: Condition, ctx: Context) -> frozenset[str] | None:
     if rule.field.family != catalog.REFERRER_UTM or rule.predicate.negated:
         return None
-    return frozenset({ctx.features.event_aggs[_event_key(rule)].name})
+    return frozenset({ctx.features.event_tests[_event_key(rule)].name})
 
 
 # -- families --------------------------------------------------------------------
@@ -118,18 +119,13 @@ def compile_location(rule: Condition, ctx: Context) -> pl.Expr:
 def compile_event_field(rule: Condition, ctx: Context) -> pl.Expr:
     """At least one event in the period whose value satisfies the positive operator; negation per visitor."""
     p, name = rule.predicate, rule.field.name
-    positive = ex.matches(pl.col(name), _positive(p), "text", pl.String)
-    flag_key = ("event", name, _positive(p))
-    literal = p.op in ("is", "in") and not p.ignore_case and name in ("referrer", "url")
-    candidates = tuple(map(str, p.value if p.op == "in" else [p.value])) if literal else None
-    if name in ("referrer", "referrer_domain"):
-        row = ctx.features.value_flag("referrer", flag_key, positive, candidates)
-    else:  # url, or a UTM read from the URL's query string where its own column is absent or null
-        row = ctx.features.value_flag("url", flag_key, positive, candidates)
-        if name != "url" and ctx.inputs.events.has(name):
-            column = ctx.features.event_column(name)
-            row = pl.when(column.is_not_null()).then(positive).otherwise(row)
-    return _negate_if(p, ctx.features.any_event(_event_key(rule), row & ctx.in_window(rule.period)))
+    events = ctx.inputs.events
+    columns = {"url": ("url",), "referrer": ("referrer",), "referrer_domain": ("referrer",)}.get(name, (name, "url"))
+
+    def build(flag: str):
+        return event_test(flag, name, _positive(p), ctx.in_window(rule.period), events.has)
+
+    return _negate_if(p, ctx.features.any_event(_event_key(rule), build, columns))
 
 
 def _event_key(rule: Condition) -> tuple:

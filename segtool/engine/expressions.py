@@ -124,14 +124,21 @@ def is_internal(domain: pl.Expr, site_domains: tuple[str, ...]) -> pl.Expr:
 
 
 def utm_from_url(url: pl.Expr, parameter: str) -> pl.Expr:
-    """A UTM parameter from a URL's query string (after `?`, before `#`), percent-decoded."""
-    raw = url.str.extract(rf"^[^?#]*\?(?:[^#]*&)?{parameter}=([^&#]*)", 1)  # the query string, not the fragment
-    return pl.when(raw.str.contains(r"[%+]")).then(raw.map_batches(_unquote, return_dtype=pl.String)).otherwise(raw)
+    """A UTM parameter from a URL's query string (after `?`, before `#`), as written: still percent-encoded
+    (see `percent_decoded`)."""
+    return url.str.extract(rf"^[^?#]*\?(?:[^#]*&)?{parameter}=([^&#]*)", 1)
+
+
+def percent_decoded(value: pl.Expr) -> pl.Expr:
+    """`value` percent-decoded (`+` as a space). Only values with a `%` or `+` go to Python, once per distinct
+    value in a batch (query values repeat heavily); the others stay as they are."""
+    escaped = pl.when(value.str.contains("[%+]")).then(value)
+    return pl.coalesce(escaped.map_batches(_unquote, return_dtype=pl.String, is_elementwise=True), value)
 
 
 def _unquote(values: pl.Series) -> pl.Series:
-    """Percent-decode, visiting each distinct value once (query values repeat heavily)."""
     from urllib.parse import unquote_plus
 
-    distinct = values.drop_nulls().unique().to_list()
-    return values.replace(distinct, [unquote_plus(v) for v in distinct])
+    distinct = values.drop_nulls().unique()
+    decoded = pl.Series([unquote_plus(v) for v in distinct.to_list()], dtype=pl.String)
+    return values.replace_strict(distinct, decoded, default=None, return_dtype=pl.String)

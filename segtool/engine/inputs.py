@@ -12,10 +12,12 @@ from pathlib import Path
 
 import polars as pl
 
+from ..config import Config
 from ..errors import DataError
 from ..timeframe import AsOf
 from .drift import aligned, common_schema
 
+VID = "visitor_id"
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 UTC_US = pl.Datetime("us", "UTC")
 REQUIRED = {"events": ("visitor_id", "timestamp", "event_type"), "profiles": ("visitor_id",), "items": ("order_id",)}
@@ -90,6 +92,14 @@ class Table:
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise DataError(f"cannot read {self.name}: {_first_line(exc)}", file=file) from None
 
+    def estimated_rows(self) -> int:
+        """The number of rows: from the Parquet footers, or for CSV from the file sizes and the first rows."""
+        if self.format == "parquet":
+            return self.scan().select(pl.len()).collect().item()
+        sizes = sum(Path(f).stat().st_size for f in self.files)
+        head = Path(self.files[0]).open("rb").read(1 << 20)
+        return int(sizes / max(len(head), 1) * max(head.count(b"\n") - 1, 1))
+
     def unreadable_file(self) -> str | None:
         """The first file whose values cannot all be read (a full read of each: for error messages only)."""
         for file in self.files:
@@ -149,6 +159,16 @@ class Table:
             return pl.String
         dtype = self.dtype(canonical)
         return dtype if dtype.is_numeric() else pl.String
+
+
+@dataclass
+class Inputs:
+    """The run's tables and settings: what the visitor frame is built from."""
+
+    events: Table
+    profiles: Table | None
+    items: Table | None
+    config: Config
 
 
 def resolve_table(name: str, spec: str | None, mapping: dict[str, str] | None = None) -> Table | None:

@@ -11,9 +11,9 @@ from ..errors import DataError, UsageError
 from ..timeframe import AsOf, parse_as_of
 from ..tree import Segment
 from .compile import Context, required_events, translate
-from .checks import EventHealth, check_health, health_query, read_health
-from .features import (ALL, BOTH, CONVERTERS, MATCHING_EVENTS, PROFILES, VID, Features, Inputs, event_base,
-                       predicted_columns, profile_name, visitor_frame)
+from .features import (ALL, BOTH, CONVERTERS, MATCHING_EVENTS, PROFILES, VID, Features, Inputs, VisitorFrame,
+                       event_base, known_visitors, predicted_columns, profile_name, visitor_frame)
+from .health import EventHealth, check_health, conversion_type_counts, read_health, skip_counts
 from .inputs import FLOAT_COLUMNS
 
 
@@ -30,12 +30,7 @@ class Plan:
     segments: list[Segment]
     frame: pl.LazyFrame  # visitor_id, profile:<col>..., segment:<i>, segment:<i>:rule:<j>
     computed_predictive: dict[str, str] = field(default_factory=dict)  # column -> how it was computed from events
-    base: pl.LazyFrame | None = None  # the event scan the frame reads, shared with the health check
-    conversion_events: tuple[str, ...] = ()  # the conversion types the health check counts (when conversions are read)
-
-    def health(self, as_of: AsOf) -> pl.LazyFrame | None:
-        """The health check of the event rows this plan reads (None when it reads none)."""
-        return None if self.base is None else health_query(self.base, self.conversion_events)
+    checks: VisitorFrame | None = None  # the counts that check the event rows the frame reads
 
 
 def build_plan(segments: list[Segment], inputs: Inputs, as_of: AsOf, *,
@@ -51,29 +46,22 @@ def build_plan(segments: list[Segment], inputs: Inputs, as_of: AsOf, *,
     extra = [features.profile(c).alias(profile_name(c)) for c in columns]
     needs_event = all(required_events(segment.root, ctx) for segment in segments)
     scope = ALL if per_rule else universe_scope(features, inputs, as_of, outputs, needs_event)
-    conversions = inputs.config.conversion_events if features.conversion_aggs else ()
-    base = None
-    if scope != PROFILES:  # the event rows the run reads: all of them, or only conversions
-        base = event_base(inputs, features, as_of, event_type=bool(conversions))
-        if scope in (CONVERTERS, BOTH):
-            base = base.filter(pl.col("event_type").is_in(list(conversions)))
-    frame = visitor_frame(inputs, features, as_of, scope, base).select(pl.col(VID), *extra, *outputs)
-    return Plan(segments, frame, features.computed_predictive, base, conversions)
+    visitors = visitor_frame(inputs, features, as_of, scope)
+    frame = visitors.frame.select(pl.col(VID), *extra, *outputs)
+    return Plan(segments, frame, features.computed_predictive, visitors)
 
 
-def run_plan(plan: Plan, inputs: Inputs, as_of: AsOf, health: EventHealth | None = None
-             ) -> tuple[pl.DataFrame, EventHealth | None]:
-    """The plan's frame, with the health of the event rows it read (counted in the same pass over them,
-    unless `health` is already known) checked first: a DataError where the data does not fit."""
-    query = plan.health(as_of) if health is None else None
-    if query is None:
-        frame = collect(plan.frame, inputs)
-    else:
-        frame, row = collect_all([plan.frame, query], inputs)
-        health = read_health(row, plan.base, plan.conversion_events)
-    if health is not None:
+def run_plan(plan: Plan, inputs: Inputs, as_of: AsOf) -> tuple[pl.DataFrame, EventHealth | None]:
+    """The plan's frame, and the health of the event rows it read (counted in the same run, each count by
+    the branch that reads those rows) checked: a DataError where the data does not fit."""
+    checks = plan.checks
+    counts = [q for q in (checks.skips, checks.conversion_types) if q is not None] if checks else []
+    frame, *rows = collect_all([plan.frame, *counts], inputs)
+    health = None
+    if checks is not None and checks.skips is not None:
+        health = read_health(rows[0], checks.skipped_from, rows[1] if checks.conversion_types is not None else None)
         check_health(health, inputs, as_of)
-    return frame, health
+    return (known_visitors(frame) if VID in frame.columns else frame), health
 
 
 def universe_scope(features: Features, inputs: Inputs, as_of: AsOf, outputs: list[pl.Expr],
@@ -87,9 +75,9 @@ def universe_scope(features: Features, inputs: Inputs, as_of: AsOf, outputs: lis
     that finds every visitor is not needed. Decided by evaluating the outputs on that one default row."""
     if needs_event:
         return MATCHING_EVENTS
-    if features.event_aggs or predicted_columns(inputs, features):  # predictions value visitors without either
+    if features.event_tests or predicted_columns(inputs, features):  # predictions value visitors without either
         return ALL
-    schema = visitor_frame(inputs, features, as_of).collect_schema()
+    schema = visitor_frame(inputs, features, as_of).frame.collect_schema()
     defaults = {a.name: a.default for a in features.conversion_aggs.values()}
     row = pl.DataFrame({name: [defaults.get(name)] for name in schema}, schema=dict(schema))
     if row.select(pl.any_horizontal(pl.lit(False), *outputs).fill_null(False)).item():
@@ -104,10 +92,15 @@ def collect(frame: pl.LazyFrame, inputs: Inputs) -> pl.DataFrame:
     return collect_all([frame], inputs)[0]
 
 
+# Branches of a plan that read the same scan would share it through a cache that holds every row in
+# memory; each reads its own columns instead, streaming, so memory stays with the per-visitor results.
+NO_SHARED_SCANS = pl.QueryOptFlags(comm_subplan_elim=False)
+
+
 def collect_all(frames: list[pl.LazyFrame], inputs: Inputs) -> list[pl.DataFrame]:
     """Run several plans at once, so a scan they share is read once."""
     try:
-        return pl.collect_all(frames, engine="streaming") if len(frames) > 1 else [frames[0].collect(engine="streaming")]
+        return pl.collect_all(frames, engine="streaming", optimizations=NO_SHARED_SCANS)
     except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as exc:
         raise _data_error(exc, inputs) from None
     except OSError as exc:
@@ -141,10 +134,13 @@ def event_health(inputs: Inputs, as_of: AsOf | None, conversions: bool = False) 
     """The health of the event rows up to as_of (all of them, and the newest timestamp, where it is None),
     checked: a pass of its own, for commands that need it before or without a plan (`as_of: latest`,
     `validate --data`, `predict`)."""
-    conversion_events = inputs.config.conversion_events if conversions else ()
-    base = event_base(inputs, Features(), as_of, event_type=conversions)
-    health = read_health(collect(health_query(base, conversion_events, newest=as_of is None), inputs), base,
-                         conversion_events)
+    rows = event_base(inputs, Features(), as_of, event_type=conversions)
+    types = inputs.config.conversion_events
+    queries = [skip_counts(rows, newest=as_of is None)]
+    if conversions:
+        queries.append(conversion_type_counts(rows.filter(pl.col("event_type").is_in(list(types))), types))
+    skips, *converted = collect_all(queries, inputs)
+    health = read_health(skips, rows, converted[0] if converted else None)
     check_health(health, inputs, as_of)
     return health
 
@@ -165,11 +161,9 @@ def grid_counts(inputs: Inputs, as_of: AsOf) -> pl.DataFrame:
 
     features = Features()
     cell = grid_cell(Context(features, inputs, as_of)).alias("cell")
-    base = event_base(inputs, features, as_of, event_type=True)
-    frame = visitor_frame(inputs, features, as_of, base=base).select(cell)
-    plan = Plan([], frame.group_by("cell").agg(pl.len().alias("visitors")), base=base,
-                conversion_events=inputs.config.conversion_events)
-    counts, _ = run_plan(plan, inputs, as_of)
+    visitors = visitor_frame(inputs, features, as_of)
+    cells, _ = run_plan(Plan([], visitors.frame.select(VID, cell), checks=visitors), inputs, as_of)
+    counts = cells.group_by("cell").agg(pl.len().alias("visitors"))
     names = pl.DataFrame({"cell": [c.name for c in inputs.config.grid]})
     listed = names.join(counts, on="cell", how="left").with_columns(pl.col("visitors").fill_null(0))
     unplaced = counts.filter(pl.col("cell").is_null())

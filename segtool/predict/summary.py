@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..engine.features import VID, Features, Inputs, conversion_rows, event_rows, known_visitors
+from ..engine.features import VID, Features, Inputs, conversion_rows, event_rows
 from ..timeframe import AsOf
 
 UTC_US = pl.Datetime("us", "UTC")
@@ -41,7 +41,7 @@ def purchase_summary(inputs: Inputs, as_of: AsOf) -> pl.LazyFrame:
         inputs.profiles.require([VID])
         profiled = inputs.profiles.select([VID]).filter(pl.col(VID).is_not_null()).unique()
         visitors = visitors.join(profiled, on=VID, how="full", coalesce=True)
-    return known_visitors(visitors).join(customers, on=VID, how="left").select(
+    return visitors.join(customers, on=VID, how="left").select(
         VID,
         pl.col("x").is_not_null().alias("customer"),
         pl.col("x").fill_null(0.0),
