@@ -74,8 +74,13 @@ class Oracle:
             SELECT visitor_id, order_id, ts, order_value FROM ev WHERE event_type = 'conversion' AND order_id IS NULL""")
         numbers = ", ".join(f"CAST(nullif(CAST({c} AS VARCHAR), '') AS DOUBLE) AS {c}"
                             for c in ("latitude", "longitude", "conversion_potential", "clv"))
-        self.db.execute(f"CREATE VIEW prof AS SELECT * EXCLUDE (latitude, longitude, conversion_potential, clv), "
-                        f"{numbers} FROM {_reader(profiles)}")
+        # one row per visitor, its first (a profile export may repeat a visitor); no blank IDs
+        order = "file_row_number" if not profiles.endswith(".csv") else "rn"
+        source = (f"read_parquet('{profiles}', file_row_number = true)" if not profiles.endswith(".csv")
+                  else f"(SELECT *, row_number() OVER () AS rn FROM {_reader(profiles)})")
+        self.db.execute(f"CREATE VIEW prof AS SELECT * EXCLUDE (latitude, longitude, conversion_potential, clv, "
+                        f"{order}), {numbers} FROM {source} WHERE regexp_matches(visitor_id, '\\S') "
+                        f"QUALIFY row_number() OVER (PARTITION BY visitor_id ORDER BY {order}) = 1")
         self.db.execute(f"CREATE VIEW items AS SELECT * FROM {_reader(items)}")
         self.db.execute("CREATE VIEW universe AS SELECT visitor_id FROM prof UNION SELECT visitor_id FROM ev")
         self.db.execute(f"""

@@ -19,7 +19,7 @@ from ..timeframe import AsOf, window
 from ..tree import AllOf, AnyOf, Condition, ItemCondition, Not, Period, Rule
 from . import expressions as ex
 from .events import event_test
-from .features import Features, Inputs
+from .features import Features, Inputs, computed_from_events
 
 UTC_US = pl.Datetime("us", "UTC")
 MICROSECONDS_PER_DAY = 86_400_000_000
@@ -107,13 +107,19 @@ def _condition_required(rule: Condition, ctx: Context) -> frozenset[str] | None:
 
 # -- families --------------------------------------------------------------------
 def compile_profile(rule: Condition, ctx: Context) -> pl.Expr:
-    column = rule.field.column
+    """Tested on the profile rows (only the answer is joined to the visitors), or on the predictions where
+    the column is computed from events; negation per visitor, so a visitor without a profile is `not`."""
+    column, p = rule.field.column, rule.predicate
     dtype = ctx.inputs.profiles.typed_dtype(column) if ctx.inputs.profiles is not None else pl.String
-    return ex.apply(ctx.features.profile(column), rule.predicate, rule.field.value_type, dtype)
+    if computed_from_events(column, ctx.inputs):
+        return ex.apply(ctx.features.profile(column), p, rule.field.value_type, dtype)
+    positive = ex.matches(pl.col(column), _positive(p), rule.field.value_type, dtype)
+    return _negate_if(p, ctx.features.profile_test(("profile", column, _positive(p)), positive, (column,)))
 
 
 def compile_location(rule: Condition, ctx: Context) -> pl.Expr:
-    return ex.within_km(ctx.features.profile("latitude"), ctx.features.profile("longitude"), rule.predicate)
+    within = ex.within_km(pl.col("latitude"), pl.col("longitude"), rule.predicate)
+    return ctx.features.profile_test(("location", rule.predicate), within, ("latitude", "longitude"))
 
 
 def compile_event_field(rule: Condition, ctx: Context) -> pl.Expr:

@@ -33,7 +33,9 @@ class Features:
     conversion_aggs: dict[object, Aggregate] = field(default_factory=dict)
     item_flags: dict[object, Aggregate] = field(default_factory=dict)
     event_columns: set[str] = field(default_factory=set)  # raw event columns the event tests read
-    profile_columns: dict[str, None] = field(default_factory=dict)
+    profile_tests: dict[object, Aggregate] = field(default_factory=dict)  # a test of each profile row
+    profile_columns: dict[str, None] = field(default_factory=dict)  # profile columns joined as they are
+    profile_reads: dict[str, None] = field(default_factory=dict)  # profile columns the profile tests read
     computed_predictive: dict[str, str] = field(default_factory=dict)  # column -> how it was computed from events
 
     def _register(self, table: dict, prefix: str, key, expr: pl.Expr, default):
@@ -58,8 +60,18 @@ class Features:
         return self._register(self.item_flags, "i", key, line_expr, False)
 
     def profile(self, column: str) -> pl.Expr:
+        """A profile column as it is, per visitor (for output, or computed from events)."""
         self.profile_columns[column] = None
         return pl.col(profile_name(column))
+
+    def profile_test(self, key, expr: pl.Expr, columns: tuple[str, ...]) -> pl.Expr:
+        """Whether the visitor's profile row meets `expr` (over the profile `columns`); False without one."""
+        self.profile_reads.update(dict.fromkeys(columns))
+        return self._register(self.profile_tests, "p", key, expr, False)
+
+    @property
+    def reads_profiles(self) -> bool:
+        return bool(self.profile_columns or self.profile_tests)
 
 
 def profile_name(column: str) -> str:
@@ -193,24 +205,25 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
                 universe = universe.join(flags, on=VID, how="left")
         else:  # every segment needs a matching event: the visitors with one are the universe
             universe = flags.filter(pl.any_horizontal(pl.col(t.name) for t in tests))
-        if profiles is not None and (scope == ALL or features.profile_columns):
+        if profiles is not None and (scope == ALL or features.reads_profiles):
             universe = universe.join(profiles, on=VID, how="full" if scope == ALL else "left", coalesce=True)
     elif scope == CONVERTERS or (scope == BOTH and profiles is None):
         universe, per_converter = per_converter, None
-        if profiles is not None and features.profile_columns:
+        if profiles is not None and features.reads_profiles:
             universe = universe.join(profiles, on=VID, how="left")
     else:
         universe = profiles
         if scope == BOTH:
             universe, per_converter = universe.join(per_converter, on=VID, how="full", coalesce=True), None
-    if profiles is None and features.profile_columns:
-        universe = universe.with_columns(pl.lit(None).alias(profile_name(c)) for c in features.profile_columns
-                                         if c not in predicted)
+    if profiles is None and features.reads_profiles:
+        universe = universe.with_columns(*(pl.lit(None).alias(profile_name(c)) for c in features.profile_columns
+                                           if c not in predicted),
+                                         *(pl.lit(False).alias(a.name) for a in features.profile_tests.values()))
     if predicted:
         universe = universe.join(_predictions(inputs, features, as_of, predicted), on=VID, how="left")
     if per_converter is not None:
         universe = universe.join(per_converter, on=VID, how="left")
-    defaults = {t.name: False for t in features.event_tests.values()}
+    defaults = {t.name: False for t in [*features.event_tests.values(), *features.profile_tests.values()]}
     defaults.update({a.name: a.default for a in features.conversion_aggs.values() if a.default is not None})
     result.frame = universe.with_columns(pl.col(name).fill_null(value) for name, value in defaults.items())
     return result
@@ -227,12 +240,16 @@ def _event_flags(events: pl.LazyFrame, tests: list[EventTest], inputs: Inputs) -
 
 
 def _profile_rows(profiles: Table, features: Features, predicted: list[str]) -> pl.LazyFrame:
+    """One row per visitor with a profile (its first): the profile tests' answers and the columns joined
+    as they are."""
     profiles.require(["visitor_id"])
     wanted = [c for c in features.profile_columns if c not in predicted]
-    present = [c for c in wanted if profiles.has(c)]
-    rows = profiles.select([VID, *present]).filter(pl.col(VID).is_not_null() & pl.col(VID).is_first_distinct())
-    missing = [pl.lit(None, profiles.typed_dtype(c)).alias(profile_name(c)) for c in wanted if c not in present]
-    return rows.rename({c: profile_name(c) for c in present}).with_columns(missing)
+    read = list(dict.fromkeys([*wanted, *features.profile_reads]))
+    rows = profiles.select([VID, *(c for c in read if profiles.has(c))]).filter(
+        pl.col(VID).is_not_null() & pl.col(VID).is_first_distinct())
+    rows = rows.with_columns(pl.lit(None, profiles.typed_dtype(c)).alias(c) for c in read if not profiles.has(c))
+    return rows.select(VID, *(pl.col(c).alias(profile_name(c)) for c in wanted),
+                       *(a.expr.alias(a.name) for a in features.profile_tests.values()))
 
 
 PREDICTIVE_COLUMNS = ("conversion_potential", "clv")

@@ -78,13 +78,13 @@ def universe_scope(features: Features, inputs: Inputs, as_of: AsOf, outputs: lis
     if features.event_tests or predicted_columns(inputs, features):  # predictions value visitors without either
         return ALL
     schema = visitor_frame(inputs, features, as_of).frame.collect_schema()
-    defaults = {a.name: a.default for a in features.conversion_aggs.values()}
+    defaults = {a.name: a.default for a in [*features.conversion_aggs.values(), *features.profile_tests.values()]}
     row = pl.DataFrame({name: [defaults.get(name)] for name in schema}, schema=dict(schema))
     if row.select(pl.any_horizontal(pl.lit(False), *outputs).fill_null(False)).item():
         return ALL
     if not features.conversion_aggs:
         return PROFILES if inputs.profiles is not None else ALL
-    return CONVERTERS if not features.profile_columns else BOTH
+    return CONVERTERS if not features.reads_profiles else BOTH
 
 
 def collect(frame: pl.LazyFrame, inputs: Inputs) -> pl.DataFrame:
