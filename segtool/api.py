@@ -8,6 +8,7 @@ from pathlib import Path
 from .config import PREDICTIVE_SOURCES, Config, load_config
 from .errors import DataError, UsageError
 from .parse import check_segments, segment_files
+from .results import Explanation, GridResult, RunResult, SegmentResult
 from .timeframe import LATEST, NOW, AsOf, now, parse_as_of
 from .tree import Segment
 
@@ -29,6 +30,7 @@ class Session:
     overrides: Overrides = field(default_factory=Overrides)
     _inputs: object = None
     _as_of: AsOf | None = None
+    _epoch_checked: bool = False
 
     @classmethod
     def open(cls, config_path: Path | None = None, overrides: Overrides | None = None) -> "Session":
@@ -47,8 +49,8 @@ class Session:
 
     # -- data ----------------------------------------------------------------
     def inputs(self):
+        """The tables, opened (file lists resolved; schemas read when first needed; no rows read)."""
         if self._inputs is None:
-            from .engine.health import check_epoch_unit
             from .engine.inputs import Inputs, resolve_table
 
             def table(name: str):
@@ -58,22 +60,33 @@ class Session:
             events = table("events")
             if events is None:
                 raise DataError("no events table: set data.events in segtool.yaml or pass --events")
-            inputs = Inputs(events, table("profiles"), table("items"), self.config)
-            check_epoch_unit(inputs)
-            self._inputs = inputs
+            self._inputs = Inputs(events, table("profiles"), table("items"), self.config)
         return self._inputs
 
     def as_of(self) -> AsOf:
+        """The run's instant; `latest` reads the events' timestamps (once)."""
         if self._as_of is None:
-            setting = parse_as_of(self.overrides.as_of or self.config.as_of or NOW)
+            setting = self._as_of_setting()
             if setting == LATEST:
-                from .engine.plan import event_health, latest_event
+                from .engine.health import check_events, latest_event
 
-                setting = latest_event(event_health(self.inputs(), None), self.inputs())
+                self.check_epoch_unit()
+                setting = latest_event(check_events(self.inputs(), None), self.inputs())
             elif setting == NOW:
                 setting = now()
             self._as_of = setting
         return self._as_of
+
+    def _as_of_setting(self) -> AsOf | str:
+        return parse_as_of(self.overrides.as_of or self.config.as_of or NOW)
+
+    def check_epoch_unit(self) -> None:
+        """Epoch timestamps in the unit the config says (the first rows of the events tell)."""
+        from .engine.health import check_epoch_unit
+
+        if not self._epoch_checked:
+            check_epoch_unit(self.inputs())
+            self._epoch_checked = True
 
     def check_output(self, target: Path, segment_files: list[Path]) -> None:
         """Refuse (usage error) an output that would overwrite an input: a data file, a file in an input
@@ -96,6 +109,10 @@ class Session:
         inputs = self.inputs()
         return [t for t in (inputs.events, inputs.profiles, inputs.items) if t is not None]
 
+    def has_profiles(self) -> bool:
+        return self.inputs().profiles is not None
+
+    # -- checks against the data --------------------------------------------------
     def check_data(self, segments: list[Segment], columns: tuple[str, ...] = ()) -> None:
         """The names the segments, the config and `columns` use must exist in the data (schemas only)."""
         from .engine.checks import check_names
@@ -109,43 +126,120 @@ class Session:
         return reads_conversions(segments, self.inputs())
 
     def check_events(self, conversions: bool = True):
-        """The health of every event row (skipped rows, timestamps, conversion types), checked: one pass."""
-        from .engine.plan import event_health
+        """The health of every event row up to as_of (skipped rows, conversion types), checked: one pass."""
+        from .engine.health import check_events
 
-        return event_health(self.inputs(), self.as_of(), conversions)
+        self.check_epoch_unit()
+        return check_events(self.inputs(), self.as_of(), conversions)
+
+    # -- planning and running ---------------------------------------------------------
+    def prepare(self, segments: list[Segment], columns: tuple[str, ...] = (), *, read_data: bool = True):
+        """What the plan needs from the data besides its scans: predictions where a rule (or an output
+        column) reads a predictive column computed from events, and the events' first rows where a rule
+        reads referrers or URLs. Without `read_data`, placeholders that read nothing (for explain)."""
+        from . import catalog
+        from .engine.events import SAMPLE_ROWS
+        from .engine.features import Preparation
+        from .tree import conditions
+
+        inputs = self.inputs()
+        rules = [rule for segment in segments for rule in conditions(segment.root)]
+        predicted = sorted({r.field.column for r in rules if r.field.family == catalog.PROFILE
+                            and inputs.computes(r.field.column)} | {c for c in columns if inputs.computes(c)})
+        event_columns = {c for r in rules if r.field.family == catalog.REFERRER_UTM
+                         for reads in r.field.reads for c in reads.columns}
+        if not read_data:
+            notes = {c: "computed from events when the segment runs (BG/NBD + Gamma-Gamma)" for c in predicted}
+            return Preparation(prediction_notes=notes)
+        predictions, notes = None, {}
+        if predicted:
+            from .predict import predict_visitors, source_note
+
+            fitted = predict_visitors(inputs, self.as_of())
+            predictions = fitted.frame
+            notes = {c: source_note(c, fitted.models) for c in predicted}
+        sample = rows = None
+        if event_columns:
+            from .engine.source import collect, event_rows
+
+            sample = collect(event_rows(inputs, self.as_of(), event_columns).head(SAMPLE_ROWS), inputs)
+            rows = inputs.events.estimated_rows()
+        return Preparation(predictions, notes, sample, rows)
 
     def plan(self, segments: list[Segment], *, per_rule: bool = False, columns: tuple[str, ...] = ()):
+        """The checked, prepared plan of a run (engine.plan.Plan)."""
         from .engine.plan import build_plan
 
         self.check_data(segments, columns)
-        return build_plan(segments, self.inputs(), self.as_of(), per_rule=per_rule, columns=columns)
+        self.check_epoch_unit()
+        prepared = self.prepare(segments, columns)
+        return build_plan(segments, self.inputs(), self.as_of(), per_rule=per_rule, columns=columns,
+                          prepared=prepared)
 
-    def run(self, segments: list[Segment], *, per_rule: bool = False, columns: tuple[str, ...] = ()) -> Evaluation:
-        """One pass over the data: every segment (and rule, with `per_rule`) as a boolean column per visitor."""
-        from .engine.plan import run_plan
+    def run(self, segments: list[Segment], *, per_rule: bool = False, columns: tuple[str, ...] = ()) -> RunResult:
+        """Every segment in one pass over the data: its members (visitor_id and `columns`, sorted), and with
+        `per_rule` the size of each top-level rule on its own."""
+        from .engine.plan import rule_column, run_plan, segment_column
+        from .engine.features import profile_name
 
         plan = self.plan(segments, per_rule=per_rule, columns=columns)
         frame, health = run_plan(plan, self.inputs(), self.as_of())
-        return Evaluation(frame, health, plan.computed_predictive)
-
-    def evaluate(self, segments: list[Segment], *, per_rule: bool = False, columns: tuple[str, ...] = ()):
-        """A DataFrame of visitor_id and one boolean column per segment (and rule)."""
-        return self.run(segments, per_rule=per_rule, columns=columns).frame
+        outputs = ["visitor_id", *(profile_name(c) for c in columns)]
+        results = []
+        for i, segment in enumerate(segments):
+            members = frame.filter(frame[segment_column(i)]).select(outputs).rename(
+                {profile_name(c): c for c in columns}).sort("visitor_id")
+            sizes = tuple(int(frame[rule_column(i, j)].sum()) for j in range(len(segment.top_rules))) \
+                if per_rule else ()
+            results.append(SegmentResult(segment, members, sizes))
+        return RunResult(self.as_of(), frame.height, tuple(results), health.skipped if health else 0,
+                         dict(plan.computed_predictive))
 
     def members(self, segment: Segment) -> list[str]:
         """The segment's visitor IDs, sorted (a convenience for scripts and tests)."""
-        from .engine.plan import segment_column
+        (result,) = self.run([segment]).segments
+        return result.members["visitor_id"].to_list()
 
-        frame = self.evaluate([segment])
-        return sorted(frame.filter(frame[segment_column(0)])["visitor_id"].to_list())
+    def grid(self) -> GridResult:
+        """Visitors per retention grid cell (every configured cell listed, zeros included; null = no cell)."""
+        import polars as pl
 
+        from .engine.plan import grid_plan, run_plan
 
-@dataclass
-class Evaluation:
-    """What one run computed: `frame` has visitor_id, `profile:<column>`s asked for, and a boolean column per
-    segment (`segment:<i>`) and, with per_rule, per top-level rule; `health` is what the pass over the events
-    found (None when the run read no events)."""
+        self.check_epoch_unit()
+        cells, _ = run_plan(grid_plan(self.inputs(), self.as_of()), self.inputs(), self.as_of())
+        counts = cells.group_by("cell").agg(pl.len().alias("visitors"))
+        names = pl.DataFrame({"cell": [c.name for c in self.config.grid]})
+        listed = names.join(counts, on="cell", how="left").with_columns(pl.col("visitors").fill_null(0))
+        unplaced = counts.filter(pl.col("cell").is_null()).with_columns(pl.col("visitors").cast(listed["visitors"].dtype))
+        return GridResult(self.as_of(), self.config.grid, pl.concat([listed, unplaced]))
 
-    frame: object  # polars.DataFrame
-    health: object | None  # engine.health.EventHealth
-    computed_predictive: dict[str, str]
+    def explain(self, segment: Segment, *, prepare: bool = False) -> Explanation:
+        """The segment in words and its query plan. Without reading event rows: `as_of: latest`, the
+        predictions and the choices the events' first rows make stand in for what a run finds; with
+        `prepare`, that work is done and the plan is the one a run would execute."""
+        from .describe import describe_segment
+        from .engine.plan import build_plan
+
+        if prepare:
+            plan = self.plan([segment])
+            as_of, when = self.as_of(), self.as_of().describe()
+        else:
+            self.check_data([segment])
+            setting = self._as_of_setting()
+            if setting == LATEST:
+                as_of = now()
+                when = "latest: the newest event's timestamp, found when the segment runs (the plan shows now)"
+            else:
+                as_of = setting if setting != NOW else now()
+                when = as_of.describe()
+            plan = build_plan([segment], self.inputs(), as_of, prepared=self.prepare([segment], read_data=False))
+        notes = tuple(f"{column}: {note}" for column, note in plan.computed_predictive.items())
+        return Explanation(tuple(describe_segment(segment)), when, notes, plan.frame.explain())
+
+    def predict(self, horizon_days: float):
+        """Every visitor's predictions from the models (predict.Predictions)."""
+        from .predict import predict_visitors
+
+        self.check_events(conversions=True)
+        return predict_visitors(self.inputs(), self.as_of(), horizon_days)

@@ -1,6 +1,10 @@
-"""The field catalog: every field a rule may name, its family, type and qualifiers.
+"""The field catalog: every field a rule may name, one registry entry each.
 
-Engine-independent: each backend registers one compiler per family.
+An entry says everything about a field that does not depend on an engine: its family, the type of value it
+compares, its qualifiers, its wording in `segtool fields` and `explain`, the columns it reads, and the
+per-visitor value it is (`measure`: a name each backend's compiler maps to an expression of its own, as
+ibis maps reductions). The operators a field takes follow from its value type (parse.operators_for).
+Adding a field is an entry here and, for a new measure, one compiler function per backend.
 """
 
 from __future__ import annotations
@@ -13,6 +17,24 @@ RETENTION = "retention"
 PROFILE = "profile"
 LOCATION = "location"
 
+PROFILE_PREFIX = "profile."
+# Columns read as numbers whatever the file stores; a value that is not a number is a data error.
+NUMBER_COLUMNS = {
+    "events": ("order_value",),
+    "profiles": ("latitude", "longitude", "conversion_potential", "clv"),
+    "items": ("price", "quantity"),
+}
+ITEM_COLUMNS = ("order_id", "item_id", "name", "brand", "category", "price", "quantity")
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+
+@dataclass(frozen=True)
+class Reads:
+    """A field reads one of `columns` (canonical names; the first that exists) of `table`."""
+
+    table: str
+    columns: tuple[str, ...]
+
 
 @dataclass(frozen=True)
 class FieldSpec:
@@ -20,90 +42,86 @@ class FieldSpec:
     family: str
     value_type: str  # "text" | "number" | "location" | "grid" | "any"
     qualifiers: frozenset[str]
-    description: str
+    description: str  # for `segtool fields`
+    subject: str      # for explain: "<subject> <operator> <value>"
+    group: str        # the heading it is listed under in `segtool fields`
     column: str = ""  # the input column it reads, where there is one
-
-    @property
-    def group(self) -> str:
-        """The heading it is listed under in `segtool fields`."""
-        return _GROUPS.get(self.name, _GROUPS.get(self.family, "Profile"))
+    reads: tuple[Reads, ...] = ()
+    measure: str = ""  # the per-visitor value: a key of each backend's compiler table
 
 
 _PERIOD = frozenset({"period"})
 _CONVERSION_QUALIFIERS = frozenset({"period", "items"})
 _NONE: frozenset[str] = frozenset()
+_ORDER_VALUES = (Reads("events", ("order_value",)),)
 
 
-def _event_text(name: str, description: str) -> FieldSpec:
-    return FieldSpec(name, REFERRER_UTM, "text", _PERIOD, description, column=name)
+def _event_field(name: str, reads: tuple[str, ...], description: str, subject: str = "") -> FieldSpec:
+    return FieldSpec(name, REFERRER_UTM, "text", _PERIOD, description, subject or name, "Referrer & UTM",
+                     column=name, reads=(Reads("events", reads),), measure="some_event")
 
 
-def _conversion(name: str, description: str) -> FieldSpec:
-    return FieldSpec(name, CONVERSION, "number", _CONVERSION_QUALIFIERS, description)
+def _utm(name: str) -> FieldSpec:
+    return _event_field(name, (name, "url"), f"UTM {name[4:]} of an event (column, else the URL's query string)")
 
 
-def _profile(name: str, value_type: str, description: str) -> FieldSpec:
-    return FieldSpec(name, PROFILE, value_type, _NONE, description, column=name)
+def _conversion(name: str, measure: str, description: str, subject: str, reads=()) -> FieldSpec:
+    return FieldSpec(name, CONVERSION, "number", _CONVERSION_QUALIFIERS, description, subject, "Conversion",
+                     reads=reads, measure=measure)
+
+
+def _profile(name: str, value_type: str, description: str, group: str) -> FieldSpec:
+    return FieldSpec(name, PROFILE, value_type, _NONE, description, name, group, column=name,
+                     reads=(Reads("profiles", (name,)),), measure="profile")
 
 
 FIELDS: dict[str, FieldSpec] = {
     f.name: f
     for f in (
-        _event_text("referrer", "full referrer URL of an event (internal referrers excluded)"),
-        FieldSpec("referrer_domain", REFERRER_UTM, "text", _PERIOD,
-                  "referrer host, lower-cased, without port and leading www.", column="referrer"),
-        _event_text("utm_source", "UTM source of an event (column, else the URL's query string)"),
-        _event_text("utm_medium", "UTM medium of an event (column, else the URL's query string)"),
-        _event_text("utm_campaign", "UTM campaign of an event (column, else the URL's query string)"),
-        _event_text("utm_term", "UTM term of an event (column, else the URL's query string)"),
-        _event_text("utm_content", "UTM content of an event (column, else the URL's query string)"),
-        _event_text("url", "page URL of an event"),
-        _conversion("conversions", "number of conversions (0 for none)"),
-        _conversion("order_value", "value of at least one conversion"),
-        _conversion("total_order_value", "sum of conversion values (0 for none)"),
-        _conversion("average_order_value", "mean of the conversion values present (missing for none)"),
-        _conversion("days_since_last_conversion", "whole days from the last conversion to as_of (missing for none)"),
-        FieldSpec("retention_grid", RETENTION, "grid", _NONE, "the visitor's cell of the retention grid"),
-        _profile("conversion_potential", "number", "predicted chance to convert, 0-100"),
-        _profile("clv", "number", "customer lifetime value"),
-        _profile("customer_type", "text", "customer type (Economical, Believer, ...)"),
-        _profile("persuasion_type", "text", "persuasion type (Authority, Scarcity, ...)"),
-        _profile("city", "text", "city of the visitor's profile"),
-        _profile("region", "text", "region of the visitor's profile (text as written)"),
-        _profile("country", "text", "country of the visitor's profile"),
+        _event_field("referrer", ("referrer",), "full referrer URL of an event (internal referrers excluded)"),
+        _event_field("referrer_domain", ("referrer",), "referrer host, lower-cased, without port and leading www.",
+                     "referrer domain"),
+        *(_utm(name) for name in UTM_FIELDS),
+        _event_field("url", ("url",), "page URL of an event"),
+        _conversion("conversions", "count", "number of conversions (0 for none)", "number of conversions"),
+        _conversion("order_value", "some_value", "value of at least one conversion", "some conversion's order value",
+                    _ORDER_VALUES),
+        _conversion("total_order_value", "sum", "sum of conversion values (0 for none)", "total order value",
+                    _ORDER_VALUES),
+        _conversion("average_order_value", "mean", "mean of the conversion values present (missing for none)",
+                    "average order value", _ORDER_VALUES),
+        _conversion("days_since_last_conversion", "days_since_last",
+                    "whole days from the last conversion to as_of (missing for none)", "days since the last conversion"),
+        FieldSpec("retention_grid", RETENTION, "grid", _NONE, "the visitor's cell of the retention grid",
+                  "retention grid cell", "Conversion", measure="grid_cell"),
+        _profile("conversion_potential", "number", "predicted chance to convert, 0-100", "Predictive"),
+        _profile("clv", "number", "customer lifetime value", "Predictive"),
+        _profile("customer_type", "text", "customer type (Economical, Believer, ...)", "Predictive"),
+        _profile("persuasion_type", "text", "persuasion type (Authority, Scarcity, ...)", "Predictive"),
+        _profile("city", "text", "city of the visitor's profile", "Geographic"),
+        _profile("region", "text", "region of the visitor's profile (text as written)", "Geographic"),
+        _profile("country", "text", "country of the visitor's profile", "Geographic"),
         FieldSpec("location", LOCATION, "location", _NONE,
-                  "within_km of a point or a named place (profile latitude/longitude)"),
+                  "within_km of a point or a named place (profile latitude/longitude)", "location", "Geographic",
+                  reads=(Reads("profiles", ("latitude",)), Reads("profiles", ("longitude",))), measure="distance"),
     )
 }
-
-_GROUPS = {
-    REFERRER_UTM: "Referrer & UTM",
-    CONVERSION: "Conversion",
-    RETENTION: "Conversion",
-    "conversion_potential": "Predictive",
-    "clv": "Predictive",
-    "customer_type": "Predictive",
-    "persuasion_type": "Predictive",
-    "city": "Geographic",
-    "region": "Geographic",
-    "country": "Geographic",
-    LOCATION: "Geographic",
-}
-
-PROFILE_PREFIX = "profile."
-# Profile columns read as numbers whatever the file stores.
-NUMERIC_PROFILE_COLUMNS = ("latitude", "longitude", "conversion_potential", "clv")
-ITEM_COLUMNS = ("order_id", "item_id", "name", "brand", "category", "price", "quantity")
-NUMERIC_ITEM_COLUMNS = ("price", "quantity")
 
 
 def profile_field(column: str) -> FieldSpec:
     """The field behind `profile.<column>`: any profile column, generic operators."""
-    value_type = "number" if column in NUMERIC_PROFILE_COLUMNS else "any"
-    return FieldSpec(PROFILE_PREFIX + column, PROFILE, value_type, _NONE, f"profile column {column!r}", column=column)
+    value_type = "number" if column in NUMBER_COLUMNS["profiles"] else "any"
+    return FieldSpec(PROFILE_PREFIX + column, PROFILE, value_type, _NONE, f"profile column {column!r}",
+                     PROFILE_PREFIX + column, "Profile", column=column, reads=(Reads("profiles", (column,)),),
+                     measure="profile")
 
 
 def lookup_field(name: str) -> FieldSpec | None:
     if name.startswith(PROFILE_PREFIX) and len(name) > len(PROFILE_PREFIX):
         return profile_field(name[len(PROFILE_PREFIX):])
     return FIELDS.get(name)
+
+
+def item_value_type(column: str) -> str:
+    """How an item column compares: `price` and `quantity` as numbers, any other by its values."""
+    return "number" if column in NUMBER_COLUMNS["items"] else "any"

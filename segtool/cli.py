@@ -157,12 +157,14 @@ def explain(
     profiles: Optional[str] = ProfilesOpt,
     items: Optional[str] = ItemsOpt,
     predictive: Optional[str] = PredictiveOpt,
+    prepare: bool = typer.Option(False, "--prepare", help="Do the data-dependent preparation a run does (resolve "
+                                 "as_of latest, fit predictions, sample the events) and show the exact plan."),
     config: Optional[Path] = ConfigOpt,
 ):
-    """Show a segment's rules in plain words, then the polars query plan."""
+    """Show a segment's rules in plain words, then the polars query plan (no event rows read)."""
     from .commands import explain_segment
 
-    explain_segment(_session(config, as_of, events, profiles, items, predictive), segment, _stdout())
+    explain_segment(_session(config, as_of, events, profiles, items, predictive), segment, _stdout(), prepare)
 
 
 @app.command()

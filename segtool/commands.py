@@ -38,32 +38,25 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, stderr
         if bad:
             raise UsageError(f"segment name {bad[0]!r} is not a safe file name (letters, digits, . _ -); "
                              "set `name:` in the segment file")
-    if request.columns and session.inputs().profiles is None:
+    if request.columns and not session.has_profiles():
         raise UsageError("--columns needs a profiles table (data.profiles or --profiles)")
     targets = _targets(request, segments)
     for target in targets:
         session.check_output(target, segment_files(paths))
     show_summary = request.summary or (len(segments) > 1 and not request.output_dir)
-    from .engine.plan import segment_column
-
-    evaluation = session.run(segments, per_rule=show_summary, columns=request.columns)
-    frame = evaluation.frame
-    for i, segment in enumerate(segments):  # the frame has one row per visitor: no de-duplication needed
-        members = frame.filter(frame[segment_column(i)]).select(
-            "visitor_id", *[f"profile:{c}" for c in request.columns]).rename(
-            {f"profile:{c}": c for c in request.columns}).sort("visitor_id")
+    result = session.run(segments, per_rule=show_summary, columns=request.columns)
+    for i, segment_result in enumerate(result.segments):
         if targets:
             target = targets[i]
-            write_members(members, target, _output_format(request, target))
+            write_members(segment_result.members, target, _output_format(request, target))
             if not is_stdout(target):
-                stderr.print(f"{segment.name}: {members.height} visitors → {target}", markup=False)
+                stderr.print(f"{segment_result.segment.name}: {segment_result.size} visitors → {target}", markup=False)
         elif not show_summary:
-            print_ids(members["visitor_id"])
+            print_ids(segment_result.members["visitor_id"])
     if show_summary:
         from .report import render_summary, summary_data
 
-        data = summary_data(session, segments, evaluation)
-        render_summary(data, stdout, as_json=request.fmt == "json")
+        render_summary(summary_data(result), stdout, as_json=request.fmt == "json")
 
 
 def _targets(request: RunRequest, segments) -> list[Path]:
@@ -94,19 +87,16 @@ def validate_segments(session, paths: list[Path], data: bool, stdout) -> None:
                      f"{session.as_of().describe()}", markup=False)
 
 
-def explain_segment(session, path: Path, stdout) -> None:
-    from .describe import describe_segment
-
+def explain_segment(session, path: Path, stdout, prepare: bool = False) -> None:
     (segment,) = session.load_segments([path])
-    for line in describe_segment(segment):
+    explanation = session.explain(segment, prepare=prepare)
+    for line in explanation.words:
         stdout.print(line, markup=False)
-    as_of = session.as_of()
-    stdout.print(f"\nas of {as_of.describe()}", markup=False)
-    plan = session.plan([segment])
-    for column, note in plan.computed_predictive.items():
-        stdout.print(f"{column}: {note}", markup=False)
+    stdout.print(f"\nas of {explanation.as_of}", markup=False)
+    for note in explanation.notes:
+        stdout.print(note, markup=False)
     stdout.print("\npolars plan (optimized):", markup=False)
-    stdout.print(plan.frame.explain(), markup=False)
+    stdout.print(explanation.plan, markup=False)
 
 
 def print_fields(stdout) -> None:
@@ -139,9 +129,10 @@ def print_fields(stdout) -> None:
 
 
 def show_grid(session, fmt: str | None, output: Path | None, stdout) -> None:
-    from .report import grid_counts, render_grid, write_grid
+    from .report import render_grid, write_grid
 
-    counts = grid_counts(session)
+    grid = session.grid()
+    counts = grid.counts
     if output is not None or fmt:
         fmt = fmt or format_for(output, None, default="csv")
         if fmt not in ("csv", "json"):
@@ -150,7 +141,7 @@ def show_grid(session, fmt: str | None, output: Path | None, stdout) -> None:
             session.check_output(output, [])
         write_grid(counts, session.config.grid, fmt, output)
         return
-    render_grid(counts, session.config.grid, session.as_of(), stdout)
+    render_grid(counts, grid.cells, grid.as_of, stdout)
 
 
 __all__ = ["RunRequest", "run_segments", "validate_segments", "explain_segment", "print_fields", "show_grid"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import singledispatch
 
+from .catalog import REFERRER_UTM
 from .operators import describe_predicate
 from .tree import AllOf, AnyOf, Condition, Not, Segment, WithinKm
 
@@ -52,25 +53,15 @@ def _(rule: Not) -> list[str]:
     return ["- none of:"] + ["  " + line for line in inner]
 
 
-_SUBJECTS = {
-    "conversions": "number of conversions",
-    "order_value": "some conversion's order value",
-    "total_order_value": "total order value",
-    "average_order_value": "average order value",
-    "days_since_last_conversion": "days since the last conversion",
-    "retention_grid": "retention grid cell",
-}
-
-
 def describe_condition(rule: Condition) -> str:
     if isinstance(rule.predicate, WithinKm):
         return f"location {rule.predicate.describe()}"
     p = rule.predicate
-    if rule.field.family == "referrer_utm":
+    if rule.field.family == REFERRER_UTM:
         quantifier = "no event's" if p.negated else "an event's"
-        text = f"{quantifier} {rule.field.name} {describe_predicate(replace(p, negated=False, written='') if p.negated else p)}"
+        text = f"{quantifier} {rule.field.subject} {describe_predicate(replace(p, negated=False, written='') if p.negated else p)}"
     else:
-        text = f"{_SUBJECTS.get(rule.field.name, rule.field.name)} {describe_predicate(p)}"
+        text = f"{rule.field.subject} {describe_predicate(p)}"
     if rule.items:
         conds = " and ".join(f"{c.column} {describe_predicate(c.predicate)}" for c in rule.items)
         text += f", counting conversions with a line item whose {conds}"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .catalog import FIELDS, ITEM_COLUMNS, NUMERIC_ITEM_COLUMNS, PROFILE_PREFIX, FieldSpec, lookup_field
+from .catalog import FIELDS, ITEM_COLUMNS, FieldSpec, item_value_type, lookup_field
 from .errors import Location, Problem, SegmentError
 from .operators import BOOL, CASE_OPERATORS, LIST, NUMBER, OPERATORS, RANGE, SCALAR, TEXT, Predicate
 from .regex import regex_problem
@@ -286,7 +286,7 @@ class Checker:
             if column not in ITEM_COLUMNS and did_you_mean(column, ITEM_COLUMNS):
                 self.attempt(self.fail, loc, f"unknown item column {column!r}{did_you_mean(column, ITEM_COLUMNS)}")
                 continue
-            value_type = "number" if column in NUMERIC_ITEM_COLUMNS else "any"
+            value_type = item_value_type(column)
             predicate = self.attempt(self.predicate, cond, f"items.{column}", value_type)
             if predicate is not None:
                 conditions.append(ItemCondition(column, predicate))

@@ -6,30 +6,28 @@ import json
 from pathlib import Path
 
 from .describe import short_rule
+from .results import RunResult
+from .tree import AllOf
 
 
-def summary_data(session, segments, evaluation) -> dict:
-    from .engine.plan import rule_column, segment_column
-
-    frame = evaluation.frame
-    universe = frame.height
+def summary_data(result: RunResult) -> dict:
+    universe = result.universe
     share = (lambda n: round(n / universe, 6)) if universe else (lambda n: 0.0)
-    result = {
-        "as_of": session.as_of().describe(),
+    data = {
+        "as_of": result.as_of.describe(),
         "universe": universe,
-        "skipped_event_rows": evaluation.health.skipped if evaluation.health else 0,
-        "computed_predictive": dict(evaluation.computed_predictive),  # column -> how it was computed from events
+        "skipped_event_rows": result.skipped_event_rows,
+        "computed_predictive": dict(result.notes),  # column -> how it was computed from events
         "segments": [],
     }
-    for i, segment in enumerate(segments):
-        size = int(frame[segment_column(i)].sum())
-        rules = [{"rule": short_rule(rule), "size": int(frame[rule_column(i, j)].sum()),
-                  "share": share(int(frame[rule_column(i, j)].sum()))}
-                 for j, rule in enumerate(segment.top_rules)]
-        result["segments"].append({"name": segment.name, "file": segment.file, "size": size,
-                                   "share": share(size), "match": "all" if type(segment.root).__name__ == "AllOf"
-                                   else "any", "rules": rules})
-    return result
+    for item in result.segments:
+        segment = item.segment
+        rules = [{"rule": short_rule(rule), "size": size, "share": share(size)}
+                 for rule, size in zip(segment.top_rules, item.rule_sizes)]
+        data["segments"].append({"name": segment.name, "file": segment.file, "size": item.size,
+                                 "share": share(item.size), "match": "all" if isinstance(segment.root, AllOf)
+                                 else "any", "rules": rules})
+    return data
 
 
 def render_summary(data: dict, console, as_json: bool) -> None:
@@ -49,12 +47,6 @@ def render_summary(data: dict, console, as_json: bool) -> None:
     console.print(table)
     for column, note in data.get("computed_predictive", {}).items():
         console.print(f"{column}: {note}", markup=False)
-
-
-def grid_counts(session):
-    from .engine.plan import grid_counts as counts
-
-    return counts(session.inputs(), session.as_of())
 
 
 def _rows(counts, cells) -> list[dict]:

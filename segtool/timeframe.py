@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from .errors import UsageError
 from .tree import FixedPeriod, LastPeriod, Period
 
+MICROSECONDS_PER_DAY = 86_400_000_000
 LATEST = "latest"
 NOW = "now"
 

@@ -75,15 +75,14 @@ trees = st.recursive(
 
 def _evaluate(ws: Workspace, rule_lists: list[list[str]], match: str = "all") -> list[set]:
     from segtool.api import Overrides, Session
-    from segtool.engine.plan import segment_column
 
     paths = []
     for i, rules in enumerate(rule_lists):
         body = "".join(f"  - {r}\n" for r in rules)
         paths.append(ws.segment(f"name: s{i}\nmatch: {match}\nrules:\n{body}", name=f"s{i}.yaml"))
     session = Session.open(ws._write_config(), Overrides(as_of="2024-06-30"))
-    frame = session.evaluate(session.load_segments(paths))
-    return [set(frame.filter(frame[segment_column(i)])["visitor_id"]) for i in range(len(paths))]
+    result = session.run(session.load_segments(paths))
+    return [set(item.members["visitor_id"]) for item in result.segments]
 
 
 @pytest.fixture(scope="module")

@@ -290,7 +290,9 @@ def test_predictions_without_a_profiles_table(ws: Workspace):
 def test_explain_and_summary_say_where_clv_came_from(shop: Workspace):
     note = "clv: computed from events (BG/NBD + Gamma-Gamma, fitted on 6 customers)"
     path = shop.segment(CLV_SEGMENT.replace("THRESHOLD", "100"))
-    explained = shop.cli("explain", str(path), "--as-of", AS_OF)
+    explained = shop.cli("explain", str(path), "--as-of", AS_OF)  # no model fitted to show a plan
+    assert explained.exit_code == 0 and "clv: computed from events when the segment runs" in explained.stdout
+    explained = shop.cli("explain", str(path), "--as-of", AS_OF, "--prepare")
     assert explained.exit_code == 0 and note in explained.stdout
     summary = shop.cli("run", str(path), "--as-of", AS_OF, "--summary")
     assert note in summary.stdout

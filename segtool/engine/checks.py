@@ -7,44 +7,24 @@ DataError instead, saying what exists. The rows themselves are checked in health
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 
 from .. import catalog
+from ..catalog import Reads
 from ..errors import DataError, Problem
 from ..tree import Condition, Segment, conditions
-from .features import computed_from_events
 from .inputs import Inputs, Table
 
 
-# -- names ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Need:
-    """A rule reads one of `columns` (canonical names) of `table`."""
-
-    table: str
-    columns: tuple[str, ...]
-
-
-def column_needs(rule: Condition, inputs: Inputs) -> list[Need]:
-    """The columns a condition reads, beyond the required ones every run reads."""
+def column_needs(rule: Condition, inputs: Inputs) -> list[Reads]:
+    """The columns a condition reads (its field's, and those of its `items:`), beyond the required ones."""
     spec = rule.field
-    if spec.family == catalog.REFERRER_UTM:
-        source = "referrer" if spec.name == "referrer_domain" else spec.name
-        return [Need("events", (source, "url") if source.startswith("utm_") else (source,))]
-    if spec.family == catalog.CONVERSION:
-        needs = [Need("events", ("order_value",))] if spec.name in VALUE_FIELDS else []
-        if rule.items:
-            needs.append(Need("events", ("order_id",)))
-            needs += [Need("items", (c.column,)) for c in rule.items]
-        return needs
-    if spec.family == catalog.LOCATION:
-        return [Need("profiles", ("latitude",)), Need("profiles", ("longitude",))]
-    if spec.family == catalog.PROFILE and not computed_from_events(spec.column, inputs):
-        return [Need("profiles", (spec.column,))]
-    return []
-
-
-VALUE_FIELDS = ("order_value", "total_order_value", "average_order_value")
+    if spec.family == catalog.PROFILE and inputs.computes(spec.column):
+        return []  # computed from events
+    needs = list(spec.reads)
+    if rule.items:
+        needs.append(Reads("events", ("order_id",)))
+        needs += [Reads("items", (c.column,)) for c in rule.items]
+    return needs
 
 
 def check_names(segments: list[Segment], inputs: Inputs, columns: tuple[str, ...] = ()) -> None:
@@ -57,8 +37,8 @@ def check_names(segments: list[Segment], inputs: Inputs, columns: tuple[str, ...
                 if message:
                     problems.append(Problem(rule.loc, message))
     for column in columns:
-        if not computed_from_events(column, inputs):
-            message = _missing(Need("profiles", (column,)), inputs, "--columns")
+        if not inputs.computes(column):
+            message = _missing(Reads("profiles", (column,)), inputs, "--columns")
             if message:
                 problems.append(Problem(None, message))
     if problems:
@@ -79,7 +59,7 @@ def mapping_problems(inputs: Inputs) -> list[Problem]:
     return problems
 
 
-def _missing(need: Need, inputs: Inputs, reader: str) -> str | None:
+def _missing(need: Reads, inputs: Inputs, reader: str) -> str | None:
     table: Table | None = getattr(inputs, need.table)
     if table is None:
         option = f"data.{need.table} in the config or --{need.table}"
@@ -114,5 +94,5 @@ def reads_conversions(segments: list[Segment], inputs: Inputs) -> bool:
     """Whether the segments read conversions: a conversion or grid rule, or a prediction computed from them."""
     families = (catalog.CONVERSION, catalog.RETENTION)
     return any(rule.field.family in families or (rule.field.family == catalog.PROFILE
-                                                  and computed_from_events(rule.field.column, inputs))
+                                                  and inputs.computes(rule.field.column))
                for segment in segments for rule in conditions(segment.root))

@@ -15,14 +15,13 @@ import polars as pl
 from .. import catalog
 from ..grid import GridCell
 from ..operators import Predicate
-from ..timeframe import AsOf, window
+from ..timeframe import MICROSECONDS_PER_DAY, AsOf, window
 from ..tree import AllOf, AnyOf, Condition, ItemCondition, Not, Period, Rule
 from . import expressions as ex
 from .events import event_test
-from .features import Features, Inputs, computed_from_events
+from .features import Features
+from .inputs import UTC_US, Inputs
 
-UTC_US = pl.Datetime("us", "UTC")
-MICROSECONDS_PER_DAY = 86_400_000_000
 
 
 @dataclass
@@ -67,7 +66,10 @@ def _not(rule: Not, ctx: Context) -> pl.Expr:
 
 @translate.register
 def _condition(rule: Condition, ctx: Context) -> pl.Expr:
-    return FAMILY_COMPILERS[rule.field.family](rule, ctx)
+    compiler = FAMILY_COMPILERS.get(rule.field.family)
+    if compiler is None:
+        raise NoCompiler(f"no compiler for field {rule.field.name!r} of family {rule.field.family!r}")
+    return compiler(rule, ctx)
 
 
 def _positive(p: Predicate) -> Predicate:
@@ -111,7 +113,7 @@ def compile_profile(rule: Condition, ctx: Context) -> pl.Expr:
     the column is computed from events; negation per visitor, so a visitor without a profile is `not`."""
     column, p = rule.field.column, rule.predicate
     dtype = ctx.inputs.profiles.typed_dtype(column) if ctx.inputs.profiles is not None else pl.String
-    if computed_from_events(column, ctx.inputs):
+    if ctx.inputs.computes(column):
         return ex.apply(ctx.features.profile(column), p, rule.field.value_type, dtype)
     positive = ex.matches(pl.col(column), _positive(p), rule.field.value_type, dtype)
     return _negate_if(p, ctx.features.profile_test(("profile", column, _positive(p)), positive, (column,)))
@@ -138,48 +140,47 @@ def _event_key(rule: Condition) -> tuple:
     return ("event", rule.field.name, _positive(rule.predicate), rule.period)
 
 
-def _conversion_mask(rule: Condition, ctx: Context) -> pl.Expr:
-    mask = ctx.in_window(rule.period)
-    if rule.items:
-        mask = mask & _items_flag(rule.items, ctx)
-    return mask
-
-
 def _items_flag(items: tuple[ItemCondition, ...], ctx: Context) -> pl.Expr:
     """One line item must meet every item condition (negative ones included, per line)."""
     lines = ctx.inputs.items
-    per_line = [
-        ex.apply(pl.col(c.column), c.predicate, "number" if c.column in catalog.NUMERIC_ITEM_COLUMNS else "any",
-                 lines.typed_dtype(c.column) if lines is not None else pl.String)
-        for c in items
-    ]
-    key = (tuple(sorted({c.column for c in items})), items)
-    return ctx.features.item_flag(key, pl.all_horizontal(per_line))
+    per_line = [ex.apply(pl.col(c.column), c.predicate, catalog.item_value_type(c.column),
+                         lines.typed_dtype(c.column) if lines is not None else pl.String) for c in items]
+    columns = tuple(sorted({c.column for c in items}))
+    return ctx.features.item_flag(("items", items), pl.all_horizontal(per_line), columns)
 
 
-def _conversion_value(rule: Condition, ctx: Context) -> pl.Expr:
-    """The per-visitor number a numeric conversion field compares (None for `order_value`)."""
-    mask = _conversion_mask(rule, ctx)
-    value, ts = pl.col("order_value"), pl.col("timestamp")
-    key = ("conversion", rule.field.name, rule.period, rule.items)
-    if rule.field.name == "conversions":
-        # count timestamps rather than sum the mask: a mask without a period is a literal, which sums to 1
-        return ctx.features.over_conversions(key, pl.when(mask).then(ts).count().cast(pl.Float64), default=0.0)
-    if rule.field.name == "total_order_value":
-        return ctx.features.over_conversions(key, pl.when(mask).then(value).sum(), default=0.0)
-    if rule.field.name == "average_order_value":
-        return ctx.features.over_conversions(key, pl.when(mask).then(value).mean(), default=None)
-    last = ctx.features.over_conversions(key, pl.when(mask).then(ts).max(), default=None)
-    return ctx.days_since(last).cast(pl.Float64)
+# measure -> (aggregate over the visitor's masked conversions, value for a visitor without any). Numbers are
+# floats; `count` counts timestamps rather than summing the mask, which is a literal without a period.
+CONVERSION_MEASURES = {
+    "count": (lambda mask: pl.when(mask).then(pl.col("timestamp")).count().cast(pl.Float64), 0.0),
+    "sum": (lambda mask: pl.when(mask).then(pl.col("order_value")).sum(), 0.0),
+    "mean": (lambda mask: pl.when(mask).then(pl.col("order_value")).mean(), None),
+    "last": (lambda mask: pl.when(mask).then(pl.col("timestamp")).max(), None),
+}
 
 
 def compile_conversion(rule: Condition, ctx: Context) -> pl.Expr:
-    p = rule.predicate
-    if rule.field.name == "order_value":
-        row_matches = _conversion_mask(rule, ctx) & ex.matches(pl.col("order_value"), p, "number", pl.Float64)
-        key = ("conversion", "order_value", _positive(p), rule.period, rule.items)
+    """A number over the visitor's conversions (in the period, with a matching line item), compared."""
+    p, measure = rule.predicate, rule.field.measure
+    mask = ctx.in_window(rule.period)
+    if rule.items:
+        mask = mask & _items_flag(rule.items, ctx)
+    if measure == "some_value":  # at least one conversion whose value meets p: tested per conversion
+        row_matches = mask & ex.matches(pl.col("order_value"), p, "number", pl.Float64)
+        key = ("conversion", measure, _positive(p), rule.period, rule.items)
         return _negate_if(p, ctx.features.over_conversions(key, row_matches.any(), default=False))
-    return ex.apply(_conversion_value(rule, ctx), p, "number", pl.Float64)
+    if measure == "days_since_last":
+        value = ctx.days_since(_conversion_measure("last", rule, mask, ctx)).cast(pl.Float64)
+    else:
+        value = _conversion_measure(measure, rule, mask, ctx)
+    return ex.apply(value, p, "number", pl.Float64)
+
+
+def _conversion_measure(measure: str, rule: Condition, mask: pl.Expr, ctx: Context) -> pl.Expr:
+    if measure not in CONVERSION_MEASURES:
+        raise NoCompiler(f"no compiler for the measure {measure!r} of field {rule.field.name!r}")
+    aggregate, default = CONVERSION_MEASURES[measure]
+    return ctx.features.over_conversions(("conversion", measure, rule.period, rule.items), aggregate(mask), default)
 
 
 def grid_cell(ctx: Context) -> pl.Expr:
@@ -215,3 +216,7 @@ FAMILY_COMPILERS = {
     catalog.CONVERSION: compile_conversion,
     catalog.RETENTION: compile_retention,
 }
+
+
+class NoCompiler(TypeError):
+    """A field or measure the polars backend has no compiler for (a programming error, never user input)."""

@@ -12,7 +12,7 @@ import polars as pl
 
 from ..errors import DataError
 
-UTC_US = pl.Datetime("us", "UTC")
+UTC_US = pl.Datetime("us", "UTC")  # every timestamp, once read: UTC microseconds
 
 
 def common_schema(files: list[str], schemas: list[dict]) -> dict:

@@ -19,9 +19,8 @@ import polars as pl
 
 from ..operators import Predicate
 from . import expressions as ex
+from .inputs import VID
 
-VID = "visitor_id"
-UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 INTERNAL, DOMAIN = "internal", "referrer_domain"  # derived from the referrer's host
 SAMPLE_ROWS = 200_000
 DISTINCT_PAYS_ROWS = 1_000_000  # candidates needing a value beyond which a distinct pass is considered

@@ -1,10 +1,9 @@
-"""Per-visitor features: every aggregate the compiled rules need, computed once per run.
+"""Per-visitor features: everything the compiled rules need per visitor, computed once per run.
 
-Rules register what they need (a profile column, an aggregate over events, over
-de-duplicated conversions, or a flag over line items) under a structural key, so
-the same aggregate asked for by several rules or segments is computed once. The
-visitor frame is then one aggregation over events, one over conversions and a
-join with profiles.
+Rules register what they need (a test of single events, an aggregate over de-duplicated conversions, a
+flag over line items, a test of the profile row, a profile column as it is) under a structural key, so
+what several rules or segments ask for is computed once. `visitor_frame` assembles them: one branch per
+kind of need, each reading its own columns through the source layer, joined per visitor.
 """
 
 from __future__ import annotations
@@ -15,9 +14,9 @@ import polars as pl
 
 from ..errors import DataError
 from ..timeframe import AsOf
-from . import health
-from .events import SAMPLE_ROWS, EventTest, event_flags
-from .inputs import VID, Inputs, Table, before_as_of, parse_timestamps
+from . import health, source
+from .events import EventTest, event_flags
+from .inputs import VID, Inputs
 
 
 @dataclass
@@ -25,6 +24,17 @@ class Aggregate:
     name: str
     expr: pl.Expr
     default: object
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """What a plan needs from the data besides its scans, found before planning (api.Session.prepare):
+    predictions from the models, and the export's first rows, which decide how event rules derive values."""
+
+    predictions: pl.DataFrame | None = None  # visitor_id and the predicted columns
+    prediction_notes: dict[str, str] = field(default_factory=dict)  # column -> how it was computed
+    event_sample: pl.DataFrame | None = None  # the first rows of the events, with the event rules' columns
+    event_rows: int | None = None  # how many event rows there are (an estimate for CSV)
 
 
 @dataclass
@@ -36,7 +46,7 @@ class Features:
     profile_tests: dict[object, Aggregate] = field(default_factory=dict)  # a test of each profile row
     profile_columns: dict[str, None] = field(default_factory=dict)  # profile columns joined as they are
     profile_reads: dict[str, None] = field(default_factory=dict)  # profile columns the profile tests read
-    computed_predictive: dict[str, str] = field(default_factory=dict)  # column -> how it was computed from events
+    item_columns: dict[str, None] = field(default_factory=dict)  # item columns the item flags read
 
     def _register(self, table: dict, prefix: str, key, expr: pl.Expr, default):
         if key not in table:
@@ -55,8 +65,9 @@ class Features:
         """An aggregate over the visitor's de-duplicated conversions."""
         return self._register(self.conversion_aggs, "c", key, expr, default)
 
-    def item_flag(self, key, line_expr: pl.Expr) -> pl.Expr:
-        """Per conversion: whether one of its line items meets `line_expr`."""
+    def item_flag(self, key, line_expr: pl.Expr, columns: tuple[str, ...]) -> pl.Expr:
+        """Per conversion: whether one of its line items meets `line_expr` (over the item `columns`)."""
+        self.item_columns.update(dict.fromkeys(columns))
         return self._register(self.item_flags, "i", key, line_expr, False)
 
     def profile(self, column: str) -> pl.Expr:
@@ -78,64 +89,9 @@ def profile_name(column: str) -> str:
     return f"profile:{column}"
 
 
-def event_base(inputs: Inputs, features: Features, as_of: AsOf | None, *, conversions: bool = False,
-               event_type: bool = False) -> pl.LazyFrame:
-    """The event rows up to as_of (all rows where it is None) with the columns the features read (and the
-    conversion columns where `conversions` is set, event_type where `event_type` is), timestamps parsed.
-    Rows without a visitor or a readable timestamp are still there: the health check (health.py) counts
-    them, and `event_rows` drops them."""
-    ts = pl.col("timestamp")
-    frame = _event_columns(inputs, features, conversions, event_type)
-    return frame if as_of is None else frame.filter(ts.is_null() | before_as_of(ts, as_of))
-
-
-def event_rows(inputs: Inputs, features: Features, as_of: AsOf, *, conversions: bool = False) -> pl.LazyFrame:
-    """The events up to as_of with a readable timestamp. Rows without a visitor_id fall into a null group
-    when aggregated per visitor, which `known_visitors` drops with the blank IDs: no test per event row
-    (a filter on visitor_id would make the scan decode every ID before the other filters)."""
-    return _event_columns(inputs, features, conversions).filter(before_as_of(pl.col("timestamp"), as_of))
-
-
-def _event_columns(inputs: Inputs, features: Features, conversions: bool = False, event_type: bool = False
-                   ) -> pl.LazyFrame:
-    events = inputs.events
-    events.require(("visitor_id", "timestamp", "event_type"))
-    raw = {c for c in features.event_columns if events.has(c)}
-    if features.conversion_aggs or conversions:
-        raw |= {"event_type", "order_id", "order_value"}
-    if event_type:
-        raw.add("event_type")
-    return events.select([VID, "timestamp", *sorted(raw)]).with_columns(
-        parse_timestamps(events, inputs.config.timestamp_format, pl.col("timestamp")).alias("timestamp"))
-
-
-def known_visitors(frame: pl.DataFrame) -> pl.DataFrame:
-    """Rows whose visitor_id has some text: an empty or all-whitespace ID is no visitor (its events are
-    skipped, and counted so by the health check). Applied to a collected frame of one row per visitor:
-    in a lazy plan polars would push the test down to every event row."""
-    return frame.filter(pl.col(VID).str.contains(r"\S"))
-
-
-def conversion_events(inputs: Inputs, features: Features, as_of: AsOf) -> pl.LazyFrame:
-    """The events of the conversion types up to as_of, unreadable timestamps included (the health check
-    counts them): a few percent of the rows, cached, as both the conversions and their check read them."""
-    ts = pl.col("timestamp")
-    rows = _event_columns(inputs, features, conversions=True)
-    return rows.filter(pl.col("event_type").is_in(list(inputs.config.conversion_events))
-                       & (ts.is_null() | before_as_of(ts, as_of))).cache()
-
-
 def conversion_rows(events: pl.LazyFrame, inputs: Inputs, features: Features) -> pl.LazyFrame:
-    """One row per conversion: events of the conversion types, an order tracked twice counted once (first event)."""
-    conversions = events.filter(pl.col("event_type").is_in(list(inputs.config.conversion_events))
-                                & pl.col("timestamp").is_not_null())
-    columns = [VID, "timestamp", "order_id", "order_value"]
-    orders = (conversions.filter(pl.col("order_id").is_not_null())
-              .group_by([VID, "order_id"])
-              .agg(pl.col("timestamp").min(), pl.col("order_value").sort_by("timestamp").first())
-              .select(columns))
-    unordered = conversions.filter(pl.col("order_id").is_null()).select(columns)
-    rows = pl.concat([orders, unordered])
+    """One row per conversion (source.conversions), with each item flag of the conversion's line items."""
+    rows = source.conversions(events, inputs)
     if features.item_flags:
         rows = rows.join(_item_flags(inputs, features), on="order_id", how="left").with_columns(
             pl.col(a.name).fill_null(False) for a in features.item_flags.values())
@@ -145,9 +101,8 @@ def conversion_rows(events: pl.LazyFrame, inputs: Inputs, features: Features) ->
 def _item_flags(inputs: Inputs, features: Features) -> pl.LazyFrame:
     if inputs.items is None:
         raise DataError("a rule uses `items`, but no items table is configured (data.items or --items)")
-    columns = sorted({c for key in features.item_flags for c in key[0]})
     inputs.items.require(["order_id"])
-    lines = inputs.items.select(["order_id", *columns]).filter(pl.col("order_id").is_not_null())
+    lines = inputs.items.select(["order_id", *features.item_columns]).filter(pl.col("order_id").is_not_null())
     return lines.group_by("order_id").agg(a.expr.any().alias(a.name) for a in features.item_flags.values())
 
 
@@ -170,19 +125,20 @@ class VisitorFrame:
     conversion_types: pl.LazyFrame | None = None
 
 
-def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = ALL) -> VisitorFrame:
+def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = ALL,
+                  prepared: Preparation = Preparation()) -> VisitorFrame:
     """One row per visitor of the universe (profiles ∪ events up to as_of) with every feature column.
 
     A narrower `scope` leaves out visitors that cannot match any output (see plan.universe_scope), which
     spares the per-visitor pass over all events when no rule reads events one by one. Each branch reads
     its own columns of the events in a scan of its own, streaming; only small results are cached."""
-    events = event_rows(inputs, features, as_of)
-    predicted = predicted_columns(inputs, features)
-    profiles = _profile_rows(inputs.profiles, features, predicted) if inputs.profiles is not None else None
+    events = source.event_rows(inputs, as_of, features.event_columns)
+    predicted = [c for c in features.profile_columns if inputs.computes(c)]
+    profiles = _profile_rows(inputs, features, predicted) if inputs.profiles is not None else None
     result = VisitorFrame(pl.LazyFrame())
     per_converter = None
     if features.conversion_aggs:
-        converted = conversion_events(inputs, features, as_of)
+        converted = source.conversion_events(inputs, as_of)
         types = inputs.config.conversion_events
         result.conversion_types = health.conversion_type_counts(converted, types)
         per_converter = conversion_rows(converted, inputs, features).group_by(VID).agg(
@@ -190,16 +146,17 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
         if scope in (CONVERTERS, BOTH):
             result.skips, result.skipped_from = health.skip_counts(converted), converted
     if scope == ALL:
-        seen = event_base(inputs, Features(), as_of).group_by(VID).agg(
+        seen = source.event_base(inputs, as_of).group_by(VID).agg(
             pl.len().alias(health.ROWS), pl.col("timestamp").null_count().alias(health.UNREADABLE)).cache()
         result.skips = health.skip_counts_per_visitor(seen)
         universe = seen.filter(pl.col(health.ROWS) > pl.col(health.UNREADABLE)).select(VID)
     elif scope == MATCHING_EVENTS:
-        read = event_base(inputs, Features(), as_of)
+        read = source.event_base(inputs, as_of)
         result.skips, result.skipped_from = health.skip_counts(read), read
     if scope in (ALL, MATCHING_EVENTS):
         tests = list(features.event_tests.values())
-        flags = _event_flags(events, tests, inputs) if tests else None
+        flags = event_flags(events, tests, inputs.config.site_domains, prepared.event_sample,
+                            prepared.event_rows) if tests else None
         if scope == ALL:
             if flags is not None:
                 universe = universe.join(flags, on=VID, how="left")
@@ -220,7 +177,7 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
                                            if c not in predicted),
                                          *(pl.lit(False).alias(a.name) for a in features.profile_tests.values()))
     if predicted:
-        universe = universe.join(_predictions(inputs, features, as_of, predicted), on=VID, how="left")
+        universe = universe.join(_predictions(prepared, predicted), on=VID, how="left")
     if per_converter is not None:
         universe = universe.join(per_converter, on=VID, how="left")
     defaults = {t.name: False for t in [*features.event_tests.values(), *features.profile_tests.values()]}
@@ -229,48 +186,17 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
     return result
 
 
-def _event_flags(events: pl.LazyFrame, tests: list[EventTest], inputs: Inputs) -> pl.LazyFrame:
-    """Per visitor, whether an event passes each test; the export's first rows judge where a value derived
-    from a referrer or URL is worth computing once per distinct value (events.event_flags)."""
-    sample = rows = None
-    if any(t.derived for t in tests):
-        sample = events.head(SAMPLE_ROWS).collect(engine="streaming")
-        rows = inputs.events.estimated_rows()
-    return event_flags(events, tests, inputs.config.site_domains, sample, rows)
-
-
-def _profile_rows(profiles: Table, features: Features, predicted: list[str]) -> pl.LazyFrame:
+def _profile_rows(inputs: Inputs, features: Features, predicted: list[str]) -> pl.LazyFrame:
     """One row per visitor with a profile (its first): the profile tests' answers and the columns joined
     as they are."""
-    profiles.require(["visitor_id"])
     wanted = [c for c in features.profile_columns if c not in predicted]
-    read = list(dict.fromkeys([*wanted, *features.profile_reads]))
-    rows = profiles.select([VID, *(c for c in read if profiles.has(c))]).filter(
-        pl.col(VID).is_not_null() & pl.col(VID).is_first_distinct())
-    rows = rows.with_columns(pl.lit(None, profiles.typed_dtype(c)).alias(c) for c in read if not profiles.has(c))
+    rows = source.profile_rows(inputs, [*wanted, *features.profile_reads])
     return rows.select(VID, *(pl.col(c).alias(profile_name(c)) for c in wanted),
                        *(a.expr.alias(a.name) for a in features.profile_tests.values()))
 
 
-PREDICTIVE_COLUMNS = ("conversion_potential", "clv")
-
-
-def predicted_columns(inputs: Inputs, features: Features) -> list[str]:
-    """The predictive profile columns the features read that are computed from events."""
-    return [c for c in features.profile_columns if computed_from_events(c, inputs)]
-
-
-def computed_from_events(column: str, inputs: Inputs) -> bool:
-    """Whether a predictive column comes from the models: config `predictive: events`, or `auto` where the
-    profiles lack the column (or there are no profiles)."""
-    source, profiles = inputs.config.predictive, inputs.profiles
-    return column in PREDICTIVE_COLUMNS and (
-        source == "events" or (source == "auto" and (profiles is None or not profiles.has(column))))
-
-
-def _predictions(inputs: Inputs, features: Features, as_of: AsOf, columns: list[str]) -> pl.LazyFrame:
-    from ..predict import predict_visitors, source_note
-
-    predictions = predict_visitors(inputs, as_of)
-    features.computed_predictive.update({c: source_note(c, predictions.models) for c in columns})
-    return predictions.frame.lazy().select(VID, *(pl.col(c).alias(profile_name(c)) for c in columns))
+def _predictions(prepared: Preparation, columns: list[str]) -> pl.LazyFrame:
+    """The predicted columns per visitor; null columns where the plan is only to be shown (explain)."""
+    if prepared.predictions is None:
+        return pl.LazyFrame(schema={VID: pl.String, **{profile_name(c): pl.Float64 for c in columns}})
+    return prepared.predictions.lazy().select(VID, *(pl.col(c).alias(profile_name(c)) for c in columns))

@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from ..errors import DataError, Problem
-from ..timeframe import AsOf
+from ..errors import DataError, Problem, UsageError
+from ..timeframe import AsOf, parse_as_of
+from . import source
 from .inputs import EPOCH_UNITS, VID, Inputs, before_as_of, parse_timestamps
 
 PLAUSIBLE = (datetime(1980, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
@@ -197,3 +198,28 @@ def _no_conversions(missing: list[str], inputs: Inputs, as_of: AsOf | None) -> s
     which = ", ".join(map(repr, missing))
     return (f"conversion_events{configured}: no event{when} has event_type {which}{hints}; "
             f"event types in {events.label}: {listed or 'none'}")
+
+
+def check_events(inputs: Inputs, as_of: AsOf | None, conversions: bool = False) -> EventHealth:
+    """The health of the event rows up to as_of (all of them, and the newest timestamp, where it is None),
+    checked: a pass of its own, for commands that need it before or without a plan (`as_of: latest`,
+    `validate --data`, `predict`)."""
+    rows = source.event_base(inputs, as_of, ("event_type",))
+    types = inputs.config.conversion_events
+    queries = [skip_counts(rows, newest=as_of is None)]
+    if conversions:
+        queries.append(conversion_type_counts(rows.filter(pl.col("event_type").is_in(list(types))), types))
+    skips, *converted = source.collect_all(queries, inputs)
+    health = read_health(skips, rows, converted[0] if converted else None)
+    check_health(health, inputs, as_of)
+    return health
+
+
+def latest_event(health: EventHealth, inputs: Inputs) -> AsOf:
+    """`as_of: latest`: the newest event's timestamp."""
+    if health.newest is None:
+        raise DataError("as_of: latest needs at least one event with a readable timestamp", file=inputs.events.label)
+    try:
+        return parse_as_of(health.newest.isoformat())
+    except UsageError as exc:
+        raise DataError(f"as_of: latest is the newest event, {exc}", file=inputs.events.label) from None

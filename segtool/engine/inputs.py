@@ -12,21 +12,16 @@ from pathlib import Path
 
 import polars as pl
 
+from ..catalog import NUMBER_COLUMNS
 from ..config import Config
 from ..errors import DataError
 from ..timeframe import AsOf
-from .drift import aligned, common_schema
+from .drift import UTC_US, aligned, common_schema
 
 VID = "visitor_id"
+PREDICTIVE_COLUMNS = ("conversion_potential", "clv")  # profile columns the models can compute from events
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
-UTC_US = pl.Datetime("us", "UTC")
 REQUIRED = {"events": ("visitor_id", "timestamp", "event_type"), "profiles": ("visitor_id",), "items": ("order_id",)}
-# Columns read as numbers whatever the file stores; a value that is not a number is a data error.
-FLOAT_COLUMNS = {
-    "events": ("order_value",),
-    "profiles": ("latitude", "longitude", "conversion_potential", "clv"),
-    "items": ("price", "quantity"),
-}
 ID_COLUMNS = ("visitor_id", "order_id")  # text whatever the file stores: `7` and `007` stay as written
 ISO_FORMATS = (
     "%Y-%m-%dT%H:%M:%S%.f%#z",
@@ -134,13 +129,13 @@ class Table:
             if self.has(canonical):
                 exprs.append(self.typed(canonical, pl.col(self.export_name(canonical))).alias(canonical))
             else:
-                exprs.append(pl.lit(None, pl.Float64 if canonical in FLOAT_COLUMNS[self.name] else pl.String)
+                exprs.append(pl.lit(None, pl.Float64 if canonical in NUMBER_COLUMNS[self.name] else pl.String)
                              .alias(canonical))
         return self.scan().select(exprs)
 
     def typed(self, canonical: str, expr: pl.Expr) -> pl.Expr:
         dtype = self.dtype(canonical)
-        if canonical in FLOAT_COLUMNS[self.name]:
+        if canonical in NUMBER_COLUMNS[self.name]:
             if dtype == pl.String:
                 expr = expr.str.strip_chars()
                 expr = pl.when(expr != "").then(expr)
@@ -153,7 +148,7 @@ class Table:
 
     def typed_dtype(self, canonical: str) -> pl.DataType:
         """The type `select` gives the column: floats for numeric columns, numbers kept, the rest text."""
-        if canonical in FLOAT_COLUMNS[self.name]:
+        if canonical in NUMBER_COLUMNS[self.name]:
             return pl.Float64
         if not self.has(canonical) or canonical in ID_COLUMNS:
             return pl.String
@@ -169,6 +164,13 @@ class Inputs:
     profiles: Table | None
     items: Table | None
     config: Config
+
+    def computes(self, column: str) -> bool:
+        """Whether a predictive profile column comes from the models rather than the profiles: config
+        `predictive: events`, or `auto` where the profiles lack the column (or there are no profiles)."""
+        source = self.config.predictive
+        return column in PREDICTIVE_COLUMNS and (
+            source == "events" or (source == "auto" and (self.profiles is None or not self.profiles.has(column))))
 
 
 def resolve_table(name: str, spec: str | None, mapping: dict[str, str] | None = None) -> Table | None:

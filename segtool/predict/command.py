@@ -25,14 +25,11 @@ def parse_horizon(text: str) -> float:
 
 
 def predict_command(session, horizon: str, output: Path | None, params: bool, fmt: str | None, stderr) -> None:
-    from . import predict_visitors
-
     horizon_days = parse_horizon(horizon)
     fmt = _format(output, params, fmt)
     if not is_stdout(output):
         session.check_output(output, [])
-    session.check_events(conversions=True)
-    predictions = predict_visitors(session.inputs(), session.as_of(), horizon_days)
+    predictions = session.predict(horizon_days)
     if params:
         write_text(json.dumps(predictions.models.to_json_dict(), indent=2) + "\n", output)
     else:

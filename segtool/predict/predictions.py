@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from ..engine.features import VID, Inputs, known_visitors
+from ..engine.inputs import VID, Inputs
+from ..engine.source import collect, known_visitors
 from ..errors import DataError
 from ..timeframe import AsOf
 from .models import FittedModels, expected_purchases, expected_value, fit_models, p_alive, p_purchase_if_alive
@@ -28,8 +29,6 @@ class Predictions:
 
 def predict_visitors(inputs: Inputs, as_of: AsOf, horizon_days: float = HORIZON_DAYS) -> Predictions:
     """Fit BG/NBD and Gamma-Gamma on the visitors who converted, then predict for every visitor."""
-    from ..engine.plan import collect
-
     summary = known_visitors(collect(purchase_summary(inputs, as_of).sort(VID), inputs))
     x, t_x, T, m_x = (summary[c].to_numpy() for c in ("x", "t_x", "T", "m_x"))
     customer = summary["customer"].to_numpy()

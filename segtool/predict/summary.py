@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..engine.features import VID, Features, Inputs, conversion_rows, event_rows
+from ..engine import source
+from ..engine.inputs import UTC_US, VID, Inputs
+from ..timeframe import MICROSECONDS_PER_DAY
 from ..timeframe import AsOf
 
-UTC_US = pl.Datetime("us", "UTC")
-MICROSECONDS_PER_DAY = 86_400_000_000
 
 
 def _days(elapsed: pl.Expr) -> pl.Expr:
@@ -24,10 +24,9 @@ def _days(elapsed: pl.Expr) -> pl.Expr:
 
 def purchase_summary(inputs: Inputs, as_of: AsOf) -> pl.LazyFrame:
     """visitor_id, customer (converted at least once), x, t_x, T, m_x for every visitor of the universe."""
-    features = Features()
-    events = event_rows(inputs, features, as_of, conversions=True)
+    events = source.event_rows(inputs, as_of, source.CONVERSION_COLUMNS)
     as_of_instant = pl.lit(as_of.instant, dtype=UTC_US)
-    purchase_days = (conversion_rows(events, inputs, features)
+    purchase_days = (source.conversions(events, inputs)
                      .group_by(VID, pl.col("timestamp").dt.truncate("1d").alias("day"))
                      .agg(pl.col("order_value").sum().alias("value")))
     customers = purchase_days.group_by(VID).agg(
@@ -38,9 +37,7 @@ def purchase_summary(inputs: Inputs, as_of: AsOf) -> pl.LazyFrame:
     )
     visitors = events.group_by(VID).agg(_days(as_of_instant - pl.col("timestamp").min()).alias("T_seen"))
     if inputs.profiles is not None:
-        inputs.profiles.require([VID])
-        profiled = inputs.profiles.select([VID]).filter(pl.col(VID).is_not_null()).unique()
-        visitors = visitors.join(profiled, on=VID, how="full", coalesce=True)
+        visitors = visitors.join(source.profile_visitors(inputs), on=VID, how="full", coalesce=True)
     return visitors.join(customers, on=VID, how="left").select(
         VID,
         pl.col("x").is_not_null().alias("customer"),

@@ -1,0 +1,125 @@
+"""Reading: the rows of the input tables as the planner and the predictions use them, and running plans.
+
+The layer below everything that plans or predicts: it imports only the tables (inputs.py). Every read is
+lazy; `collect_all` runs plans, turning what polars reports about unreadable data into a DataError that
+names the file and column.
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from ..catalog import NUMBER_COLUMNS
+from ..errors import DataError
+from ..timeframe import AsOf
+from .inputs import VID, Inputs, before_as_of, parse_timestamps
+
+CONVERSION_COLUMNS = ("event_type", "order_id", "order_value")
+# Branches of a plan that read the same scan would share it through a cache that holds every row in
+# memory; each reads its own columns instead, streaming, so memory stays with the per-visitor results.
+NO_SHARED_SCANS = pl.QueryOptFlags(comm_subplan_elim=False)
+
+
+def event_columns(inputs: Inputs, columns=()) -> pl.LazyFrame:
+    """Every event row with visitor_id, the parsed timestamp (null where unreadable) and the canonical
+    `columns` (null where the export lacks one)."""
+    events = inputs.events
+    events.require(("visitor_id", "timestamp", "event_type"))
+    wanted = sorted(set(columns) - {VID, "timestamp"})
+    return events.select([VID, "timestamp", *wanted]).with_columns(
+        parse_timestamps(events, inputs.config.timestamp_format, pl.col("timestamp")).alias("timestamp"))
+
+
+def event_base(inputs: Inputs, as_of: AsOf | None, columns=()) -> pl.LazyFrame:
+    """The event rows up to as_of (all of them where it is None), unreadable timestamps and missing visitors
+    included: the health check (health.py) counts them, `event_rows` drops them."""
+    ts = pl.col("timestamp")
+    frame = event_columns(inputs, columns)
+    return frame if as_of is None else frame.filter(ts.is_null() | before_as_of(ts, as_of))
+
+
+def event_rows(inputs: Inputs, as_of: AsOf, columns=()) -> pl.LazyFrame:
+    """The events up to as_of with a readable timestamp. Rows without a visitor_id fall into a null group
+    when aggregated per visitor, which `known_visitors` drops with the blank IDs: no test per event row
+    (a filter on visitor_id would make the scan decode every ID before the other filters)."""
+    return event_columns(inputs, columns).filter(before_as_of(pl.col("timestamp"), as_of))
+
+
+def conversion_events(inputs: Inputs, as_of: AsOf) -> pl.LazyFrame:
+    """The events of the conversion types up to as_of, unreadable timestamps included (the health check
+    counts them): a few percent of the rows, cached, as both the conversions and their check read them."""
+    ts = pl.col("timestamp")
+    rows = event_columns(inputs, CONVERSION_COLUMNS)
+    return rows.filter(pl.col("event_type").is_in(list(inputs.config.conversion_events))
+                       & (ts.is_null() | before_as_of(ts, as_of))).cache()
+
+
+def conversions(events: pl.LazyFrame, inputs: Inputs) -> pl.LazyFrame:
+    """One row per conversion (visitor_id, timestamp, order_id, order_value) from events with the conversion
+    columns: the conversion types, a readable timestamp, an order tracked twice counted once (first event)."""
+    rows = events.filter(pl.col("event_type").is_in(list(inputs.config.conversion_events))
+                         & pl.col("timestamp").is_not_null())
+    columns = [VID, "timestamp", "order_id", "order_value"]
+    orders = (rows.filter(pl.col("order_id").is_not_null())
+              .group_by([VID, "order_id"])
+              .agg(pl.col("timestamp").min(), pl.col("order_value").sort_by("timestamp").first())
+              .select(columns))
+    return pl.concat([orders, rows.filter(pl.col("order_id").is_null()).select(columns)])
+
+
+def profile_rows(inputs: Inputs, columns=()) -> pl.LazyFrame:
+    """One row per visitor with a profile, its first, with the canonical `columns` (null where missing)."""
+    profiles = inputs.profiles
+    profiles.require(["visitor_id"])
+    read = list(dict.fromkeys(c for c in columns if c != VID))
+    rows = profiles.select([VID, *(c for c in read if profiles.has(c))]).filter(
+        pl.col(VID).is_not_null() & pl.col(VID).is_first_distinct())
+    return rows.with_columns(pl.lit(None, profiles.typed_dtype(c)).alias(c) for c in read if not profiles.has(c))
+
+
+def profile_visitors(inputs: Inputs) -> pl.LazyFrame:
+    return inputs.profiles.select([VID]).filter(pl.col(VID).is_not_null()).unique()
+
+
+def known_visitors(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows whose visitor_id has some text: an empty or all-whitespace ID is no visitor (its events are
+    skipped, and counted so by the health check). Applied to a collected frame of one row per visitor:
+    in a lazy plan polars would push the test down to every event row."""
+    return frame.filter(pl.col(VID).str.contains(r"\S"))
+
+
+def collect(frame: pl.LazyFrame, inputs: Inputs) -> pl.DataFrame:
+    """Run a plan; a value that cannot be read as its column's type becomes a DataError naming file and column."""
+    return collect_all([frame], inputs)[0]
+
+
+def collect_all(frames: list[pl.LazyFrame], inputs: Inputs) -> list[pl.DataFrame]:
+    """Run several plans at once."""
+    try:
+        return pl.collect_all(frames, engine="streaming", optimizations=NO_SHARED_SCANS)
+    except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError, OSError) as exc:
+        raise _data_error(exc, inputs) from None
+
+
+def _data_error(exc: Exception, inputs: Inputs) -> DataError:
+    message = str(exc)
+    found = re.search(r"in column '([^']+)'.*?: (\[.*?\])", message, re.S)
+    tables = [t for t in (inputs.events, inputs.profiles, inputs.items) if t is not None]
+    for table in tables if found else ():
+        for canonical in NUMBER_COLUMNS[table.name]:
+            if found.group(1) in (canonical, table.export_name(canonical)):
+                return DataError(f"values that are not numbers in {table.name}: {found.group(2)}",
+                                 file=table.label, column=table.export_name(canonical))
+    first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+    if "os error 12" in first or "Cannot allocate memory" in first or "memory allocation" in first:
+        from ..supervisor import MEMORY_HINT
+
+        return DataError(f"ran out of memory while reading the data; {MEMORY_HINT}")
+    for table in tables:
+        file = table.unreadable_file()
+        if file is not None:
+            hint = "; the file is not UTF-8 text: convert it to UTF-8" if "utf-8" in first else ""
+            return DataError(f"cannot read {table.name}: {first}{hint}", file=file)
+    return DataError(f"cannot read the input data: {first}")

@@ -1,0 +1,48 @@
+"""What the library API returns: typed results that the CLI renders without knowing the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .grid import GridCell
+from .timeframe import AsOf
+from .tree import Segment
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    segment: Segment
+    members: "pl.DataFrame"  # visitor_id and the requested profile columns, sorted by visitor_id, unique
+    rule_sizes: tuple[int, ...] = ()  # each top-level rule on its own (when asked for)
+
+    @property
+    def size(self) -> int:
+        return self.members.height
+
+
+@dataclass(frozen=True)
+class RunResult:
+    as_of: AsOf
+    universe: int  # visitors in the universe (profiles ∪ events up to as_of), or in the narrower one used
+    segments: tuple[SegmentResult, ...]
+    skipped_event_rows: int = 0  # rows without a visitor or a readable timestamp, of the rows read
+    notes: dict[str, str] = field(default_factory=dict)  # column -> how it was computed from events
+
+
+@dataclass(frozen=True)
+class GridResult:
+    as_of: AsOf
+    cells: tuple[GridCell, ...]
+    counts: "pl.DataFrame"  # cell (null: no cell), visitors; every configured cell listed, zeros included
+
+
+@dataclass(frozen=True)
+class Explanation:
+    words: tuple[str, ...]  # the rules in plain words
+    as_of: str  # the instant, or how it will be found
+    notes: tuple[str, ...]  # where predictive columns come from
+    plan: str  # the polars query plan, optimized
