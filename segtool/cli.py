@@ -30,6 +30,14 @@ PredictiveOpt = typer.Option(None, "--predictive",
                              help="auto|profiles|events: the source of clv and conversion_potential (overrides config).")
 
 
+def output_option(help: str):
+    return typer.Option(None, "-o", "--output", help=f"{help} `-` is stdout.")
+
+
+def format_option(help: str, default: str | None = None):
+    return typer.Option(default, "--format", help=help)
+
+
 def _stderr():
     from rich.console import Console
 
@@ -109,10 +117,10 @@ def _session(config: Optional[Path], as_of=None, events=None, profiles=None, ite
 def run(
     segments: List[Path] = SegmentsArg,
     as_of: Optional[str] = AsOfOpt,
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the IDs (and --columns) to this file."),
+    output: Optional[Path] = output_option("Write the IDs (and --columns) to this file."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Write one file per segment, named after it."),
     summary: bool = typer.Option(False, "--summary", help="Print each segment's size, share and per-rule sizes."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="csv|parquet|json|ndjson|txt (for --summary: json)."),
+    fmt: Optional[str] = format_option("csv|parquet|json|ndjson|txt (for --summary: json)."),
     columns: Optional[str] = typer.Option(None, "--columns", help="Profile columns to add to output files, e.g. email,city."),
     events: Optional[str] = EventsOpt,
     profiles: Optional[str] = ProfilesOpt,
@@ -140,12 +148,17 @@ def validate(
     profiles: Optional[str] = ProfilesOpt,
     items: Optional[str] = ItemsOpt,
     predictive: Optional[str] = PredictiveOpt,
+    fmt: Optional[str] = format_option("json: every problem with its file, line, column, code and suggestions, "
+                                       "on stdout, for editors and CI."),
     config: Optional[Path] = ConfigOpt,
 ):
     """Check segment files (no data read), and with --data the data they would run on."""
     from .commands import validate_segments
 
-    validate_segments(_session(config, as_of, events, profiles, items, predictive), segments, data, _stdout())
+    if fmt not in (None, "json"):
+        raise UsageError(f"validate --format takes json, found {fmt!r}")
+    validate_segments(_session(config, as_of, events, profiles, items, predictive), segments, data, _stdout(),
+                      as_json=fmt == "json")
 
 
 @app.command()
@@ -180,8 +193,8 @@ def fields():
 @handle_errors
 def grid(
     as_of: Optional[str] = AsOfOpt,
-    fmt: Optional[str] = typer.Option(None, "--format", help="csv or json instead of the picture."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the grid to this file (csv or json)."),
+    fmt: Optional[str] = format_option("csv or json instead of the picture."),
+    output: Optional[Path] = output_option("Write the grid to this file (csv or json)."),
     events: Optional[str] = EventsOpt,
     profiles: Optional[str] = ProfilesOpt,
     config: Optional[Path] = ConfigOpt,
@@ -198,7 +211,7 @@ def sample(
     visitors: int = typer.Option(..., "--visitors", min=1, help="How many visitors to generate."),
     output_dir: Path = typer.Option(..., "-o", "--output-dir", help="Directory to write events/items/profiles to."),
     seed: int = typer.Option(42, "--seed", help="Random seed: the same seed gives the same files."),
-    fmt: str = typer.Option("parquet", "--format", help="parquet, csv, or both (comma-separated)."),
+    fmt: str = format_option("parquet, csv, or both (comma-separated).", "parquet"),
 ):
     """Write synthetic exports (events, items, profiles) of any size."""
     from .sample import generate_sample
@@ -218,9 +231,9 @@ def sample(
 def predict(
     as_of: Optional[str] = AsOfOpt,
     horizon: str = typer.Option("365d", "--horizon", help="How far ahead conversions and CLV look (365d, 52w)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the predictions to this file."),
+    output: Optional[Path] = output_option("Write the predictions to this file."),
     params: bool = typer.Option(False, "--params", help="Print the fitted model parameters (JSON) instead."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="csv|parquet|json|ndjson (default: csv or the extension)."),
+    fmt: Optional[str] = format_option("csv|parquet|json|ndjson (default: csv or the extension)."),
     events: Optional[str] = EventsOpt,
     profiles: Optional[str] = ProfilesOpt,
     config: Optional[Path] = ConfigOpt,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import Problem, UsageError
 from .output import EXTENSIONS, FORMATS, format_for, is_stdout, print_ids, write_members, write_text
 from .parse import is_safe_name, segment_files
 
@@ -75,7 +75,9 @@ def _output_format(request: RunRequest, target: Path) -> str:
     return format_for(target, request.fmt, default="csv" if request.columns else "txt")  # `-o -`: like no -o
 
 
-def validate_segments(session, paths: list[Path], data: bool, stdout) -> None:
+def validate_segments(session, paths: list[Path], data: bool, stdout, as_json: bool = False) -> None:
+    if as_json:
+        return _validate_as_json(session, paths, data)
     checked = session.load_segments(paths)
     if data:
         session.check_data(checked)
@@ -87,12 +89,37 @@ def validate_segments(session, paths: list[Path], data: bool, stdout) -> None:
                      f"{session.as_of().describe()}", markup=False)
 
 
+def _validate_as_json(session, paths: list[Path], data: bool) -> None:
+    """{"ok", "segments": [{file, name, rules}], "problems": [{file, line, column, code, message,
+    suggestions}]} on stdout; the exit code of the problems (1 segment or config, 3 data) as without JSON."""
+    import json
+    import sys
+
+    from .errors import SegtoolError
+
+    report, failure = {"ok": True, "segments": [], "problems": []}, None
+    try:
+        checked = session.load_segments(paths)
+        report["segments"] = [{"file": s.file, "name": s.name, "rules": len(s.top_rules)} for s in checked]
+        if data:
+            session.check_data(checked)
+            session.check_events(conversions=session.reads_conversions(checked))
+    except SegtoolError as exc:
+        failure = exc
+        problems = getattr(exc, "problems", None) or [Problem(None, str(exc), type(exc).__name__)]
+        report.update(ok=False, problems=[p.to_json() for p in problems])
+    sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    if failure is not None:
+        raise SystemExit(failure.exit_code)
+
+
 def explain_segment(session, path: Path, stdout, prepare: bool = False) -> None:
     (segment,) = session.load_segments([path])
     explanation = session.explain(segment, prepare=prepare)
     for line in explanation.words:
         stdout.print(line, markup=False)
     stdout.print(f"\nas of {explanation.as_of}", markup=False)
+    stdout.print(f"over {explanation.universe}", markup=False)
     for note in explanation.notes:
         stdout.print(note, markup=False)
     stdout.print("\npolars plan (optimized):", markup=False)

@@ -6,9 +6,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError, Location, Problem, UsageError
+from .errors import ConfigError, Location, Problem, UsageError, did_you_mean, suggest
 from .grid import DEFAULT_GRID, GridCell
-from .parse import did_you_mean
 from .timeframe import parse_as_of
 from .yamlsource import Node, load_yaml
 
@@ -70,8 +69,8 @@ class _ConfigReader:
     path: Path
     problems: list[Problem]
 
-    def problem(self, node: Node | None, message: str, loc=None):
-        self.problems.append(Problem(loc or (node.loc if node else None), message))
+    def problem(self, node: Node | None, message: str, loc=None, code: str = "bad-setting", suggestions=()):
+        self.problems.append(Problem(loc or (node.loc if node else None), message, code, tuple(suggestions)))
 
     def keys(self, node: Node, allowed, where: str) -> bool:
         if not node.is_map:
@@ -79,8 +78,9 @@ class _ConfigReader:
             return False
         for key in node.value:
             if key not in allowed:
-                self.problem(None, f"unknown {where} key {key!r}{did_you_mean(key, allowed)}; "
-                                   f"allowed: {', '.join(allowed)}", node.key_locs[key])
+                close = suggest(key, allowed)
+                self.problem(None, f"unknown {where} key {key!r}{did_you_mean(close)}; allowed: {', '.join(allowed)}",
+                             node.key_locs[key], "unknown-key", close)
         return True
 
     def read(self, root: Node | None) -> Config:
@@ -163,16 +163,19 @@ class _ConfigReader:
     def timestamp_format(self, node: Node) -> str:
         text = self.scalar_text(node, "timestamp_format") or "iso"
         if text not in TIMESTAMP_FORMATS and "%" not in text:
+            close = suggest(text, TIMESTAMP_FORMATS)
             self.problem(node, f"timestamp_format must be one of {', '.join(TIMESTAMP_FORMATS)} or a strftime "
-                               f"pattern like '%d/%m/%Y %H:%M', found {text!r}{did_you_mean(text, TIMESTAMP_FORMATS)}")
+                               f"pattern like '%d/%m/%Y %H:%M', found {text!r}{did_you_mean(close)}",
+                         suggestions=close)
             return "iso"
         return text
 
     def choice(self, node: Node, what: str, allowed) -> str:
         text = self.scalar_text(node, what)
         if text not in allowed:
+            close = suggest(text or "", allowed)
             self.problem(node, f"{what} must be one of {', '.join(allowed)}, found {node.describe()}"
-                               f"{did_you_mean(text or '', allowed)}")
+                               f"{did_you_mean(close)}", suggestions=close)
             return allowed[0]
         return text
 

@@ -29,13 +29,33 @@ class Location:
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem found in a segment or config file."""
+    """One problem found in a segment, config or data file: where, what kind (`code`), the message, and the
+    existing names close to what was written (also in the message, as "did you mean")."""
 
     location: Location | None
     message: str
+    code: str = "invalid"
+    suggestions: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.location}: {self.message}" if self.location else self.message
+
+    def to_json(self) -> dict:
+        where = self.location
+        return {"file": where.file if where else None, "line": where.line if where else None,
+                "column": where.column if where else None, "code": self.code, "message": self.message,
+                "suggestions": list(self.suggestions)}
+
+
+def suggest(word: str, choices) -> tuple[str, ...]:
+    """The choice closest to `word`, if one is close enough."""
+    import difflib
+
+    return tuple(difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6))
+
+
+def did_you_mean(suggestions: tuple[str, ...]) -> str:
+    return f" (did you mean {suggestions[0]!r}?)" if suggestions else ""
 
 
 class SegmentError(SegtoolError):

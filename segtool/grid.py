@@ -21,7 +21,7 @@ class GridCell:
 
     @property
     def conversions_label(self) -> str:
-        return _range_label(self.min_conversions, self.max_conversions)
+        return range_label(self.min_conversions, self.max_conversions)
 
     @property
     def days_label(self) -> str:
@@ -29,10 +29,11 @@ class GridCell:
             return "—"
         if self.max_days is None:
             return f"over {self.min_days - 1}" if self.min_days else "any"
-        return _range_label(self.min_days or 0, self.max_days)
+        return range_label(self.min_days or 0, self.max_days)
 
 
-def _range_label(lo: int, hi: int | None) -> str:
+def range_label(lo: int, hi: int | None) -> str:
+    """`3`, `2–3` or `4 or more`."""
     if hi is None:
         return f"{lo} or more"
     return str(lo) if lo == hi else f"{lo}–{hi}"

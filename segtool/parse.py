@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -10,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from .catalog import FIELDS, ITEM_COLUMNS, FieldSpec, item_value_type, lookup_field
-from .errors import Location, Problem, SegmentError
+from .errors import Location, Problem, SegmentError, did_you_mean, suggest
 from .operators import BOOL, CASE_OPERATORS, LIST, NUMBER, OPERATORS, RANGE, SCALAR, TEXT, Predicate
 from .regex import regex_problem
 from .tree import AllOf, AnyOf, Condition, FixedPeriod, ItemCondition, LastPeriod, Not, Rule, Segment, WithinKm
@@ -31,11 +30,6 @@ class Invalid(Exception):
     """Internal: stops checking one node after its problem was recorded."""
 
 
-def did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 @dataclass
 class Checker:
     """Walks located YAML and builds the rule tree, recording problems instead of stopping."""
@@ -43,8 +37,8 @@ class Checker:
     grid_cells: tuple[str, ...]
     problems: list[Problem]
 
-    def fail(self, loc: Location | None, message: str):
-        self.problems.append(Problem(loc, message))
+    def fail(self, loc: Location | None, message: str, code: str = "bad-value", suggestions: tuple[str, ...] = ()):
+        self.problems.append(Problem(loc, message, code, suggestions))
         raise Invalid
 
     def attempt(self, fn, *args):
@@ -61,8 +55,10 @@ class Checker:
             return self.attempt(self.fail, loc, "a segment file must be a mapping with a `rules:` list")
         for key in root.value:
             if key not in SEGMENT_KEYS:
+                close = suggest(key, SEGMENT_KEYS)
                 self.attempt(self.fail, root.key_locs[key],
-                             f"unknown key {key!r}; allowed: {', '.join(SEGMENT_KEYS)}{did_you_mean(key, SEGMENT_KEYS)}")
+                             f"unknown key {key!r}; allowed: {', '.join(SEGMENT_KEYS)}{did_you_mean(close)}",
+                             "unknown-key", close)
         name = self.attempt(self.text_value, root.value.get("name"), "name") or path.stem
         description = self.attempt(self.text_value, root.value.get("description"), "description") or ""
         match = self.attempt(self.match_value, root.value.get("match"))
@@ -86,8 +82,9 @@ class Checker:
         if node is None:
             return "all"
         if not node.is_scalar or node.raw not in ("all", "any"):
-            self.fail(node.loc, f"match must be `all` or `any`, found {node.describe()}"
-                      + (did_you_mean(node.raw, ("all", "any")) if node.is_scalar and node.raw else ""))
+            close = suggest(node.raw, ("all", "any")) if node.is_scalar and node.raw else ()
+            self.fail(node.loc, f"match must be `all` or `any`, found {node.describe()}{did_you_mean(close)}",
+                      "bad-value", close)
         return node.raw
 
     # -- rules ---------------------------------------------------------------
@@ -115,8 +112,10 @@ class Checker:
             return Not(self.rule(value), key_loc)
         spec = lookup_field(key)
         if spec is None:
-            self.fail(key_loc, f"unknown field {key!r}{did_you_mean(key, list(FIELDS) + list(COMBINATORS))}; "
-                               "see `segtool fields`, or use profile.<column> for any profile column")
+            close = suggest(key, [*FIELDS, *COMBINATORS])
+            self.fail(key_loc, f"unknown field {key!r}{did_you_mean(close)}; "
+                               "see `segtool fields`, or use profile.<column> for any profile column",
+                      "unknown-field", close)
         return self.condition(spec, value, key_loc)
 
     def condition(self, spec: FieldSpec, node: Node, loc: Location) -> Condition:
@@ -146,9 +145,10 @@ class Checker:
         op = ops[0]
         op_loc = node.key_locs[op]
         if op not in allowed:
-            hint = did_you_mean(op, allowed)
+            close = suggest(op, allowed)
             kind = "unknown operator" if op not in OPERATORS else f"operator not allowed for {field_name}"
-            self.fail(op_loc, f"{kind} {op!r}{hint}; allowed: {', '.join(allowed)}")
+            self.fail(op_loc, f"{kind} {op!r}{did_you_mean(close)}; allowed: {', '.join(allowed)}",
+                      "unknown-operator" if op not in OPERATORS else "operator-not-allowed", close)
         spec = OPERATORS[op]
         ignore_case = False
         if "ignore_case" in node.value:
@@ -211,13 +211,14 @@ class Checker:
     def check_cells(self, node: Node, value):
         for cell in value if isinstance(value, tuple) else (value,):
             if cell not in self.grid_cells:
-                self.fail(node.loc, f"unknown retention grid cell {cell!r}{did_you_mean(cell, self.grid_cells)}; "
-                                    f"cells: {', '.join(self.grid_cells)}")
+                close = suggest(cell, self.grid_cells)
+                self.fail(node.loc, f"unknown retention grid cell {cell!r}{did_you_mean(close)}; "
+                                    f"cells: {', '.join(self.grid_cells)}", "unknown-cell", close)
 
     def check_regex(self, node: Node, pattern: str, ignore_case: bool):
         problem = regex_problem(pattern, ignore_case)
         if problem:
-            self.fail(node.loc, problem)
+            self.fail(node.loc, problem, "bad-regex")
 
     # -- qualifiers ----------------------------------------------------------
     def period(self, node: Node):
@@ -240,8 +241,9 @@ class Checker:
             return FixedPeriod(start, end)
         bad = sorted(keys - {"last", "unit", "from", "to"})
         where = node.key_locs[bad[0]] if bad else node.loc
+        close = suggest(bad[0], ("last", "unit", "from", "to")) if bad else ()
         self.fail(where, "period takes {last: N, unit: hours|days|weeks} or {from: DATE, to: DATE}"
-                         + (f", found key {bad[0]!r}{did_you_mean(bad[0], ('last', 'unit', 'from', 'to'))}" if bad else ""))
+                         + (f", found key {bad[0]!r}{did_you_mean(close)}" if bad else ""), "bad-period", close)
 
     def bounded(self, period: LastPeriod, node: Node) -> LastPeriod:
         if period.amount * DAYS_PER_UNIT[period.unit] > MAX_PERIOD_DAYS:
@@ -256,8 +258,9 @@ class Checker:
         unit_node = node.value.get("unit")
         unit = unit_node.raw if unit_node is not None and unit_node.is_scalar else "days"
         if unit not in UNITS:
+            close = suggest(unit or "", ("hours", "days", "weeks"))
             self.fail(unit_node.loc, f"unit must be hours, days or weeks, found {unit_node.describe()}"
-                                     f"{did_you_mean(unit or '', ('hours', 'days', 'weeks'))}")
+                                     f"{did_you_mean(close)}", "bad-period", close)
         return LastPeriod(last.value, UNITS[unit])
 
     def date(self, node: Node, key: str):
@@ -283,8 +286,10 @@ class Checker:
             if nested:
                 self.attempt(self.fail, cond.key_locs[nested[0]], f"`{nested[0]}` cannot be used inside items")
                 continue
-            if column not in ITEM_COLUMNS and did_you_mean(column, ITEM_COLUMNS):
-                self.attempt(self.fail, loc, f"unknown item column {column!r}{did_you_mean(column, ITEM_COLUMNS)}")
+            close = suggest(column, ITEM_COLUMNS) if column not in ITEM_COLUMNS else ()
+            if close:
+                self.attempt(self.fail, loc, f"unknown item column {column!r}{did_you_mean(close)}",
+                             "unknown-column", close)
                 continue
             value_type = item_value_type(column)
             predicate = self.attempt(self.predicate, cond, f"items.{column}", value_type)
@@ -300,8 +305,9 @@ class Checker:
         if keys != {"within_km", "of"}:
             extra = sorted(keys - {"within_km", "of"})
             where = node.key_locs[extra[0]] if extra else node.loc
+            close = suggest(extra[0], ("within_km", "of")) if extra else ()
             self.fail(where, "location takes {within_km: KM, of: {lat: .., lon: ..} or a place name}"
-                             + (f", found {extra[0]!r}{did_you_mean(extra[0], ('within_km', 'of'))}" if extra else ""))
+                             + (f", found {extra[0]!r}{did_you_mean(close)}" if extra else ""), "bad-value", close)
         km = self.number(node.value["within_km"], "within_km")
         if km < 0:
             self.fail(node.value["within_km"].loc, "within_km must not be negative")
@@ -323,7 +329,8 @@ class Checker:
             place = resolve_place(node.value)
         except UnknownPlace as exc:
             hint = f" (did you mean {', '.join(map(repr, exc.suggestions))}?)" if exc.suggestions else ""
-            self.fail(node.loc, f"unknown place {node.value!r}: {exc.reason}{hint}")
+            self.fail(node.loc, f"unknown place {node.value!r}: {exc.reason}{hint}", "unknown-place",
+                      tuple(exc.suggestions))
         return WithinKm(km, place.latitude, place.longitude, place.describe())
 
 
@@ -357,7 +364,7 @@ def check_segments(paths: list[Path], grid_cells: tuple[str, ...]) -> list[Segme
     for segment in segments:
         if names.count(segment.name) > 1:
             problems.append(Problem(Location(segment.file, 1, 1), f"segment name {segment.name!r} is used by "
-                                                                   "more than one file in this run"))
+                                                                   "more than one file in this run", "duplicate-name"))
     if problems:
         raise SegmentError(_dedupe(problems))
     return segments

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .describe import short_rule
+from .grid import range_label
 from .results import RunResult
 from .tree import AllOf
 
@@ -89,11 +90,6 @@ def _covers(lo: int, hi: int | None, band: tuple[int, int | None]) -> bool:
     return lo <= band[0] and (hi is None or (band[1] is not None and band[1] <= hi))
 
 
-def _label(band: tuple[int, int | None]) -> str:
-    lo, hi = band
-    return f"{lo} or more" if hi is None else (str(lo) if lo == hi else f"{lo}–{hi}")
-
-
 def render_grid(counts, cells, as_of, console) -> None:
     """Rows of conversion counts × columns of recency; a cell spanning several rows is named in each, counted once."""
     from rich.table import Table
@@ -107,11 +103,11 @@ def render_grid(counts, cells, as_of, console) -> None:
     table = Table(title=f"Retention grid as of {as_of.describe()} — {total:,} visitors", show_lines=True)
     table.add_column("conversions \\ days since last", justify="right")
     for band in columns:
-        table.add_column("never converted" if band is None else _label(band), justify="center")
+        table.add_column("never converted" if band is None else range_label(*band), justify="center")
     colour = {c.name: _COLOURS[i % len(_COLOURS)] for i, c in enumerate(cells)}
     shown: set[str] = set()
     for conv in conv_bands:
-        line = [_label(conv)]
+        line = [range_label(*conv)]
         for band in columns:
             texts = []
             for cell in cells:

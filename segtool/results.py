@@ -46,3 +46,4 @@ class Explanation:
     as_of: str  # the instant, or how it will be found
     notes: tuple[str, ...]  # where predictive columns come from
     plan: str  # the polars query plan, optimized
+    universe: str = ""  # which visitors the plan goes over, in words

@@ -85,7 +85,7 @@ class _Converter:
         self.values = 0
 
     def fail(self, node: yaml.Node, message: str):
-        raise SegmentError([Problem(_location(self.file, node.start_mark), message)])
+        raise SegmentError([Problem(_location(self.file, node.start_mark), message, "yaml")])
 
     def convert(self, node: yaml.Node, depth: int = 0) -> Node:
         key = id(node)
@@ -154,7 +154,7 @@ def parse_yaml(text: str, file: str) -> Node | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = _location(file, mark) if mark else Location(file, 1, 1)
-        raise SegmentError([Problem(loc, f"not valid YAML: {exc.problem or exc}")]) from None
+        raise SegmentError([Problem(loc, f"not valid YAML: {exc.problem or exc}", "yaml")]) from None
     except yaml.reader.ReaderError as exc:
         loc = _offset_location(text, file, exc.position)
         character = exc.character if isinstance(exc.character, str) else chr(exc.character)

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 
 import duckdb
 
-HOST = r"^(?:[a-zA-Z][a-zA-Z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)"
 
 
 @dataclass
@@ -49,7 +48,11 @@ class Oracle:
                         f"utm_medium, utm_campaign, order_id, {value} AS order_value FROM {_reader(events)}")
         self.as_of = self._as_of(as_of)
         end, op = _ts(self.as_of.end), "<=" if self.as_of.inclusive else "<"
-        domain = f"regexp_replace(lower(regexp_extract(referrer, '{HOST}', 1)), '^www\\.', '')"
+        # RFC 3986 taken apart step by step: scheme, the authority up to the path, userinfo (up to an @), port
+        rest = "regexp_replace(referrer, '^([a-zA-Z][a-zA-Z0-9+.-]*:)?//', '')"
+        authority = f"split_part(split_part(split_part({rest}, '/', 1), '?', 1), '#', 1)"
+        host = f"split_part(regexp_replace({authority}, '^[^@]*@', ''), ':', 1)"
+        domain = f"rtrim(regexp_replace(lower(nullif({host}, '')), '^www[.]', ''), '.')"
         internal = f"(d = '{site_domain}' OR ends_with(d, '.{site_domain}'))"
 
         def utm(name: str) -> str:

@@ -82,3 +82,23 @@ def test_the_rule_tree_knows_nothing_of_polars():
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
         imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
         assert not {m for m in imported if m.split(".")[0] == "polars"}, name
+
+
+def test_explain_reads_no_rows(monkeypatch, tmp_path):
+    """Planning is pure: explain shows a plan (as_of latest, predictions, the event sample stood in for)
+    without running a single query; only schemas are read."""
+    import polars as pl
+    from typer.testing import CliRunner
+
+    from segtool.cli import app
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("explain ran a query")
+
+    monkeypatch.chdir(REPO)  # the shipped config: as_of latest
+    monkeypatch.setattr(pl.LazyFrame, "collect", refuse)
+    monkeypatch.setattr(pl, "collect_all", refuse)
+    for segment in ("instagram_no_purchase_30d", "valuable_customers", "near_milan_store", "one_time_buyers"):
+        result = CliRunner().invoke(app, ["explain", f"segments/{segment}.yaml", "--predictive", "events"])
+        assert result.exit_code == 0, result.stderr
+        assert "polars plan" in result.stdout and "latest: the newest event's timestamp" in result.stdout

@@ -5,6 +5,7 @@ import io
 import json
 import math
 import re
+from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -234,19 +235,51 @@ def test_too_few_customers_is_a_clear_data_error(ws: Workspace):
 CLV_SEGMENT = "name: high_clv\nrules:\n  - clv: {gte: THRESHOLD}\n"
 
 
-def _threshold(frame: pl.DataFrame) -> float:
-    """Halfway between the third and fourth highest CLV: the segment should be the top three."""
-    top = frame["clv"].sort(descending=True).to_list()
-    return (top[2] + top[3]) / 2
+def _independent_predictions(purchases: dict[str, list[tuple[str, float]]], seen: dict[str, str],
+                             profile_only: list[str]) -> dict[str, tuple[float, float]]:
+    """clv and conversion_potential per visitor, from histories worked out here by hand (purchase days,
+    first to last, from midnight of the first purchase day to the end of AS_OF) and the models' formulas;
+    nothing of segtool's pipeline is used."""
+    end = datetime.fromisoformat(AS_OF) + timedelta(days=1)
+    rows = {}
+    for vid, days in purchases.items():
+        dates = sorted(datetime.fromisoformat(d) for d, _ in days)
+        values = [v for _, v in sorted(days)]
+        rows[vid] = (len(dates) - 1, (dates[-1] - dates[0]).days, (end - dates[0]) / timedelta(days=1),
+                     float(np.mean(values[1:])) if len(values) > 1 else np.nan)
+    for vid, first_event in seen.items():
+        rows[vid] = (0, 0, (end - datetime.fromisoformat(first_event)) / timedelta(days=1), np.nan)
+    rows.update({vid: (0, 0, 0.0, np.nan) for vid in profile_only})
+    names = sorted(rows)
+    x, t_x, T, m_x = (np.array([rows[n][i] for n in names], dtype=float) for i in range(4))
+    buyers = np.array([n in purchases for n in names])
+    fit = m.fit_models(x[buyers], t_x[buyers], T[buyers], m_x[buyers])
+    bg = (fit.r, fit.alpha, fit.a, fit.b)
+    clv = m.expected_purchases(*bg, 365.0, x, t_x, T) * m.expected_value(fit.p, fit.q, fit.gamma, x, m_x)
+    potential = 100 * m.p_alive(*bg, x, t_x, T) * m.p_purchase_if_alive(fit.r, fit.alpha, 30.0, x, T)
+    return {n: (float(c), float(pt)) for n, c, pt in zip(names, clv, potential)}
+
+
+SHOP_PURCHASES = {
+    "loyal": [(f"2024-{month:02d}-10", 100.0) for month in range(1, 7)],
+    "lapsed": [(d, 100.0) for d in ("2024-01-05", "2024-01-20", "2024-02-01", "2024-02-15", "2024-03-01",
+                                    "2024-03-10")],
+    "twice": [("2024-03-01", 50.0), ("2024-06-01", 60.0)],
+    "thrice": [("2024-01-15", 40.0), ("2024-04-15", 45.0), ("2024-06-20", 50.0)],
+    "once_a": [("2024-05-01", 20.0)],
+    "once_b": [("2024-02-01", 30.0)],
+}
 
 
 def test_clv_rule_uses_predictions_where_profiles_lack_clv(shop: Workspace):
-    predicted = predict_csv(shop)
-    threshold = _threshold(predicted)
-    expected = sorted(predicted.filter(pl.col("clv") >= threshold)["visitor_id"].to_list())
-    assert len(expected) == 3 and "loyal" in expected and "lapsed" not in expected
-    assert shop.run(CLV_SEGMENT.replace("THRESHOLD", str(threshold)), as_of=AS_OF) == expected
-    potential = predicted.filter(pl.col("conversion_potential") >= 20)["visitor_id"].sort().to_list()
+    predicted = _independent_predictions(SHOP_PURCHASES, {"browser": "2024-06-01T10:00:00"}, ["profile_only"])
+    ranked = sorted(predicted, key=lambda v: predicted[v][0], reverse=True)
+    threshold = (predicted[ranked[2]][0] + predicted[ranked[3]][0]) / 2  # the top three
+    expected = sorted(ranked[:3])
+    assert "loyal" in expected and "lapsed" not in expected
+    assert shop.run(CLV_SEGMENT.replace("THRESHOLD", repr(threshold)), as_of=AS_OF) == expected
+    potential = sorted(v for v, (_, pt) in predicted.items() if pt >= 20)
+    assert 0 < len(potential) < len(predicted)
     assert shop.run("rules:\n  - conversion_potential: {gte: 20}\n", as_of=AS_OF) == potential
 
 
@@ -281,10 +314,15 @@ def test_predictive_option_overrides_the_config(shop: Workspace):
 
 
 def test_predictions_without_a_profiles_table(ws: Workspace):
-    ws.events(*_monthly("x", ["2024-01-10", "2024-03-10", "2024-06-10"], [10, 20, 30]),
-              *_monthly("y", ["2024-02-10", "2024-02-20"], [10, 12]), *_monthly("z", ["2024-05-10"], [5]),
+    purchases = {"x": [("2024-01-10", 10.0), ("2024-03-10", 20.0), ("2024-06-10", 30.0)],
+                 "y": [("2024-02-10", 10.0), ("2024-02-20", 12.0)], "z": [("2024-05-10", 5.0)]}
+    ws.events(*(c for vid, days in purchases.items() for c in _monthly(vid, [d for d, _ in days], [v for _, v in days])),
               pageview("v"))
-    assert ws.run("rules:\n  - clv: {gt: 0}\n", as_of=AS_OF) == ["v", "x", "y", "z"]
+    predicted = _independent_predictions(purchases, {"v": "2024-06-01T12:00:00"}, [])
+    assert all(np.isfinite(clv) and clv > 0 for clv, _ in predicted.values())
+    for vid, (clv, _) in predicted.items():  # each visitor's CLV, to a relative 1e-6, by a band around it
+        band = f"rules:\n  - clv: {{between: [{clv * (1 - 1e-6)!r}, {clv * (1 + 1e-6)!r}]}}\n"
+        assert vid in ws.run(band, as_of=AS_OF)
 
 
 def test_explain_and_summary_say_where_clv_came_from(shop: Workspace):

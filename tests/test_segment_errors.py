@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import Workspace
+from conftest import REPO, Workspace
 
 BAD = """\
 name: bad
@@ -62,22 +62,24 @@ def test_bad_segment_is_rejected_before_reading_data(ws: Workspace):
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "empty"),
-    ("- just a list\n", "mapping"),
-    ("rules: []\n", "rules"),
-    ("name: x\n", "rules"),
-    ("rules:\n  - {city: {is: a}, country: {is: b}}\n", "one"),
-    ("match: some\nrules:\n  - city: {is: a}\n", "match"),
-    ("rules:\n  - city: {is: a, ignore_case: maybe}\n", "ignore_case"),
-    ("rules:\n  - clv: {contains: a}\n", "contains"),
-    ("rules:\n  - city: {is: a}\nrulez: 1\n", "rulez"),
-])
-def test_malformed_segments(ws: Workspace, text, message):
-    result = ws.cli("validate", str(ws.segment(text)))
+def _golden_cases() -> list[tuple[str, str]]:
+    """tests/fixtures/segment_errors.txt: one case a line, `<YAML, \\n for a line break> ;; <stderr>`."""
+    lines = (REPO / "tests" / "fixtures" / "segment_errors.txt").read_text(encoding="utf-8").splitlines()
+    cases = []
+    for line in lines:
+        if line.strip() and not line.startswith("#"):
+            text, expected = line.split(" ;; ")
+            cases.append((text.replace("\\n", "\n"), expected))
+    return cases
+
+
+@pytest.mark.parametrize("text, expected", _golden_cases(), ids=lambda v: v[:40])
+def test_bad_segment_files_give_exactly_their_error_line(ws: Workspace, text, expected):
+    path = ws.segment(text) if text.strip() else ws.root / "seg.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = ws.cli("validate", str(path))
     assert result.exit_code == 1
-    assert message in result.stderr.lower()
-    assert "Traceback" not in result.stderr
+    assert result.stderr == expected.replace("<seg>", str(path)) + "\n"
 
 
 def test_unknown_config_key(ws: Workspace):

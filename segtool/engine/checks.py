@@ -10,7 +10,7 @@ import difflib
 
 from .. import catalog
 from ..catalog import Reads
-from ..errors import DataError, Problem
+from ..errors import DataError, Location, Problem
 from ..tree import Condition, Segment, conditions
 from .inputs import Inputs, Table
 
@@ -32,15 +32,10 @@ def check_names(segments: list[Segment], inputs: Inputs, columns: tuple[str, ...
     problems = mapping_problems(inputs)
     for segment in segments:
         for rule in conditions(segment.root):
-            for need in column_needs(rule, inputs):
-                message = _missing(need, inputs, f"{rule.field.name}")
-                if message:
-                    problems.append(Problem(rule.loc, message))
-    for column in columns:
-        if not inputs.computes(column):
-            message = _missing(Reads("profiles", (column,)), inputs, "--columns")
-            if message:
-                problems.append(Problem(None, message))
+            problems += [p for need in column_needs(rule, inputs)
+                         if (p := _missing(need, inputs, rule.field.name, rule.loc)) is not None]
+    problems += [p for column in columns if not inputs.computes(column)
+                 if (p := _missing(Reads("profiles", (column,)), inputs, "--columns", None)) is not None]
     if problems:
         raise DataError(problems=_unique(problems))
 
@@ -53,17 +48,19 @@ def mapping_problems(inputs: Inputs) -> list[Problem]:
             continue
         for canonical, export in table.mapping.items():
             if export not in table.schema():
+                hint, close = closest(export, table.schema())
                 problems.append(Problem(inputs.config.where(f"columns.{table.name}.{canonical}"),
                                         f"columns.{table.name}.{canonical}: {table.label} has no column {export!r}"
-                                        f"{closest(export, table.schema())}"))
+                                        f"{hint}", "missing-column", close))
     return problems
 
 
-def _missing(need: Reads, inputs: Inputs, reader: str) -> str | None:
+def _missing(need: Reads, inputs: Inputs, reader: str, location: Location | None) -> Problem | None:
     table: Table | None = getattr(inputs, need.table)
     if table is None:
         option = f"data.{need.table} in the config or --{need.table}"
-        return f"{reader} reads the {need.table} table, but none is configured ({option})"
+        return Problem(location, f"{reader} reads the {need.table} table, but none is configured ({option})",
+                       "missing-table")
     if any(table.has(c) for c in need.columns):
         return None
     names = [table.export_name(c) for c in need.columns]
@@ -71,19 +68,20 @@ def _missing(need: Reads, inputs: Inputs, reader: str) -> str | None:
               for c in need.columns]
     what = mapped[0] if len(mapped) == 1 else " or ".join(mapped)
     via = " (the UTM column, or the URL's query string)" if len(need.columns) > 1 else ""
-    return f"{reader} reads column {what} of {need.table}{via}, which {table.label} does not have" \
-           f"{closest(names[0], table.schema())}"
+    hint, close = closest(names[0], table.schema())
+    return Problem(location, f"{reader} reads column {what} of {need.table}{via}, which {table.label} does not have"
+                             f"{hint}", "missing-column", close)
 
 
-def closest(name: str, existing) -> str:
-    """`; did you mean 'x'?` with the close names, else the columns that exist."""
+def closest(name: str, existing) -> tuple[str, tuple[str, ...]]:
+    """`; did you mean 'x'?` with the close names (and those names), else the columns that exist."""
     names = list(existing)
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     close += [n for n in names if n.lower() == name.lower() and n not in close]
     if close:
-        return f"; did you mean {', '.join(map(repr, close))}?"
+        return f"; did you mean {', '.join(map(repr, close))}?", tuple(close)
     shown = ", ".join(names[:12]) + (f", … ({len(names)} in all)" if len(names) > 12 else "")
-    return f"; its columns: {shown}"
+    return f"; its columns: {shown}", ()
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

@@ -111,6 +111,13 @@ MATCHING_EVENTS = "matching events"  # only visitors with an event that meets so
 PROFILES = "profiles"    # only visitors with a profile
 CONVERTERS = "converters"  # only visitors with a conversion
 BOTH = "both"            # profiles ∪ converters
+SCOPE_WORDS = {
+    ALL: "every visitor (profiles and events up to as_of)",
+    MATCHING_EVENTS: "the visitors with an event that meets one of the segment's event rules",
+    PROFILES: "the visitors with a profile",
+    CONVERTERS: "the visitors with a conversion",
+    BOTH: "the visitors with a profile or a conversion",
+}
 
 
 @dataclass

@@ -35,6 +35,7 @@ class Plan:
     computed_predictive: dict[str, str] = field(default_factory=dict)  # column -> how it was computed from events
     checks: VisitorFrame | None = None  # the counts that check the event rows the frame reads
     output_columns: tuple[str, ...] = ()  # profile columns written beside the IDs, as `profile:<column>`
+    scope: str = ALL  # which visitors the frame lists (features.SCOPE_WORDS)
 
 
 def build_plan(segments: list[Segment], inputs: Inputs, as_of: AsOf, *, per_rule: bool = False,
@@ -53,7 +54,7 @@ def build_plan(segments: list[Segment], inputs: Inputs, as_of: AsOf, *, per_rule
     visitors = visitor_frame(inputs, features, as_of, scope, prepared)
     frame = visitors.frame.select(pl.col(VID), *extra, *outputs)
     notes = {c: note for c, note in prepared.prediction_notes.items() if c in features.profile_columns}
-    return Plan(segments, frame, notes, visitors, columns)
+    return Plan(segments, frame, notes, visitors, columns, scope)
 
 
 def grid_plan(inputs: Inputs, as_of: AsOf) -> Plan:
