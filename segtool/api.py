@@ -45,7 +45,7 @@ class Session:
 
     # -- segments (no data read) ---------------------------------------------
     def load_segments(self, paths: list[Path]) -> list[Segment]:
-        return check_segments(segment_files(paths), self.config.grid_cells)
+        return check_segments(segment_files(paths), self.config.grid_cells, self.config.library)
 
     # -- data ----------------------------------------------------------------
     def inputs(self):

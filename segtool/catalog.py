@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 REFERRER_UTM = "referrer_utm"
+VISITS = "visits"
 CONVERSION = "conversion"
 RETENTION = "retention"
 PROFILE = "profile"
@@ -94,6 +95,15 @@ FIELDS: dict[str, FieldSpec] = {
                     "whole days from the last conversion to as_of (missing for none)", "days since the last conversion"),
         FieldSpec("retention_grid", RETENTION, "grid", _NONE, "the visitor's cell of the retention grid",
                   "retention grid cell", "Conversion", measure="grid_cell"),
+        FieldSpec("first_conversion", CONVERSION, "instant", _NONE,
+                  "the visitor's first conversion (within: 30d, before: 30d, or whole days since it)",
+                  "the first conversion", "Conversion", measure="first"),
+        FieldSpec("first_seen", VISITS, "instant", _NONE,
+                  "the visitor's first event (within: 30d, before: 30d, or whole days since it)",
+                  "the first event", "Activity", measure="first"),
+        FieldSpec("last_seen", VISITS, "instant", _NONE,
+                  "the visitor's last event (within: 30d, before: 30d, or whole days since it)",
+                  "the last event", "Activity", measure="last"),
         _profile("conversion_potential", "number", "predicted chance to convert, 0-100", "Predictive"),
         _profile("clv", "number", "customer lifetime value", "Predictive"),
         _profile("customer_type", "text", "customer type (Economical, Believer, ...)", "Predictive"),

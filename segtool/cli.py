@@ -126,13 +126,18 @@ def run(
     profiles: Optional[str] = ProfilesOpt,
     items: Optional[str] = ItemsOpt,
     predictive: Optional[str] = PredictiveOpt,
+    split: Optional[str] = typer.Option(None, "--split", help="Split each segment into stable parts by shares, "
+                                        "e.g. 90:10: NAME.a.csv, NAME.b.csv (a holdout of 10%)."),
+    split_seed: Optional[str] = typer.Option(None, "--split-seed", help="Seed of --split (default: the segment's "
+                                             "name): the same seed puts a visitor in the same part."),
     config: Optional[Path] = ConfigOpt,
 ):
     """Evaluate segments and write the matching visitor IDs (one segment, no -o: IDs on stdout)."""
-    from .commands import RunRequest, run_segments
+    from .commands import RunRequest, parse_split, run_segments
 
     request = RunRequest(output=output, output_dir=output_dir, summary=summary, fmt=fmt,
-                         columns=tuple(c.strip() for c in columns.split(",") if c.strip()) if columns else ())
+                         columns=tuple(c.strip() for c in columns.split(",") if c.strip()) if columns else (),
+                         split=parse_split(split), split_seed=split_seed)
     session = _session(config, as_of, events, profiles, items, predictive)
     run_segments(session, segments, request, _stdout(), _stderr())
 
@@ -182,11 +187,13 @@ def explain(
 
 @app.command()
 @handle_errors
-def fields():
-    """List the field catalog: fields, operators and qualifiers."""
+def fields(fmt: Optional[str] = format_option("json: the catalog as data, for scripts and editors.")):
+    """List the field catalog: fields, operators, rule kinds and qualifiers."""
     from .commands import print_fields
 
-    print_fields(_stdout())
+    if fmt not in (None, "json"):
+        raise UsageError(f"fields --format takes json, found {fmt!r}")
+    print_fields(_stdout(), as_json=fmt == "json")
 
 
 @app.command()

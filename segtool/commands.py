@@ -17,6 +17,21 @@ class RunRequest:
     summary: bool = False
     fmt: str | None = None
     columns: tuple[str, ...] = ()
+    split: tuple[float, ...] = ()  # shares of a stable split, adding up to 100
+    split_seed: str | None = None
+
+
+def parse_split(text: str | None) -> tuple[float, ...]:
+    """`90:10` → (90.0, 10.0): two to 26 positive shares that add up to 100."""
+    if not text:
+        return ()
+    try:
+        shares = tuple(float(part) for part in text.split(":"))
+    except ValueError:
+        shares = ()
+    if not 2 <= len(shares) <= 26 or any(s <= 0 for s in shares) or abs(sum(shares) - 100) > 1e-9:
+        raise UsageError(f"--split takes shares that add up to 100, like 90:10 or 50:25:25, found {text!r}")
+    return shares
 
 
 def _check_request(request: RunRequest, count: int) -> None:
@@ -28,6 +43,10 @@ def _check_request(request: RunRequest, count: int) -> None:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, found {request.fmt!r}")
     if request.columns and not (request.output or request.output_dir):
         raise UsageError("--columns adds columns to output files; use it with -o or --output-dir")
+    if request.split and not (request.output or request.output_dir):
+        raise UsageError("--split writes a file per part; use it with -o FILE or --output-dir DIR")
+    if request.split and request.output and is_stdout(request.output):
+        raise UsageError("--split writes a file per part, not stdout; use -o FILE or --output-dir DIR")
 
 
 def run_segments(session, paths: list[Path], request: RunRequest, stdout, stderr) -> None:
@@ -41,12 +60,16 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, stderr
     if request.columns and not session.has_profiles():
         raise UsageError("--columns needs a profiles table (data.profiles or --profiles)")
     targets = _targets(request, segments)
+    parts = "abcdefghijklmnopqrstuvwxyz"[:len(request.split)] if request.split else ""
     for target in targets:
-        session.check_output(target, segment_files(paths))
+        for path in [_part_path(target, letter) for letter in parts] or [target]:
+            session.check_output(path, segment_files(paths))
     show_summary = request.summary or (len(segments) > 1 and not request.output_dir)
     result = session.run(segments, per_rule=show_summary, columns=request.columns)
     for i, segment_result in enumerate(result.segments):
-        if targets:
+        if targets and request.split:
+            _write_split(segment_result, targets[i], request, stderr)
+        elif targets:
             target = targets[i]
             write_members(segment_result.members, target, _output_format(request, target))
             if not is_stdout(target):
@@ -57,6 +80,28 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, stderr
         from .report import render_summary, summary_data
 
         render_summary(summary_data(result), stdout, as_json=request.fmt == "json")
+
+
+def _write_split(result, target: Path, request: RunRequest, stderr) -> None:
+    """NAME.a.csv, NAME.b.csv, ...: the members by their bucket for the seed (sampling.py)."""
+    import polars as pl
+
+    from .sampling import buckets, split_bounds
+
+    members = result.members
+    seed = request.split_seed if request.split_seed is not None else result.segment.name
+    placed = members.with_columns(pl.Series("_bucket", buckets(seed, members["visitor_id"].to_list())))
+    fmt = _output_format(request, target)
+    for letter, (low, high) in zip("abcdefghijklmnopqrstuvwxyz", split_bounds(request.split)):
+        part = placed.filter((pl.col("_bucket") >= low) & (pl.col("_bucket") < high)).drop("_bucket")
+        path = _part_path(target, letter)
+        write_members(part, path, fmt)
+        stderr.print(f"{result.segment.name} part {letter}: {part.height} visitors → {path}", markup=False)
+
+
+def _part_path(target: Path, letter: str) -> Path:
+    """out/x.csv → out/x.a.csv; out/x → out/x.a"""
+    return target.with_name(f"{target.stem}.{letter}{target.suffix}")
 
 
 def _targets(request: RunRequest, segments) -> list[Path]:
@@ -126,33 +171,66 @@ def explain_segment(session, path: Path, stdout, prepare: bool = False) -> None:
     stdout.print(explanation.plan, markup=False)
 
 
-def print_fields(stdout) -> None:
-    from rich.table import Table
+RULE_KINDS = {
+    "event": "{type: {is: add_to_cart}, url: {contains: /sale/}, count: {gte: 2}, period: 7d}: how many of the "
+             "visitor's events meet every condition on one and the same event (default count: {gte: 1})",
+    "sequence": "{steps: [{...}, {..., within: 1h}], then_not: {..., within: 2d}, period: 30d}: events in order, "
+                "each within its time of the one before, then none of a kind",
+    "segment": "NAME: the members of another segment (of the run, the configured library or the same folder)",
+    "sample": "{percent: 10, seed: spring-promo}: a stable share of the visitors (md5 of seed and visitor_id)",
+}
+QUALIFIERS = ("period (7d, 12h, 2w, {last: 30, unit: days}, {from: DATE, to: DATE}, {from: 90d, to: 30d}); "
+              "items ({column: {operator: value}, ...}: one line item must meet all); "
+              "ignore_case: true beside a text operator")
 
+
+def catalog_data() -> dict:
+    """The catalog as data: what `segtool fields` draws, and prints with --format json."""
     from .catalog import FIELDS
     from .operators import CASE_OPERATORS, OPERATORS
     from .parse import operators_for
 
+    fields = [{"field": spec.name, "group": spec.group, "type": spec.value_type,
+               "operators": ["within_km", "of"] if spec.value_type == "location" else operators_for(spec.value_type),
+               "qualifiers": sorted(spec.qualifiers), "meaning": spec.description} for spec in FIELDS.values()]
+    fields.append({"field": "profile.<column>", "group": "Profile", "type": "any", "operators": list(OPERATORS),
+                   "qualifiers": [], "meaning": "any profile column"})
+    operators = [{"operator": spec.name, "meaning": spec.wording, "takes": spec.takes,
+                  "ignore_case": spec.name in CASE_OPERATORS} for spec in OPERATORS.values()]
+    return {"fields": fields, "operators": operators, "rule_kinds": RULE_KINDS, "qualifiers": QUALIFIERS,
+            "combinators": "all: [rules], any: [rules], not: rule; match: all|any at the top"}
+
+
+def print_fields(stdout, as_json: bool = False) -> None:
+    import json
+
+    data = catalog_data()
+    if as_json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    from rich.table import Table
+
     table = Table(title="Fields", show_lines=False)
     for heading in ("field", "group", "type", "operators", "qualifiers", "meaning"):
         table.add_column(heading, overflow="fold")
-    rows = list(FIELDS.values())
-    for spec in rows:
-        ops = "within_km, of" if spec.value_type == "location" else ", ".join(operators_for(spec.value_type))
-        table.add_row(spec.name, spec.group, spec.value_type, ops, ", ".join(sorted(spec.qualifiers)) or "-",
-                      spec.description)
-    table.add_row("profile.<column>", "Profile", "any", ", ".join(OPERATORS), "-", "any profile column")
+    for row in data["fields"]:
+        table.add_row(row["field"], row["group"], row["type"], ", ".join(row["operators"]),
+                      ", ".join(row["qualifiers"]) or "-", row["meaning"])
     stdout.print(table)
     ops = Table(title="Operators")
     for heading in ("operator", "meaning", "takes", "ignore_case"):
         ops.add_column(heading)
-    for spec in OPERATORS.values():
-        ops.add_row(spec.name, spec.wording, spec.takes, "yes" if spec.name in CASE_OPERATORS else "-")
+    for row in data["operators"]:
+        ops.add_row(row["operator"], row["meaning"], row["takes"], "yes" if row["ignore_case"] else "-")
     stdout.print(ops)
-    stdout.print("Qualifiers: period (7d, 12h, 2w, {last: 30, unit: days}, {from: DATE, to: DATE}); "
-                 "items ({column: {operator: value}, ...}: one line item must meet all); "
-                 "ignore_case: true beside a text operator.", markup=False)
-    stdout.print("Combinators: all: [rules], any: [rules], not: rule; match: all|any at the top.", markup=False)
+    kinds = Table(title="Rule kinds besides fields")
+    for heading in ("rule", "takes"):
+        kinds.add_column(heading, overflow="fold")
+    for name, text in data["rule_kinds"].items():
+        kinds.add_row(name, text)
+    stdout.print(kinds)
+    stdout.print(f"Qualifiers: {data['qualifiers']}.", markup=False)
+    stdout.print(f"Combinators: {data['combinators']}.", markup=False)
 
 
 def show_grid(session, fmt: str | None, output: Path | None, stdout) -> None:

@@ -13,7 +13,7 @@ from .yamlsource import Node, load_yaml
 
 TABLES = ("events", "profiles", "items")
 TOP_KEYS = ("as_of", "data", "columns", "timestamp_format", "conversion_events", "site", "retention_grid", "predictive",
-            "max_skipped_rows")
+            "max_skipped_rows", "library")
 TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us")
 PREDICTIVE_SOURCES = ("auto", "profiles", "events")
 DEFAULT_CONFIG = "segtool.yaml"
@@ -31,6 +31,7 @@ class Config:
     grid: tuple[GridCell, ...] = DEFAULT_GRID
     predictive: str = "auto"
     max_skipped_share: float = 0.01  # above this share of unreadable event rows a run fails
+    library: Path | None = None  # a folder of segments that `segment: NAME` may name besides the run's own
     locations: dict[str, Location] = field(default_factory=dict)  # "columns.events.order_value" -> where it is set
 
     def where(self, key: str) -> Location | None:
@@ -119,6 +120,9 @@ class _ConfigReader:
             config.grid = self.grid(v["retention_grid"])
         if "predictive" in v:
             config.predictive = self.choice(v["predictive"], "predictive", PREDICTIVE_SOURCES)
+        if "library" in v:
+            text = self.scalar_text(v["library"], "library")
+            config.library = self.path.parent / text if text else None
         if "max_skipped_rows" in v:
             config.max_skipped_share = self.percent(v["max_skipped_rows"], "max_skipped_rows")
         return config

@@ -7,7 +7,7 @@ from functools import singledispatch
 
 from .catalog import REFERRER_UTM
 from .operators import describe_predicate
-from .tree import AllOf, AnyOf, Condition, Not, Segment, WithinKm
+from .tree import AllOf, AnyOf, Condition, EventRule, Not, Sample, Segment, SegmentRef, Sequence, WithinKm
 
 
 def describe_segment(segment: Segment) -> list[str]:
@@ -26,6 +26,44 @@ def describe_rule(rule) -> list[str]:
 @describe_rule.register
 def _(rule: Condition) -> list[str]:
     return ["- " + describe_condition(rule)]
+
+
+@describe_rule.register
+def _(rule: EventRule) -> list[str]:
+    events = f"events where {_conditions(rule.conditions)}" if rule.conditions else "events"
+    text = f"number of {events} {describe_predicate(rule.count)}"
+    return ["- " + text + (f", {rule.period.describe()}" if rule.period else "")]
+
+
+@describe_rule.register
+def _(rule: Sequence) -> list[str]:
+    parts = [f"an event where {_conditions(rule.steps[0].conditions) or 'anything'}"]
+    for step in rule.steps[1:]:
+        within = f" within {_duration(step.within)}" if step.within else ""
+        parts.append(f"then{within} an event where {_conditions(step.conditions) or 'anything'}")
+    text = "a sequence: " + ", ".join(parts)
+    if rule.then_not:
+        text += (f", then no event where {_conditions(rule.then_not.conditions) or 'anything'} within "
+                 f"{_duration(rule.then_not.within)}")
+    return ["- " + text + (f"; steps {rule.period.describe()}" if rule.period else "")]
+
+
+@describe_rule.register
+def _(rule: SegmentRef) -> list[str]:
+    return [f"- in segment {rule.name!r}"]
+
+
+@describe_rule.register
+def _(rule: Sample) -> list[str]:
+    return [f"- in the {rule.percent:g}% sample {rule.seed!r}"]
+
+
+def _conditions(conditions) -> str:
+    return " and ".join(f"{c.field} {describe_predicate(c.predicate)}" for c in conditions)
+
+
+def _duration(period) -> str:
+    return f"{period.amount} {period.unit[:-1] if period.amount == 1 else period.unit}"
 
 
 def _group(rule, word: str) -> list[str]:
@@ -60,6 +98,8 @@ def describe_condition(rule: Condition) -> str:
     if rule.field.family == REFERRER_UTM:
         quantifier = "no event's" if p.negated else "an event's"
         text = f"{quantifier} {rule.field.subject} {describe_predicate(replace(p, negated=False, written='') if p.negated else p)}"
+    elif rule.field.value_type == "instant" and not p.takes_duration and p.op != "is_set":
+        text = f"days since {rule.field.subject} {describe_predicate(p)}"
     else:
         text = f"{rule.field.subject} {describe_predicate(p)}"
     if rule.items:

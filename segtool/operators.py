@@ -16,6 +16,7 @@ SCALAR = "scalar"      # text or number, compared by the field's type
 LIST = "list"          # a non-empty list of scalars
 RANGE = "range"        # [lo, hi]
 BOOL = "bool"          # true / false
+DURATION = "duration"  # a length of time: 30d, 12h, 2w
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,10 @@ class OperatorSpec:
 
 
 _TEXT = frozenset({"text"})
-_NUM = frozenset({"number"})
+_NUM = frozenset({"number", "instant"})  # on an instant: whole days since it, up to as_of
 _BOTH = frozenset({"text", "number"})
+_ANY = frozenset({"text", "number", "instant"})
+_INSTANT = frozenset({"instant"})
 
 
 def _spec(name, positive, negated, takes, wording, families):
@@ -56,12 +59,12 @@ OPERATORS: dict[str, OperatorSpec] = {
         _spec("gt", "gt", False, NUMBER, ">", _NUM),
         _spec("gte", "gte", False, NUMBER, "≥", _NUM),
         _spec("between", "between", False, RANGE, "is between", _NUM),
-        _spec("is_set", "is_set", False, BOOL, "is set", _BOTH),
+        _spec("is_set", "is_set", False, BOOL, "is set", _ANY),
+        _spec("within", "within", False, DURATION, "is within the last", _INSTANT),
+        _spec("before", "before", False, DURATION, "is before the last", _INSTANT),
     )
 }
 
-TEXT_OPERATORS = frozenset(name for name, s in OPERATORS.items() if s.families == _TEXT or s.takes in (SCALAR, LIST))
-NUMBER_OPERATORS = frozenset(name for name, s in OPERATORS.items() if "number" in s.families)
 # Operators that accept `ignore_case: true` beside them.
 CASE_OPERATORS = frozenset({"is", "is_not", "in", "not_in", "contains", "not_contains", "starts_with", "ends_with", "matches"})
 
@@ -76,6 +79,10 @@ class Predicate:
     ignore_case: bool = False
     written: str = ""  # the operator as the user wrote it, for explain
 
+    @property
+    def takes_duration(self) -> bool:
+        return self.op in ("within", "before")
+
 
 def describe_predicate(p: Predicate) -> str:
     """`is not one of ['a', 'b'] (ignoring case)` — for explain."""
@@ -84,7 +91,9 @@ def describe_predicate(p: Predicate) -> str:
         return "is set" if present else "is not set"
     spec = OPERATORS[p.written or p.op]
     wording = spec.wording if p.written else ("not " if p.negated else "") + spec.wording
-    if isinstance(p.value, tuple) and p.op == "between":
+    if p.takes_duration:
+        text = f"{wording} {p.value.amount} {p.value.unit[:-1] if p.value.amount == 1 else p.value.unit}"
+    elif isinstance(p.value, tuple) and p.op == "between":
         text = f"{wording} {_fmt(p.value[0])} and {_fmt(p.value[1])}"
     elif isinstance(p.value, tuple):
         text = f"{wording} [{', '.join(_fmt(v) for v in p.value)}]"

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from .catalog import FIELDS, ITEM_COLUMNS, FieldSpec, item_value_type, lookup_field
 from .errors import Location, Problem, SegmentError, did_you_mean, suggest
-from .operators import BOOL, CASE_OPERATORS, LIST, NUMBER, OPERATORS, RANGE, SCALAR, TEXT, Predicate
+from .operators import BOOL, CASE_OPERATORS, DURATION, LIST, NUMBER, OPERATORS, RANGE, SCALAR, TEXT, Predicate
+from .parse_events import RULE_KINDS, Invalid, RuleKinds, resolve_references
 from .regex import regex_problem
-from .tree import AllOf, AnyOf, Condition, FixedPeriod, ItemCondition, LastPeriod, Not, Rule, Segment, WithinKm
+from .tree import (AllOf, AnyOf, Condition, FixedPeriod, ItemCondition, LastPeriod, Not, RelativePeriod, Rule,
+                   Segment, SegmentRef, WithinKm, nodes)
 from .yamlsource import Node, load_yaml
 
 COMBINATORS = ("all", "any", "not")
@@ -26,12 +28,8 @@ MAX_NAME = 200  # a file name is at most 255 bytes, and the temporary file adds 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-class Invalid(Exception):
-    """Internal: stops checking one node after its problem was recorded."""
-
-
 @dataclass
-class Checker:
+class Checker(RuleKinds):
     """Walks located YAML and builds the rule tree, recording problems instead of stopping."""
 
     grid_cells: tuple[str, ...]
@@ -110,9 +108,11 @@ class Checker:
                 self.fail(value.loc, f"not takes one rule (a mapping), found {value.describe()}; "
                                      "wrap several rules in `all:` or `any:`")
             return Not(self.rule(value), key_loc)
+        if key in RULE_KINDS:
+            return self.other_rule(key, value, key_loc)
         spec = lookup_field(key)
         if spec is None:
-            close = suggest(key, [*FIELDS, *COMBINATORS])
+            close = suggest(key, [*FIELDS, *COMBINATORS, *RULE_KINDS])
             self.fail(key_loc, f"unknown field {key!r}{did_you_mean(close)}; "
                                "see `segtool fields`, or use profile.<column> for any profile column",
                       "unknown-field", close)
@@ -185,6 +185,8 @@ class Checker:
             return node.value
         if takes == NUMBER:
             return self.number(node, op)
+        if takes == DURATION:
+            return self.duration(node, op)
         if takes == TEXT:
             return self.text(node, op)
         return self.scalar(node, value_type, op)
@@ -221,19 +223,29 @@ class Checker:
             self.fail(node.loc, problem, "bad-regex")
 
     # -- qualifiers ----------------------------------------------------------
+    def duration(self, node: Node, what: str = "period") -> LastPeriod:
+        """A length of time: 7d, 12h, 2w, or {last: 30, unit: days} — at most 100 years."""
+        if node.is_map and set(node.value) <= {"last", "unit"} and "last" in node.value:
+            return self.bounded(self.last_period(node), node, what)
+        m = re.fullmatch(r"\s*(\d+)\s*([hdw])\s*", node.raw or "") if node.is_scalar else None
+        if not m or int(m.group(1)) < 1:
+            self.fail(node.loc, f"{what} must look like 7d, 12h or 2w (or {{last: 30, unit: days}}, "
+                                f"{{from: DATE, to: DATE}}), found {node.describe()}", "bad-period")
+        return self.bounded(LastPeriod(int(m.group(1)), UNITS[m.group(2)]), node, what)
+
     def period(self, node: Node):
-        if node.is_scalar:
-            m = re.fullmatch(r"\s*(\d+)\s*([hdw])\s*", node.raw or "")
-            if not m or int(m.group(1)) < 1:
-                self.fail(node.loc, f"period must look like 7d, 12h or 2w (or {{last: 30, unit: days}}, "
-                                    f"{{from: DATE, to: DATE}}), found {node.describe()}")
-            return self.bounded(LastPeriod(int(m.group(1)), UNITS[m.group(2)]), node)
+        if node.is_scalar or (node.is_map and set(node.value) <= {"last", "unit"} and "last" in node.value):
+            return self.duration(node)
         if not node.is_map:
             self.fail(node.loc, f"period must be like 7d, {{last: 30, unit: days}} or {{from: DATE, to: DATE}}, "
                                 f"found {node.describe()}")
         keys = set(node.value)
-        if keys <= {"last", "unit"} and "last" in keys:
-            return self.bounded(self.last_period(node), node)
+        if keys == {"from", "to"} and all(_looks_like_duration(node.value[k]) for k in keys):
+            start, end = (self.duration(node.value[k], k) for k in ("from", "to"))
+            if _days(start) <= _days(end):
+                self.fail(node.loc, f"period: from {node.value['from'].raw} ago must be longer ago than to "
+                                    f"{node.value['to'].raw}", "bad-period")
+            return RelativePeriod(start, end)
         if keys == {"from", "to"}:
             start, end = (self.date(node.value[k], k) for k in ("from", "to"))
             if start > end:
@@ -242,13 +254,14 @@ class Checker:
         bad = sorted(keys - {"last", "unit", "from", "to"})
         where = node.key_locs[bad[0]] if bad else node.loc
         close = suggest(bad[0], ("last", "unit", "from", "to")) if bad else ()
-        self.fail(where, "period takes {last: N, unit: hours|days|weeks} or {from: DATE, to: DATE}"
-                         + (f", found key {bad[0]!r}{did_you_mean(close)}" if bad else ""), "bad-period", close)
+        self.fail(where, "period takes {last: N, unit: hours|days|weeks}, {from: DATE, to: DATE} or "
+                         "{from: 90d, to: 30d}" + (f", found key {bad[0]!r}{did_you_mean(close)}" if bad else ""),
+                  "bad-period", close)
 
-    def bounded(self, period: LastPeriod, node: Node) -> LastPeriod:
-        if period.amount * DAYS_PER_UNIT[period.unit] > MAX_PERIOD_DAYS:
-            self.fail(node.loc, f"period: at most {MAX_PERIOD_DAYS:,} days (100 years), found {node.describe()}; "
-                                "leave the period out to count all of history")
+    def bounded(self, period: LastPeriod, node: Node, what: str = "period") -> LastPeriod:
+        if _days(period) > MAX_PERIOD_DAYS:
+            self.fail(node.loc, f"{what}: at most {MAX_PERIOD_DAYS:,} days (100 years), found {node.describe()}; "
+                                "leave the period out to count all of history", "bad-period")
         return period
 
     def last_period(self, node: Node) -> LastPeriod:
@@ -334,6 +347,14 @@ class Checker:
         return WithinKm(km, place.latitude, place.longitude, place.describe())
 
 
+def _days(period: LastPeriod) -> float:
+    return period.amount * DAYS_PER_UNIT[period.unit]
+
+
+def _looks_like_duration(node: Node) -> bool:
+    return node.is_map or (node.is_scalar and isinstance(node.value, str))
+
+
 def operators_for(value_type: str) -> list[str]:
     if value_type == "grid":
         return ["is", "is_not", "in", "not_in"]
@@ -346,8 +367,36 @@ def _example(spec: FieldSpec) -> str:
     return {"number": "gte: 1", "grid": "is: loyal"}.get(spec.value_type, "is: value")
 
 
-def check_segments(paths: list[Path], grid_cells: tuple[str, ...]) -> list[Segment]:
-    """Parse and check every file; raise one SegmentError listing every problem in all of them."""
+def check_segments(paths: list[Path], grid_cells: tuple[str, ...], library: Path | None = None) -> list[Segment]:
+    """Parse and check every file; raise one SegmentError listing every problem in all of them. `segment:`
+    references are resolved against the run's segments, then the `library` folder's, then those of the
+    folders the run's files are in (a segment may name its neighbours)."""
+    segments, problems = _checked(paths, grid_cells)
+    names = [s.name for s in segments]
+    for segment in segments:
+        if names.count(segment.name) > 1:
+            problems.append(Problem(Location(segment.file, 1, 1), f"segment name {segment.name!r} is used by "
+                                                                   "more than one file in this run", "duplicate-name"))
+    referring = [s for s in segments if any(isinstance(n, SegmentRef) for n in nodes(s.root))]
+    if not problems and referring:
+        available = {s.name: s for s in segments}
+        in_run = {str(Path(s.file).resolve()) for s in segments}
+        folders = [library] if library is not None else []
+        folders += [Path(s.file).parent for s in referring]
+        for folder in dict.fromkeys(f.resolve() for f in folders if f.is_dir()):
+            files = [f for f in segment_files([folder]) if str(f.resolve()) not in in_run]
+            shelf, shelf_problems = _checked(files, grid_cells)
+            for segment in shelf:
+                available.setdefault(segment.name, segment)
+            problems += [p for p in shelf_problems if any(p.location and p.location.file == str(f) for f in
+                                                          _referenced_files(segments, shelf))]
+        segments = resolve_references(segments, available, problems)
+    if problems:
+        raise SegmentError(_dedupe(problems))
+    return segments
+
+
+def _checked(paths: list[Path], grid_cells: tuple[str, ...]) -> tuple[list[Segment], list[Problem]]:
     problems: list[Problem] = []
     segments = []
     for path in paths:
@@ -360,14 +409,12 @@ def check_segments(paths: list[Path], grid_cells: tuple[str, ...]) -> list[Segme
         problems.extend(checker.problems)
         if segment is not None:
             segments.append(segment)
-    names = [s.name for s in segments]
-    for segment in segments:
-        if names.count(segment.name) > 1:
-            problems.append(Problem(Location(segment.file, 1, 1), f"segment name {segment.name!r} is used by "
-                                                                   "more than one file in this run", "duplicate-name"))
-    if problems:
-        raise SegmentError(_dedupe(problems))
-    return segments
+    return segments, problems
+
+
+def _referenced_files(segments: list[Segment], shelf: list[Segment]) -> list[str]:
+    wanted = {n.name for s in segments for n in nodes(s.root) if isinstance(n, SegmentRef)}
+    return [s.file for s in shelf if s.name in wanted]
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

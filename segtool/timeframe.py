@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from .errors import UsageError
-from .tree import FixedPeriod, LastPeriod, Period
+from .tree import FixedPeriod, LastPeriod, Period, RelativePeriod
 
 MICROSECONDS_PER_DAY = 86_400_000_000
 LATEST = "latest"
@@ -37,11 +37,13 @@ class AsOf:
 
 @dataclass(frozen=True)
 class Window:
-    """Events with start < t (or start <= t when start_inclusive) and, if end is set, t < end."""
+    """Events with start < t (or start <= t when start_inclusive) and, if end is set, t < end (or t <= end
+    when end_inclusive)."""
 
     start: datetime
     start_inclusive: bool
     end: datetime | None = None
+    end_inclusive: bool = False
 
 
 def parse_as_of(text: str) -> AsOf | str:
@@ -89,4 +91,7 @@ def window(period: Period, as_of: AsOf) -> Window:
         start = datetime(period.start.year, period.start.month, period.start.day, tzinfo=UTC)
         end = datetime(period.end.year, period.end.month, period.end.day, tzinfo=UTC) + timedelta(days=1)
         return Window(start, start_inclusive=True, end=end)
+    if isinstance(period, RelativePeriod):  # the part of the longer window that the shorter one leaves out
+        older, newer = window(period.start, as_of), window(period.end, as_of)
+        return Window(older.start, older.start_inclusive, newer.start, end_inclusive=not newer.start_inclusive)
     raise TypeError(f"no window for {period!r}")

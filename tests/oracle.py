@@ -19,12 +19,12 @@ class AsOf:
     end: datetime
     inclusive: bool
 
-    def window(self, days: float) -> str:
+    def window(self, days: float, ts: str = "ts") -> str:
         """SQL for "the timestamp `ts` lies in the last `days` days"."""
         start = self.end - timedelta(days=days)
         if self.inclusive:
-            return f"(ts > {_ts(start)} AND ts <= {_ts(self.end)})"
-        return f"(ts >= {_ts(start)} AND ts < {_ts(self.end)})"
+            return f"({ts} > {_ts(start)} AND {ts} <= {_ts(self.end)})"
+        return f"({ts} >= {_ts(start)} AND {ts} < {_ts(self.end)})"
 
 
 def _ts(moment: datetime) -> str:
@@ -119,6 +119,28 @@ class Oracle:
     def bought_item(self, condition: str) -> str:
         return f"SELECT c.visitor_id FROM conv c JOIN items i ON i.order_id = c.order_id WHERE {condition}"
 
+    def seen_within(self, days: float) -> str:
+        return f"SELECT visitor_id FROM ev GROUP BY visitor_id HAVING {self.as_of.window(days, 'max(ts)')}"
+
+    @staticmethod
+    def sample(percent: float, seed: str) -> str:
+        """md5 of `seed:visitor_id`, its first 8 hex digits as a number, modulo 10000, below percent × 100."""
+        bucket = f"CAST(('0x' || left(md5('{seed}:' || visitor_id), 8)) AS UBIGINT) % 10000"
+        return f"SELECT visitor_id FROM universe WHERE {bucket} < {round(percent * 100)}"
+
+    def abandoned_checkout(self, cart_days: int, checkout_within: str, grace: str) -> str:
+        """An add_to_cart, a begin_checkout strictly later and at most `checkout_within` after it, both in the
+        last `cart_days` days; `grace` elapsed after the checkout by as_of with no conversion in it."""
+        end = _ts(self.as_of.end)
+        return f"""
+            SELECT DISTINCT c.visitor_id FROM ev c JOIN ev k ON k.visitor_id = c.visitor_id
+            WHERE c.event_type = 'add_to_cart' AND k.event_type = 'begin_checkout'
+              AND {self.as_of.window(cart_days, 'c.ts')} AND {self.as_of.window(cart_days, 'k.ts')}
+              AND k.ts > c.ts AND k.ts <= c.ts + INTERVAL {checkout_within}
+              AND k.ts + INTERVAL {grace} {'<=' if self.as_of.inclusive else '<'} {end}
+              AND NOT EXISTS (SELECT 1 FROM ev p WHERE p.visitor_id = k.visitor_id AND p.event_type = 'conversion'
+                              AND p.ts > k.ts AND p.ts <= k.ts + INTERVAL {grace})"""
+
     def within_km(self, km: float, lat: float, lon: float) -> str:
         distance = (f"2 * 6371.0088 * asin(sqrt(pow(sin(radians(latitude - {lat}) / 2), 2) + cos(radians({lat})) "
                     f"* cos(radians(latitude)) * pow(sin(radians(longitude - {lon}) / 2), 2)))")
@@ -156,6 +178,12 @@ def segment_queries(o: Oracle, milan: tuple[float, float]) -> dict[str, str]:
         "sleepers": "SELECT visitor_id FROM grid WHERE cell = 'sleeper'",
         "red_alert_nike_buyers": f"""
             SELECT visitor_id FROM grid WHERE cell = 'red_alert' INTERSECT {o.bought_item("i.brand = 'Nike'")}""",
+        "abandoned_cart": o.abandoned_checkout(cart_days=30, checkout_within="1 HOUR", grace="2 DAY"),
+        "first_time_buyers": f"SELECT visitor_id FROM conv GROUP BY visitor_id HAVING {o.as_of.window(30, 'min(ts)')}",
+        "active_holdout": f"{o.seen_within(90)} INTERSECT {o.sample(10, 'spring-promo')}",
+        "active_promo_audience": f"""
+            ({o.seen_within(90)} EXCEPT {o.sample(10, 'spring-promo')})
+            EXCEPT SELECT visitor_id FROM conv GROUP BY visitor_id HAVING {o.as_of.window(30, 'min(ts)')}""",
     }
 
 
@@ -221,4 +249,27 @@ def field_cases(o: Oracle) -> dict[str, tuple[str, str]]:
                                  f"{everyone} EXCEPT SELECT visitor_id FROM prof WHERE customer_type = 'Economical'"),
         "location_paris": ("location: {within_km: 300, of: {lat: 48.8566, lon: 2.3522}}",
                            o.within_km(300, 48.8566, 2.3522)),
+        "event_count": ("event: {type: {is: add_to_cart}, url: {contains: /product/}, count: {gte: 3}, period: 60d}",
+                        f"SELECT visitor_id FROM ev WHERE event_type = 'add_to_cart' AND url LIKE '%/product/%' "
+                        f"AND {o.as_of.window(60)} GROUP BY visitor_id HAVING count(*) >= 3"),
+        "event_none": ("event: {type: {is: search}, count: {eq: 0}, period: 30d}",
+                       f"{everyone} EXCEPT SELECT visitor_id FROM ev WHERE event_type = 'search' "
+                       f"AND {o.as_of.window(30)}"),
+        "relative_period": ("conversions: {gte: 1, period: {from: 90d, to: 30d}}",
+                            f"SELECT visitor_id FROM conv WHERE {o.as_of.window(90)} AND NOT {o.as_of.window(30)}"),
+        "first_seen_before": ("first_seen: {before: 60d}",
+                              f"SELECT visitor_id FROM ev GROUP BY visitor_id HAVING min(ts) "
+                              f"{'<=' if o.as_of.inclusive else '<'} {_ts(o.as_of.end - timedelta(days=60))}"),
+        "last_seen_not_within": ("not: {last_seen: {within: 14d}}",
+                                 f"{everyone} EXCEPT SELECT visitor_id FROM ev WHERE {o.as_of.window(14)}"),
+        "first_conversion_days": ("first_conversion: {gte: 45}",
+                                  f"SELECT visitor_id FROM conv GROUP BY visitor_id HAVING floor(date_diff("
+                                  f"'microsecond', min(ts), {_ts(o.as_of.end)}) / 86400000000) >= 45"),
+        "sample_20": ("sample: {percent: 20, seed: fields}", o.sample(20, "fields")),
+        "sequence_search_cart": ("sequence: {steps: [{type: {is: search}}, {type: {is: add_to_cart}, within: 1d}], "
+                                 "period: 60d}",
+                                 f"SELECT DISTINCT a.visitor_id FROM ev a JOIN ev b USING (visitor_id) WHERE "
+                                 f"a.event_type = 'search' AND b.event_type = 'add_to_cart' AND b.ts > a.ts AND "
+                                 f"b.ts <= a.ts + INTERVAL 1 DAY AND {o.as_of.window(60, 'a.ts')} "
+                                 f"AND {o.as_of.window(60, 'b.ts')}"),
     }

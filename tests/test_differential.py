@@ -16,7 +16,8 @@ FIELD_CASES = [
     "utm_campaign_spaces", "utm_medium_is_not", "utm_campaign_ignore_case", "url_not_contains", "conversions_gte_3",
     "conversions_fixed", "total_order_value", "total_order_value_zero", "days_since_last", "order_value_period",
     "items_one_line", "items_negative", "items_price", "grid_one_time", "grid_never", "profile_column",
-    "city_ignore_case", "customer_type_is_not", "location_paris",
+    "city_ignore_case", "customer_type_is_not", "location_paris", "event_count", "event_none", "relative_period",
+    "first_seen_before", "last_seen_not_within", "first_conversion_days", "sample_20", "sequence_search_cart",
 ]
 
 

@@ -11,7 +11,7 @@ import difflib
 from .. import catalog
 from ..catalog import Reads
 from ..errors import DataError, Location, Problem
-from ..tree import Condition, Segment, conditions
+from ..tree import Condition, EventCondition, EventRule, Segment, Sequence, conditions, nodes
 from .inputs import Inputs, Table
 
 
@@ -34,6 +34,9 @@ def check_names(segments: list[Segment], inputs: Inputs, columns: tuple[str, ...
         for rule in conditions(segment.root):
             problems += [p for need in column_needs(rule, inputs)
                          if (p := _missing(need, inputs, rule.field.name, rule.loc)) is not None]
+        for node, event_conditions in _event_conditions(segment.root):
+            problems += [p for c in event_conditions
+                         if (p := _missing(_event_reads(c), inputs, c.field, node.loc)) is not None]
     problems += [p for column in columns if not inputs.computes(column)
                  if (p := _missing(Reads("profiles", (column,)), inputs, "--columns", None)) is not None]
     if problems:
@@ -94,3 +97,20 @@ def reads_conversions(segments: list[Segment], inputs: Inputs) -> bool:
     return any(rule.field.family in families or (rule.field.family == catalog.PROFILE
                                                   and inputs.computes(rule.field.column))
                for segment in segments for rule in conditions(segment.root))
+
+
+def _event_conditions(root):
+    """(rule, its conditions on single events) for each `event` and `sequence` rule of a tree."""
+    for node in nodes(root):
+        if isinstance(node, EventRule):
+            yield node, node.conditions
+        elif isinstance(node, Sequence):
+            for step in (*node.steps, *([node.then_not] if node.then_not else [])):
+                yield node, step.conditions
+
+
+def _event_reads(condition: EventCondition) -> Reads:
+    spec = catalog.FIELDS.get(condition.field)
+    if spec is not None and spec.family == catalog.REFERRER_UTM:
+        return spec.reads[0]
+    return Reads("events", (condition.column,))

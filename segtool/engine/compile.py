@@ -7,7 +7,7 @@ registers in `Features`; combinators combine those expressions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import singledispatch
 
 import polars as pl
@@ -15,12 +15,14 @@ import polars as pl
 from .. import catalog
 from ..grid import GridCell
 from ..operators import Predicate
-from ..timeframe import MICROSECONDS_PER_DAY, AsOf, window
-from ..tree import AllOf, AnyOf, Condition, ItemCondition, Not, Period, Rule
+from ..timeframe import MICROSECONDS_PER_DAY, AsOf, Window, window
+from ..tree import (AllOf, AnyOf, Condition, EventCondition, EventRule, ItemCondition, Not, Period, Rule, Sample,
+                    Segment, SegmentRef, Sequence)
 from . import expressions as ex
-from .events import event_test
+from .events import EventTest, Test, field_test
+from .sequences import SequenceSpec
 from .features import Features
-from .inputs import UTC_US, Inputs
+from .inputs import UTC_US, VID, Inputs
 
 
 
@@ -29,19 +31,33 @@ class Context:
     features: Features
     inputs: Inputs
     as_of: AsOf
+    answers: dict[str, pl.Expr] = field(default_factory=dict)  # segment name -> its compiled answer
+    buckets: dict[str, pl.Expr] = field(default_factory=dict)  # sample seed -> each visitor's bucket
+
+    def answer(self, segment: Segment) -> pl.Expr:
+        """The segment's compiled rules: once per run, however often it is run or named."""
+        if segment.name not in self.answers:
+            self.answers[segment.name] = translate(segment.root, self)
+        return self.answers[segment.name]
 
     def in_window(self, period: Period | None) -> pl.Expr:
         if period is None:
             return pl.lit(True)
-        w = window(period, self.as_of)
-        ts, start = pl.col("timestamp"), pl.lit(w.start, dtype=UTC_US)
-        mask = ts >= start if w.start_inclusive else ts > start
-        return mask & (ts < pl.lit(w.end, dtype=UTC_US)) if w.end is not None else mask
+        return in_window(pl.col("timestamp"), window(period, self.as_of))
 
     def days_since(self, instant: pl.Expr) -> pl.Expr:
         """Whole days (rounded down) from an instant to as_of."""
         elapsed = pl.lit(self.as_of.last_instant, dtype=UTC_US) - instant
         return elapsed.dt.total_microseconds() // MICROSECONDS_PER_DAY
+
+
+def in_window(instant: pl.Expr, w: Window) -> pl.Expr:
+    start = pl.lit(w.start, dtype=UTC_US)
+    mask = instant >= start if w.start_inclusive else instant > start
+    if w.end is not None:
+        end = pl.lit(w.end, dtype=UTC_US)
+        mask = mask & (instant <= end if w.end_inclusive else instant < end)
+    return mask
 
 
 @singledispatch
@@ -101,10 +117,39 @@ def _any_required(rule: AnyOf, ctx: Context) -> frozenset[str] | None:
 
 
 @required_events.register
+def _ref_required(rule: SegmentRef, ctx: Context) -> frozenset[str] | None:
+    return required_events(rule.target.root, ctx)
+
+
+@required_events.register
+def _event_rule_required(rule: EventRule, ctx: Context) -> frozenset[str] | None:
+    zero_passes = ex.numbers_pass(rule.count, 0.0)
+    return None if zero_passes else frozenset({ctx.features.event_tests[("count", rule.conditions, rule.period)].name})
+
+
+@required_events.register
+def _sequence_required(rule: Sequence, ctx: Context) -> frozenset[str] | None:
+    return frozenset({ctx.features.sequences[("sequence", rule)][0]})
+
+
+@required_events.register
 def _condition_required(rule: Condition, ctx: Context) -> frozenset[str] | None:
+    if _seen_within(rule):
+        return frozenset({ctx.features.event_tests[_seen_key(rule)].name})
     if rule.field.family != catalog.REFERRER_UTM or rule.predicate.negated:
         return None
     return frozenset({ctx.features.event_tests[_event_key(rule)].name})
+
+
+def _seen_within(rule: Condition) -> bool:
+    """`last_seen: {within: D}`: the last event is in the window exactly when some event is, so it is an
+    event test (which spares the pass over every visitor's events when a segment needs it)."""
+    p = rule.predicate
+    return rule.field.family == catalog.VISITS and rule.field.measure == "last" and p.op == "within" and not p.negated
+
+
+def _seen_key(rule: Condition) -> tuple:
+    return ("seen", rule.predicate.value)
 
 
 # -- families --------------------------------------------------------------------
@@ -115,7 +160,10 @@ def compile_profile(rule: Condition, ctx: Context) -> pl.Expr:
     dtype = ctx.inputs.profiles.typed_dtype(column) if ctx.inputs.profiles is not None else pl.String
     if ctx.inputs.computes(column):
         return ex.apply(ctx.features.profile(column), p, rule.field.value_type, dtype)
-    positive = ex.matches(pl.col(column), _positive(p), rule.field.value_type, dtype)
+    if p.takes_duration:  # a date or date-time column: read as an instant
+        positive = instant_test(ex.as_instant(pl.col(column), dtype), _positive(p), ctx)
+    else:
+        positive = ex.matches(pl.col(column), _positive(p), rule.field.value_type, dtype)
     return _negate_if(p, ctx.features.profile_test(("profile", column, _positive(p)), positive, (column,)))
 
 
@@ -127,13 +175,65 @@ def compile_location(rule: Condition, ctx: Context) -> pl.Expr:
 def compile_event_field(rule: Condition, ctx: Context) -> pl.Expr:
     """At least one event in the period whose value satisfies the positive operator; negation per visitor."""
     p, name = rule.predicate, rule.field.name
+    test = field_test(name, _positive(p), ctx.inputs.events.has)
+
+    def build(flag: str) -> EventTest:
+        return EventTest.of(flag, test, ctx.in_window(rule.period))
+
+    return _negate_if(p, ctx.features.any_event(_event_key(rule), build, _event_columns(name)))
+
+
+def _event_columns(field_name: str, column: str = "") -> tuple[str, ...]:
+    """The raw events columns a test of the field reads."""
+    return {"url": ("url",), "referrer": ("referrer",), "referrer_domain": ("referrer",),
+            **{utm: (utm, "url") for utm in catalog.UTM_FIELDS}}.get(field_name, (column or field_name,))
+
+
+def _conditions_test(conditions: tuple[EventCondition, ...], ctx: Context) -> tuple[Test, tuple[str, ...]]:
+    """One event meeting every condition (negative ones per event), and the columns that reads."""
     events = ctx.inputs.events
-    columns = {"url": ("url",), "referrer": ("referrer",), "referrer_domain": ("referrer",)}.get(name, (name, "url"))
+    test, columns = Test(pl.lit(True)), ()
+    for c in conditions:
+        dtype = events.typed_dtype(c.column) if events.has(c.column) else pl.String
+        test = test & field_test(c.field, c.predicate, events.has, c.column, c.value_type, dtype)
+        columns += _event_columns(c.field, c.column)
+    return test, columns
 
-    def build(flag: str):
-        return event_test(flag, name, _positive(p), ctx.in_window(rule.period), events.has)
 
-    return _negate_if(p, ctx.features.any_event(_event_key(rule), build, columns))
+@translate.register
+def _event_rule(rule: EventRule, ctx: Context) -> pl.Expr:
+    """How many of the visitor's events in the period meet every condition (0 without any), compared."""
+    test, columns = _conditions_test(rule.conditions, ctx)
+
+    def build(flag: str) -> EventTest:
+        return EventTest.of(flag, test, ctx.in_window(rule.period), aggregate="count")
+
+    count = ctx.features.any_event(("count", rule.conditions, rule.period), build, columns)
+    return ex.apply(count, rule.count, "number", pl.Float64)
+
+
+@translate.register
+def _sequence(rule: Sequence, ctx: Context) -> pl.Expr:
+    steps = [_conditions_test(step.conditions, ctx) for step in rule.steps]
+    then_not = _conditions_test(rule.then_not.conditions, ctx) if rule.then_not else None
+    columns = tuple(c for _, cols in [*steps, *([then_not] if then_not else [])] for c in cols)
+    spec = SequenceSpec([test for test, _ in steps], [step.within for step in rule.steps],
+                        then_not[0] if then_not else None, rule.then_not.within if rule.then_not else None,
+                        ctx.in_window(rule.period))
+    return ctx.features.sequence(("sequence", rule), spec, columns)
+
+
+@translate.register
+def _segment_ref(rule: SegmentRef, ctx: Context) -> pl.Expr:
+    """The referenced segment's answer, compiled once per run however often it is named."""
+    return ctx.answer(rule.target)
+
+
+@translate.register
+def _sample(rule: Sample, ctx: Context) -> pl.Expr:
+    if rule.seed not in ctx.buckets:
+        ctx.buckets[rule.seed] = ex.sample_bucket(pl.col(VID), rule.seed)
+    return (ctx.buckets[rule.seed] < round(rule.percent * 100)).fill_null(False)
 
 
 def _event_key(rule: Condition) -> tuple:
@@ -155,7 +255,13 @@ CONVERSION_MEASURES = {
     "count": (lambda mask: pl.when(mask).then(pl.col("timestamp")).count().cast(pl.Float64), 0.0),
     "sum": (lambda mask: pl.when(mask).then(pl.col("order_value")).sum(), 0.0),
     "mean": (lambda mask: pl.when(mask).then(pl.col("order_value")).mean(), None),
+    "first": (lambda mask: pl.when(mask).then(pl.col("timestamp")).min(), None),
     "last": (lambda mask: pl.when(mask).then(pl.col("timestamp")).max(), None),
+}
+# measure -> the aggregate over all of a visitor's events (an instant)
+VISIT_MEASURES = {
+    "first": pl.col("timestamp").min(),
+    "last": pl.col("timestamp").max(),
 }
 
 
@@ -169,6 +275,8 @@ def compile_conversion(rule: Condition, ctx: Context) -> pl.Expr:
         row_matches = mask & ex.matches(pl.col("order_value"), p, "number", pl.Float64)
         key = ("conversion", measure, _positive(p), rule.period, rule.items)
         return _negate_if(p, ctx.features.over_conversions(key, row_matches.any(), default=False))
+    if rule.field.value_type == "instant":
+        return instant_test(_conversion_measure(measure, rule, mask, ctx), p, ctx)
     if measure == "days_since_last":
         value = ctx.days_since(_conversion_measure("last", rule, mask, ctx)).cast(pl.Float64)
     else:
@@ -181,6 +289,35 @@ def _conversion_measure(measure: str, rule: Condition, mask: pl.Expr, ctx: Conte
         raise NoCompiler(f"no compiler for the measure {measure!r} of field {rule.field.name!r}")
     aggregate, default = CONVERSION_MEASURES[measure]
     return ctx.features.over_conversions(("conversion", measure, rule.period, rule.items), aggregate(mask), default)
+
+
+def compile_visits(rule: Condition, ctx: Context) -> pl.Expr:
+    """The first or last of the visitor's events (missing without any), tested as an instant."""
+    measure = rule.field.measure
+    if measure not in VISIT_MEASURES:
+        raise NoCompiler(f"no compiler for the measure {measure!r} of field {rule.field.name!r}")
+    if _seen_within(rule):
+        return ctx.features.any_event(_seen_key(rule), lambda name: EventTest.of(
+            name, Test(pl.lit(True)), ctx.in_window(rule.predicate.value)), ())
+    return instant_test(ctx.features.over_visits(("visits", measure), VISIT_MEASURES[measure]), rule.predicate, ctx)
+
+
+def instant_test(instant: pl.Expr, p: Predicate, ctx: Context) -> pl.Expr:
+    """`within: D` — in the window `period: D` would cover, up to as_of; `before: D` — before that window;
+    a number — whole days since the instant, to as_of; negation per visitor (a missing instant is `not`)."""
+    positive = _positive(p)
+    if positive.op in ("within", "before"):
+        w = window(positive.value, ctx.as_of)
+        if positive.op == "within":
+            test = in_window(instant, Window(w.start, w.start_inclusive, ctx.as_of.instant, ctx.as_of.inclusive))
+        else:
+            start = pl.lit(w.start, dtype=UTC_US)
+            test = instant < start if w.start_inclusive else instant <= start
+    elif positive.op == "is_set":
+        test = instant.is_not_null()
+    else:
+        test = ex.matches(ctx.days_since(instant).cast(pl.Float64), positive, "number", pl.Float64)
+    return _negate_if(p, test.fill_null(False))
 
 
 def grid_cell(ctx: Context) -> pl.Expr:
@@ -214,6 +351,7 @@ FAMILY_COMPILERS = {
     catalog.LOCATION: compile_location,
     catalog.REFERRER_UTM: compile_event_field,
     catalog.CONVERSION: compile_conversion,
+    catalog.VISITS: compile_visits,
     catalog.RETENTION: compile_retention,
 }
 

@@ -13,10 +13,11 @@ joined back instead. Either way the result is the rule's exact answer; memory gr
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
+from ..catalog import UTM_FIELDS
 from ..operators import Predicate
 from . import expressions as ex
 from .inputs import VID
@@ -27,38 +28,67 @@ DISTINCT_PAYS_ROWS = 1_000_000  # candidates needing a value beyond which a dist
 DISTINCT_PAYS_RATIO = 0.5       # ... and chosen when distinct values per candidate are below this in the sample
 
 
+@dataclass(frozen=True)
+class Test:
+    """A test of single events: `prefilter` (cheap, over raw columns) holds wherever `exact` (over raw and
+    `derived` columns) can hold, so `exact` is only worked out where `prefilter` holds."""
+
+    prefilter: pl.Expr
+    exact: pl.Expr = field(default_factory=lambda: pl.lit(True))
+    derived: frozenset[str] = frozenset()  # INTERNAL, DOMAIN, utm_* (read from the URL)
+
+    def __and__(self, other: "Test") -> "Test":
+        return Test(self.prefilter & other.prefilter, self.exact & other.exact, self.derived | other.derived)
+
+    @property
+    def negated(self) -> "Test":
+        """The events where this test fails: any event may, so no prefilter."""
+        return Test(pl.lit(True), ~(self.prefilter & self.exact).fill_null(False), self.derived)
+
+
 @dataclass
 class EventTest:
-    """One rule's test of single events: `prefilter` holds for every event where `exact` can hold."""
+    """One rule's test of single events, aggregated per visitor: `any` (has such an event) or `count`."""
 
     name: str
-    prefilter: pl.Expr  # over raw columns and the timestamp
-    exact: pl.Expr      # over raw and derived columns (`derived`)
-    derived: frozenset[str] = field(default_factory=frozenset)  # INTERNAL, DOMAIN, utm_* (read from the URL)
+    prefilter: pl.Expr
+    exact: pl.Expr
+    derived: frozenset[str] = field(default_factory=frozenset)
+    aggregate: str = "any"
+
+    @classmethod
+    def of(cls, name: str, test: Test, window: pl.Expr, aggregate: str = "any") -> "EventTest":
+        return cls(name, window & test.prefilter, test.exact, test.derived, aggregate)
+
+    @property
+    def default(self):
+        """The value for a visitor without a candidate event."""
+        return 0.0 if self.aggregate == "count" else False
 
 
-def event_test(name: str, field_name: str, p: Predicate, window: pl.Expr, has_column) -> EventTest:
-    """The test of the positive form of `p` on one event field (`has_column`: whether events have a column)."""
+def field_test(field_name: str, p: Predicate, has_column, column: str = "", value_type: str = "text",
+               dtype: pl.DataType | None = pl.String) -> Test:
+    """The test of `p` (negation included) on one event field: a canonical one (`url`, `referrer`,
+    `referrer_domain`, `utm_*`), or any events `column` compared by `value_type`."""
+    if p.negated:
+        return field_test(field_name, replace(p, negated=False, written=""), has_column, column, value_type,
+                          dtype).negated
     if field_name == "url":
-        test = ex.matches(pl.col("url"), p, "text", pl.String)
-        return EventTest(name, window & test, pl.lit(True))
+        return Test(ex.matches(pl.col("url"), p, "text", pl.String))
     if field_name == "referrer":  # the raw referrer, when it is not the site's own
-        test = ex.matches(pl.col("referrer"), p, "text", pl.String)
-        return EventTest(name, window & test, ~pl.col(INTERNAL), frozenset({INTERNAL}))
+        return Test(ex.matches(pl.col("referrer"), p, "text", pl.String), ~pl.col(INTERNAL), frozenset({INTERNAL}))
     if field_name == "referrer_domain":
         literal = _literals(p)
         raw = pl.col("referrer")
         maybe = raw.is_not_null() if literal is None else raw.str.contains(_any_literal(literal, True))
-        exact = ex.matches(pl.col(DOMAIN), p, "text", pl.String)
-        return EventTest(name, window & maybe, exact, frozenset({DOMAIN}))
-    column = pl.col(field_name)  # a UTM: its column where set, else the URL's query string
-    in_url = _in_url(field_name) if has_column("url") else pl.lit(False)
-    exact = ex.matches(pl.col(f"derived:{field_name}"), p, "text", pl.String)
-    if has_column(field_name):
-        maybe = ex.matches(column, p, "text", pl.String) | (column.is_null() & in_url)
-    else:
-        maybe = in_url
-    return EventTest(name, window & maybe, exact, frozenset({field_name}))
+        return Test(maybe, ex.matches(pl.col(DOMAIN), p, "text", pl.String), frozenset({DOMAIN}))
+    if field_name in UTM_FIELDS:  # a UTM: its column where set, else the URL's query string
+        utm = pl.col(field_name)
+        in_url = _in_url(field_name) if has_column("url") else pl.lit(False)
+        maybe = (ex.matches(utm, p, "text", pl.String) | (utm.is_null() & in_url)) if has_column(field_name) \
+            else in_url
+        return Test(maybe, ex.matches(pl.col(f"derived:{field_name}"), p, "text", pl.String), frozenset({field_name}))
+    return Test(ex.matches(pl.col(column), p, value_type, dtype))
 
 
 def _in_url(utm: str) -> pl.Expr:
@@ -89,6 +119,12 @@ def event_flags(events: pl.LazyFrame, tests: list[EventTest], site_domains: tupl
 
     `sample` (the first rows of `events`) and `rows` (an estimate of their number) decide, per derived
     value, whether to compute it per candidate or once per distinct value."""
+    return _candidates(events, tests, site_domains, sample, rows).group_by(VID).agg(_aggregate(t) for t in tests)
+
+
+def _candidates(events: pl.LazyFrame, tests: list[EventTest], site_domains: tuple[str, ...], sample, rows
+                ) -> pl.LazyFrame:
+    """The events that pass some test's prefilter, with the derived columns the tests' exact parts read."""
     candidates = events.filter(pl.any_horizontal([t.prefilter for t in tests]))
     needed = frozenset().union(*(t.derived for t in tests))
     if needed & {INTERNAL, DOMAIN}:
@@ -96,7 +132,22 @@ def event_flags(events: pl.LazyFrame, tests: list[EventTest], site_domains: tupl
         candidates = _with_host(candidates, users, site_domains, sample, rows)
     for utm in sorted(needed - {INTERNAL, DOMAIN}):
         candidates = _with_utm(candidates, [t for t in tests if utm in t.derived], utm, sample, rows)
-    return candidates.group_by(VID).agg((t.prefilter & t.exact).fill_null(False).any().alias(t.name) for t in tests)
+    return candidates
+
+
+def _aggregate(test: EventTest) -> pl.Expr:
+    passes = (test.prefilter & test.exact).fill_null(False)
+    if test.aggregate == "count":  # count rows rather than sum `passes`: a test may be a literal, which sums to 1
+        return pl.when(passes).then(pl.col("timestamp")).count().cast(pl.Float64).alias(test.name)
+    return passes.any().alias(test.name)
+
+
+def matching_events(events: pl.LazyFrame, tests: list[EventTest], site_domains: tuple[str, ...]) -> pl.LazyFrame:
+    """visitor_id, timestamp and one boolean column per test of each event that passes one (for sequences:
+    one read for every step)."""
+    passes = [(t.prefilter & t.exact).fill_null(False).alias(t.name) for t in tests]
+    return _candidates(events, tests, site_domains, None, None).select(VID, "timestamp", *passes).filter(
+        pl.any_horizontal(pl.col(t.name) for t in tests))
 
 
 def _with_host(candidates: pl.LazyFrame, users: list[EventTest], site_domains: tuple[str, ...], sample, rows

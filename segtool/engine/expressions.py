@@ -153,3 +153,31 @@ def _unquote(values: pl.Series) -> pl.Series:
     distinct = values.drop_nulls().unique()
     decoded = pl.Series([unquote_plus(v) for v in distinct.to_list()], dtype=pl.String)
     return values.replace_strict(distinct, decoded, default=None, return_dtype=pl.String)
+
+
+def numbers_pass(p: Predicate, value: float) -> bool:
+    """Whether the number `value` meets `p` (negation included)."""
+    return pl.select(apply(pl.lit(value, pl.Float64), p, "number", pl.Float64)).item()
+
+
+def sample_bucket(visitor_id: pl.Expr, seed: str) -> pl.Expr:
+    """The visitor's bucket, 0-9999, for `seed` (sampling.bucket: md5 of seed and ID, stable everywhere)."""
+    from ..sampling import buckets
+
+    return visitor_id.map_batches(lambda ids: pl.Series(buckets(seed, ids.to_list()), dtype=pl.Int64),
+                                  return_dtype=pl.Int64, is_elementwise=True)
+
+
+def as_instant(column: pl.Expr, dtype: pl.DataType | None) -> pl.Expr:
+    """A profile column as a UTC instant: a date-time (naive ones are UTC), a date (its midnight), or ISO 8601
+    text; anything else is missing."""
+    from .inputs import ISO_FORMATS, UTC_US
+
+    if isinstance(dtype, pl.Datetime):
+        zoned = column.dt.replace_time_zone("UTC") if dtype.time_zone is None else column.dt.convert_time_zone("UTC")
+        return zoned.dt.cast_time_unit("us")
+    if dtype == pl.Date:
+        return column.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    text = column.cast(pl.String).str.strip_chars()
+    return pl.coalesce([text.str.to_datetime(f, strict=False, time_zone="UTC", time_unit="us") for f in ISO_FORMATS]
+                       ).cast(UTC_US)

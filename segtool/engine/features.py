@@ -16,6 +16,7 @@ from ..errors import DataError
 from ..timeframe import AsOf
 from . import health, source
 from .events import EventTest, event_flags
+from .sequences import SequenceSpec, sequence_flags
 from .inputs import VID, Inputs
 
 
@@ -47,6 +48,8 @@ class Features:
     profile_columns: dict[str, None] = field(default_factory=dict)  # profile columns joined as they are
     profile_reads: dict[str, None] = field(default_factory=dict)  # profile columns the profile tests read
     item_columns: dict[str, None] = field(default_factory=dict)  # item columns the item flags read
+    sequences: dict[object, tuple[str, SequenceSpec]] = field(default_factory=dict)
+    visit_aggs: dict[object, Aggregate] = field(default_factory=dict)  # over all of a visitor's events
 
     def _register(self, table: dict, prefix: str, key, expr: pl.Expr, default):
         if key not in table:
@@ -60,6 +63,21 @@ class Features:
             self.event_tests[key] = build(f"e{len(self.event_tests)}")
         self.event_columns.update(columns)
         return pl.col(self.event_tests[key].name)
+
+    def sequence(self, key, spec: SequenceSpec, columns: tuple[str, ...]) -> pl.Expr:
+        """Whether the visitor has a chain of events that matches the sequence (sequences.py)."""
+        if key not in self.sequences:
+            self.sequences[key] = (f"s{len(self.sequences)}", spec)
+        self.event_columns.update(columns)
+        return pl.col(self.sequences[key][0])
+
+    def over_visits(self, key, expr: pl.Expr) -> pl.Expr:
+        """An aggregate over all of the visitor's events up to as_of (first or last timestamp)."""
+        return self._register(self.visit_aggs, "v", key, expr, None)
+
+    @property
+    def reads_events_one_by_one(self) -> bool:
+        return bool(self.event_tests or self.sequences or self.visit_aggs)
 
     def over_conversions(self, key, expr: pl.Expr, default) -> pl.Expr:
         """An aggregate over the visitor's de-duplicated conversions."""
@@ -113,7 +131,7 @@ CONVERTERS = "converters"  # only visitors with a conversion
 BOTH = "both"            # profiles ∪ converters
 SCOPE_WORDS = {
     ALL: "every visitor (profiles and events up to as_of)",
-    MATCHING_EVENTS: "the visitors with an event that meets one of the segment's event rules",
+    MATCHING_EVENTS: "the visitors with an event that meets one of the segment's event rules or a chain of its sequences",
     PROFILES: "the visitors with a profile",
     CONVERTERS: "the visitors with a conversion",
     BOTH: "the visitors with a profile or a conversion",
@@ -154,9 +172,11 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
             result.skips, result.skipped_from = health.skip_counts(converted), converted
     if scope == ALL:
         seen = source.event_base(inputs, as_of).group_by(VID).agg(
-            pl.len().alias(health.ROWS), pl.col("timestamp").null_count().alias(health.UNREADABLE)).cache()
+            pl.len().alias(health.ROWS), pl.col("timestamp").null_count().alias(health.UNREADABLE),
+            *(a.expr.alias(a.name) for a in features.visit_aggs.values())).cache()
         result.skips = health.skip_counts_per_visitor(seen)
-        universe = seen.filter(pl.col(health.ROWS) > pl.col(health.UNREADABLE)).select(VID)
+        universe = seen.filter(pl.col(health.ROWS) > pl.col(health.UNREADABLE)).select(
+            VID, *(a.name for a in features.visit_aggs.values()))
     elif scope == MATCHING_EVENTS:
         read = source.event_base(inputs, as_of)
         result.skips, result.skipped_from = health.skip_counts(read), read
@@ -165,10 +185,13 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
         flags = event_flags(events, tests, inputs.config.site_domains, prepared.event_sample,
                             prepared.event_rows) if tests else None
         if scope == ALL:
-            if flags is not None:
-                universe = universe.join(flags, on=VID, how="left")
-        else:  # every segment needs a matching event: the visitors with one are the universe
-            universe = flags.filter(pl.any_horizontal(pl.col(t.name) for t in tests))
+            universe = universe.join(flags, on=VID, how="left") if flags is not None else universe
+        else:  # every segment needs a matching event or chain: the visitors with one are the universe
+            universe = flags.filter(pl.any_horizontal(pl.col(t.name) for t in tests)) if flags is not None else None
+        for name, spec in features.sequences.values():
+            found = sequence_flags(events, spec, name, as_of, inputs.config.site_domains)
+            universe = found if universe is None else universe.join(
+                found, on=VID, how="left" if scope == ALL else "full", coalesce=True)
         if profiles is not None and (scope == ALL or features.reads_profiles):
             universe = universe.join(profiles, on=VID, how="full" if scope == ALL else "left", coalesce=True)
     elif scope == CONVERTERS or (scope == BOTH and profiles is None):
@@ -187,7 +210,9 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
         universe = universe.join(_predictions(prepared, predicted), on=VID, how="left")
     if per_converter is not None:
         universe = universe.join(per_converter, on=VID, how="left")
-    defaults = {t.name: False for t in [*features.event_tests.values(), *features.profile_tests.values()]}
+    defaults = {t.name: t.default for t in features.event_tests.values()}
+    defaults.update({name: False for name, _ in features.sequences.values()})
+    defaults.update({a.name: False for a in features.profile_tests.values()})
     defaults.update({a.name: a.default for a in features.conversion_aggs.values() if a.default is not None})
     result.frame = universe.with_columns(pl.col(name).fill_null(value) for name, value in defaults.items())
     return result

@@ -45,7 +45,7 @@ def build_plan(segments: list[Segment], inputs: Inputs, as_of: AsOf, *, per_rule
     ctx = Context(features, inputs, as_of)
     outputs = []
     for i, segment in enumerate(segments):
-        outputs.append(translate(segment.root, ctx).alias(segment_column(i)))
+        outputs.append(ctx.answer(segment).alias(segment_column(i)))
         if per_rule:
             outputs.extend(translate(rule, ctx).alias(rule_column(i, j)) for j, rule in enumerate(segment.top_rules))
     extra = [features.profile(c).alias(profile_name(c)) for c in columns]
@@ -83,15 +83,15 @@ def universe_scope(features: Features, inputs: Inputs, as_of: AsOf, outputs: lis
                    needs_event: bool = False) -> str:
     """The narrowest set of visitors outside which no output can be true.
 
-    When every segment needs an event that meets one of its referrer/UTM rules (`needs_event`, from
-    compile.required_events), only the visitors with such an event. When no rule reads events one by one,
+    When every segment needs an event that meets one of its event rules, or a chain of one of its sequences
+    (`needs_event`, from compile.required_events), only the visitors with such an event or chain. When no rule reads events one by one,
     a visitor without a profile and without a conversion has only default features (null profile columns,
     zero conversions). If every output is false for such a visitor, the universe can be profiles ∪
     converters (or just one of them), and the pass over all events that finds every visitor is not needed.
     Decided by evaluating the outputs on that one default row (no data read)."""
-    if needs_event:
+    if needs_event and not features.visit_aggs:
         return MATCHING_EVENTS
-    if features.event_tests or any(inputs.computes(c) for c in features.profile_columns):
+    if features.reads_events_one_by_one or any(inputs.computes(c) for c in features.profile_columns):
         return ALL  # predictions value visitors without a profile or a conversion too
     schema = visitor_frame(inputs, features, as_of).frame.collect_schema()
     defaults = {a.name: a.default for a in [*features.conversion_aggs.values(), *features.profile_tests.values()]}
