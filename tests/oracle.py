@@ -48,11 +48,10 @@ class Oracle:
                         f"utm_medium, utm_campaign, order_id, {value} AS order_value FROM {_reader(events)}")
         self.as_of = self._as_of(as_of)
         end, op = _ts(self.as_of.end), "<=" if self.as_of.inclusive else "<"
-        # RFC 3986 taken apart step by step: scheme, the authority up to the path, userinfo (up to an @), port
-        rest = "regexp_replace(referrer, '^([a-zA-Z][a-zA-Z0-9+.-]*:)?//', '')"
-        authority = f"split_part(split_part(split_part({rest}, '/', 1), '?', 1), '#', 1)"
-        host = f"split_part(regexp_replace({authority}, '^[^@]*@', ''), ':', 1)"
-        domain = f"rtrim(regexp_replace(lower(nullif({host}, '')), '^www[.]', ''), '.')"
+        # RFC 3986's host: after an optional scheme and `//` and an optional userinfo (up to an @), up to the
+        # port, path, query or fragment (one regular expression: DuckDB evaluates nested string functions slowly)
+        host = "regexp_extract(referrer, '^(?:(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?//)?(?:[^@/?#]*@)?([^:/?#]*)', 1)"
+        domain = f"rtrim(regexp_replace(lower({host}), '^www[.]', ''), '.')"
         internal = f"(d = '{site_domain}' OR ends_with(d, '.{site_domain}'))"
 
         def utm(name: str) -> str:
@@ -64,7 +63,7 @@ class Oracle:
             CREATE VIEW ev AS
             SELECT visitor_id, ts, event_type, url,
                    CASE WHEN {internal} THEN NULL ELSE nullif(referrer, '') END AS referrer,
-                   CASE WHEN {internal} THEN NULL ELSE d END AS referrer_domain,
+                   CASE WHEN {internal} THEN NULL ELSE nullif(d, '') END AS referrer_domain,
                    {utm('utm_source')}, {utm('utm_medium')}, {utm('utm_campaign')},
                    nullif(order_id, '') AS order_id, order_value
             FROM (SELECT *, {domain} AS d FROM raw)
