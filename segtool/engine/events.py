@@ -61,6 +61,12 @@ class EventTest:
         return cls(name, window & test.prefilter, test.exact, test.derived, aggregate)
 
     @property
+    def reads_only_time(self) -> bool:
+        """A test of the period alone (`last_seen: {within: D}`, `event: {count: ...}` with no condition)."""
+        return not self.derived and set(self.prefilter.meta.root_names()) <= {"timestamp"} \
+            and not self.exact.meta.root_names()
+
+    @property
     def default(self):
         """The value for a visitor without a candidate event."""
         return 0.0 if self.aggregate == "count" else False
@@ -119,7 +125,7 @@ def event_flags(events: pl.LazyFrame, tests: list[EventTest], site_domains: tupl
 
     `sample` (the first rows of `events`) and `rows` (an estimate of their number) decide, per derived
     value, whether to compute it per candidate or once per distinct value."""
-    return _candidates(events, tests, site_domains, sample, rows).group_by(VID).agg(_aggregate(t) for t in tests)
+    return _candidates(events, tests, site_domains, sample, rows).group_by(VID).agg(aggregate(t) for t in tests)
 
 
 def _candidates(events: pl.LazyFrame, tests: list[EventTest], site_domains: tuple[str, ...], sample, rows
@@ -135,7 +141,8 @@ def _candidates(events: pl.LazyFrame, tests: list[EventTest], site_domains: tupl
     return candidates
 
 
-def _aggregate(test: EventTest) -> pl.Expr:
+def aggregate(test: EventTest) -> pl.Expr:
+    """The test's answer for one visitor's events (in a group_by over visitors)."""
     passes = (test.prefilter & test.exact).fill_null(False)
     if test.aggregate == "count":  # count rows rather than sum `passes`: a test may be a literal, which sums to 1
         return pl.when(passes).then(pl.col("timestamp")).count().cast(pl.Float64).alias(test.name)

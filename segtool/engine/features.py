@@ -15,7 +15,7 @@ import polars as pl
 from ..errors import DataError
 from ..timeframe import AsOf
 from . import health, source
-from .events import EventTest, event_flags
+from .events import EventTest, aggregate, event_flags
 from .sequences import SequenceSpec, sequence_flags
 from .inputs import VID, Inputs
 
@@ -170,18 +170,20 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
             a.expr.alias(a.name) for a in features.conversion_aggs.values())
         if scope in (CONVERTERS, BOTH):
             result.skips, result.skipped_from = health.skip_counts(converted), converted
+    tests = list(features.event_tests.values())
     if scope == ALL:
+        by_time = [t for t in tests if t.reads_only_time]  # answered by the pass that finds every visitor
+        tests = [t for t in tests if not t.reads_only_time]
         seen = source.event_base(inputs, as_of).group_by(VID).agg(
             pl.len().alias(health.ROWS), pl.col("timestamp").null_count().alias(health.UNREADABLE),
-            *(a.expr.alias(a.name) for a in features.visit_aggs.values())).cache()
+            *(a.expr.alias(a.name) for a in features.visit_aggs.values()), *map(aggregate, by_time)).cache()
         result.skips = health.skip_counts_per_visitor(seen)
         universe = seen.filter(pl.col(health.ROWS) > pl.col(health.UNREADABLE)).select(
-            VID, *(a.name for a in features.visit_aggs.values()))
+            VID, *(a.name for a in features.visit_aggs.values()), *(t.name for t in by_time))
     elif scope == MATCHING_EVENTS:
         read = source.event_base(inputs, as_of)
         result.skips, result.skipped_from = health.skip_counts(read), read
     if scope in (ALL, MATCHING_EVENTS):
-        tests = list(features.event_tests.values())
         flags = event_flags(events, tests, inputs.config.site_domains, prepared.event_sample,
                             prepared.event_rows) if tests else None
         if scope == ALL:
