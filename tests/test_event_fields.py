@@ -272,3 +272,18 @@ def test_a_segment_that_needs_a_matching_event_goes_over_the_visitors_with_one(c
     either = campaigns.segment("rules:\n  - any: [{utm_medium: {is: cpc}}, {profile.tier: {is: gold}}]\n")
     explained = campaigns.cli("explain", str(either), "--as-of", AS_OF).stdout
     assert "over every visitor (profiles and events up to as_of)" in explained
+
+
+def test_sums_of_money_do_not_depend_on_the_order_of_the_rows(ws: Workspace):
+    """216.95 + 82.91 + 35.46 + 89.18 + 75.5 is 500 (a mean of 100), but in floating point a hair under or
+    over depending on the order: every order of the five rows must give the same answer."""
+    from itertools import permutations
+
+    values = (216.95, 82.91, 35.46, 89.18, 75.5)
+    rows = [conversion(f"v{n:03d}", f"2024-06-0{i + 1}T10:00:00Z", value, f"o{n}-{i}")
+            for n, order in enumerate(permutations(values)) for i, value in enumerate(order)]
+    ws.events(*rows)
+    everyone = {f"v{n:03d}" for n in range(120)}
+    assert set(ws.run("rules:\n  - average_order_value: {gte: 100}\n")) == everyone
+    assert set(ws.run("rules:\n  - average_order_value: {lte: 100}\n")) == everyone
+    assert set(ws.run("rules:\n  - total_order_value: {eq: 500}\n")) == everyone
