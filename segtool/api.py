@@ -51,16 +51,11 @@ class Session:
     def inputs(self):
         """The tables, opened (file lists resolved; schemas read when first needed; no rows read)."""
         if self._inputs is None:
-            from .engine.inputs import Inputs, resolve_table
+            from .engine.inputs import open_inputs
 
-            def table(name: str):
-                spec = getattr(self.overrides, name) or self.config.data.get(name)
-                return resolve_table(name, spec, self.config.columns.get(name))
-
-            events = table("events")
-            if events is None:
-                raise DataError("no events table: set data.events in segtool.yaml or pass --events")
-            self._inputs = Inputs(events, table("profiles"), table("items"), self.config)
+            paths = {name: getattr(self.overrides, name) for name in ("events", "profiles", "items")}
+            self._inputs = open_inputs(self.config, paths)
+            self.config = self._inputs.config
         return self._inputs
 
     def as_of(self) -> AsOf:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import ConfigError, Location, Problem, UsageError, did_you_mean, suggest
@@ -13,17 +13,44 @@ from .yamlsource import Node, load_yaml
 
 TABLES = ("events", "profiles", "items")
 TOP_KEYS = ("as_of", "data", "columns", "timestamp_format", "conversion_events", "site", "retention_grid", "predictive",
-            "max_skipped_rows", "library")
+            "max_skipped_rows", "library", "preset", "csv", "timezone")
+PRESETS = ("ga4", "shopify_orders", "segment")  # engine/presets holds what each reads
+CSV_KEYS = ("separator", "decimal_comma", "encoding", "quote_char", "null_values")
+SOURCE_KEYS = ("path", "preset", *CSV_KEYS)
 TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us")
 PREDICTIVE_SOURCES = ("auto", "profiles", "events")
 DEFAULT_CONFIG = "segtool.yaml"
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """How CSV files are written: config `csv:`, and per table in `data:`."""
+
+    separator: str = ","
+    decimal_comma: bool = False
+    encoding: str = "utf8"
+    quote_char: str | None = '"'
+    null_values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one table is: a path (file, glob, directory or bucket URL), its export's preset, and the CSV
+    settings that differ from the config's `csv:`."""
+
+    path: str
+    preset: str | None = None
+    csv: dict = field(default_factory=dict)
 
 
 @dataclass
 class Config:
     path: Path | None = None
     as_of: str | None = None
-    data: dict[str, str] = field(default_factory=dict)
+    data: dict[str, Source] = field(default_factory=dict)
+    preset: str | None = None  # the events' export format; items and profiles follow where not given
+    csv: CsvOptions = CsvOptions()
+    timezone: str = "UTC"  # the calendar of dates: a date as_of, fixed windows, days since
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     timestamp_format: str = "iso"
     conversion_events: tuple[str, ...] = ("conversion",)
@@ -33,6 +60,16 @@ class Config:
     max_skipped_share: float = 0.01  # above this share of unreadable event rows a run fails
     library: Path | None = None  # a folder of segments that `segment: NAME` may name besides the run's own
     locations: dict[str, Location] = field(default_factory=dict)  # "columns.events.order_value" -> where it is set
+
+    def csv_for(self, table: str) -> CsvOptions:
+        source = self.data.get(table)
+        return replace(self.csv, **source.csv) if source is not None and source.csv else self.csv
+
+    def preset_for(self, table: str) -> str | None:
+        source = self.data.get(table)
+        if source is not None and source.preset is not None:
+            return source.preset
+        return self.preset if table == "events" else None
 
     def where(self, key: str) -> Location | None:
         """The position of a config setting, for messages about it (None where it was not set in a file)."""
@@ -98,7 +135,13 @@ class _ConfigReader:
             except UsageError as exc:
                 self.problem(v["as_of"], str(exc))
         if "data" in v and self.keys(v["data"], TABLES, "data"):
-            config.data = {t: self.path_text(n, t) for t, n in v["data"].value.items() if t in TABLES}
+            config.data = {t: self.source(n, t) for t, n in v["data"].value.items() if t in TABLES}
+        if "preset" in v:
+            config.preset = self.choice(v["preset"], "preset", PRESETS)
+        if "csv" in v:
+            config.csv = CsvOptions(**self.csv_options(v["csv"], "csv"))
+        if "timezone" in v:
+            config.timezone = self.timezone(v["timezone"])
         if "columns" in v and self.keys(v["columns"], TABLES, "columns"):
             config.columns = {t: self.mapping(n, f"columns.{t}") for t, n in v["columns"].value.items() if t in TABLES}
             for table, node in v["columns"].value.items():
@@ -154,9 +197,82 @@ class _ConfigReader:
             return None
         return node.raw
 
-    def path_text(self, node: Node, table: str) -> str:
-        text = self.scalar_text(node, f"data.{table}")
+    def path_text(self, node: Node, what: str) -> str:
+        text = self.scalar_text(node, what)
+        if text and is_url(text):
+            return text
         return str((self.path.parent / text)) if text else ""
+
+    def source(self, node: Node, table: str) -> Source:
+        """`data.events: PATH`, or `{path: PATH, preset: ga4, separator: ';', ...}`."""
+        if not node.is_map:
+            return Source(self.path_text(node, f"data.{table}"))
+        where = f"data.{table}"
+        self.keys(node, SOURCE_KEYS, where)
+        if "path" not in node.value:
+            self.problem(node, f"{where} needs a path, e.g. {{path: exports/{table}.csv, separator: ';'}}")
+            return Source("")
+        preset = self.choice(node.value["preset"], f"{where}.preset", PRESETS) if "preset" in node.value else None
+        options = {k: n for k, n in node.value.items() if k in CSV_KEYS}
+        return Source(self.path_text(node.value["path"], f"{where}.path"), preset,
+                      self.csv_options_of(options, where))
+
+    def csv_options(self, node: Node, where: str) -> dict:
+        if not self.keys(node, CSV_KEYS, where):
+            return {}
+        return self.csv_options_of(node.value, where)
+
+    def csv_options_of(self, nodes: dict, where: str) -> dict:
+        """The CSV settings given (only those), checked."""
+        options = {}
+        for key, node in nodes.items():
+            if key in ("separator", "quote_char"):
+                text = node.raw if node.is_scalar and node.value is not None else None
+                text = {"\\t": "\t", "tab": "\t"}.get(text, text)
+                if key == "quote_char" and node.is_scalar and node.value is None:
+                    options[key] = None  # no quoting
+                elif text is None or len(text.encode()) != 1:
+                    self.problem(node, f"{where}.{key} must be one single-byte character like ';' or '\\t', "
+                                       f"found {node.describe()}")
+                else:
+                    options[key] = text
+            elif key == "decimal_comma":
+                if not (node.is_scalar and isinstance(node.value, bool)):
+                    self.problem(node, f"{where}.decimal_comma must be true or false, found {node.describe()}")
+                else:
+                    options[key] = node.value
+            elif key == "encoding":
+                options[key] = self.encoding(node, f"{where}.encoding")
+            elif key == "null_values":
+                options[key] = self.text_list(node, f"{where}.null_values")
+        return options
+
+    def encoding(self, node: Node, what: str) -> str:
+        import codecs
+
+        text = (self.scalar_text(node, what) or "utf8").strip()
+        if text.lower() in ("utf8", "utf-8", "utf8-lossy"):
+            return text.lower().replace("utf-8", "utf8")
+        try:
+            codecs.lookup(text)
+        except LookupError:
+            self.problem(node, f"{what}: unknown encoding {text!r}; use utf8, utf8-lossy or a name Python knows, "
+                               "such as latin-1, cp1252 or utf-16")
+            return "utf8"
+        return text
+
+    def timezone(self, node: Node) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+        text = (self.scalar_text(node, "timezone") or "UTC").strip()
+        try:
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            close = suggest(text, sorted(available_timezones()))
+            self.problem(node, f"timezone: {text!r} is not an IANA time zone name like Europe/Amsterdam"
+                               f"{did_you_mean(close)}", suggestions=close)
+            return "UTC"
+        return text
 
     def mapping(self, node: Node, what: str) -> dict[str, str]:
         if not node.is_map:
@@ -237,6 +353,11 @@ class _ConfigReader:
 
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*://")
+
+
+def is_url(text: str) -> bool:
+    """A bucket or web address (`s3://bucket/events/*.parquet`) rather than a local path."""
+    return bool(_SCHEME.match(text.strip().lower()))
 _HOST = re.compile(r"^[\w\-]+(?:\.[\w\-]+)*$")
 
 

@@ -73,7 +73,7 @@ def _missing(need: Reads, inputs: Inputs, reader: str, location: Location | None
     via = " (the UTM column, or the URL's query string)" if len(need.columns) > 1 else ""
     hint, close = closest(names[0], table.schema())
     return Problem(location, f"{reader} reads column {what} of {need.table}{via}, which {table.label} does not have"
-                             f"{hint}", "missing-column", close)
+                             f"{table.separator_hint() or hint}", "missing-column", close)
 
 
 def closest(name: str, existing) -> tuple[str, tuple[str, ...]]:

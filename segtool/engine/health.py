@@ -114,6 +114,8 @@ def check_health(health: EventHealth, inputs: Inputs, as_of: AsOf | None) -> Non
                         + _format_hint(samples, config.timestamp_format)
                         + f"; more than {setting} allows", file=events.label, column=ts_column)
     missing = [t for t, n in health.conversions.items() if n == 0]
+    if config.where("conversion_events") is None and len(missing) < len(health.conversions):
+        missing = []  # a default (a preset's) names every spelling its vendor uses: one of them is enough
     if missing:
         raise DataError(problems=[Problem(config.where("conversion_events"),
                                           _no_conversions(missing, inputs, as_of))])

@@ -1,4 +1,5 @@
-"""Reading the exports: files, globs and directories scanned lazily, renamed to canonical columns, typed.
+"""Reading the exports: files, globs, directories and buckets scanned lazily (files.py), seen through a
+preset's view where the export is a vendor's (presets/), renamed to canonical columns, typed.
 
 Only the columns a run needs are selected, so polars reads nothing else.
 """
@@ -6,8 +7,7 @@ Only the columns a run needs are selected, so polars reads nothing else.
 from __future__ import annotations
 
 import csv
-import glob as globlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -16,11 +16,13 @@ from ..catalog import NUMBER_COLUMNS
 from ..config import Config
 from ..errors import DataError
 from ..timeframe import AsOf
+from . import files as filesystem
 from .drift import UTC_US, aligned, common_schema
+from .files import Reading
+from .presets.common import View
 
 VID = "visitor_id"
 PREDICTIVE_COLUMNS = ("conversion_potential", "clv")  # profile columns the models can compute from events
-FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 REQUIRED = {"events": ("visitor_id", "timestamp", "event_type"), "profiles": ("visitor_id",), "items": ("order_id",)}
 ID_COLUMNS = ("visitor_id", "order_id")  # text whatever the file stores: `7` and `007` stay as written
 ISO_FORMATS = (
@@ -34,63 +36,88 @@ ISO_FORMATS = (
     "%Y-%m-%d",
 )
 EPOCH_UNITS = {"epoch_s": "s", "epoch_ms": "ms", "epoch_us": "us"}
+SEPARATORS = {";": "';'", "\t": "a tab ('\\t')", "|": "'|'", ",": "','"}
+# a number written with a decimal comma, thousands optionally grouped by dots: 1.234,56
+DECIMAL_COMMA = r"^\s*[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+\s*$"
 
 
 @dataclass
 class Table:
-    """One input table: where it is, how its columns are named, and its lazy scan."""
+    """One input table: where it is, how it is read, how its columns are named, and its lazy scan. A
+    preset's `view` turns the vendor's rows into the table (`origin` says which preset and file)."""
 
     name: str
     spec: str
     files: list[str]
-    format: str
+    reading: Reading
     mapping: dict[str, str] = field(default_factory=dict)  # canonical -> export name
+    view: View | None = None
+    origin: str = ""
     _schema: dict | None = None
+    _raw_schema: dict | None = None
     _file_schemas: list[dict] | None = None  # per file, where the files' schemas drift apart
 
     @property
+    def format(self) -> str:
+        return self.reading.format
+
+    @property
     def label(self) -> str:
-        return self.spec if len(self.files) != 1 else self.files[0]
+        place = self.spec if len(self.files) != 1 else self.files[0]
+        return f"{place} ({self.origin})" if self.origin else place
 
     @property
     def hive(self) -> bool:
-        return len(self.files) > 1 or Path(self.spec).is_dir()
+        return len(self.files) > 1 or Path(self.spec).is_dir() or self.spec.endswith("/")
 
     def _scan(self, files: list[str] | str) -> pl.LazyFrame:
-        if self.format == "csv":
-            return pl.scan_csv(files, infer_schema=False)
-        return pl.scan_parquet(files, hive_partitioning=self.hive)
+        return filesystem.scan(files, self.reading, self.hive)
 
-    def scan(self) -> pl.LazyFrame:
-        """Every row of every file, with the columns of `schema()`: files that drift are aligned by name."""
-        self.schema()
+    def raw_scan(self) -> pl.LazyFrame:
+        """Every row of every file as written: files that drift are aligned by name."""
+        self.raw_schema()
         if self._file_schemas is None:
             return self._scan(self.files)
-        return pl.concat([self._scan(file).select(aligned(schema, self._schema))
+        return pl.concat([self._scan(file).select(aligned(schema, self._raw_schema))
                           for file, schema in zip(self.files, self._file_schemas)], how="vertical")
 
+    def scan(self) -> pl.LazyFrame:
+        """The table's rows: the files' rows, through the preset's view where there is one."""
+        rows = self.raw_scan()
+        return self.view(rows) if self.view is not None else rows
+
     def schema(self) -> dict:
-        """The columns and types of the table (no rows read): every file's, or their common schema."""
+        """The columns and types of the table (no rows read)."""
         if self._schema is None:
+            raw = self.raw_schema()
+            self._schema = dict(self.scan().collect_schema()) if self.view is not None else raw
+        return self._schema
+
+    def raw_schema(self) -> dict:
+        """The files' columns and types: every file's, or their common schema."""
+        if self._raw_schema is None:
             schemas = [self._file_schema(file) for file in self.files]
             if all(list(schema.items()) == list(schemas[0].items()) for schema in schemas):
-                self._schema = schemas[0]
+                self._raw_schema = schemas[0]
             else:
-                self._schema, self._file_schemas = common_schema(self.files, schemas), schemas
-        return self._schema
+                self._raw_schema, self._file_schemas = common_schema(self.files, schemas), schemas
+        return self._raw_schema
 
     def _file_schema(self, file: str) -> dict:
         if self.format == "csv":
-            _check_csv_header(file)
+            _check_csv_header(file, self.reading)
         try:
             return dict(self._scan(file).collect_schema())
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise DataError(f"cannot read {self.name}: {_first_line(exc)}", file=file) from None
 
-    def estimated_rows(self) -> int:
-        """The number of rows: from the Parquet footers, or for CSV from the file sizes and the first rows."""
-        if self.format == "parquet":
+    def estimated_rows(self) -> int | None:
+        """The number of rows: from the Parquet footers, or for plain local CSV from the file sizes and the
+        first rows; None where that cannot be told cheaply (compressed, NDJSON, buckets)."""
+        if self.format == "parquet" and self.view is None:
             return self.scan().select(pl.len()).collect().item()
+        if self.format != "csv" or any(filesystem.is_cloud(f) or filesystem.compression_of(f) for f in self.files):
+            return None
         sizes = sum(Path(f).stat().st_size for f in self.files)
         head = Path(self.files[0]).open("rb").read(1 << 20)
         return int(sizes / max(len(head), 1) * max(head.count(b"\n") - 1, 1))
@@ -119,8 +146,20 @@ class Table:
             if not self.has(canonical):
                 export = self.export_name(canonical)
                 mapped = f" (mapped from {canonical!r} in the config)" if export != canonical else ""
-                raise DataError(f"missing required column {export!r}{mapped} in {self.name}",
+                raise DataError(f"missing required column {export!r}{mapped} in {self.name}{self.separator_hint()}",
                                 file=self.label, column=export)
+
+    def separator_hint(self) -> str:
+        """For a CSV whose header did not split: which separator it looks like."""
+        names = list(self.raw_schema()) if self.format == "csv" else []
+        if len(names) != 1:
+            return ""
+        found = [sep for sep in SEPARATORS if sep != self.reading.csv.separator and sep in names[0]]
+        if not found:
+            return ""
+        shown = names[0] if len(names[0]) <= 60 else names[0][:57] + "..."
+        return (f"; found one column {shown!r}: is the separator {SEPARATORS[found[0]]}? Set csv: {{separator: "
+                f"{found[0]!r}}} in the config (or separator in data.{self.name})")
 
     def select(self, columns) -> pl.LazyFrame:
         """The scan with the canonical columns asked for (absent optional ones as nulls), typed."""
@@ -135,6 +174,9 @@ class Table:
 
     def typed(self, canonical: str, expr: pl.Expr) -> pl.Expr:
         dtype = self.dtype(canonical)
+        if dtype == pl.String and self.format == "csv" and self.reading.csv.decimal_comma \
+                and canonical not in ID_COLUMNS and canonical != "timestamp":
+            expr = decimal_point(expr)
         if canonical in NUMBER_COLUMNS[self.name]:
             if dtype == pl.String:
                 expr = expr.str.strip_chars()
@@ -173,26 +215,59 @@ class Inputs:
             source == "events" or (source == "auto" and (self.profiles is None or not self.profiles.has(column))))
 
 
-def resolve_table(name: str, spec: str | None, mapping: dict[str, str] | None = None) -> Table | None:
-    """The table at `spec` (a file, a glob or a directory); None when no spec was given."""
+def open_inputs(config: Config, paths: dict[str, str | None]) -> Inputs:
+    """The run's tables: each from the command line's path, else the config's; where the events are a
+    vendor's export, its preset's view, and the preset's items and profiles from the same files unless
+    given. The preset's conversion events are the default."""
+    from .presets import presets
+
+    known = presets()
+    tables: dict[str, Table | None] = {}
+    for name in ("events", "profiles", "items"):
+        source = config.data.get(name)
+        spec = paths.get(name) or (source.path if source else None)
+        preset_name = config.preset_for(name)
+        tables[name] = resolve_table(name, spec, config, known[preset_name] if preset_name else None)
+    events = tables["events"]
+    if events is None:
+        raise DataError("no events table: set data.events in segtool.yaml or pass --events")
+    preset = known.get(config.preset_for("events") or "")
+    if preset is not None:
+        for name in ("profiles", "items"):
+            if tables[name] is None and name in preset.views:
+                tables[name] = derived_table(name, events, preset)
+        if config.where("conversion_events") is None:
+            config = replace(config, conversion_events=preset.conversion_events)
+    return Inputs(events, tables["profiles"], tables["items"], config)
+
+
+def resolve_table(name: str, spec: str | None, config: Config, preset=None) -> Table | None:
+    """The table at `spec` (a file, a glob, a directory or a bucket path); None when no spec was given.
+    With a preset, the table is the preset's view of the vendor's files."""
     if not spec:
         return None
-    path = Path(spec)
-    if path.is_dir():
-        files = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in FORMATS and p.is_file())
-    elif any(ch in spec for ch in "*?["):
-        files = sorted(globlib.glob(spec, recursive=True))
-    else:
-        files = [spec] if path.is_file() else []
-    if not files:
-        raise DataError(f"no {name} file found", file=spec)
-    formats = {FORMATS.get(Path(f).suffix.lower()) for f in files}
-    if None in formats:
-        bad = next(f for f in files if Path(f).suffix.lower() not in FORMATS)
-        raise DataError(f"{name}: cannot tell the format of {bad!r}; use .csv or .parquet", file=bad)
-    if len(formats) > 1:
-        raise DataError(f"{name}: mixes CSV and Parquet files; use one format", file=spec)
-    return Table(name, spec, files, formats.pop(), dict(mapping or {}))
+    files, fmt = filesystem.find_files(name, spec)
+    schema = (preset.ndjson_schema or None) if preset is not None else None
+    options = config.csv_for(name)
+    if options.separator == "," and all(filesystem.is_tab_separated(f) for f in files):
+        options = replace(options, separator="\t")  # .tsv: tabs, unless a separator is configured
+    reading = Reading(fmt, options, schema)
+    view = preset.views[name] if preset is not None else None
+    origin = f"read as {preset.vendor}" if preset is not None else ""
+    return Table(name, spec, files, reading, dict(config.columns.get(name) or {}), view, origin)
+
+
+def derived_table(name: str, events: Table, preset) -> Table:
+    """A table that a preset reads from the events' own files (Shopify's line items and customers)."""
+    return Table(name, events.spec, events.files, events.reading, {}, preset.views[name],
+                 f"{name} of {preset.vendor}")
+
+
+def decimal_point(text: pl.Expr) -> pl.Expr:
+    """A number written with a decimal comma (1.234,56) as one with a point (1234.56); other text as it is."""
+    is_number = text.str.contains(DECIMAL_COMMA)
+    converted = text.str.strip_chars().str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+    return pl.when(is_number).then(converted).otherwise(text)
 
 
 def parse_timestamps(table: Table, timestamp_format: str, col: pl.Expr | None = None) -> pl.Expr:
@@ -227,14 +302,13 @@ def before_as_of(ts: pl.Expr, as_of: AsOf) -> pl.Expr:
     return ts <= bound if as_of.inclusive else ts < bound
 
 
-def _check_csv_header(file: str) -> None:
+def _check_csv_header(file: str, reading: Reading) -> None:
     """A header that names a column twice is refused: polars would rename one and read only the first."""
-    try:
-        with open(file, "rb") as f:
-            line = f.readline(1 << 20)
-    except OSError:
-        return  # the scan reports it, naming the file
-    header = next(csv.reader([line.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")]), [])
+    line = filesystem.first_line(file, reading.csv.encoding)
+    if line is None:
+        return  # the scan reports what cannot be read, naming the file
+    quote = reading.csv.quote_char or "\0"
+    header = next(csv.reader([line], delimiter=reading.csv.separator, quotechar=quote), [])
     seen: set[str] = set()
     for name in header:
         if name in seen:
