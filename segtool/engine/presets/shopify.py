@@ -1,0 +1,79 @@
+"""Shopify's orders export (Admin → Orders → Export), one CSV row per line item.
+
+The first row of an order (`Name`, such as `#1001`) holds the order's fields; the rows after it repeat
+`Name`, `Email`, `Created at` and the `Lineitem` columns and leave most others blank. `Created at` is in
+the store's time zone with its offset (`2024-03-22 14:05:31 +0100`). There is no visitor ID: the customer
+is the e-mail address, compared lower-cased. An order whose payment was voided or expired was never paid,
+so it is the event `voided_order`, not a conversion; refunded orders are conversions (a refund does not
+undo the purchase). Cart attributes in `Note Attributes` (`utm_source: google` lines, written by some apps)
+are the order's UTMs.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ...places import country_code
+from .common import Preset, keep_own, number, text, utc_from_text
+
+ORDER, VOIDED = "order", "voided_order"
+NEVER_PAID = ("voided", "expired")
+
+
+def _customer() -> pl.Expr:
+    return text(pl.col("Email")).str.to_lowercase()
+
+
+def _first_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per order, its first (the one with the order's fields)."""
+    return rows.filter(pl.col("Name").is_first_distinct())
+
+
+def _note(key: str) -> pl.Expr:
+    """The value of a `utm_source: ...` line of the cart attributes (`utm source`, any case, too)."""
+    name = key.replace("_", "[ _]")
+    return text(pl.col("Note Attributes").str.extract(rf"(?im)^\s*{name}\s*:\s*(.*?)\s*$", 1))
+
+
+def events(rows: pl.LazyFrame) -> pl.LazyFrame:
+    schema = rows.collect_schema()
+    status = text(pl.col("Financial Status")).str.to_lowercase()
+    utms = [(_note(utm) if "Note Attributes" in schema else pl.lit(None, pl.String)).alias(utm)
+            for utm in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")]
+    return keep_own(_first_rows(rows), [
+        _customer().alias("visitor_id"),
+        utc_from_text(pl.col("Created at")).alias("timestamp"),
+        pl.when(status.is_in(NEVER_PAID)).then(pl.lit(VOIDED)).otherwise(pl.lit(ORDER)).alias("event_type"),
+        text(pl.col("Name")).alias("order_id"),
+        number(pl.col("Total")).alias("order_value"),
+        *utms,
+    ])
+
+
+def items(rows: pl.LazyFrame) -> pl.LazyFrame:
+    return rows.select(
+        text(pl.col("Name")).alias("order_id"),
+        text(pl.col("Lineitem sku")).alias("item_id"),
+        text(pl.col("Lineitem name")).alias("name"),
+        text(pl.col("Vendor")).alias("brand"),
+        pl.lit(None, pl.String).alias("category"),
+        number(pl.col("Lineitem price")).alias("price"),
+        number(pl.col("Lineitem quantity")).alias("quantity"),
+    )
+
+
+def profiles(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per customer, from the billing address of their latest order."""
+    return (_first_rows(rows)
+            .select(_customer().alias("visitor_id"), utc_from_text(pl.col("Created at")).alias("ts"),
+                    text(pl.col("Billing City")).alias("city"),
+                    text(pl.col("Billing Province Name")).alias("region"),
+                    country_code(text(pl.col("Billing Country"))).alias("country"),
+                    text(pl.col("Email")).alias("email"))
+            .filter(pl.col("visitor_id").is_not_null())
+            .sort("ts", descending=True, nulls_last=True)
+            .unique("visitor_id", keep="first").drop("ts"))
+
+
+PRESET = Preset("shopify_orders", "Shopify's orders export", (ORDER,),
+                {"events": events, "items": items, "profiles": profiles})

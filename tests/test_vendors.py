@@ -1,0 +1,80 @@
+"""Presets on exports written the way each vendor writes them (tests/fixtures/vendors, see its README).
+
+segtool reads the files as they are; the expected sets come from DuckDB SQL over the same files with
+DuckDB's own readers (expected.json holds the SQL), and must also be the sets the fixtures were designed
+to give (expected.json's `ids`).
+"""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from conftest import REPO, Workspace
+
+VENDORS = REPO / "tests" / "fixtures" / "vendors"
+EXPECTED = json.loads((VENDORS / "expected.json").read_text())
+AS_OF = "2024-06-30"
+FILES = {  # vendor -> (preset, files in that vendor's formats, the SQL's key for each)
+    "ga4": ("ga4", [("ga4/events.parquet", "sql"), ("ga4/events.ndjson", "sql_ndjson")]),
+    "shopify": ("shopify_orders", [("shopify/orders_export.csv", "sql")]),
+    "segment": ("segment", [("segment/tracks.ndjson", "sql"), ("segment/tracks.ndjson.gz", "sql")]),
+}
+CASES = [(vendor, file, sql_key, segment) for vendor, (_, files) in FILES.items() for file, sql_key in files
+         for segment, entry in EXPECTED[vendor].items() if isinstance(entry, dict) and entry.get("ids") is not None]
+
+
+def duckdb_ids(sql: str, file: str) -> set[str]:
+    """The SQL of expected.json with its file names made absolute (and the compressed file where tested)."""
+    db = duckdb.connect()
+    db.execute("SET TimeZone = 'UTC'")
+    plain = file.removesuffix(".gz")
+    sql = sql.replace(f"'{plain}'", f"'{VENDORS / file}'")
+    for folder in ("ga4", "shopify", "segment"):
+        sql = sql.replace(f"'{folder}/", f"'{VENDORS / folder}/")
+    return {str(row[0]) for row in db.execute(sql).fetchall()}
+
+
+def preset_workspace(ws: Workspace, preset: str, file: str) -> Workspace:
+    (ws.root / "vendor.yaml").write_text(f"preset: {preset}\ndata:\n  events: {VENDORS / file}\n"
+                                          "site:\n  domains: [shop.example]\n")
+    return ws
+
+
+@pytest.mark.parametrize("vendor, file, sql_key, segment", CASES, ids=lambda v: str(v).replace("/", "-"))
+def test_presets_agree_with_duckdb_on_the_vendors_files(ws: Workspace, vendor, file, sql_key, segment):
+    entry = EXPECTED[vendor][segment]
+    preset_workspace(ws, FILES[vendor][0], file)
+    path = ws.segment(f"name: {segment}\nrules:\n  - {entry['rule']}\n")
+    result = ws.cli("run", str(path), "--as-of", entry["as_of"], "--config", str(ws.root / "vendor.yaml"))
+    assert result.exit_code == 0, result.stderr
+    expected = duckdb_ids(entry[sql_key], file)
+    assert set(result.ids) == expected
+    assert expected == set(entry["ids"]), "the SQL no longer gives the set the fixture was designed for"
+
+
+def test_a_referrer_rule_on_an_export_without_referrers_is_an_error(ws: Workspace):
+    preset_workspace(ws, "shopify_orders", "shopify/orders_export.csv")
+    path = ws.segment("rules:\n  - referrer_domain: {ends_with: facebook.com}\n")
+    result = ws.cli("run", str(path), "--as-of", AS_OF, "--config", str(ws.root / "vendor.yaml"))
+    assert result.exit_code == 3 and "referrer" in result.stderr
+
+
+@pytest.mark.parametrize("preset, file, segment, expected", [
+    # the line items and the customers come from the same export as the orders
+    ("shopify_orders", "shopify/orders_export.csv", "country: {is: US}",
+     {"ivan.petrov@example.com", "kate.oneill@example.com", "julia.moreno@example.com"}),
+    ("shopify_orders", "shopify/orders_export.csv", "event: {type: {is: voided_order}}", {"dirk.peeters@example.be"}),
+    # GA4 writes country names; the preset reads them as ISO codes like every other table
+    ("ga4", "ga4/events.parquet", "country: {is: DE}", {"1602276190.1718218213", "904417723.1715673302"}),
+    ("ga4", "ga4/events.ndjson", "event: {type: {is: add_to_cart}, url: {contains: nike}}",
+     {"1197433012.1714724049", "377281904.1716655458"}),  # U01 bought it, U07 never did
+    ("segment", "segment/tracks.ndjson.gz", "city: {is: Amsterdam}", {"6aaab9f2-3824-5e80-b539-e00be2e661af"}),
+])
+def test_derived_tables_and_event_rules(ws: Workspace, preset, file, segment, expected):
+    preset_workspace(ws, preset, file)
+    path = ws.segment(f"rules:\n  - {segment}\n")
+    result = ws.cli("run", str(path), "--as-of", AS_OF, "--config", str(ws.root / "vendor.yaml"))
+    assert set(result.ids) == expected
