@@ -68,12 +68,12 @@ class Session:
                 self.check_epoch_unit()
                 setting = latest_event(check_events(self.inputs(), None), self.inputs())
             elif setting == NOW:
-                setting = now()
+                setting = now(self.config.timezone)
             self._as_of = setting
         return self._as_of
 
     def _as_of_setting(self) -> AsOf | str:
-        return parse_as_of(self.overrides.as_of or self.config.as_of or NOW)
+        return parse_as_of(self.overrides.as_of or self.config.as_of or NOW, self.config.timezone)
 
     def check_epoch_unit(self) -> None:
         """Epoch timestamps in the unit the config says (the first rows of the events tell)."""
@@ -223,10 +223,10 @@ class Session:
             self.check_data([segment])
             setting = self._as_of_setting()
             if setting == LATEST:
-                as_of = now()
+                as_of = now(self.config.timezone)
                 when = "latest: the newest event's timestamp, found when the segment runs (the plan shows now)"
             else:
-                as_of = setting if setting != NOW else now()
+                as_of = setting if setting != NOW else now(self.config.timezone)
                 when = as_of.describe()
             plan = build_plan([segment], self.inputs(), as_of, prepared=self.prepare([segment], read_data=False))
         from .engine.features import SCOPE_WORDS

@@ -5,31 +5,26 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 from .catalog import FIELDS, ITEM_COLUMNS, FieldSpec, item_value_type, lookup_field
 from .errors import Location, Problem, SegmentError, did_you_mean, suggest
 from .operators import BOOL, CASE_OPERATORS, DURATION, LIST, NUMBER, OPERATORS, RANGE, SCALAR, TEXT, Predicate
 from .parse_events import RULE_KINDS, Invalid, RuleKinds, resolve_references
+from .parse_periods import Periods
 from .regex import regex_problem
-from .tree import (AllOf, AnyOf, Condition, FixedPeriod, ItemCondition, LastPeriod, Not, RelativePeriod, Rule,
-                   Segment, SegmentRef, WithinKm, nodes)
+from .tree import AllOf, AnyOf, Condition, ItemCondition, Not, Rule, Segment, SegmentRef, WithinKm, nodes
 from .yamlsource import Node, load_yaml
 
 COMBINATORS = ("all", "any", "not")
 SEGMENT_KEYS = ("name", "description", "match", "rules")
 QUALIFIERS = ("period", "items", "ignore_case")
-UNITS = {"h": "hours", "d": "days", "w": "weeks", "hours": "hours", "days": "days", "weeks": "weeks"}
-DAYS_PER_UNIT = {"hours": 1 / 24, "days": 1, "weeks": 7}
-MAX_PERIOD_DAYS = 36_525  # 100 years: every window stays within the dates the engine represents
-FIRST_DATE, LAST_DATE = date(1, 1, 1), date(9998, 12, 31)  # a window ends at the midnight after its last day
 MAX_NAME = 200  # a file name is at most 255 bytes, and the temporary file adds to it
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass
-class Checker(RuleKinds):
+class Checker(RuleKinds, Periods):
     """Walks located YAML and builds the rule tree, recording problems instead of stopping."""
 
     grid_cells: tuple[str, ...]
@@ -223,68 +218,6 @@ class Checker(RuleKinds):
             self.fail(node.loc, problem, "bad-regex")
 
     # -- qualifiers ----------------------------------------------------------
-    def duration(self, node: Node, what: str = "period") -> LastPeriod:
-        """A length of time: 7d, 12h, 2w, or {last: 30, unit: days} — at most 100 years."""
-        if node.is_map and set(node.value) <= {"last", "unit"} and "last" in node.value:
-            return self.bounded(self.last_period(node), node, what)
-        m = re.fullmatch(r"\s*(\d+)\s*([hdw])\s*", node.raw or "") if node.is_scalar else None
-        if not m or int(m.group(1)) < 1:
-            self.fail(node.loc, f"{what} must look like 7d, 12h or 2w (or {{last: 30, unit: days}}, "
-                                f"{{from: DATE, to: DATE}}), found {node.describe()}", "bad-period")
-        return self.bounded(LastPeriod(int(m.group(1)), UNITS[m.group(2)]), node, what)
-
-    def period(self, node: Node):
-        if node.is_scalar or (node.is_map and set(node.value) <= {"last", "unit"} and "last" in node.value):
-            return self.duration(node)
-        if not node.is_map:
-            self.fail(node.loc, f"period must be like 7d, {{last: 30, unit: days}} or {{from: DATE, to: DATE}}, "
-                                f"found {node.describe()}")
-        keys = set(node.value)
-        if keys == {"from", "to"} and all(_looks_like_duration(node.value[k]) for k in keys):
-            start, end = (self.duration(node.value[k], k) for k in ("from", "to"))
-            if _days(start) <= _days(end):
-                self.fail(node.loc, f"period: from {node.value['from'].raw} ago must be longer ago than to "
-                                    f"{node.value['to'].raw}", "bad-period")
-            return RelativePeriod(start, end)
-        if keys == {"from", "to"}:
-            start, end = (self.date(node.value[k], k) for k in ("from", "to"))
-            if start > end:
-                self.fail(node.loc, f"period: from {start} is after to {end}")
-            return FixedPeriod(start, end)
-        bad = sorted(keys - {"last", "unit", "from", "to"})
-        where = node.key_locs[bad[0]] if bad else node.loc
-        close = suggest(bad[0], ("last", "unit", "from", "to")) if bad else ()
-        self.fail(where, "period takes {last: N, unit: hours|days|weeks}, {from: DATE, to: DATE} or "
-                         "{from: 90d, to: 30d}" + (f", found key {bad[0]!r}{did_you_mean(close)}" if bad else ""),
-                  "bad-period", close)
-
-    def bounded(self, period: LastPeriod, node: Node, what: str = "period") -> LastPeriod:
-        if _days(period) > MAX_PERIOD_DAYS:
-            self.fail(node.loc, f"{what}: at most {MAX_PERIOD_DAYS:,} days (100 years), found {node.describe()}; "
-                                "leave the period out to count all of history", "bad-period")
-        return period
-
-    def last_period(self, node: Node) -> LastPeriod:
-        last = node.value["last"]
-        if not (last.is_scalar and isinstance(last.value, int) and not isinstance(last.value, bool) and last.value >= 1):
-            self.fail(last.loc, f"last takes a whole number of at least 1, found {last.describe()}")
-        unit_node = node.value.get("unit")
-        unit = unit_node.raw if unit_node is not None and unit_node.is_scalar else "days"
-        if unit not in UNITS:
-            close = suggest(unit or "", ("hours", "days", "weeks"))
-            self.fail(unit_node.loc, f"unit must be hours, days or weeks, found {unit_node.describe()}"
-                                     f"{did_you_mean(close)}", "bad-period", close)
-        return LastPeriod(last.value, UNITS[unit])
-
-    def date(self, node: Node, key: str):
-        from datetime import datetime
-
-        if node.is_scalar and isinstance(node.value, date) and not isinstance(node.value, datetime):
-            if not FIRST_DATE <= node.value <= LAST_DATE:
-                self.fail(node.loc, f"{key}: dates run from {FIRST_DATE} to {LAST_DATE}, found {node.describe()}")
-            return node.value
-        self.fail(node.loc, f"{key} takes a date like 2024-06-01, found {node.describe()}")
-
     def items(self, node: Node) -> tuple[ItemCondition, ...]:
         if not node.is_map or not node.value:
             self.fail(node.loc, "items takes a mapping of item column to operator, "
@@ -347,12 +280,6 @@ class Checker(RuleKinds):
         return WithinKm(km, place.latitude, place.longitude, place.describe())
 
 
-def _days(period: LastPeriod) -> float:
-    return period.amount * DAYS_PER_UNIT[period.unit]
-
-
-def _looks_like_duration(node: Node) -> bool:
-    return node.is_map or (node.is_scalar and isinstance(node.value, str))
 
 
 def operators_for(value_type: str) -> list[str]:

@@ -104,7 +104,7 @@ class RuleKinds:
         if "within" in node.value:
             if first:
                 self.fail(node.key_locs["within"], "the first step takes no `within` (it starts the sequence)")
-            within = self.duration(node.value["within"], "within")
+            within = self.duration(node.value["within"], "within", exact=True)
         elif then_not:
             self.fail(node.loc, "then_not needs `within`: how long after the last step no such event may come")
         return Step(self.event_conditions(node, ("within",)), within)

@@ -7,7 +7,7 @@ conditions in different files compare (and hash) equal and share one aggregate.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Union
 
 from .catalog import FieldSpec
@@ -17,41 +17,72 @@ from .operators import Predicate
 
 @dataclass(frozen=True)
 class LastPeriod:
-    """A dynamic period: the `amount` units that end at as_of."""
+    """A dynamic period: the `amount` units that end at as_of. Hours, days and weeks are exact durations;
+    months and years are calendar steps (a month back from 31 March is the last day of February)."""
 
     amount: int
-    unit: str  # "hours" | "days" | "weeks"
+    unit: str  # "hours" | "days" | "weeks" | "months" | "years"
 
     def describe(self) -> str:
-        unit = self.unit[:-1] if self.amount == 1 else self.unit
-        return f"in the last {self.amount} {unit}"
+        return f"in the last {self.length()}"
+
+    def length(self) -> str:
+        return f"{self.amount} {self.unit[:-1] if self.amount == 1 else self.unit}"
+
+
+Moment = Union[date, datetime]  # a whole day, or an instant (naive: in the configured time zone)
 
 
 @dataclass(frozen=True)
 class FixedPeriod:
-    """Whole UTC days from `start` to `end`, both inclusive."""
+    """From `start` to `end`, both inclusive: a date is the whole day (in the configured time zone), a
+    datetime that instant. A missing end is as_of; a missing start, the beginning of the data."""
 
-    start: date
-    end: date
+    start: Moment | None
+    end: Moment | None
 
     def describe(self) -> str:
-        return f"from {self.start.isoformat()} to {self.end.isoformat()}"
+        if self.end is None:
+            return f"since {_moment(self.start)}"
+        if self.start is None:
+            return f"up to {_moment(self.end)}"
+        return f"from {_moment(self.start)} to {_moment(self.end)}"
 
 
 @dataclass(frozen=True)
 class RelativePeriod:
-    """Between `start` and `end` before as_of: `{from: 90d, to: 30d}` is between 90 and 30 days ago."""
+    """Between `start` and `end` before as_of: `{from: 90d, to: 30d}` is between 90 and 30 days ago; without
+    a start, everything up to `end` ago."""
 
-    start: LastPeriod
+    start: LastPeriod | None
     end: LastPeriod
 
     def describe(self) -> str:
-        return (f"between {self.start.amount} {self.start.unit} and {self.end.amount} {self.end.unit} ago"
-                if self.start.unit == self.end.unit else
-                f"between {self.start.describe()[12:]} and {self.end.describe()[12:]} ago")
+        if self.start is None:
+            return f"more than {self.end.length()} ago"
+        if self.start.unit == self.end.unit:
+            return f"between {self.start.amount} and {self.end.amount} {self.end.unit} ago"
+        return f"between {self.start.length()} and {self.end.length()} ago"
 
 
-Period = Union[LastPeriod, FixedPeriod, RelativePeriod]
+@dataclass(frozen=True)
+class CalendarPeriod:
+    """`{this: month}`: from the start of the calendar unit that holds as_of, up to as_of; `{previous:
+    month}`: the whole unit before it (weeks start on Monday; in the configured time zone)."""
+
+    which: str  # "this" | "previous"
+    unit: str   # "day" | "week" | "month" | "quarter" | "year"
+
+    def describe(self) -> str:
+        return f"{'this' if self.which == 'this' else 'the previous'} {self.unit}" + \
+            (" so far" if self.which == "this" else "")
+
+
+def _moment(value: Moment) -> str:
+    return value.isoformat()
+
+
+Period = Union[LastPeriod, FixedPeriod, RelativePeriod, CalendarPeriod]
 
 
 @dataclass(frozen=True)

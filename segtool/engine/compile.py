@@ -15,7 +15,7 @@ import polars as pl
 from .. import catalog
 from ..grid import GridCell
 from ..operators import Predicate
-from ..timeframe import MICROSECONDS_PER_DAY, AsOf, Window, window
+from ..timeframe import MICROSECONDS_PER_DAY, UTC_NAME, AsOf, Window, window
 from ..tree import (AllOf, AnyOf, Condition, EventCondition, EventRule, ItemCondition, Not, Period, Rule, Sample,
                     Segment, SegmentRef, Sequence)
 from . import expressions as ex
@@ -46,14 +46,22 @@ class Context:
         return in_window(pl.col("timestamp"), window(period, self.as_of))
 
     def days_since(self, instant: pl.Expr) -> pl.Expr:
-        """Whole days (rounded down) from an instant to as_of."""
-        elapsed = pl.lit(self.as_of.last_instant, dtype=UTC_US) - instant
+        """Whole days (rounded down) from an instant to as_of, on the clock of the configured time zone: from
+        10:00 one day to 10:00 the next is a day, also when the clocks changed in between."""
+        if self.as_of.zone == UTC_NAME:
+            elapsed = pl.lit(self.as_of.last_instant, dtype=UTC_US) - instant
+        else:
+            wall_clock = instant.dt.convert_time_zone(self.as_of.zone).dt.replace_time_zone(None)
+            elapsed = pl.lit(self.as_of.local(), dtype=pl.Datetime("us")) - wall_clock
         return elapsed.dt.total_microseconds() // MICROSECONDS_PER_DAY
 
 
 def in_window(instant: pl.Expr, w: Window) -> pl.Expr:
-    start = pl.lit(w.start, dtype=UTC_US)
-    mask = instant >= start if w.start_inclusive else instant > start
+    if w.start is None:
+        mask = instant.is_not_null()
+    else:
+        start = pl.lit(w.start, dtype=UTC_US)
+        mask = instant >= start if w.start_inclusive else instant > start
     if w.end is not None:
         end = pl.lit(w.end, dtype=UTC_US)
         mask = mask & (instant <= end if w.end_inclusive else instant < end)

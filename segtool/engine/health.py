@@ -222,6 +222,6 @@ def latest_event(health: EventHealth, inputs: Inputs) -> AsOf:
     if health.newest is None:
         raise DataError("as_of: latest needs at least one event with a readable timestamp", file=inputs.events.label)
     try:
-        return parse_as_of(health.newest.isoformat())
+        return parse_as_of(health.newest.isoformat(), inputs.config.timezone)
     except UsageError as exc:
         raise DataError(f"as_of: latest is the newest event, {exc}", file=inputs.events.label) from None

@@ -8,16 +8,16 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..output import format_for, is_stdout, write_members, write_text
-from ..parse import DAYS_PER_UNIT, MAX_PERIOD_DAYS, UNITS
+from ..parse_periods import DAYS_PER_UNIT, MAX_PERIOD_DAYS, UNITS
 
 PREDICT_FORMATS = ("csv", "parquet", "json", "ndjson")
 
 
 def parse_horizon(text: str) -> float:
-    """`365d`, `52w`, `12h` (or `365 days`) → days."""
+    """`365d`, `52w`, `12h`, `12mo`, `1y` (or `365 days`) → days (a month is 30.44 days, a year 365.24)."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*", text or "")
     if not m or m.group(2) not in UNITS or float(m.group(1)) <= 0:
-        raise UsageError(f"--horizon must look like 365d, 52w or 12h, found {text!r}")
+        raise UsageError(f"--horizon must look like 365d, 52w, 12mo, 1y or 12h, found {text!r}")
     days = float(m.group(1)) * DAYS_PER_UNIT[UNITS[m.group(2)]]
     if days > MAX_PERIOD_DAYS:
         raise UsageError(f"--horizon: at most {MAX_PERIOD_DAYS:,} days (100 years), found {text!r}")
