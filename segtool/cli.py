@@ -218,17 +218,24 @@ def sample(
     visitors: int = typer.Option(..., "--visitors", min=1, help="How many visitors to generate."),
     output_dir: Path = typer.Option(..., "-o", "--output-dir", help="Directory to write events/items/profiles to."),
     seed: int = typer.Option(42, "--seed", help="Random seed: the same seed gives the same files."),
-    fmt: str = format_option("parquet, csv, or both (comma-separated).", "parquet"),
+    fmt: Optional[str] = format_option("parquet, csv, or both (comma-separated); with --preset ga4: parquet or "
+                                       "ndjson. Default: parquet, or the preset's own format."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Write the sample as a vendor's export: ga4, "
+                                         "shopify_orders or segment (with a segtool.yaml naming the preset)."),
 ):
     """Write synthetic exports (events, items, profiles) of any size."""
     from .sample import generate_sample
+    from .sample_vendors import FORMATS
 
-    formats = tuple(f.strip() for f in fmt.split(",") if f.strip())
-    if not formats or any(f not in ("parquet", "csv") for f in formats):
-        raise UsageError(f"--format takes parquet, csv or both, found {fmt!r}")
-    written = generate_sample(output_dir, visitors, seed=seed, formats=formats)
+    allowed = FORMATS[preset] if preset in FORMATS else ("parquet", "csv")
+    if preset is not None and preset not in FORMATS:
+        raise UsageError(f"--preset takes {', '.join(FORMATS)}, found {preset!r}")
+    formats = tuple(f.strip() for f in (fmt or allowed[0]).split(",") if f.strip())
+    if not formats or any(f not in allowed for f in formats) or (preset and len(formats) > 1):
+        raise UsageError(f"--format takes {' or '.join(allowed)}{' (one)' if preset else ''}, found {fmt!r}")
+    written = generate_sample(output_dir, visitors, seed=seed, formats=formats, preset=preset)
     console = _stderr()
-    for table, paths in written.items():
+    for paths in written.values():
         for path in paths:
             console.print(f"wrote {path}", markup=False)
 
