@@ -225,7 +225,7 @@ def sample(
 ):
     """Write synthetic exports (events, items, profiles) of any size."""
     from .sample import generate_sample
-    from .sample_vendors import FORMATS
+    from .sample_vendors import FORMATS, generate_vendor_sample
 
     allowed = FORMATS[preset] if preset in FORMATS else ("parquet", "csv")
     if preset is not None and preset not in FORMATS:
@@ -233,7 +233,10 @@ def sample(
     formats = tuple(f.strip() for f in (fmt or allowed[0]).split(",") if f.strip())
     if not formats or any(f not in allowed for f in formats) or (preset and len(formats) > 1):
         raise UsageError(f"--format takes {' or '.join(allowed)}{' (one)' if preset else ''}, found {fmt!r}")
-    written = generate_sample(output_dir, visitors, seed=seed, formats=formats, preset=preset)
+    if preset is None:
+        written = generate_sample(output_dir, visitors, seed=seed, formats=formats)
+    else:
+        written = {"export": generate_vendor_sample(output_dir, visitors, preset, formats[0], seed)}
     console = _stderr()
     for paths in written.values():
         for path in paths:

@@ -168,10 +168,8 @@ _PLACEHOLDER = re.compile(r"\{([a-z]+)(\d*)\}")
 
 
 def generate_sample(out_dir: Path, visitors: int, *, seed: int = 42, formats=("parquet",),
-                    end: datetime = DEFAULT_END, chunk_visitors: int = 25_000,
-                    preset: str | None = None) -> dict[str, list[Path]]:
-    """Write events, items and profiles for `visitors` visitors to `out_dir`; the same seed gives the same files.
-    With a `preset`, write them as that vendor's export instead (sample_vendors.py), in the first format."""
+                    end: datetime = DEFAULT_END, chunk_visitors: int = 25_000) -> dict[str, list[Path]]:
+    """Write events, items and profiles for `visitors` visitors to `out_dir`; the same seed gives the same files."""
     import polars as pl
 
     out = Path(out_dir)
@@ -189,14 +187,6 @@ def generate_sample(out_dir: Path, visitors: int, *, seed: int = 42, formats=("p
                 frame.write_parquet(part)
                 parts[name].append(part)
             del chunk
-        if preset is not None:
-            from .sample_vendors import write_vendor_sample
-
-            canonical = {}
-            for name in TABLES:
-                canonical[name] = Path(tmp) / f"canonical-{name}.parquet"
-                pl.scan_parquet(parts[name]).sink_parquet(canonical[name])
-            return {"export": write_vendor_sample(preset, canonical, out, formats[0], Path(tmp), seed)}
         for name in TABLES:
             for fmt in formats:
                 final = out / f"{name}.{fmt}"

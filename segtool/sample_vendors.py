@@ -9,9 +9,12 @@ gives the same audience on both, renamed. A `segtool.yaml` next to the export na
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import polars as pl
+
+from .sample import DIGITS, HEX, SITE, _tokens, generate_sample
 
 SHOP_ZONE = "Europe/Amsterdam"  # the shop's time zone: Shopify's `Created at`, GA4's `event_date`
 NOT_SET = "(not set)"
@@ -34,27 +37,27 @@ SHOPIFY_HEADER = (
 UTMS = ("utm_source", "utm_medium", "utm_campaign")
 
 
-def write_vendor_sample(preset: str, canonical: dict[str, Path], out: Path, fmt: str, staging: Path,
-                        seed: int) -> list[Path]:
-    """Rewrite the canonical tables (one Parquet file each) as `preset`'s export in `out`."""
-    events, items, profiles = (pl.scan_parquet(canonical[t]) for t in ("events", "items", "profiles"))
-    ids = vendor_ids(preset, pl.concat([events.select("visitor_id"), profiles.select("visitor_id")])
-                     .unique().collect(), seed)
-    frame = WRITERS[preset](events.join(ids.lazy(), on="visitor_id", how="left"), items,
-                            profiles.join(ids.lazy(), on="visitor_id", how="left"))
-    export = out / f"{FILES[preset]}.{fmt}"
-    config = out / "segtool.yaml"
-    for final, write in ((export, lambda p: _write(frame, fmt, p)),
-                         (config, lambda p: p.write_text(_config(preset, export.name)))):
-        temp = staging / final.name
-        write(temp)
-        temp.replace(final)
+def generate_vendor_sample(out: Path, visitors: int, preset: str, fmt: str, seed: int = 42) -> list[Path]:
+    """Write the canonical sample of `visitors` and `seed` as `preset`'s export (and a segtool.yaml) in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out, prefix=".segtool-sample-") as tmp:
+        staging = Path(tmp)
+        canonical = {t: paths[0] for t, paths in generate_sample(staging / "canonical", visitors, seed=seed).items()}
+        events, items, profiles = (pl.scan_parquet(canonical[t]) for t in ("events", "items", "profiles"))
+        ids = vendor_ids(preset, pl.concat([events.select("visitor_id"), profiles.select("visitor_id")])
+                         .unique().collect(), seed)
+        frame = WRITERS[preset](events.join(ids.lazy(), on="visitor_id", how="left"), items,
+                                profiles.join(ids.lazy(), on="visitor_id", how="left"))
+        export = out / f"{FILES[preset]}.{fmt}"
+        config = out / "segtool.yaml"
+        _write(frame, fmt, staging / export.name)
+        (staging / config.name).write_text(_config(preset, export.name))
+        for final in (export, config):
+            (staging / final.name).replace(final)
     return [export, config]
 
 
 def _config(preset: str, export: str) -> str:
-    from .sample import SITE
-
     return (f"# segtool's config for this {preset} sample (README, \"Presets\")\nas_of: latest\npreset: {preset}\n"
             f"data:\n  events: {export}\nsite:\n  domains: [{SITE.split('//')[1]}]\n")
 
@@ -62,8 +65,6 @@ def _config(preset: str, export: str) -> str:
 def vendor_ids(preset: str, visitors: pl.DataFrame, seed: int) -> pl.DataFrame:
     """`visitor_id` -> `vendor_id`: GA4's client ID (`1234567890.1712345678`), Segment's anonymousId (a
     UUID), or for Shopify the customer's e-mail (the profile's, `user<ID>@mail.example`)."""
-    from .sample import DIGITS, HEX, _tokens
-
     keys = visitors["visitor_id"].cast(pl.Int64).to_numpy()
     if preset == "shopify_orders":
         vendor = "user" + visitors["visitor_id"] + "@mail.example"

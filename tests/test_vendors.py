@@ -78,3 +78,20 @@ def test_derived_tables_and_event_rules(ws: Workspace, preset, file, segment, ex
     path = ws.segment(f"rules:\n  - {segment}\n")
     result = ws.cli("run", str(path), "--as-of", AS_OF, "--config", str(ws.root / "vendor.yaml"))
     assert set(result.ids) == expected
+
+
+def test_ga4_items_as_a_flattened_table(ws: Workspace):
+    """GA4 items unnested into a table of their own (one row per item with its transaction_id), mapped
+    by `columns:`, give the same brand buyers as the nested `items`."""
+    import polars as pl
+
+    purchases = pl.read_parquet(VENDORS / "ga4/events.parquet").filter(pl.col("event_name") == "purchase")
+    (purchases.select(pl.col("ecommerce").struct.field("transaction_id"), "items").explode("items")
+     .unnest("items").select("transaction_id", "item_name", "item_brand").write_parquet(ws.root / "items.parquet"))
+    (ws.root / "vendor.yaml").write_text(
+        f"preset: ga4\ndata:\n  events: {VENDORS / 'ga4/events.parquet'}\n  items: items.parquet\n"
+        "columns:\n  items: {order_id: transaction_id, name: item_name, brand: item_brand}\n")
+    entry = EXPECTED["ga4"]["brand_buyers"]
+    path = ws.segment(f"rules:\n  - {entry['rule']}\n")
+    result = ws.cli("run", str(path), "--as-of", entry["as_of"], "--config", str(ws.root / "vendor.yaml"))
+    assert set(result.ids) == set(entry["ids"])
