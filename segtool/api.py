@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .config import PREDICTIVE_SOURCES, Config, load_config
-from .errors import DataError, UsageError
+from .errors import DataError, SegmentError, UsageError
 from .parse import check_segments, segment_files
 from .results import Explanation, GridResult, RunResult, SegmentResult
 from .timeframe import LATEST, NOW, AsOf, now, parse_as_of
@@ -47,6 +47,42 @@ class Session:
     def load_segments(self, paths: list[Path]) -> list[Segment]:
         return check_segments(segment_files(paths), self.config.grid_cells, self.config.library)
 
+    def load_valid_segments(self, paths: list[Path]) -> tuple[list[Segment], list]:
+        """The segment files that check, and the problems of those that do not (`--keep-going`): a file
+        with a problem is left out, then the rest checked again (a reference to it is then a problem too)."""
+        files, problems = segment_files(paths), []
+        while files:
+            try:
+                return self.load_segments(files), problems
+            except SegmentError as exc:
+                bad = {p.location.file for p in exc.problems if p.location is not None}
+                problems += exc.problems
+                kept = [f for f in files if str(f) not in bad]
+                if len(kept) == len(files):
+                    raise
+                files = kept
+        return [], problems
+
+    def at(self, as_of: AsOf) -> "Session":
+        """The same session (the same opened, possibly held, tables) evaluated as of another instant."""
+        return replace(self, _as_of=as_of)
+
+    def hold(self, segments: list[Segment], columns: tuple[str, ...] = ()) -> None:
+        """Read the data once for runs at several instants: the columns the segments read, kept in memory."""
+        from .engine.checks import columns_read
+        from .engine.source import hold_inputs
+
+        self.check_data(segments, columns)
+        self.check_epoch_unit()
+        hold_inputs(self.inputs(), columns_read(segments, self.inputs(), columns))
+
+    def parse_instant(self, text: str) -> AsOf:
+        """An instant given on the command line (--from, --to): like --as-of, `latest` and `now` resolved."""
+        setting = parse_as_of(text, self.config.timezone)
+        if setting == LATEST:
+            return replace(self, _as_of=None, overrides=replace(self.overrides, as_of=LATEST)).as_of()
+        return now(self.config.timezone) if setting == NOW else setting
+
     # -- data ----------------------------------------------------------------
     def inputs(self):
         """The tables, opened (file lists resolved; schemas read when first needed; no rows read)."""
@@ -71,6 +107,10 @@ class Session:
                 setting = now(self.config.timezone)
             self._as_of = setting
         return self._as_of
+
+    def as_of_requested(self) -> str:
+        """The as_of as asked for (flag, config, or the default `now`), before it is resolved."""
+        return self.overrides.as_of or self.config.as_of or NOW
 
     def _as_of_setting(self) -> AsOf | str:
         return parse_as_of(self.overrides.as_of or self.config.as_of or NOW, self.config.timezone)
@@ -188,7 +228,7 @@ class Session:
                 if per_rule else ()
             results.append(SegmentResult(segment, members, sizes))
         return RunResult(self.as_of(), frame.height, tuple(results), health.skipped if health else 0,
-                         dict(plan.computed_predictive))
+                         dict(plan.computed_predictive), health.rows if health else None)
 
     def members(self, segment: Segment) -> list[str]:
         """The segment's visitor IDs, sorted (a convenience for scripts and tests)."""

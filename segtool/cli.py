@@ -15,8 +15,8 @@ from .errors import SegtoolError, UsageError
 app = typer.Typer(
     help="Audience segmentation over flat files: YAML segments in, visitor IDs out.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 _state = {"debug": False}
 
@@ -26,6 +26,11 @@ AsOfOpt = typer.Option(None, "--as-of", help="Evaluate as of this date or ISO da
 EventsOpt = typer.Option(None, "--events", help="Events file, glob or directory (overrides the config).")
 ProfilesOpt = typer.Option(None, "--profiles", help="Profiles file, glob or directory (overrides the config).")
 ItemsOpt = typer.Option(None, "--items", help="Items file, glob or directory (overrides the config).")
+QuietOpt = typer.Option(False, "-q", "--quiet", help="No per-segment lines or progress on stderr (errors, "
+                        "guard breaches and warnings still show).")
+SelectOpt = typer.Option(None, "--select", help="Run only these segments: a name, a glob (vip_*) or tag:NAME; "
+                         "repeatable, or comma-separated.")
+ExcludeOpt = typer.Option(None, "--exclude", help="Leave out these segments (name, glob or tag:NAME).")
 PredictiveOpt = typer.Option(None, "--predictive",
                              help="auto|profiles|events: the source of clv and conversion_potential (overrides config).")
 
@@ -42,6 +47,12 @@ def _stderr():
     from rich.console import Console
 
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _feedback(quiet: bool = False):
+    from .feedback import Feedback
+
+    return Feedback(_stderr(), quiet)
 
 
 def _stdout():
@@ -100,8 +111,18 @@ def _silence_stdout() -> None:
         pass
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"segtool {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main(debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors.")):
+def main(debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
+         version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                      help="Print segtool's version and exit.")):
     """segtool: audience segments from YAML over CSV/Parquet exports."""
     _state["debug"] = debug
 
@@ -130,16 +151,29 @@ def run(
                                         "e.g. 90:10: NAME.a.csv, NAME.b.csv (a holdout of 10%)."),
     split_seed: Optional[str] = typer.Option(None, "--split-seed", help="Seed of --split (default: the segment's "
                                              "name): the same seed puts a visitor in the same part."),
+    changes: bool = typer.Option(False, "--changes", help="With --output-dir: also write NAME.entered.csv and "
+                                 "NAME.exited.csv against the files the last run wrote there."),
+    keep_going: bool = typer.Option(False, "--keep-going", help="Write the valid segments when some segment "
+                                    "files are invalid (reported; exit 1)."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="Fail at once (exit 5) when another run is writing "
+                                 "into --output-dir, instead of waiting for it."),
+    select: Optional[List[str]] = SelectOpt,
+    exclude: Optional[List[str]] = ExcludeOpt,
+    quiet: bool = QuietOpt,
     config: Optional[Path] = ConfigOpt,
 ):
     """Evaluate segments and write the matching visitor IDs (one segment, no -o: IDs on stdout)."""
-    from .commands import RunRequest, parse_split, run_segments
+    from .run_command import RunRequest, parse_split, run_segments
+    from .selection import patterns
 
     request = RunRequest(output=output, output_dir=output_dir, summary=summary, fmt=fmt,
                          columns=tuple(c.strip() for c in columns.split(",") if c.strip()) if columns else (),
-                         split=parse_split(split), split_seed=split_seed)
+                         split=parse_split(split), split_seed=split_seed, changes=changes, keep_going=keep_going,
+                         wait=not no_wait, select=patterns(select), exclude=patterns(exclude))
     session = _session(config, as_of, events, profiles, items, predictive)
-    run_segments(session, segments, request, _stdout(), _stderr())
+    code = run_segments(session, segments, request, _stdout(), _feedback(quiet))
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

@@ -2,122 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Problem, UsageError
-from .output import EXTENSIONS, FORMATS, format_for, is_stdout, print_ids, write_members, write_text
-from .parse import is_safe_name, segment_files
-
-
-@dataclass
-class RunRequest:
-    output: Path | None = None
-    output_dir: Path | None = None
-    summary: bool = False
-    fmt: str | None = None
-    columns: tuple[str, ...] = ()
-    split: tuple[float, ...] = ()  # shares of a stable split, adding up to 100
-    split_seed: str | None = None
-
-
-def parse_split(text: str | None) -> tuple[float, ...]:
-    """`90:10` → (90.0, 10.0): two to 26 positive shares that add up to 100."""
-    if not text:
-        return ()
-    try:
-        shares = tuple(float(part) for part in text.split(":"))
-    except ValueError:
-        shares = ()
-    if not 2 <= len(shares) <= 26 or any(s <= 0 for s in shares) or abs(sum(shares) - 100) > 1e-9:
-        raise UsageError(f"--split takes shares that add up to 100, like 90:10 or 50:25:25, found {text!r}")
-    return shares
-
-
-def _check_request(request: RunRequest, count: int) -> None:
-    if request.output and request.output_dir:
-        raise UsageError("use either -o or --output-dir, not both")
-    if request.output and count > 1:
-        raise UsageError(f"-o writes one segment, but {count} were given; use --output-dir DIR")
-    if request.fmt and request.fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, found {request.fmt!r}")
-    if request.columns and not (request.output or request.output_dir):
-        raise UsageError("--columns adds columns to output files; use it with -o or --output-dir")
-    if request.split and not (request.output or request.output_dir):
-        raise UsageError("--split writes a file per part; use it with -o FILE or --output-dir DIR")
-    if request.split and request.output and is_stdout(request.output):
-        raise UsageError("--split writes a file per part, not stdout; use -o FILE or --output-dir DIR")
-
-
-def run_segments(session, paths: list[Path], request: RunRequest, stdout, stderr) -> None:
-    segments = session.load_segments(paths)
-    _check_request(request, len(segments))
-    if request.output_dir:
-        bad = [s.name for s in segments if not is_safe_name(s.name)]
-        if bad:
-            raise UsageError(f"segment name {bad[0]!r} is not a safe file name (letters, digits, . _ -); "
-                             "set `name:` in the segment file")
-    if request.columns and not session.has_profiles():
-        raise UsageError("--columns needs a profiles table (data.profiles or --profiles)")
-    targets = _targets(request, segments)
-    parts = "abcdefghijklmnopqrstuvwxyz"[:len(request.split)] if request.split else ""
-    for target in targets:
-        for path in [_part_path(target, letter) for letter in parts] or [target]:
-            session.check_output(path, segment_files(paths))
-    show_summary = request.summary or (len(segments) > 1 and not request.output_dir)
-    result = session.run(segments, per_rule=show_summary, columns=request.columns)
-    for i, segment_result in enumerate(result.segments):
-        if targets and request.split:
-            _write_split(segment_result, targets[i], request, stderr)
-        elif targets:
-            target = targets[i]
-            write_members(segment_result.members, target, _output_format(request, target))
-            if not is_stdout(target):
-                stderr.print(f"{segment_result.segment.name}: {segment_result.size} visitors → {target}", markup=False)
-        elif not show_summary:
-            print_ids(segment_result.members["visitor_id"])
-    if show_summary:
-        from .report import render_summary, summary_data
-
-        render_summary(summary_data(result), stdout, as_json=request.fmt == "json")
-
-
-def _write_split(result, target: Path, request: RunRequest, stderr) -> None:
-    """NAME.a.csv, NAME.b.csv, ...: the members by their bucket for the seed (sampling.py)."""
-    import polars as pl
-
-    from .sampling import buckets, split_bounds
-
-    members = result.members
-    seed = request.split_seed if request.split_seed is not None else result.segment.name
-    placed = members.with_columns(pl.Series("_bucket", buckets(seed, members["visitor_id"].to_list())))
-    fmt = _output_format(request, target)
-    for letter, (low, high) in zip("abcdefghijklmnopqrstuvwxyz", split_bounds(request.split)):
-        part = placed.filter((pl.col("_bucket") >= low) & (pl.col("_bucket") < high)).drop("_bucket")
-        path = _part_path(target, letter)
-        write_members(part, path, fmt)
-        stderr.print(f"{result.segment.name} part {letter}: {part.height} visitors → {path}", markup=False)
-
-
-def _part_path(target: Path, letter: str) -> Path:
-    """out/x.csv → out/x.a.csv; out/x → out/x.a"""
-    return target.with_name(f"{target.stem}.{letter}{target.suffix}")
-
-
-def _targets(request: RunRequest, segments) -> list[Path]:
-    """The file each segment is written to (none when the IDs go to stdout)."""
-    if request.output:
-        return [request.output]
-    if request.output_dir:
-        ext = EXTENSIONS[request.fmt or "csv"]
-        return [request.output_dir / f"{segment.name}{ext}" for segment in segments]
-    return []
-
-
-def _output_format(request: RunRequest, target: Path) -> str:
-    if request.output_dir:
-        return request.fmt or "csv"
-    return format_for(target, request.fmt, default="csv" if request.columns else "txt")  # `-o -`: like no -o
+from .output import format_for, is_stdout
 
 
 def validate_segments(session, paths: list[Path], data: bool, stdout, as_json: bool = False) -> None:
@@ -249,4 +137,4 @@ def show_grid(session, fmt: str | None, output: Path | None, stdout) -> None:
     render_grid(counts, grid.cells, grid.as_of, stdout)
 
 
-__all__ = ["RunRequest", "run_segments", "validate_segments", "explain_segment", "print_fields", "show_grid"]
+__all__ = ["validate_segments", "explain_segment", "print_fields", "show_grid"]

@@ -154,10 +154,6 @@ def check_line_ids(ids) -> None:
                         "line cannot hold; write them with -o FILE.csv, .json or .parquet instead", column="visitor_id")
 
 
-def print_ids(ids) -> None:
-    write_members(ids.to_frame(), STDOUT, "txt")
-
-
 def _id_lines(ids, target):
     """One ID per line, no header, no quoting (polars writes it; no Python loop per ID)."""
     ids.to_frame().write_csv(target, include_header=False, quote_style="never")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .catalog import FIELDS, ITEM_COLUMNS, FieldSpec, item_value_type, lookup_field
 from .errors import Location, Problem, SegmentError, did_you_mean, suggest
 from .operators import BOOL, CASE_OPERATORS, DURATION, LIST, NUMBER, OPERATORS, RANGE, SCALAR, TEXT, Predicate
+from .parse_header import Header
 from .parse_events import RULE_KINDS, Invalid, RuleKinds, resolve_references
 from .parse_periods import Periods
 from .regex import regex_problem
@@ -17,14 +17,12 @@ from .tree import AllOf, AnyOf, Condition, ItemCondition, Not, Rule, Segment, Se
 from .yamlsource import Node, load_yaml
 
 COMBINATORS = ("all", "any", "not")
-SEGMENT_KEYS = ("name", "description", "match", "rules")
+SEGMENT_KEYS = ("name", "description", "tags", "match", "rules", "expect")
 QUALIFIERS = ("period", "items", "ignore_case")
-MAX_NAME = 200  # a file name is at most 255 bytes, and the temporary file adds to it
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass
-class Checker(RuleKinds, Periods):
+class Checker(RuleKinds, Periods, Header):
     """Walks located YAML and builds the rule tree, recording problems instead of stopping."""
 
     grid_cells: tuple[str, ...]
@@ -52,8 +50,10 @@ class Checker(RuleKinds, Periods):
                 self.attempt(self.fail, root.key_locs[key],
                              f"unknown key {key!r}; allowed: {', '.join(SEGMENT_KEYS)}{did_you_mean(close)}",
                              "unknown-key", close)
-        name = self.attempt(self.text_value, root.value.get("name"), "name") or path.stem
+        name = self.attempt(self.segment_name, root.value.get("name"), path.stem)
         description = self.attempt(self.text_value, root.value.get("description"), "description") or ""
+        tags = self.attempt(self.tags, root.value.get("tags"))
+        expect = self.attempt(self.expectation, root.value.get("expect"))
         match = self.attempt(self.match_value, root.value.get("match"))
         rules_node = root.value.get("rules")
         if rules_node is None:
@@ -62,7 +62,8 @@ class Checker(RuleKinds, Periods):
         if rules is None or match is None or len(self.problems):
             return None
         root_rule = AllOf(rules, rules_node.loc) if match == "all" else AnyOf(rules, rules_node.loc)
-        return Segment(name=name, description=description, root=root_rule, file=file)
+        return Segment(name=name, description=description, root=root_rule, file=file, tags=tags or (),
+                       expect=expect)
 
     def text_value(self, node: Node | None, what: str) -> str | None:
         if node is None:
@@ -367,7 +368,3 @@ def segment_files(args: list[Path]) -> list[Path]:
         else:
             raise SegmentError([Problem(None, f"{arg}: no such segment file or directory")])
     return paths
-
-
-def is_safe_name(name: str) -> bool:
-    return bool(SAFE_NAME.fullmatch(name)) and name not in (".", "..") and len(name) <= MAX_NAME

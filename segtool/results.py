@@ -31,6 +31,7 @@ class RunResult:
     segments: tuple[SegmentResult, ...]
     skipped_event_rows: int = 0  # rows without a visitor or a readable timestamp, of the rows read
     notes: dict[str, str] = field(default_factory=dict)  # column -> how it was computed from events
+    event_rows: int | None = None  # event rows up to as_of that the run read (when it counted them)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from midnight to midnight, 23 or 25 hours long on the days the clocks change.
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -80,16 +81,18 @@ def midnight(day: date, zone_name: str) -> datetime:
 
 def parse_as_of(text: str, zone_name: str = UTC_NAME) -> AsOf | str:
     """A date (through the end of that day in the zone), an ISO datetime (in the zone unless it has an
-    offset), `now`, or `latest` (returned as is). Between the years 1900 and 9998, so every window
-    (periods are at most 100 years) is an instant the engine represents."""
+    offset), `today` or `yesterday` (dates in the zone), `-7d` (that long before now: h, d or w), `now`,
+    or `latest` (returned as is). Between the years 1900 and 9998, so every window (periods are at most
+    100 years) is an instant the engine represents."""
     value = text.strip()
     if value in (LATEST, NOW):
         return value
     try:
-        as_of = _as_of(value, zone_name)
+        as_of = _relative(value, zone_name) or _as_of(value, zone_name)
     except ValueError:
         raise UsageError(f"as_of: {text!r} is not a date (2024-06-30), an ISO datetime "
-                         "(2024-06-30T18:00:00+02:00), 'now' or 'latest'") from None
+                         "(2024-06-30T18:00:00+02:00), today, yesterday, a time before now (-7d, -12h, -2w), "
+                         "now or latest") from None
     except OverflowError:
         as_of = None
     if as_of is None or not EARLIEST <= as_of.last_instant < LAST_INSTANT:
@@ -98,6 +101,26 @@ def parse_as_of(text: str, zone_name: str = UTC_NAME) -> AsOf | str:
 
 
 EARLIEST, LAST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _relative(value: str, zone_name: str) -> AsOf | None:
+    if value in ("today", "yesterday"):
+        today = current_time().astimezone(zone(zone_name)).date()
+        day = today - timedelta(days=1 if value == "yesterday" else 0)
+        return AsOf(midnight(day + timedelta(days=1), zone_name), inclusive=False, zone=zone_name)
+    m = RELATIVE.fullmatch(value)
+    if m is None:
+        return None
+    return AsOf(current_time() - int(m.group(1)) * _EXACT[UNIT_NAMES[m.group(2)]], inclusive=True, zone=zone_name)
+
+
+RELATIVE = re.compile(r"-\s*(\d+)\s*(h|d|w)")
+UNIT_NAMES = {"h": "hours", "d": "days", "w": "weeks"}
+
+
+def current_time() -> datetime:
+    """Now, in UTC (one place, so tests can set the clock)."""
+    return datetime.now(UTC)
 
 
 def _as_of(value: str, zone_name: str) -> AsOf:
@@ -109,7 +132,7 @@ def _as_of(value: str, zone_name: str) -> AsOf:
 
 
 def now(zone_name: str = UTC_NAME) -> AsOf:
-    return AsOf(datetime.now(UTC), inclusive=True, zone=zone_name)
+    return AsOf(current_time(), inclusive=True, zone=zone_name)
 
 
 _EXACT = {"hours": timedelta(hours=1), "days": timedelta(days=1), "weeks": timedelta(weeks=1)}

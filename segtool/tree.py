@@ -196,11 +196,24 @@ Rule = Union[Condition, EventRule, Sequence, SegmentRef, Sample, AllOf, AnyOf, N
 
 
 @dataclass(frozen=True)
+class Expectation:
+    """`expect:` of a segment file: bounds a run checks its size against (max_change: a fraction of the
+    previous run's size, from the output directory's manifest)."""
+
+    min_size: int | None = None
+    max_size: int | None = None
+    max_change: float | None = None
+    loc: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
 class Segment:
     name: str
     description: str
     root: AllOf | AnyOf
     file: str = ""
+    tags: tuple[str, ...] = ()
+    expect: Expectation | None = None
 
     @property
     def top_rules(self) -> tuple[Rule, ...]:

@@ -178,8 +178,8 @@ def test_config_with_a_tag_or_a_bad_as_of_points_into_the_config(ws: Workspace):
     seg = str(ws.segment(SEGMENT))
     ws.config("as_of: !env NOW\n")
     assert "segtool.yaml:5:8: YAML tags are not allowed (!env)" in fails(ws, "validate", seg, code=1)
-    ws.config("as_of: yesterday\n")
-    assert "segtool.yaml:5:8: as_of: 'yesterday' is not a date" in fails(ws, "run", seg, code=1)
+    ws.config("as_of: last tuesday\n")
+    assert "segtool.yaml:5:8: as_of: 'last tuesday' is not a date" in fails(ws, "run", seg, code=1)
 
 
 def test_a_large_in_list_validates_and_runs(ws: Workspace):
@@ -280,10 +280,13 @@ def test_output_onto_an_existing_directory(site: Workspace, tmp_path):
     assert "it is a directory" in fails(site, "grid", "--as-of", AS_OF, "-o", str(tmp_path / "adir"), code=2)
 
 
-def test_a_very_long_segment_name_is_refused(site: Workspace, tmp_path):
+@pytest.mark.parametrize("command", [["run"], ["validate"]])
+def test_a_very_long_segment_name_is_refused_where_it_is_written(site: Workspace, tmp_path, command):
+    """Every command refuses it (an invalid segment, at the name), not only a run into a folder."""
     seg = site.segment(f"name: {'x' * 300}\n" + SEGMENT)
-    assert "not a safe file name" in fails(site, "run", str(seg), "--as-of", AS_OF, "--output-dir",
-                                           str(tmp_path / "out"), code=2)
+    message = fails(site, *command, str(seg), code=1)
+    assert "seg.yaml:1:7: segment name 'xxxxxxxx" in message and "not a safe file name" in message
+    assert len(message) < 300
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")

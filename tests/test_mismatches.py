@@ -326,8 +326,9 @@ def test_ninety_days_before_a_date_as_of_is_still_a_one_time_buyer(ws: Workspace
 def test_a_name_with_a_trailing_line_break_is_not_safe(ws: Workspace, tmp_path):
     ws.events(pageview("a", url="/"))
     path = ws.segment('name: "evil\\n"\nrules:\n  - url: {is_set: true}\n')
-    err = error_of(ws, "run", str(path), "--as-of", AS_OF, "--output-dir", str(tmp_path / "out"), code=2)
-    assert "is not a safe file name" in err
+    err = error_of(ws, "run", str(path), "--as-of", AS_OF, "--output-dir", str(tmp_path / "out"), code=1)
+    assert "seg.yaml:1:7: segment name 'evil\\n' is not a safe file name" in err
+    assert "is not a safe file name" in error_of(ws, "validate", str(path), code=1)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 

@@ -43,6 +43,19 @@ def check_names(segments: list[Segment], inputs: Inputs, columns: tuple[str, ...
         raise DataError(problems=_unique(problems))
 
 
+def columns_read(segments: list[Segment], inputs: Inputs, columns: tuple[str, ...] = ()) -> dict[str, set[str]]:
+    """The canonical columns of each table that the segments can read besides the required and the
+    conversion columns: what a replay over several instants holds in memory."""
+    wanted: dict[str, set[str]] = {"events": set(), "profiles": set(columns), "items": set()}
+    for segment in segments:
+        needs = [need for rule in conditions(segment.root) for need in column_needs(rule, inputs)]
+        needs += [_event_reads(c) for _, event_conditions in _event_conditions(segment.root)
+                  for c in event_conditions]
+        for need in needs:
+            wanted[need.table].update(need.columns)
+    return wanted
+
+
 def mapping_problems(inputs: Inputs) -> list[Problem]:
     """Each export name in the config's `columns:` mapping must be a column of its table."""
     problems = []

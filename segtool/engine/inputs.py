@@ -56,6 +56,7 @@ class Table:
     _schema: dict | None = None
     _raw_schema: dict | None = None
     _file_schemas: list[dict] | None = None  # per file, where the files' schemas drift apart
+    _held: pl.DataFrame | None = None  # the columns a replay reads, read once (see `hold`)
 
     @property
     def format(self) -> str:
@@ -82,9 +83,19 @@ class Table:
                           for file, schema in zip(self.files, self._file_schemas)], how="vertical")
 
     def scan(self) -> pl.LazyFrame:
-        """The table's rows: the files' rows, through the preset's view where there is one."""
+        """The table's rows: the files' rows, through the preset's view where there is one (or the rows
+        held in memory by `hold`)."""
+        if self._held is not None:
+            return self._held.lazy()
         rows = self.raw_scan()
         return self.view(rows) if self.view is not None else rows
+
+    def hold(self, canonical: set[str], collect) -> None:
+        """Read the table's columns for `canonical` (those it has) once and keep them in memory: every later
+        scan reads them there. `collect` runs the read (turning bad values into DataErrors)."""
+        self.schema()
+        names = list(dict.fromkeys(self.export_name(c) for c in canonical if self.has(c)))
+        self._held = collect(self.scan().select(names))
 
     def schema(self) -> dict:
         """The columns and types of the table (no rows read)."""
@@ -121,6 +132,10 @@ class Table:
         sizes = sum(Path(f).stat().st_size for f in self.files)
         head = Path(self.files[0]).open("rb").read(1 << 20)
         return int(sizes / max(len(head), 1) * max(head.count(b"\n") - 1, 1))
+
+    def exact_rows(self) -> int | None:
+        """The number of rows where the files tell it without a read (Parquet footers), else None."""
+        return self.estimated_rows() if self.format == "parquet" and self.view is None else None
 
     def unreadable_file(self) -> str | None:
         """The first file whose values cannot all be read (a full read of each: for error messages only)."""

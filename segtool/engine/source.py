@@ -11,10 +11,10 @@ import re
 
 import polars as pl
 
-from ..catalog import NUMBER_COLUMNS
+from ..catalog import ITEM_COLUMNS, NUMBER_COLUMNS
 from ..errors import DataError
 from ..timeframe import AsOf
-from .inputs import VID, Inputs, before_as_of, parse_timestamps
+from .inputs import PREDICTIVE_COLUMNS, VID, Inputs, before_as_of, parse_timestamps
 
 CONVERSION_COLUMNS = ("event_type", "order_id", "order_value")
 # Branches of a plan that read the same scan would share it through a cache that holds every row in
@@ -88,6 +88,16 @@ def known_visitors(frame: pl.DataFrame) -> pl.DataFrame:
     skipped, and counted so by the health check). Applied to a collected frame of one row per visitor:
     in a lazy plan polars would push the test down to every event row."""
     return frame.filter(pl.col(VID).str.contains(r"\S"))
+
+
+def hold_inputs(inputs: Inputs, wanted: dict[str, set[str]]) -> None:
+    """Read each table once, only the columns runs at several instants need (the required and conversion
+    columns, and `wanted`), and keep them in memory for those runs."""
+    base = {"events": {VID, "timestamp", *CONVERSION_COLUMNS}, "profiles": {VID, *PREDICTIVE_COLUMNS},
+            "items": set(ITEM_COLUMNS)}
+    for name, table in (("events", inputs.events), ("profiles", inputs.profiles), ("items", inputs.items)):
+        if table is not None:
+            table.hold(base[name] | wanted.get(name, set()), lambda frame: collect(frame, inputs))
 
 
 def collect(frame: pl.LazyFrame, inputs: Inputs) -> pl.DataFrame:

@@ -1,0 +1,175 @@
+"""The nightly job: an output directory with a manifest, changes against the last run, guards, a lock,
+--keep-going, --select/--exclude and tags, and script-friendly output."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from conftest import Workspace, conversion, pageview
+from segtool import __version__
+
+BUYERS = "name: buyers\ntags: [nightly, email]\nrules:\n  - conversions: {gte: 1}\n"
+VISITORS = "name: visitors\ntags: [nightly]\nrules:\n  - event: {type: {is: pageview}}\n"
+BIG = "name: big_spenders\nrules:\n  - total_order_value: {gte: 100}\n"
+
+
+@pytest.fixture
+def shop(ws: Workspace) -> Workspace:
+    ws.events(pageview("a", "2024-06-01T10:00:00Z"), pageview("b", "2024-06-02T10:00:00Z"),
+              pageview("c", "2024-06-20T10:00:00Z"),
+              conversion("a", "2024-06-01T11:00:00Z", 50, "o1"), conversion("b", "2024-06-25T11:00:00Z", 150, "o2"))
+    folder = ws.root / "segments"
+    folder.mkdir()
+    for name, text in (("buyers", BUYERS), ("visitors", VISITORS), ("big_spenders", BIG)):
+        (folder / f"{name}.yaml").write_text(text)
+    return ws
+
+
+def nightly(ws: Workspace, *args: str, as_of: str = "2024-06-30"):
+    return ws.cli("run", str(ws.root / "segments"), "--output-dir", str(ws.root / "out"), "--as-of", as_of, *args)
+
+
+def lines(path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+def test_the_manifest_records_the_run(shop: Workspace):
+    result = nightly(shop)
+    assert result.exit_code == 0, result.stderr
+    manifest = json.loads((shop.root / "out" / "manifest.json").read_text())
+    assert manifest["segtool_version"] == __version__
+    assert manifest["as_of"]["requested"] == "2024-06-30" and manifest["as_of"]["instant"] == "2024-07-01T00:00:00Z"
+    assert manifest["universe"] == 3 and manifest["duration_s"] >= 0
+    events = manifest["inputs"][0]
+    assert events["table"] == "events" and events["rows"] == 5 and events["files"][0]["bytes"] > 0
+    assert "modified" in events["files"][0] and manifest["config"]["text"].startswith("data:")
+    buyers = manifest["segments"]["buyers"]
+    assert buyers["size"] == 2 and buyers["share"] == pytest.approx(2 / 3, abs=1e-6)
+    assert buyers["output"] == "buyers.csv" and buyers["tags"] == ["nightly", "email"]
+    assert buyers["checksums"]["buyers.csv"].startswith("sha256:") and buyers["status"] == "written"
+    assert lines(shop.root / "out" / "buyers.csv") == ["visitor_id", "a", "b"]
+    assert not list((shop.root / "out").glob(".*.tmp"))
+
+
+def test_changes_against_what_the_last_run_wrote(shop: Workspace):
+    assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0
+    out = shop.root / "out"
+    assert lines(out / "buyers.entered.csv") == ["visitor_id", "a"]  # no earlier file: everyone entered
+    # the data changes: a's order is refunded away, d buys; the next night compares with the files on disk
+    shop.events(pageview("a", "2024-06-01T10:00:00Z"), pageview("b", "2024-06-02T10:00:00Z"),
+                conversion("b", "2024-06-25T11:00:00Z", 150, "o2"), conversion("d", "2024-06-26T11:00:00Z", 20, "o3"))
+    result = nightly(shop, "--changes", as_of="2024-06-30")
+    assert result.exit_code == 0, result.stderr
+    assert lines(out / "buyers.entered.csv") == ["visitor_id", "b", "d"]
+    assert lines(out / "buyers.exited.csv") == ["visitor_id", "a"]
+    assert "buyers: 2 entered, 1 exited since the last run" in result.stderr
+    entry = json.loads((out / "manifest.json").read_text())["segments"]["buyers"]
+    assert (entry["entered"], entry["exited"]) == (2, 1)
+    # a run without --changes removes the change files of the last run: they would be stale
+    assert nightly(shop).exit_code == 0
+    assert not (out / "buyers.entered.csv").exists() and (out / "buyers.csv").exists()
+
+
+def test_a_guard_breach_keeps_the_old_file_writes_the_others_and_exits_4(shop: Workspace):
+    assert nightly(shop, as_of="2024-06-10").exit_code == 0
+    out = shop.root / "out"
+    (shop.root / "segments" / "buyers.yaml").write_text(BUYERS + "expect: {min_size: 1, max_change: 50%}\n")
+    (shop.root / "segments" / "visitors.yaml").write_text(VISITORS + "expect: {max_size: 2}\n")
+    result = nightly(shop, "-q")  # buyers 1 -> 2 (+100%), visitors 2 -> 3 (> max_size)
+    assert result.exit_code == 4
+    assert "buyers: 2 visitors against 1 in the last run (100.0%), more than max_change 50%" in result.stderr
+    assert "visitors: 3 visitors, more than max_size 2" in result.stderr and "buyers.yaml:5:9" in result.stderr
+    assert lines(out / "buyers.csv") == ["visitor_id", "a"] and lines(out / "visitors.csv") == ["visitor_id", "a", "b"]
+    assert lines(out / "big_spenders.csv") == ["visitor_id", "b"]  # written
+    manifest = json.loads((out / "manifest.json").read_text())["segments"]
+    assert manifest["buyers"]["status"] == "guard_failed" and manifest["buyers"]["size"] == 1
+    assert manifest["big_spenders"]["status"] == "written"
+
+
+def test_a_guard_on_stdout_prints_nothing(shop: Workspace):
+    path = shop.segment("rules:\n  - conversions: {gte: 1}\nexpect: {min_size: 5}\n")
+    result = shop.cli("run", str(path), "--as-of", "2024-06-30")
+    assert result.exit_code == 4 and result.stdout == "" and "fewer than min_size 5" in result.stderr
+
+
+def test_files_of_a_deleted_segment_are_removed_and_nothing_else(shop: Workspace):
+    out = shop.root / "out"
+    assert nightly(shop, "--changes").exit_code == 0
+    (out / "notes.txt").write_text("mine\n")
+    (shop.root / "segments" / "big_spenders.yaml").unlink()
+    result = nightly(shop)
+    assert result.exit_code == 0
+    assert not (out / "big_spenders.csv").exists() and not (out / "big_spenders.entered.csv").exists()
+    assert (out / "notes.txt").read_text() == "mine\n" and (out / "buyers.csv").exists()
+    assert "big_spenders" not in json.loads((out / "manifest.json").read_text())["segments"]
+
+
+def test_select_exclude_and_tags(shop: Workspace):
+    out = shop.root / "out"
+    assert nightly(shop, "--select", "tag:nightly", "--exclude", "visitors").exit_code == 0
+    assert sorted(p.name for p in out.glob("*.csv")) == ["buyers.csv"]
+    assert nightly(shop, "--select", "big_*").exit_code == 0
+    assert sorted(p.name for p in out.glob("*.csv")) == ["big_spenders.csv", "buyers.csv"]  # buyers kept
+    assert set(json.loads((out / "manifest.json").read_text())["segments"]) == {"buyers", "big_spenders"}
+    result = nightly(shop, "--select", "tag:weekly")
+    assert result.exit_code == 2 and "matches no segment" in result.stderr and "nightly" in result.stderr
+
+
+def test_keep_going_writes_the_valid_segments(shop: Workspace):
+    (shop.root / "segments" / "broken.yaml").write_text("name: broken\nrules:\n  - cty: {is: x}\n")
+    result = nightly(shop)
+    assert result.exit_code == 1 and not (shop.root / "out").exists()  # all or nothing
+    result = nightly(shop, "--keep-going")
+    assert result.exit_code == 1 and "broken.yaml:3:5: unknown field 'cty'" in result.stderr
+    assert (shop.root / "out" / "buyers.csv").exists() and (shop.root / "out" / "manifest.json").exists()
+
+
+def hold_lock(folder):
+    folder.mkdir(exist_ok=True)
+    handle = open(folder / ".segtool.lock", "a+")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
+def test_an_overlapping_run_fails_at_once_or_waits(shop: Workspace):
+    out = shop.root / "out"
+    handle = hold_lock(out)
+    result = nightly(shop, "--no-wait")
+    assert result.exit_code == 5 and "another segtool run is writing into" in result.stderr
+    assert not (out / "manifest.json").exists()
+    threading.Timer(1.0, lambda: (fcntl.flock(handle, fcntl.LOCK_UN), handle.close())).start()
+    started = time.monotonic()
+    result = nightly(shop)
+    assert result.exit_code == 0 and time.monotonic() - started >= 0.9
+    assert "waiting for another segtool run" in result.stderr and (out / "manifest.json").exists()
+
+
+def test_quiet_and_formats_on_stdout(shop: Workspace):
+    out = nightly(shop, "-q")
+    assert out.exit_code == 0 and out.stderr == ""
+    shop.events(pageview("000143", "2024-06-01T10:00:00Z"), pageview("7", "2024-06-01T10:00:00Z"))
+    path = shop.segment("rules:\n  - event: {type: {is: pageview}}\n")
+    as_json = shop.cli("run", str(path), "--as-of", "2024-06-30", "--format", "json")
+    assert json.loads(as_json.stdout) == [{"visitor_id": "000143"}, {"visitor_id": "7"}]
+    ndjson = shop.cli("run", str(path), "--as-of", "2024-06-30", "--format", "ndjson")
+    assert ndjson.stdout == '{"visitor_id":"000143"}\n{"visitor_id":"7"}\n'
+    assert shop.cli("run", str(path), "--as-of", "2024-06-30", "--format", "csv").stdout == "visitor_id\n000143\n7\n"
+
+
+def test_version_help_and_relative_as_of(shop: Workspace, monkeypatch):
+    assert shop.cli("--version").stdout == f"segtool {__version__}\n"
+    assert "Usage" in shop.cli("run", "-h").stdout
+    from segtool import timeframe
+
+    monkeypatch.setattr(timeframe, "current_time", lambda: datetime(2024, 6, 25, 9, 0, tzinfo=UTC))
+    path = shop.segment("rules:\n  - conversions: {gte: 1}\n")
+    assert shop.cli("run", str(path), "--as-of", "yesterday").ids == ["a"]  # through 24 June
+    assert shop.cli("run", str(path), "--as-of", "today").ids == ["a", "b"]  # through 25 June: b's 11:00 order
+    assert shop.cli("run", str(path), "--as-of", "now").ids == ["a"]         # 09:00
+    assert shop.cli("run", str(path), "--as-of", "-23d").ids == ["a"]        # 2 June 09:00, after a's order
