@@ -178,6 +178,62 @@ def run(
 
 @app.command()
 @handle_errors
+def diff(
+    segments: List[Path] = SegmentsArg,
+    start: str = typer.Option(..., "--from", help="The earlier instant: a date, datetime, yesterday, -7d, latest."),
+    end: Optional[str] = typer.Option(None, "--to", help="The later instant (default: --as-of / the config's as_of)."),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Write NAME.entered.csv and "
+                                              "NAME.exited.csv per segment here."),
+    summary: bool = typer.Option(False, "--summary", help="Print the sizes at both instants and the counts."),
+    fmt: Optional[str] = format_option("csv|json|ndjson|txt|parquet for the IDs; json for --summary."),
+    select: Optional[List[str]] = SelectOpt,
+    exclude: Optional[List[str]] = ExcludeOpt,
+    quiet: bool = QuietOpt,
+    as_of: Optional[str] = AsOfOpt,
+    events: Optional[str] = EventsOpt,
+    profiles: Optional[str] = ProfilesOpt,
+    items: Optional[str] = ItemsOpt,
+    config: Optional[Path] = ConfigOpt,
+):
+    """Who entered and who left each segment between two instants (one read of the data)."""
+    from .replay import Replay, diff_segments
+    from .selection import patterns
+
+    replay = Replay(segments, patterns(select), patterns(exclude))
+    diff_segments(_session(config, as_of, events, profiles, items), replay, start, end, output_dir, fmt, summary,
+                  _stdout(), _feedback(quiet))
+
+
+@app.command()
+@handle_errors
+def history(
+    segments: List[Path] = SegmentsArg,
+    start: Optional[str] = typer.Option(None, "--from", help="The first instant (a date, datetime, -8w, ...)."),
+    last: Optional[str] = typer.Option(None, "--last", help="Instead of --from: how far back from --to, e.g. 8w."),
+    end: Optional[str] = typer.Option(None, "--to", help="The last instant (default: --as-of / the config's as_of)."),
+    every: str = typer.Option("1d", "--every", help="The step between instants: 1d, 1w, 12h."),
+    fmt: Optional[str] = format_option("table (a chart in the terminal), csv or json."),
+    output: Optional[Path] = output_option("Write the sizes here: .csv, .json, or .png (a plot)."),
+    select: Optional[List[str]] = SelectOpt,
+    exclude: Optional[List[str]] = ExcludeOpt,
+    quiet: bool = QuietOpt,
+    as_of: Optional[str] = AsOfOpt,
+    events: Optional[str] = EventsOpt,
+    profiles: Optional[str] = ProfilesOpt,
+    items: Optional[str] = ItemsOpt,
+    config: Optional[Path] = ConfigOpt,
+):
+    """Each segment's size at each instant from --from (or --last) to --to (one read of the data)."""
+    from .replay import Replay, segment_history
+    from .selection import patterns
+
+    replay = Replay(segments, patterns(select), patterns(exclude))
+    segment_history(_session(config, as_of, events, profiles, items), replay, start, last, end, every, fmt, output,
+                    _stdout(), _feedback(quiet))
+
+
+@app.command()
+@handle_errors
 def validate(
     segments: List[Path] = SegmentsArg,
     data: bool = typer.Option(False, "--data", help="Also check the segments and config against the data "

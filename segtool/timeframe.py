@@ -200,3 +200,25 @@ def _end_of(moment: date | datetime, zone_name: str) -> tuple[datetime, bool]:
     if isinstance(moment, datetime):
         return instant(moment, zone_name), True
     return midnight(moment + timedelta(days=1), zone_name), False
+
+
+def instants_between(start: AsOf, end: AsOf, amount: int, unit: str, limit: int = 1000) -> list[AsOf]:
+    """`end`, and every `amount` `unit`s (hours, days, weeks) before it back to `start`, oldest first. From a
+    date `end`, days and weeks step on the calendar (the ends of earlier local days); otherwise exactly."""
+    found, k = [], 0
+    calendar_days = not end.inclusive and unit != "hours"
+    while True:
+        if calendar_days:
+            days = k * amount * (7 if unit == "weeks" else 1)
+            moment = AsOf(midnight(end.local().date() - timedelta(days=days) + timedelta(days=1), end.zone),
+                          inclusive=False, zone=end.zone)
+        else:
+            moment = AsOf(end.instant - k * amount * _EXACT[unit], end.inclusive, end.zone)
+        if moment.last_instant < start.last_instant:
+            break
+        found.append(moment)
+        if len(found) > limit:
+            raise UsageError(f"more than {limit} instants from {start.describe()} to {end.describe()}; "
+                             "take a longer --every or a shorter range")
+        k += 1
+    return found[::-1]

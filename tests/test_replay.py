@@ -1,0 +1,101 @@
+"""`segtool diff` and `segtool history`: the answers at each instant are those of `segtool run --as-of` at
+that instant (run is checked against DuckDB elsewhere), from one read of the data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import REPO
+from segtool.cli import app
+from segtool.engine import files
+
+SEGMENTS = REPO / "segments"
+PICKED = ["one_time_buyers", "abandoned_cart", "sleepers", "brand_buyers", "instagram_no_purchase_30d"]
+
+
+def cli(*args: str):
+    result = CliRunner().invoke(app, [*args, "--config", str(REPO / "segtool.yaml")], catch_exceptions=False)
+    return result
+
+
+def run_ids(name: str, as_of: str) -> set[str]:
+    result = cli("run", str(SEGMENTS / f"{name}.yaml"), "--as-of", as_of)
+    assert result.exit_code == 0, result.stderr
+    return set(result.stdout.split())
+
+
+@pytest.mark.parametrize("name", PICKED)
+def test_diff_is_the_difference_of_two_runs(name):
+    result = cli("diff", str(SEGMENTS / f"{name}.yaml"), "--from", "2026-05-15", "--to", "2026-06-30T12:00:00Z",
+                 "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    before, after = run_ids(name, "2026-05-15"), run_ids(name, "2026-06-30T12:00:00Z")
+    assert {r["visitor_id"] for r in rows if r["change"] == "entered"} == after - before
+    assert {r["visitor_id"] for r in rows if r["change"] == "exited"} == before - after
+    assert after != before, "the window should see some change"
+
+
+def test_diff_writes_files_and_a_summary(tmp_path):
+    out = tmp_path / "changes"
+    result = cli("diff", str(SEGMENTS), "--select", "one_time_buyers,sleepers", "--from", "2026-06-01",
+                 "--to", "2026-06-30", "--output-dir", str(out), "--summary", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    for row in summary["segments"]:
+        name = row["segment"]
+        before, after = run_ids(name, "2026-06-01"), run_ids(name, "2026-06-30")
+        entered = (out / f"{name}.entered.json").read_text()
+        assert {r["visitor_id"] for r in json.loads(entered)} == after - before
+        assert (row["size_from"], row["size_to"]) == (len(before), len(after))
+        assert (row["entered"], row["exited"]) == (len(after - before), len(before - after))
+
+
+def test_history_gives_each_instants_size_from_one_read(monkeypatch):
+    scans = []
+    real = files.scan
+    monkeypatch.setattr(files, "scan", lambda *a, **k: scans.append(a[0]) or real(*a, **k))
+    result = cli("history", str(SEGMENTS), "--select", ",".join(PICKED), "--last", "8w", "--every", "1w",
+                 "--to", "2026-06-30", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    records = json.loads(result.stdout)
+    instants = sorted({r["as_of"] for r in records})
+    assert len(instants) == 9 and instants[0] == "2026-05-05" and instants[-1] == "2026-06-30"
+    events_scans = [s for s in scans if "events" in str(s)]
+    assert len(events_scans) <= 3, "the events are read once, not once per instant"
+    for as_of in (instants[0], instants[4]):
+        for name in PICKED[:3]:
+            (size,) = [r["size"] for r in records if r["as_of"] == as_of and r["segment"] == name]
+            assert size == len(run_ids(name, as_of))
+
+
+def test_history_draws_in_the_terminal_and_writes_a_png(tmp_path):
+    result = cli("history", str(SEGMENTS / "one_time_buyers.yaml"), "--last", "8w", "--every", "1w")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1] == "one_time_buyers" and len(lines) == 11 and "█" in lines[-1]
+    several = cli("history", str(SEGMENTS), "--last", "2w", "--every", "1w", "--select", "one_*,sleepers")
+    assert any(line.startswith("one_time_buyers") and "→" in line for line in several.stdout.splitlines())
+    png = tmp_path / "sizes.png"
+    result = cli("history", str(SEGMENTS), "--last", "4w", "--every", "1w", "-o", str(png), "--select", "one_*")
+    assert result.exit_code == 0, result.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--every", "1w"], "either --from DATE or --last"),
+    (["--last", "8w", "--every", "1mo"], "--every takes a length like 1d"),
+    (["--last", "8w", "-o", "sizes.svg"], "history writes .png, .csv or .json"),
+    (["--from", "2020-01-01", "--every", "1h"], "more than 1000 instants"),
+])
+def test_history_usage_errors(args, message):
+    result = cli("history", str(SEGMENTS / "one_time_buyers.yaml"), *args)
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_diff_needs_from_before_to():
+    result = cli("diff", str(SEGMENTS / "one_time_buyers.yaml"), "--from", "2026-06-30", "--to", "2026-06-01")
+    assert result.exit_code == 2 and "must be before --to" in result.stderr
