@@ -43,10 +43,16 @@ def format_option(help: str, default: str | None = None):
     return typer.Option(default, "--format", help=help)
 
 
-def _stderr():
+def _console(**options):
+    """A rich console; NO_COLOR (any value) turns off every style, bold and dim included, not only colour."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    plain = {"color_system": None} if os.environ.get("NO_COLOR") else {}
+    return Console(highlight=False, soft_wrap=True, **plain, **options)
+
+
+def _stderr():
+    return _console(stderr=True)
 
 
 def _feedback(quiet: bool = False):
@@ -56,9 +62,7 @@ def _feedback(quiet: bool = False):
 
 
 def _stdout():
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=True)
+    return _console()
 
 
 def handle_errors(command):
@@ -312,6 +316,7 @@ def sample(
                                        "ndjson. Default: parquet, or the preset's own format."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Write the sample as a vendor's export: ga4, "
                                          "shopify_orders or segment (with a segtool.yaml naming the preset)."),
+    quiet: bool = QuietOpt,
 ):
     """Write synthetic exports (events, items, profiles) of any size."""
     from .sample import generate_sample
@@ -323,14 +328,14 @@ def sample(
     formats = tuple(f.strip() for f in (fmt or allowed[0]).split(",") if f.strip())
     if not formats or any(f not in allowed for f in formats) or (preset and len(formats) > 1):
         raise UsageError(f"--format takes {' or '.join(allowed)}{' (one)' if preset else ''}, found {fmt!r}")
+    feedback = _feedback(quiet)
     if preset is None:
-        written = generate_sample(output_dir, visitors, seed=seed, formats=formats)
+        written = generate_sample(output_dir, visitors, seed=seed, formats=formats, steps=feedback.steps)
     else:
-        written = {"export": generate_vendor_sample(output_dir, visitors, preset, formats[0], seed)}
-    console = _stderr()
+        written = {"export": generate_vendor_sample(output_dir, visitors, preset, formats[0], seed, feedback.steps)}
     for paths in written.values():
         for path in paths:
-            console.print(f"wrote {path}", markup=False)
+            feedback.note(f"wrote {path}")
 
 
 @app.command()
@@ -343,12 +348,13 @@ def predict(
     fmt: Optional[str] = format_option("csv|parquet|json|ndjson (default: csv or the extension)."),
     events: Optional[str] = EventsOpt,
     profiles: Optional[str] = ProfilesOpt,
+    quiet: bool = QuietOpt,
     config: Optional[Path] = ConfigOpt,
 ):
     """Predict each visitor's conversion potential, expected conversions, P(alive) and CLV from events."""
     from .predict.command import predict_command
 
-    predict_command(_session(config, as_of, events, profiles), horizon, output, params, fmt, _stderr())
+    predict_command(_session(config, as_of, events, profiles), horizon, output, params, fmt, _feedback(quiet))
 
 
 def entry() -> None:

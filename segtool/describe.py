@@ -110,8 +110,12 @@ def describe_condition(rule: Condition) -> str:
     return text
 
 
-def short_rule(rule) -> str:
-    """A one-line label for a top-level rule, for the summary table."""
+def rule_text(rule) -> str:
+    """A top-level rule in words on one line, whole (JSON summaries, the manifest)."""
     lines = describe_rule(rule)
-    text = lines[0][2:] if len(lines) == 1 else " ".join(line.strip().lstrip("- ") for line in lines)
-    return text if len(text) <= 90 else text[:87] + "..."
+    return lines[0][2:] if len(lines) == 1 else " ".join(line.strip().lstrip("- ") for line in lines)
+
+
+def short_rule(text: str, width: int = 90) -> str:
+    """A rule's text cut to fit a table cell."""
+    return text if len(text) <= width else text[:width - 3] + "..."

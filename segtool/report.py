@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .describe import short_rule
+from .describe import rule_text, short_rule
 from .grid import range_label
 from .results import RunResult
 from .tree import AllOf
@@ -23,7 +23,7 @@ def summary_data(result: RunResult) -> dict:
     }
     for item in result.segments:
         segment = item.segment
-        rules = [{"rule": short_rule(rule), "size": size, "share": share(size)}
+        rules = [{"rule": rule_text(rule), "size": size, "share": share(size)}
                  for rule, size in zip(segment.top_rules, item.rule_sizes)]
         data["segments"].append({"name": segment.name, "file": segment.file, "size": item.size,
                                  "share": share(item.size), "match": "all" if isinstance(segment.root, AllOf)
@@ -44,7 +44,7 @@ def render_summary(data: dict, console, as_json: bool) -> None:
     for seg in data["segments"]:
         table.add_row(f"[bold]{seg['name']}[/] ({seg['match']})", f"[bold]{seg['size']:,}[/]", f"{seg['share']:.1%}")
         for rule in seg["rules"]:
-            table.add_row(f"  {rule['rule']}", f"{rule['size']:,}", f"{rule['share']:.1%}", style="dim")
+            table.add_row(f"  {short_rule(rule['rule'])}", f"{rule['size']:,}", f"{rule['share']:.1%}", style="dim")
     console.print(table)
     for column, note in data.get("computed_predictive", {}).items():
         console.print(f"{column}: {note}", markup=False)
@@ -76,7 +76,8 @@ def write_grid(counts, cells, fmt: str, output: Path | None) -> None:
     write_text(text, output)
 
 
-_COLOURS = ("grey50", "green", "cyan", "bright_green", "yellow", "red", "magenta", "blue")
+# the terminal's own palette (no bright or grey shades), so each is readable on light and dark backgrounds
+_COLOURS = ("default", "green", "cyan", "blue", "magenta", "red")
 
 
 def _bands(bounds: list[tuple[int, int | None]]) -> list[tuple[int, int | None]]:
@@ -90,6 +91,12 @@ def _covers(lo: int, hi: int | None, band: tuple[int, int | None]) -> bool:
     return lo <= band[0] and (hi is None or (band[1] is not None and band[1] <= hi))
 
 
+def _in_column(cell, band) -> bool:
+    """Whether a grid cell is drawn in the column of `band` (None: the column of the never-converted)."""
+    timeless = cell.min_days is None and cell.max_days is None
+    return timeless if band is None else (not timeless and _covers(cell.min_days or 0, cell.max_days, band))
+
+
 def render_grid(counts, cells, as_of, console) -> None:
     """Rows of conversion counts × columns of recency; a cell spanning several rows is named in each, counted once."""
     from rich.table import Table
@@ -100,10 +107,15 @@ def render_grid(counts, cells, as_of, console) -> None:
     timed = [c for c in cells if c.min_days is not None or c.max_days is not None]
     day_bands = _bands([(c.min_days or 0, c.max_days) for c in timed])
     columns = [None, *day_bands] if len(timed) < len(cells) else day_bands
-    table = Table(title=f"Retention grid as of {as_of.describe()} — {total:,} visitors", show_lines=True)
-    table.add_column("conversions \\ days since last", justify="right")
+    narrow = console.width < 80
+    table = Table(title=f"Retention grid as of {as_of.describe()} — {total:,} visitors",
+                  caption="rows: conversions; columns: days since the last conversion", show_lines=True,
+                  padding=(0, 0) if narrow else (0, 1))
+    table.add_column("conversions", justify="right")
     for band in columns:
-        table.add_column("never converted" if band is None else range_label(*band), justify="center")
+        names = [c.name for c in cells if _in_column(c, band)] or [""]
+        table.add_column("never converted" if band is None else range_label(*band), justify="center",
+                         min_width=min(max(map(len, names)), 16) if narrow else None)
     colour = {c.name: _COLOURS[i % len(_COLOURS)] for i, c in enumerate(cells)}
     shown: set[str] = set()
     for conv in conv_bands:
@@ -111,9 +123,7 @@ def render_grid(counts, cells, as_of, console) -> None:
         for band in columns:
             texts = []
             for cell in cells:
-                timeless = cell.min_days is None and cell.max_days is None
-                in_column = timeless if band is None else (not timeless and _covers(cell.min_days or 0, cell.max_days, band))
-                if in_column and _covers(cell.min_conversions, cell.max_conversions, conv):
+                if _in_column(cell, band) and _covers(cell.min_conversions, cell.max_conversions, conv):
                     r = rows[cell.name]
                     count = "↑" if cell.name in shown else f"{r['visitors']:,} ({r['share']:.1%})"
                     texts.append(f"[{colour[cell.name]}][bold]{cell.name}[/bold]\n{count}[/]")

@@ -168,8 +168,9 @@ _PLACEHOLDER = re.compile(r"\{([a-z]+)(\d*)\}")
 
 
 def generate_sample(out_dir: Path, visitors: int, *, seed: int = 42, formats=("parquet",),
-                    end: datetime = DEFAULT_END, chunk_visitors: int = 25_000) -> dict[str, list[Path]]:
-    """Write events, items and profiles for `visitors` visitors to `out_dir`; the same seed gives the same files."""
+                    end: datetime = DEFAULT_END, chunk_visitors: int = 25_000, steps=None) -> dict[str, list[Path]]:
+    """Write events, items and profiles for `visitors` visitors to `out_dir`; the same seed gives the same files.
+    `steps(iterable, description, total)` may wrap the loop over chunks (a progress bar)."""
     import polars as pl
 
     out = Path(out_dir)
@@ -180,7 +181,9 @@ def generate_sample(out_dir: Path, visitors: int, *, seed: int = 42, formats=("p
     written: dict[str, list[Path]] = {name: [] for name in TABLES}
     with tempfile.TemporaryDirectory(dir=out, prefix=".segtool-sample-") as tmp:
         parts: dict[str, list[Path]] = {name: [] for name in TABLES}
-        for index, start in enumerate(range(0, visitors, chunk_visitors)):
+        chunks = enumerate(range(0, visitors, chunk_visitors))
+        total = -(-visitors // chunk_visitors)
+        for index, start in (steps(chunks, "generating visitors", total) if steps else chunks):
             chunk = _Chunk(seed, index, start, min(chunk_visitors, visitors - start), width, end, cities, catalog)
             for name, frame in chunk.tables().items():
                 part = Path(tmp) / f"{name}-{index:05d}.parquet"

@@ -37,12 +37,14 @@ SHOPIFY_HEADER = (
 UTMS = ("utm_source", "utm_medium", "utm_campaign")
 
 
-def generate_vendor_sample(out: Path, visitors: int, preset: str, fmt: str, seed: int = 42) -> list[Path]:
+def generate_vendor_sample(out: Path, visitors: int, preset: str, fmt: str, seed: int = 42,
+                           steps=None) -> list[Path]:
     """Write the canonical sample of `visitors` and `seed` as `preset`'s export (and a segtool.yaml) in `out`."""
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out, prefix=".segtool-sample-") as tmp:
         staging = Path(tmp)
-        canonical = {t: paths[0] for t, paths in generate_sample(staging / "canonical", visitors, seed=seed).items()}
+        canonical = {t: paths[0] for t, paths in generate_sample(staging / "canonical", visitors, seed=seed,
+                                                                     steps=steps).items()}
         events, items, profiles = (pl.scan_parquet(canonical[t]) for t in ("events", "items", "profiles"))
         ids = vendor_ids(preset, pl.concat([events.select("visitor_id"), profiles.select("visitor_id")])
                          .unique().collect(), seed)

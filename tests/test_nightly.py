@@ -173,3 +173,64 @@ def test_version_help_and_relative_as_of(shop: Workspace, monkeypatch):
     assert shop.cli("run", str(path), "--as-of", "today").ids == ["a", "b"]  # through 25 June: b's 11:00 order
     assert shop.cli("run", str(path), "--as-of", "now").ids == ["a"]         # 09:00
     assert shop.cli("run", str(path), "--as-of", "-23d").ids == ["a"]        # 2 June 09:00, after a's order
+
+
+def test_no_color_turns_off_every_style_on_a_terminal(monkeypatch):
+    from typer.testing import CliRunner
+
+    from conftest import REPO
+    from segtool.cli import app
+
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich then draws as on a terminal
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert "\x1b[" in CliRunner().invoke(app, ["grid"]).stdout
+    monkeypatch.setenv("NO_COLOR", "1")
+    for command in (["grid"], ["run", "segments/", "--summary"], ["fields"]):
+        assert "\x1b[" not in CliRunner().invoke(app, command).stdout, command
+
+
+def test_tables_fit_60_columns(monkeypatch):
+    from typer.testing import CliRunner
+
+    from conftest import REPO
+    from segtool.cli import app
+
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("COLUMNS", "60")
+    grid = CliRunner().invoke(app, ["grid"]).stdout
+    assert max(map(len, grid.splitlines())) <= 60 and "…" not in grid
+    for name in ("never_converted", "one_time_buyer", "red_alert"):
+        assert name in grid
+    history = CliRunner().invoke(app, ["history", "segments/", "--last", "2w", "--every", "1w"]).stdout
+    assert max(map(len, history.splitlines())) <= 60 and "abandoned_cart" in history
+
+
+def test_progress_only_on_a_terminal():
+    from rich.console import Console
+
+    from segtool.feedback import Feedback
+
+    terminal = Console(force_terminal=True, record=True, width=60)
+    list(Feedback(terminal).steps(range(3), "writing", total=3))
+    assert "writing" in terminal.export_text()
+    piped = Console(force_terminal=False, record=True, width=60)
+    list(Feedback(piped).steps(range(3), "writing", total=3))
+    with Feedback(piped).phase("evaluating"):
+        pass
+    assert piped.export_text() == ""
+    quiet = Console(force_terminal=True, record=True, width=60)
+    list(Feedback(quiet, quiet=True).steps(range(3), "writing", total=3))
+    assert quiet.export_text() == ""
+
+
+def test_shell_completion_and_json_summaries_keep_whole_rules(shop: Workspace):
+    from typer.testing import CliRunner
+
+    from segtool.cli import app
+
+    assert "complete" in CliRunner().invoke(app, ["--show-completion", "bash"]).stdout
+    long = " or ".join(["x"] * 40)
+    path = shop.segment(f"rules:\n  - event: {{type: {{is: '{long}'}}}}\n")
+    data = json.loads(shop.cli("run", str(path), "--as-of", "2024-06-30", "--summary", "--format", "json").stdout)
+    assert long in data["segments"][0]["rules"][0]["rule"]

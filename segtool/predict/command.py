@@ -24,21 +24,22 @@ def parse_horizon(text: str) -> float:
     return days
 
 
-def predict_command(session, horizon: str, output: Path | None, params: bool, fmt: str | None, stderr) -> None:
+def predict_command(session, horizon: str, output: Path | None, params: bool, fmt: str | None, feedback) -> None:
     horizon_days = parse_horizon(horizon)
     fmt = _format(output, params, fmt)
     if not is_stdout(output):
         session.check_output(output, [])
-    predictions = session.predict(horizon_days)
+    with feedback.phase("fitting the models and predicting"):
+        predictions = session.predict(horizon_days)
     if params:
         write_text(json.dumps(predictions.models.to_json_dict(), indent=2) + "\n", output)
     else:
         write_members(predictions.frame, output, fmt)
     models = predictions.models
     if not is_stdout(output):
-        stderr.print(f"{'parameters' if params else f'{predictions.frame.height} visitors'} → {output}", markup=False)
-    stderr.print(f"fitted on {models.customers:,} customers ({models.repeat_customers:,} repeat) as of "
-                 f"{session.as_of().describe()}", markup=False)
+        feedback.note(f"{'parameters' if params else f'{predictions.frame.height} visitors'} → {output}")
+    feedback.note(f"fitted on {models.customers:,} customers ({models.repeat_customers:,} repeat) as of "
+                  f"{session.as_of().describe()}")
 
 
 def _format(output: Path | None, params: bool, fmt: str | None) -> str:
