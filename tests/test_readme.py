@@ -1,0 +1,80 @@
+"""Every example of the README, run as written on the shipped sample: each `segtool` line of its ```sh
+blocks, and the nightly job of its ```crontab block (twice, on changed data)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from conftest import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.M | re.S)
+EXPECTED_EXIT = re.compile(r"#\s*exit (\d+)")
+
+
+def blocks(language: str) -> list[str]:
+    return [body for lang, body in BLOCK.findall(README) if lang == language]
+
+
+COMMANDS = [line.strip() for body in blocks("sh") for line in body.splitlines() if line.strip().startswith("segtool ")]
+CRON = [line for line in blocks("crontab")[0].splitlines() if re.match(r"^[\d*]", line)]
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A copy of what the examples read: the config, the segments and the sample data."""
+    for name in ("segments", "sample_data"):
+        shutil.copytree(REPO / name, tmp_path / name)
+    shutil.copy(REPO / "segtool.yaml", tmp_path / "segtool.yaml")
+    return tmp_path
+
+
+def shell(command: str, cwd: Path) -> subprocess.CompletedProcess:
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "PATH": path, "COLUMNS": "100"}, timeout=300)
+
+
+def test_the_readme_has_examples():
+    assert len(COMMANDS) >= 10 and len(CRON) == 1
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_example_works_as_written(project: Path, command: str):
+    expected = EXPECTED_EXIT.search(command)
+    result = shell(command, project)
+    assert result.returncode == (int(expected.group(1)) if expected else 0), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_nightly_job_shows_changes_on_changed_data(project: Path):
+    minute, hour, *_ = CRON[0].split(maxsplit=5)
+    command = CRON[0].split(maxsplit=5)[5]
+    assert (minute, hour) == ("15", "3") and command.startswith("cd /srv/audiences && ")
+    command = command.replace("cd /srv/audiences && ", "")
+    first = shell(command, project)
+    assert first.returncode == 0 and first.stderr == "", first.stderr
+    lists = project / "lists"
+    manifest = json.loads((lists / "manifest.json").read_text())
+    assert manifest["as_of"]["requested"] == "yesterday"
+    assert all((lists / f"{name}.entered.csv").exists() for name in manifest["segments"])
+    # the next night the export has lost a tenth of the visitors' events (and nothing else changed)
+    events = pl.read_parquet(project / "sample_data" / "events.parquet")
+    events.filter(~pl.col("visitor_id").str.ends_with("7")).write_parquet(project / "sample_data" / "events.parquet")
+    second = shell(command, project)
+    assert second.returncode == 0, second.stderr
+    segments = json.loads((lists / "manifest.json").read_text())["segments"]
+    exited = {name: e["exited"] for name, e in segments.items() if e["exited"]}
+    assert exited, "some visitors must have left some segment"
+    for name, count in exited.items():
+        ids = (lists / f"{name}.exited.csv").read_text().splitlines()[1:]
+        assert len(ids) == count and all(i.endswith("7") for i in ids)
