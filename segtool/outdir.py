@@ -113,7 +113,7 @@ class Previous:
         for name in names:
             for file in self.files(name):
                 path = self.folder / file
-                if file not in keep and Path(file).name == file and path.is_file():
+                if file not in keep and Path(file).name == file and file not in (MANIFEST, LOCK) and path.is_file():
                     path.unlink()
                     removed.append(path)
         return removed

@@ -82,6 +82,8 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, feedba
     if request.columns and not session.has_profiles():
         raise UsageError("--columns needs a profiles table (data.profiles or --profiles)")
     targets = _targets(request, segments)
+    if request.output_dir:
+        _check_file_names(request, segments)
     for target in targets:
         for path in [_part_path(target, letter) for letter in PARTS[:len(request.split)]] or [target]:
             session.check_output(path, segment_files(paths))
@@ -96,6 +98,25 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, feedba
     else:
         code = _into_file(session, segments, request, stdout, feedback, targets)
     return 1 if invalid else code
+
+
+def _check_file_names(request: RunRequest, segments) -> None:
+    """No two files of a run into a folder may share a name, nor take the manifest's or the lock's."""
+    from .outdir import LOCK, MANIFEST
+
+    ext = EXTENSIONS[request.fmt or "csv"]
+    owners: dict[str, str] = {}
+    for segment in segments:
+        names = ([f"{segment.name}.{letter}{ext}" for letter in PARTS[:len(request.split)]]
+                 or [f"{segment.name}{ext}"])
+        if request.changes:
+            names += [f"{segment.name}.entered{ext}", f"{segment.name}.exited{ext}"]
+        for name in names:
+            if name in (MANIFEST, LOCK) or name in owners:
+                other = f"segment {owners[name]!r}" if name in owners else "segtool's own file"
+                raise UsageError(f"segment {segment.name!r} would write {name}, which is also {other}'s; "
+                                 "rename one of them (`name:` in the segment file)")
+            owners[name] = segment.name
 
 
 def _evaluate(session, segments, request: RunRequest, feedback, show_summary: bool):

@@ -70,7 +70,7 @@ class Oracle:
             WHERE visitor_id IS NOT NULL AND visitor_id <> '' AND ts IS NOT NULL AND ts {op} {end}""")
         self.db.execute("""
             CREATE VIEW conv AS
-            SELECT visitor_id, order_id, min(ts) AS ts, arg_min(order_value, ts) AS order_value
+            SELECT visitor_id, order_id, min(ts) AS ts, first(order_value ORDER BY ts, order_value NULLS LAST) AS order_value
             FROM ev WHERE event_type = 'conversion' AND order_id IS NOT NULL GROUP BY visitor_id, order_id
             UNION ALL
             SELECT visitor_id, order_id, ts, order_value FROM ev WHERE event_type = 'conversion' AND order_id IS NULL""")

@@ -287,3 +287,12 @@ def test_sums_of_money_do_not_depend_on_the_order_of_the_rows(ws: Workspace):
     assert set(ws.run("rules:\n  - average_order_value: {gte: 100}\n")) == everyone
     assert set(ws.run("rules:\n  - average_order_value: {lte: 100}\n")) == everyone
     assert set(ws.run("rules:\n  - total_order_value: {eq: 500}\n")) == everyone
+
+
+@pytest.mark.parametrize("rows", [0, 1])
+def test_an_order_tracked_twice_at_the_same_instant_takes_the_lower_value_whatever_the_row_order(ws: Workspace, rows):
+    """Ties on the timestamp are broken by the value (lowest first, a missing value last): a total order."""
+    tracked = [conversion("a", "2024-06-10T10:00:00Z", 80, "o1"), conversion("a", "2024-06-10T10:00:00Z", 40, "o1"),
+               conversion("a", "2024-06-10T10:00:00Z", "", "o1")]
+    ws.events(*(tracked if rows == 0 else tracked[::-1]))
+    assert ws.run("rules:\n  - total_order_value: {eq: 40}\n") == ["a"]

@@ -234,3 +234,27 @@ def test_shell_completion_and_json_summaries_keep_whole_rules(shop: Workspace):
     path = shop.segment(f"rules:\n  - event: {{type: {{is: '{long}'}}}}\n")
     data = json.loads(shop.cli("run", str(path), "--as-of", "2024-06-30", "--summary", "--format", "json").stdout)
     assert long in data["segments"][0]["rules"][0]["rule"]
+
+
+def test_file_names_that_would_collide_are_refused(shop: Workspace):
+    (shop.root / "segments" / "clash.yaml").write_text("name: buyers.entered\nrules:\n  - conversions: {gte: 1}\n")
+    result = nightly(shop, "--changes")
+    assert result.exit_code == 2 and "would write buyers.entered.csv" in result.stderr
+    (shop.root / "segments" / "clash.yaml").write_text("name: manifest\nrules:\n  - conversions: {gte: 1}\n")
+    result = nightly(shop, "--format", "json")
+    assert result.exit_code == 2 and "segtool's own file" in result.stderr
+    assert not (shop.root / "out" / "manifest.json").exists()
+
+
+def test_a_hand_edited_manifest_never_removes_files_outside_the_folder(shop: Workspace):
+    assert nightly(shop).exit_code == 0
+    outside = shop.root / "precious.txt"
+    outside.write_text("keep\n")
+    manifest = shop.root / "out" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["segments"]["ghost"] = {"segment_file": "/nonexistent.yaml", "files": ["../precious.txt", str(outside),
+                                                                              "manifest.json"]}
+    manifest.write_text(json.dumps(data))
+    assert nightly(shop).exit_code == 0
+    assert outside.read_text() == "keep\n" and manifest.exists()
+    assert "ghost" not in json.loads(manifest.read_text())["segments"]

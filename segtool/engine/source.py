@@ -58,13 +58,16 @@ def conversion_events(inputs: Inputs, as_of: AsOf) -> pl.LazyFrame:
 
 def conversions(events: pl.LazyFrame, inputs: Inputs) -> pl.LazyFrame:
     """One row per conversion (visitor_id, timestamp, order_id, order_value) from events with the conversion
-    columns: the conversion types, a readable timestamp, an order tracked twice counted once (first event)."""
+    columns: the conversion types, a readable timestamp, an order tracked twice counted once (its first
+    event; of events at the same instant, the one with the lowest value, a missing value last: a total
+    order, so the answer never depends on the order of the rows)."""
     rows = events.filter(pl.col("event_type").is_in(list(inputs.config.conversion_events))
                          & pl.col("timestamp").is_not_null())
     columns = [VID, "timestamp", "order_id", "order_value"]
     orders = (rows.filter(pl.col("order_id").is_not_null())
               .group_by([VID, "order_id"])
-              .agg(pl.col("timestamp").min(), pl.col("order_value").sort_by("timestamp").first())
+              .agg(pl.col("timestamp").min(),
+                   pl.col("order_value").sort_by(["timestamp", "order_value"], nulls_last=True).first())
               .select(columns))
     return pl.concat([orders, rows.filter(pl.col("order_id").is_null()).select(columns)])
 
