@@ -31,6 +31,7 @@ class Session:
     _inputs: object = None
     _as_of: AsOf | None = None
     _epoch_checked: bool = False
+    _conversion_types_checked: bool = True  # off for the earlier instants of a replay
 
     @classmethod
     def open(cls, config_path: Path | None = None, overrides: Overrides | None = None) -> "Session":
@@ -63,9 +64,10 @@ class Session:
                 files = kept
         return [], problems
 
-    def at(self, as_of: AsOf) -> "Session":
-        """The same session (the same opened, possibly held, tables) evaluated as of another instant."""
-        return replace(self, _as_of=as_of)
+    def at(self, as_of: AsOf, check_conversion_types: bool = True) -> "Session":
+        """The same session (the same opened, possibly held, tables) evaluated as of another instant. An
+        earlier instant of a replay may precede the first conversion: `check_conversion_types` off lets it."""
+        return replace(self, _as_of=as_of, _conversion_types_checked=check_conversion_types)
 
     def hold(self, segments: list[Segment], columns: tuple[str, ...] = ()) -> None:
         """Read the data once for runs at several instants: the columns the segments read, kept in memory."""
@@ -76,9 +78,12 @@ class Session:
         self.check_epoch_unit()
         hold_inputs(self.inputs(), columns_read(segments, self.inputs(), columns))
 
-    def parse_instant(self, text: str) -> AsOf:
+    def parse_instant(self, text: str, option: str) -> AsOf:
         """An instant given on the command line (--from, --to): like --as-of, `latest` and `now` resolved."""
-        setting = parse_as_of(text, self.config.timezone)
+        try:
+            setting = parse_as_of(text, self.config.timezone)
+        except UsageError as exc:
+            raise UsageError(str(exc).replace("as_of:", f"{option}:", 1)) from None
         if setting == LATEST:
             return replace(self, _as_of=None, overrides=replace(self.overrides, as_of=LATEST)).as_of()
         return now(self.config.timezone) if setting == NOW else setting
@@ -110,10 +115,10 @@ class Session:
 
     def as_of_requested(self) -> str:
         """The as_of as asked for (flag, config, or the default `now`), before it is resolved."""
-        return self.overrides.as_of or self.config.as_of or NOW
+        return self.overrides.as_of if self.overrides.as_of is not None else self.config.as_of or NOW
 
     def _as_of_setting(self) -> AsOf | str:
-        return parse_as_of(self.overrides.as_of or self.config.as_of or NOW, self.config.timezone)
+        return parse_as_of(self.as_of_requested(), self.config.timezone)
 
     def check_epoch_unit(self) -> None:
         """Epoch timestamps in the unit the config says (the first rows of the events tell)."""
@@ -211,14 +216,17 @@ class Session:
         return build_plan(segments, self.inputs(), self.as_of(), per_rule=per_rule, columns=columns,
                           prepared=prepared)
 
-    def run(self, segments: list[Segment], *, per_rule: bool = False, columns: tuple[str, ...] = ()) -> RunResult:
+    def run(self, segments: list[Segment], *, per_rule: bool = False, columns: tuple[str, ...] = (),
+            count_universe: bool = False) -> RunResult:
         """Every segment in one pass over the data: its members (visitor_id and `columns`, sorted), and with
-        `per_rule` the size of each top-level rule on its own."""
+        `per_rule` the size of each top-level rule on its own. The universe is counted where the plan goes
+        over all of it (per_rule), or where `count_universe` asks (a pass over two columns of the events);
+        otherwise `universe` is the size of the narrower set of visitors the plan needed."""
+        from .engine.features import ALL, profile_name
         from .engine.plan import rule_column, run_plan, segment_column
-        from .engine.features import profile_name
 
         plan = self.plan(segments, per_rule=per_rule, columns=columns)
-        frame, health = run_plan(plan, self.inputs(), self.as_of())
+        frame, health = run_plan(plan, self.inputs(), self.as_of(), self._conversion_types_checked)
         outputs = ["visitor_id", *(profile_name(c) for c in columns)]
         results = []
         for i, segment in enumerate(segments):
@@ -227,8 +235,13 @@ class Session:
             sizes = tuple(int(frame[rule_column(i, j)].sum()) for j in range(len(segment.top_rules))) \
                 if per_rule else ()
             results.append(SegmentResult(segment, members, sizes))
-        return RunResult(self.as_of(), frame.height, tuple(results), health.skipped if health else 0,
-                         dict(plan.computed_predictive), health.rows if health else None)
+        universe, rows = frame.height, health.rows if health else None
+        if count_universe and plan.scope != ALL:
+            from .engine.source import universe_counts
+
+            universe, rows = universe_counts(self.inputs(), self.as_of())
+        return RunResult(self.as_of(), universe, tuple(results), health.skipped if health else 0,
+                         dict(plan.computed_predictive), rows)
 
     def members(self, segment: Segment) -> list[str]:
         """The segment's visitor IDs, sorted (a convenience for scripts and tests)."""

@@ -75,9 +75,11 @@ def handle_errors(command):
         except SegtoolError as exc:
             if _state["debug"]:
                 raise
+            from rich.markup import escape
+
             lines = str(exc).splitlines() or [type(exc).__name__]
             console = _stderr()
-            console.print(f"[bold red]Error:[/] {lines[0]}", markup=True, highlight=False)
+            console.print(f"[bold red]Error:[/] {escape(lines[0])}", markup=True, highlight=False)
             for line in lines[1:]:
                 console.print(f"       {line}", markup=False)
             raise typer.Exit(exc.exit_code) from None
@@ -94,7 +96,7 @@ def handle_errors(command):
             if _state["debug"]:
                 raise
             _silence_stdout()
-            _stderr().print(f"[bold red]Error:[/] cannot write {exc.filename or 'stdout'}: {exc.strerror or exc}")
+            _stderr().print(f"Error: cannot write {exc.filename or 'stdout'}: {exc.strerror or exc}", markup=False)
             raise typer.Exit(2) from None
         except BaseException as exc:  # a panic in the engine's native code (pyo3's PanicException)
             if type(exc).__name__ != "PanicException" or _state["debug"]:
@@ -173,7 +175,7 @@ def run(
     request = RunRequest(output=output, output_dir=output_dir, summary=summary, fmt=fmt,
                          columns=tuple(c.strip() for c in columns.split(",") if c.strip()) if columns else (),
                          split=parse_split(split), split_seed=split_seed, changes=changes, keep_going=keep_going,
-                         wait=not no_wait, select=patterns(select), exclude=patterns(exclude))
+                         wait=not no_wait, select=patterns(select), exclude=patterns(exclude, "--exclude"))
     session = _session(config, as_of, events, profiles, items, predictive)
     code = run_segments(session, segments, request, _stdout(), _feedback(quiet))
     if code:
@@ -203,7 +205,7 @@ def diff(
     from .replay import Replay, diff_segments
     from .selection import patterns
 
-    replay = Replay(segments, patterns(select), patterns(exclude))
+    replay = Replay(segments, patterns(select), patterns(exclude, "--exclude"))
     diff_segments(_session(config, as_of, events, profiles, items), replay, start, end, output_dir, fmt, summary,
                   _stdout(), _feedback(quiet))
 
@@ -231,7 +233,7 @@ def history(
     from .replay import Replay, segment_history
     from .selection import patterns
 
-    replay = Replay(segments, patterns(select), patterns(exclude))
+    replay = Replay(segments, patterns(select), patterns(exclude, "--exclude"))
     segment_history(_session(config, as_of, events, profiles, items), replay, start, last, end, every, fmt, output,
                     _stdout(), _feedback(quiet))
 

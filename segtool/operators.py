@@ -105,6 +105,8 @@ def describe_predicate(p: Predicate) -> str:
 def _fmt(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if isinstance(value, str):
-        return repr(value)
+    if isinstance(value, str):  # quoted, as written: a regex's backslashes are not doubled
+        return f"'{value}'" if "'" not in value else f'"{value}"'
+    if isinstance(value, tuple):
+        return "[" + ", ".join(map(_fmt, value)) + "]"
     return str(value)

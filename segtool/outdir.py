@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import SegtoolError
+from .errors import DataError, SegtoolError, UsageError
 from .output import atomic_path
 
 MANIFEST = "manifest.json"
@@ -36,7 +36,12 @@ def locked(folder: Path, wait: bool, on_wait=None):
     once), so two runs' files never mix. The lock is the kernel's (flock): it goes with the process, so a
     killed run never leaves a stale lock behind."""
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / LOCK, "a+") as handle:
+    try:  # never through a link: a planted `.segtool.lock -> ../precious` must not be truncated
+        descriptor = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise UsageError(f"cannot use {folder / LOCK} as the lock of {folder}: {exc.strerror or exc}"
+                         + ("; it is a symbolic link" if (folder / LOCK).is_symlink() else "")) from None
+    with os.fdopen(descriptor, "r+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -73,35 +78,44 @@ class Previous:
         path = folder / MANIFEST
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            segments = data.get("segments", {}) if isinstance(data, dict) else {}
         except FileNotFoundError:
-            segments = {}
+            return cls(folder, {})
         except (OSError, ValueError) as exc:
-            raise SegtoolError(f"cannot read {path}: {exc}; move it away to start the directory afresh") from None
+            raise DataError(f"cannot read {path}: {exc}; move it away to start the directory afresh") from None
+        segments = data.get("segments") if isinstance(data, dict) else None
+        if not isinstance(segments, dict):
+            raise DataError(f"{path} is not a manifest segtool wrote (no `segments` mapping); move it away to start "
+                            "the directory afresh")
         return cls(folder, {k: v for k, v in segments.items() if isinstance(v, dict)})
 
     def size(self, name: str) -> int | None:
         size = self.segments.get(name, {}).get("size")
         return size if isinstance(size, int) else None
 
-    def ids(self, name: str):
-        """The IDs the last run wrote for the segment (a polars Series), or None where it wrote none."""
+    def ids(self, name: str, warn):
+        """The IDs the last run wrote for the segment (all its parts after a split), or None where it wrote
+        none. A file that is not as the manifest recorded it (edited, or replaced by another program) is
+        read as it is, with a warning; one that cannot be read is a DataError."""
+        entry = self.segments.get(name, {})
+        fmt, checksums = entry.get("format"), entry.get("checksums") or {}
+        changes = {entry.get("entered_file"), entry.get("exited_file")}
+        files = [f for f in self.files(name) if f not in changes and Path(f).name == f]
+        if not files or not all((self.folder / f).is_file() for f in files):
+            return None
         import polars as pl
 
-        entry = self.segments.get(name, {})
-        output, fmt = entry.get("output"), entry.get("format")
-        path = self.folder / output if isinstance(output, str) else None
-        if path is None or not path.is_file() or path.name != output:
-            return None
-        if fmt == "parquet":
-            frame = pl.read_parquet(path, columns=["visitor_id"])
-        elif fmt in ("json", "ndjson"):
-            frame = pl.read_json(path) if fmt == "json" else pl.read_ndjson(path)
-        elif fmt == "txt":
-            frame = pl.DataFrame({"visitor_id": path.read_text(encoding="utf-8").splitlines()})
-        else:
-            frame = pl.read_csv(path, columns=["visitor_id"], infer_schema=False)
-        return frame["visitor_id"].cast(pl.String)
+        ids = []
+        for file in files:
+            path = self.folder / file
+            if isinstance(checksums, dict) and checksums.get(file) not in (None, checksum(path)):
+                warn(f"{path} changed since the last run wrote it (its checksum is not the manifest's); comparing "
+                     "with it as it is")
+            ids.append(_read_ids(path, fmt))
+        return pl.concat(ids)
+
+    def names(self, keep: set[str]) -> dict[str, str]:
+        """File name -> segment, of the segments in `keep` (those whose files stay)."""
+        return {file: name for name in keep for file in self.files(name)}
 
     def files(self, name: str) -> list[str]:
         listed = self.segments.get(name, {}).get("files", [])
@@ -117,6 +131,32 @@ class Previous:
                     path.unlink()
                     removed.append(path)
         return removed
+
+
+def _read_ids(path: Path, fmt: str | None):
+    """The visitor IDs of an output file (a polars Series of text)."""
+    import polars as pl
+
+    empty = pl.Series("visitor_id", [], dtype=pl.String)
+    try:
+        if path.stat().st_size == 0:
+            return empty
+        if fmt == "txt":  # one ID per line, split on \n only (an ID may hold other line separators)
+            return pl.Series("visitor_id", path.read_text(encoding="utf-8").split("\n")[:-1], dtype=pl.String)
+        if fmt == "parquet":
+            frame = pl.read_parquet(path)
+        elif fmt == "json":
+            frame = pl.read_json(path)
+        elif fmt == "ndjson":
+            frame = pl.read_ndjson(path)
+        else:
+            frame = pl.read_csv(path, infer_schema=False)
+        if frame.height == 0:
+            return empty
+        return frame["visitor_id"].cast(pl.String)
+    except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as exc:
+        raise DataError(f"cannot read the IDs the last run wrote to {path} ({str(exc).splitlines()[0]}); restore "
+                        "it, or delete it to count every member as entered") from None
 
 
 def checksum(path: Path) -> str:

@@ -355,7 +355,8 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 
 
 def segment_files(args: list[Path]) -> list[Path]:
-    """Expand the SEGMENT arguments: a file, or a directory meaning its *.yaml and *.yml files."""
+    """Expand the SEGMENT arguments: a file, or a directory meaning its *.yaml and *.yml files; a file named
+    twice (`segments/ segments/x.yaml`) counts once."""
     paths: list[Path] = []
     for arg in args:
         if arg.is_dir():
@@ -367,4 +368,7 @@ def segment_files(args: list[Path]) -> list[Path]:
             paths.append(arg)
         else:
             raise SegmentError([Problem(None, f"{arg}: no such segment file or directory")])
-    return paths
+    unique: dict[Path, Path] = {}
+    for path in paths:
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())

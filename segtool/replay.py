@@ -32,9 +32,11 @@ def _segments_held(session, replay: Replay, feedback):
     return segments
 
 
-def _sizes_at(session, segments, instants, feedback):
-    """Each instant's run (RunResult), oldest first."""
-    return [session.at(instant).run(segments)
+def _sizes_at(session, segments, instants, feedback, count_universe: bool = False):
+    """Each instant's run (RunResult), oldest first. Only the last instant must see every conversion type
+    (the earlier ones may precede the first conversion)."""
+    last = instants[-1]
+    return [session.at(instant, check_conversion_types=instant is last).run(segments, count_universe=count_universe)
             for instant in feedback.steps(instants, "evaluating instants", total=len(instants))]
 
 
@@ -43,8 +45,8 @@ def diff_segments(session, replay: Replay, start_text: str, end_text: str | None
                   fmt: str | None, summary: bool, stdout, feedback) -> None:
     if fmt is not None and fmt not in DIFF_FORMATS:
         raise UsageError(f"diff --format takes {', '.join(DIFF_FORMATS)}, found {fmt!r}")
-    start = session.parse_instant(start_text)
-    end = session.parse_instant(end_text) if end_text else session.as_of()
+    start = session.parse_instant(start_text, "--from")
+    end = session.parse_instant(end_text, "--to") if end_text else session.as_of()
     if start.last_instant >= end.last_instant:
         raise UsageError(f"--from ({start.describe()}) must be before --to ({end.describe()})")
     segments = _segments_held(session, replay, feedback)
@@ -54,6 +56,17 @@ def diff_segments(session, replay: Replay, start_text: str, end_text: str | None
         for segment in segments:
             for kind in ("entered", "exited"):
                 session.check_output(output_dir / f"{segment.name}.{kind}{EXTENSIONS[fmt or 'csv']}", replay.paths)
+    if output_dir is not None:
+        from .outdir import locked
+
+        with locked(output_dir, wait=True):
+            _diff(session, segments, start, end, output_dir, fmt, summary, stdout, feedback)
+    else:
+        _diff(session, segments, start, end, output_dir, fmt, summary, stdout, feedback)
+
+
+def _diff(session, segments, start, end, output_dir: Path | None, fmt: str | None, summary: bool, stdout,
+          feedback) -> None:
     before, after = _sizes_at(session, segments, [start, end], feedback)
     rows = []
     for old, new in zip(before.segments, after.segments):
@@ -110,19 +123,21 @@ def segment_history(session, replay: Replay, start_text: str | None, last: str |
     from .timeframe import instants_between
 
     amount, unit = _step(every, "--every")
-    end = session.parse_instant(end_text) if end_text else session.as_of()
+    end = session.parse_instant(end_text, "--to") if end_text else session.as_of()
     if (start_text is None) == (last is None):
         raise UsageError("history needs either --from DATE or --last 8w (how far back from --to)")
     if last is not None:
         start = _shift(end, *_step(last, "--last"))
     else:
-        start = session.parse_instant(start_text)
+        start = session.parse_instant(start_text, "--from")
+    if start.last_instant > end.last_instant:
+        raise UsageError(f"--from ({start.describe()}) must not be after --to ({end.describe()})")
     instants = instants_between(start, end, amount, unit)
     fmt = _history_format(fmt, output)
     if output is not None and not is_stdout(output):
         session.check_output(output, replay.paths)
     segments = _segments_held(session, replay, feedback)
-    results = _sizes_at(session, segments, instants, feedback)
+    results = _sizes_at(session, segments, instants, feedback, count_universe=True)
     labels = [_label(i, with_time=unit == "hours") for i in instants]
     series = {s.name: [r.segments[k].size for r in results] for k, s in enumerate(segments)}
     records = [{"as_of": label, "segment": name, "size": series[name][j],
@@ -181,16 +196,25 @@ def _step(text: str, option: str) -> tuple[int, str]:
 
 
 def _shift(end, amount: int, unit: str):
-    """`amount` `unit`s before `end`, exactly."""
+    """`amount` `unit`s before `end`: on the local calendar from a date (days and weeks), else exactly."""
     from datetime import timedelta
 
-    from .timeframe import AsOf
+    from .timeframe import AsOf, midnight
 
-    return AsOf(end.instant - amount * timedelta(**{unit: 1}), end.inclusive, end.zone)
+    try:
+        if not end.inclusive and unit != "hours":
+            day = end.local().date() - timedelta(**{unit: amount})
+            return AsOf(midnight(day + timedelta(days=1), end.zone), False, end.zone)
+        return AsOf(end.instant - amount * timedelta(**{unit: 1}), end.inclusive, end.zone)
+    except (OverflowError, ValueError):
+        raise UsageError(f"--last {amount} {unit} reaches before the year 1") from None
 
 
 def _label(instant, with_time: bool) -> str:
-    """The local date of the instant (the steps of days and weeks keep the time of day), with the time for
-    steps of hours."""
-    local = instant.local()
-    return local.strftime("%Y-%m-%d %H:%M") if with_time else local.date().isoformat()
+    """The local date of the instant (the steps of days and weeks keep the time of day); for steps of hours
+    the instant itself, local with its UTC offset (events before it count, or at it for a datetime --to)."""
+    from .timeframe import zone
+
+    if with_time:
+        return instant.instant.astimezone(zone(instant.zone)).isoformat(timespec="minutes")
+    return instant.local().date().isoformat()

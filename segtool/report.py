@@ -35,16 +35,20 @@ def render_summary(data: dict, console, as_json: bool) -> None:
     if as_json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"Segments as of {data['as_of']} — universe {data['universe']:,} visitors",
                   caption=f"{data['skipped_event_rows']:,} event rows skipped (no visitor_id or unreadable timestamp)")
     for heading, justify in (("segment / rule", "left"), ("visitors", "right"), ("share", "right")):
         table.add_column(heading, justify=justify, overflow="fold")
     for seg in data["segments"]:
-        table.add_row(f"[bold]{seg['name']}[/] ({seg['match']})", f"[bold]{seg['size']:,}[/]", f"{seg['share']:.1%}")
+        table.add_row(f"[bold]{escape(seg['name'])}[/] ({seg['match']})", f"[bold]{seg['size']:,}[/]",
+                      f"{seg['share']:.1%}")
         for rule in seg["rules"]:
-            table.add_row(f"  {short_rule(rule['rule'])}", f"{rule['size']:,}", f"{rule['share']:.1%}", style="dim")
+            table.add_row(Text(f"  {short_rule(rule['rule'])}"), f"{rule['size']:,}", f"{rule['share']:.1%}",
+                          style="dim")
     console.print(table)
     for column, note in data.get("computed_predictive", {}).items():
         console.print(f"{column}: {note}", markup=False)

@@ -3,12 +3,15 @@ manifest (outdir.py), with guards (guards.py) and the changes against the last r
 
 from __future__ import annotations
 
+import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SegmentError, UsageError
 from .guards import EXIT_GUARD, breaches
+from .outdir import checksum
 from .output import EXTENSIONS, FORMATS, format_for, is_stdout, write_members
 from .parse import segment_files
 from .selection import select
@@ -40,7 +43,8 @@ def parse_split(text: str | None) -> tuple[float, ...]:
         shares = tuple(float(part) for part in text.split(":"))
     except ValueError:
         shares = ()
-    if not 2 <= len(shares) <= 26 or any(s <= 0 for s in shares) or abs(sum(shares) - 100) > 1e-9:
+    if not 2 <= len(shares) <= 26 or any(not math.isfinite(s) or s <= 0 for s in shares) \
+            or abs(sum(shares) - 100) > 1e-9:
         raise UsageError(f"--split takes shares that add up to 100, like 90:10 or 50:25:25, found {text!r}")
     return shares
 
@@ -50,7 +54,7 @@ def _check_request(request: RunRequest, count: int) -> None:
         raise UsageError("use either -o or --output-dir, not both")
     if request.output and count > 1:
         raise UsageError(f"-o writes one segment, but {count} were given; use --output-dir DIR")
-    if request.fmt and request.fmt not in FORMATS:
+    if request.fmt is not None and request.fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, found {request.fmt!r}")
     if request.columns and not (request.output or request.output_dir):
         raise UsageError("--columns adds columns to output files; use it with -o or --output-dir")
@@ -58,6 +62,10 @@ def _check_request(request: RunRequest, count: int) -> None:
         raise UsageError("--split writes a file per part; use it with -o FILE or --output-dir DIR")
     if request.split and request.output and is_stdout(request.output):
         raise UsageError("--split writes a file per part, not stdout; use -o FILE or --output-dir DIR")
+    if not request.wait and not request.output_dir:
+        raise UsageError("--no-wait is about the lock of an output directory; use it with --output-dir DIR")
+    if request.split_seed is not None and not request.split:
+        raise UsageError("--split-seed seeds --split; use it with --split")
     if request.changes and request.split:
         raise UsageError("--changes compares whole segments; it cannot be used with --split")
     if request.changes and not request.output_dir:
@@ -82,8 +90,6 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, feedba
     if request.columns and not session.has_profiles():
         raise UsageError("--columns needs a profiles table (data.profiles or --profiles)")
     targets = _targets(request, segments)
-    if request.output_dir:
-        _check_file_names(request, segments)
     for target in targets:
         for path in [_part_path(target, letter) for letter in PARTS[:len(request.split)]] or [target]:
             session.check_output(path, segment_files(paths))
@@ -100,12 +106,13 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, feedba
     return 1 if invalid else code
 
 
-def _check_file_names(request: RunRequest, segments) -> None:
-    """No two files of a run into a folder may share a name, nor take the manifest's or the lock's."""
+def _check_file_names(request: RunRequest, segments, kept: dict[str, str]) -> None:
+    """No two files of a run into a folder may share a name, nor take the manifest's or the lock's, nor
+    the name of a file a segment not run this time keeps (`kept`: file -> segment)."""
     from .outdir import LOCK, MANIFEST
 
     ext = EXTENSIONS[request.fmt or "csv"]
-    owners: dict[str, str] = {}
+    owners: dict[str, str] = dict(kept)
     for segment in segments:
         names = ([f"{segment.name}.{letter}{ext}" for letter in PARTS[:len(request.split)]]
                  or [f"{segment.name}{ext}"])
@@ -119,9 +126,9 @@ def _check_file_names(request: RunRequest, segments) -> None:
             owners[name] = segment.name
 
 
-def _evaluate(session, segments, request: RunRequest, feedback, show_summary: bool):
+def _evaluate(session, segments, request: RunRequest, feedback, show_summary: bool, count_universe: bool = False):
     with feedback.phase(f"evaluating {len(segments)} segment{'s' * (len(segments) != 1)}"):
-        return session.run(segments, per_rule=show_summary, columns=request.columns)
+        return session.run(segments, per_rule=show_summary, columns=request.columns, count_universe=count_universe)
 
 
 def _into_file(session, segments, request: RunRequest, stdout, feedback, targets: list[Path]) -> int:
@@ -146,45 +153,66 @@ def _into_file(session, segments, request: RunRequest, stdout, feedback, targets
 
 
 def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback, started: float) -> int:
+    """Every file is written into a staging folder inside DIR first, then renamed into place together just
+    before the manifest: a run that dies midway leaves DIR as the last run left it."""
+    import shutil
+    import tempfile
+
     from .outdir import Previous, write_manifest
 
     folder = request.output_dir
     previous = Previous.read(folder)
-    result = _evaluate(session, segments, request, feedback, request.summary)
-    fmt = request.fmt or "csv"
-    entries, broken = {}, False
-    for segment_result in feedback.steps(result.segments, "writing", total=len(result.segments)):
-        segment = segment_result.segment
-        problems = _report_breaches(segment_result, previous.size(segment.name), feedback)
-        if problems:
-            broken = True
-            entries[segment.name] = {**previous.segments.get(segment.name, {}), "status": "guard_failed",
-                                     "breaches": problems, "found_size": segment_result.size}
-            continue
-        before = previous.ids(segment.name) if request.changes else None
-        target = folder / f"{segment.name}{EXTENSIONS[fmt]}"
-        written = (_write_split(segment_result, target, request, feedback) if request.split
-                   else _write_one(segment_result, target, fmt, feedback))
-        entry = _entry(segment_result, result.universe, None if request.split else target, fmt, written)
-        if request.changes:
-            entry.update(_write_changes(segment_result, before, folder, fmt, feedback))
-            written += [folder / entry["entered_file"], folder / entry["exited_file"]]
-        entry["files"] = [p.name for p in written]
-        previous.remove_unless(set(entry["files"]), {segment.name})
-        entries[segment.name] = entry
-    for name, entry in previous.segments.items():
-        if name in entries:
-            continue
-        source = entry.get("segment_file")
-        if isinstance(source, str) and Path(source).is_file() and not _renamed(source, name, segments):
-            entries[name] = entry  # not run this time (--select, --keep-going): its files stay as they are
-        else:
-            for path in previous.remove_unless(set(), {name}):
-                feedback.note(f"{name}: removed {path} (its segment file is gone or renamed it)")
-    write_manifest(folder, _manifest(session, result, entries, started))
+    kept = {name for name, entry in previous.segments.items() if name not in {s.name for s in segments}
+            and _still_there(entry, name, segments)}
+    _check_file_names(request, segments, previous.names(kept))
+    result = _evaluate(session, segments, request, feedback, request.summary, count_universe=True)
+    fmt, ext = request.fmt or "csv", EXTENSIONS[request.fmt or "csv"]
+    staging = Path(tempfile.mkdtemp(prefix=".segtool-staging-", dir=folder))
+    try:
+        entries, staged, broken = {}, [], False
+        for segment_result in feedback.steps(result.segments, "writing", total=len(result.segments)):
+            segment = segment_result.segment
+            problems = _report_breaches(segment_result, previous.size(segment.name), feedback)
+            if problems:
+                broken = True
+                entries[segment.name] = {**previous.segments.get(segment.name, {}), "status": "guard_failed",
+                                         "breaches": problems, "found_size": segment_result.size}
+                continue
+            before = previous.ids(segment.name, feedback.warn) if request.changes else None
+            target = staging / f"{segment.name}{ext}"
+            written = (_write_split(segment_result, target, request, feedback, folder) if request.split
+                       else _write_one(segment_result, target, fmt, feedback, folder))
+            entry = _entry(segment_result, result, None if request.split else target, fmt)
+            if request.changes:
+                entry.update(_write_changes(segment_result, before, staging, fmt, feedback))
+                written += [staging / entry["entered_file"], staging / entry["exited_file"]]
+            entry["files"] = [p.name for p in written]
+            entry["checksums"] = {p.name: checksum(p) for p in written}
+            entries[segment.name] = entry
+            staged += written
+        for path in staged:
+            os.replace(path, folder / path.name)
+        for name in entries:
+            previous.remove_unless(set(entries[name].get("files", [])), {name})
+        for name, entry in previous.segments.items():
+            if name in kept:
+                entries[name] = {**entry, "status": "kept"}  # not run this time (--select, --keep-going)
+            elif name not in entries:
+                for path in previous.remove_unless(set(), {name}):
+                    feedback.note(f"{name}: removed {path} (its segment file is gone or renamed it)")
+        write_manifest(folder, _manifest(session, result, entries, started))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     if request.summary:
         _summary(result, request, stdout)
     return EXIT_GUARD if broken else 0
+
+
+def _still_there(entry: dict, name: str, segments) -> bool:
+    """Whether a segment of the last run that this run does not run still exists (left out by --select,
+    or its file is invalid now): its file is there and does not give a segment of another name now."""
+    source = entry.get("segment_file")
+    return isinstance(source, str) and Path(source).is_file() and not _renamed(source, name, segments)
 
 
 def _renamed(source: str, name: str, segments) -> bool:
@@ -202,9 +230,11 @@ def _report_breaches(segment_result, previous_size: int | None, feedback) -> lis
     return problems
 
 
-def _write_one(segment_result, target: Path, fmt: str, feedback) -> list[Path]:
+def _write_one(segment_result, target: Path, fmt: str, feedback, shown: Path | None = None) -> list[Path]:
+    """Write the members to `target`; `shown`: the folder the file ends up in, when it is staged first."""
     write_members(segment_result.members, target, fmt)
-    feedback.note(f"{segment_result.segment.name}: {segment_result.size} visitors → {target}")
+    final = shown / target.name if shown is not None else target
+    feedback.note(f"{segment_result.segment.name}: {segment_result.size} visitors → {final}")
     return [target]
 
 
@@ -215,7 +245,7 @@ def _write_changes(segment_result, before, folder: Path, fmt: str, feedback) -> 
 
     now = segment_result.members.select("visitor_id")
     known = before is not None
-    before = pl.DataFrame({"visitor_id": before if before is not None else []}, schema={"visitor_id": pl.String})
+    before = (before if known else pl.Series("visitor_id", [], dtype=pl.String)).rename("visitor_id").to_frame()
     entered = now.join(before, on="visitor_id", how="anti").sort("visitor_id")
     exited = before.unique().join(now, on="visitor_id", how="anti").sort("visitor_id")
     name, ext = segment_result.segment.name, EXTENSIONS[fmt]
@@ -226,15 +256,12 @@ def _write_changes(segment_result, before, folder: Path, fmt: str, feedback) -> 
             "exited_file": f"{name}.exited{ext}", "changes_since": "last run" if known else "nothing (no earlier file)"}
 
 
-def _entry(segment_result, universe: int, target: Path | None, fmt: str, written: list[Path]) -> dict:
-    from .outdir import checksum
-
-    segment = segment_result.segment
-    return {"status": "written", "segment_file": str(Path(segment.file).resolve()), "description": segment.description,
-            "tags": list(segment.tags), "size": segment_result.size,
+def _entry(segment_result, result, target: Path | None, fmt: str) -> dict:
+    segment, universe = segment_result.segment, result.universe
+    return {"status": "written", "as_of": result.as_of.describe(), "segment_file": str(Path(segment.file).resolve()),
+            "description": segment.description, "tags": list(segment.tags), "size": segment_result.size,
             "share": round(segment_result.size / universe, 6) if universe else 0.0,
-            "output": target.name if target is not None else None,
-            "format": fmt, "checksums": {p.name: checksum(p) for p in written}}
+            "output": target.name if target is not None else None, "format": fmt}
 
 
 def _manifest(session, result, entries: dict, started: float) -> dict:
@@ -271,7 +298,7 @@ def _summary(result, request: RunRequest, stdout) -> None:
     render_summary(summary_data(result), stdout, as_json=request.fmt == "json")
 
 
-def _write_split(result, target: Path, request: RunRequest, feedback) -> list[Path]:
+def _write_split(result, target: Path, request: RunRequest, feedback, shown: Path | None = None) -> list[Path]:
     """NAME.a.csv, NAME.b.csv, ...: the members by their bucket for the seed (sampling.py)."""
     import polars as pl
 
@@ -286,7 +313,8 @@ def _write_split(result, target: Path, request: RunRequest, feedback) -> list[Pa
         part = placed.filter((pl.col("_bucket") >= low) & (pl.col("_bucket") < high)).drop("_bucket")
         path = _part_path(target, letter)
         write_members(part, path, fmt)
-        feedback.note(f"{result.segment.name} part {letter}: {part.height} visitors → {path}")
+        final = shown / path.name if shown is not None else path
+        feedback.note(f"{result.segment.name} part {letter}: {part.height} visitors → {final}")
         written.append(path)
     return written
 

@@ -13,8 +13,11 @@ from .errors import UsageError
 from .tree import Segment
 
 
-def patterns(values: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
-    return tuple(p.strip() for value in values or () for p in value.split(",") if p.strip())
+def patterns(values: list[str] | tuple[str, ...] | None, option: str = "--select") -> tuple[str, ...]:
+    found = tuple(p.strip() for value in values or () for p in value.split(",") if p.strip())
+    if values and not found:  # `--select "$EMPTY"` in a script must not run everything
+        raise UsageError(f"{option} needs a segment name, a glob or tag:NAME, found {values[0]!r}")
+    return found
 
 
 def matches(segment: Segment, pattern: str) -> bool:

@@ -258,3 +258,107 @@ def test_a_hand_edited_manifest_never_removes_files_outside_the_folder(shop: Wor
     assert nightly(shop).exit_code == 0
     assert outside.read_text() == "keep\n" and manifest.exists()
     assert "ghost" not in json.loads(manifest.read_text())["segments"]
+
+
+# -- what an adversarial review found (each was a defect) -----------------------------------------------
+def test_an_empty_segment_in_json_compares_as_no_ids(shop: Workspace):
+    (shop.root / "segments" / "empty.yaml").write_text("name: empty\nrules:\n  - conversions: {gte: 100}\n")
+    for fmt in ("json", "ndjson", "json"):
+        result = nightly(shop, "--changes", "--format", fmt, "-q")
+        assert result.exit_code == 0, result.stderr
+
+
+def test_a_run_that_fails_midway_leaves_the_folder_as_it_was(shop: Workspace, monkeypatch):
+    from segtool import run_command
+    from segtool.output import OutputError
+
+    assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0
+    out = shop.root / "out"
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    calls = []
+    real = run_command.write_members
+
+    def failing(frame, path, fmt):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OutputError(f"cannot write {path}: disk full")
+        return real(frame, path, fmt)
+
+    monkeypatch.setattr(run_command, "write_members", failing)
+    assert nightly(shop, "--changes").exit_code == 2
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".segtool-staging")]
+
+
+def test_a_lock_file_that_is_a_link_is_refused(shop: Workspace):
+    out = shop.root / "out"
+    out.mkdir()
+    victim = shop.root / "victim.txt"
+    victim.write_text("data\n")
+    (out / ".segtool.lock").symlink_to(victim)
+    result = nightly(shop)
+    assert result.exit_code == 2 and "symbolic link" in result.stderr and victim.read_text() == "data\n"
+
+
+def test_manifest_universe_and_kept_entries(shop: Workspace):
+    assert nightly(shop, as_of="2024-06-10").exit_code == 0
+    (shop.root / "segments" / "visitors.yaml").write_text("name: visitors\nrules:\n  - cty: {is: x}\n")
+    assert nightly(shop, "--keep-going").exit_code == 1
+    manifest = json.loads((shop.root / "out" / "manifest.json").read_text())
+    assert manifest["universe"] == 3  # profiles ∪ events, however narrow the plan of big_spenders
+    visitors = manifest["segments"]["visitors"]
+    assert visitors["status"] == "kept" and visitors["as_of"] == "end of 2024-06-10 (UTC)"
+    assert manifest["segments"]["buyers"]["as_of"] == "end of 2024-06-30 (UTC)"
+    assert set(manifest["segments"]["buyers"]["checksums"]) == {"buyers.csv"}
+
+
+def test_a_name_that_collides_with_a_kept_segments_file_is_refused(shop: Workspace):
+    (shop.root / "segments" / "clash.yaml").write_text("name: buyers.entered\nrules:\n  - conversions: {gte: 1}\n")
+    assert nightly(shop).exit_code == 0
+    result = nightly(shop, "--select", "buyers", "--changes")
+    assert result.exit_code == 2 and "buyers.entered.csv" in result.stderr
+    assert lines(shop.root / "out" / "buyers.entered.csv") == ["visitor_id", "a", "b"]
+
+
+def test_changes_files_have_checksums_and_txt_ids_with_separators_are_stable(shop: Workspace):
+    shop.events(pageview("a\x0cb", "2024-06-01T10:00:00Z"), pageview("c\u2028d", "2024-06-01T10:00:00Z"),
+                conversion("a\x0cb", "2024-06-01T11:00:00Z", 50, "o1"))
+    assert nightly(shop, "--changes", "--format", "txt").exit_code == 0
+    result = nightly(shop, "--changes", "--format", "txt")
+    entry = json.loads((shop.root / "out" / "manifest.json").read_text())["segments"]["visitors"]
+    assert (entry["entered"], entry["exited"]) == (0, 0), result.stderr
+    assert set(entry["checksums"]) == {"visitors.txt", "visitors.entered.txt", "visitors.exited.txt"}
+
+
+@pytest.mark.parametrize("change, code, message", [
+    (lambda out: (out / "buyers.csv").write_text("garbage,\n\x00\x01"), 3, "cannot read the IDs the last run wrote"),
+    (lambda out: (out / "manifest.json").write_text('{"segments": []}'), 3, "is not a manifest segtool wrote"),
+    (lambda out: (out / "manifest.json").write_text("{"), 3, "move it away"),
+])
+def test_damaged_files_of_the_last_run_are_data_errors(shop: Workspace, change, code, message):
+    assert nightly(shop).exit_code == 0
+    change(shop.root / "out")
+    result = nightly(shop, "--changes")
+    assert result.exit_code == code and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_edited_file_of_the_last_run_is_compared_with_a_warning(shop: Workspace):
+    assert nightly(shop).exit_code == 0
+    (shop.root / "out" / "buyers.csv").write_text("visitor_id\na\n")
+    result = nightly(shop, "--changes")
+    assert result.exit_code == 0 and "changed since the last run wrote it" in result.stderr
+    assert lines(shop.root / "out" / "buyers.entered.csv") == ["visitor_id", "b"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--split", "nan:nan"], "--split takes shares"),
+    (["--no-wait"], "--no-wait is about the lock"),
+    (["--split-seed", "x"], "--split-seed seeds --split"),
+    (["--select", ""], "--select needs a segment name"),
+    (["--select", "[bold]zzz"], "'[bold]zzz' matches no segment"),
+    (["--format", ""], "--format must be one of"),
+    (["--as-of", ""], "as_of: '' is not a date"),
+])
+def test_options_that_would_be_ignored_are_usage_errors(shop: Workspace, args, message):
+    result = shop.cli("run", str(shop.root / "segments" / "buyers.yaml"), *args)
+    assert result.exit_code == 2 and message in result.stderr, result.stderr

@@ -99,3 +99,37 @@ def test_history_usage_errors(args, message):
 def test_diff_needs_from_before_to():
     result = cli("diff", str(SEGMENTS / "one_time_buyers.yaml"), "--from", "2026-06-30", "--to", "2026-06-01")
     assert result.exit_code == 2 and "must be before --to" in result.stderr
+
+
+def test_history_shares_are_of_the_whole_universe_and_reach_before_the_first_conversion():
+    result = cli("history", str(SEGMENTS / "sleepers.yaml"), "--from", "2025-06-01", "--to", "2026-06-30",
+                 "--every", "4w", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    records = json.loads(result.stdout)
+    assert records[0]["size"] == 0  # before the first conversion of the sample
+    last = records[-1]
+    assert last["as_of"] == "2026-06-30" and last["share"] == pytest.approx(last["size"] / 3000, abs=1e-6)
+
+
+def test_history_steps_on_the_local_calendar_and_labels_hours_with_their_offset(tmp_path):
+    config = tmp_path / "amsterdam.yaml"
+    config.write_text((REPO / "segtool.yaml").read_text().replace("sample_data/", f"{REPO}/sample_data/")
+                      + "timezone: Europe/Amsterdam\n")
+    args = [str(SEGMENTS / "one_time_buyers.yaml"), "--format", "json", "--config", str(config)]
+    weeks = CliRunner().invoke(app, ["history", *args, "--to", "2026-11-05", "--last", "2w", "--every", "1w"])
+    assert [r["as_of"] for r in json.loads(weeks.stdout)] == ["2026-10-22", "2026-10-29", "2026-11-05"]
+    hours = CliRunner().invoke(app, ["history", *args, "--to", "2026-10-25T03:00:00+01:00", "--last", "3h",
+                                     "--every", "1h"])
+    labels = [r["as_of"] for r in json.loads(hours.stdout)]
+    assert labels == ["2026-10-25T01:00+02:00", "2026-10-25T02:00+02:00", "2026-10-25T02:00+01:00",
+                      "2026-10-25T03:00+01:00"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--from", "2026-07-01", "--to", "2026-06-01"], "must not be after --to"),
+    (["--last", "99999999999999999999w"], "reaches before the year 1"),
+    (["--from", "soon"], "--from: 'soon' is not a date"),
+])
+def test_more_history_usage_errors(args, message):
+    result = cli("history", str(SEGMENTS / "one_time_buyers.yaml"), *args)
+    assert result.exit_code == 2 and message in result.stderr, result.stderr

@@ -96,8 +96,9 @@ def _instant(epoch_us: int | None) -> datetime | None:
                         "check timestamp_format") from None
 
 
-def check_health(health: EventHealth, inputs: Inputs, as_of: AsOf | None) -> None:
-    """Too many skipped rows, timestamps that cannot be right, conversion types that never occur: errors."""
+def check_health(health: EventHealth, inputs: Inputs, as_of: AsOf | None, conversion_types: bool = True) -> None:
+    """Too many skipped rows, timestamps that cannot be right, conversion types that never occur (unless
+    `conversion_types` is off: an early instant of a replay may precede the first conversion): errors."""
     events, config = inputs.events, inputs.config
     vid_column, ts_column = events.export_name("visitor_id"), events.export_name("timestamp")
     allowed = config.max_skipped_share
@@ -113,7 +114,7 @@ def check_health(health: EventHealth, inputs: Inputs, as_of: AsOf | None) -> Non
                         + (f", e.g. {', '.join(map(repr, samples))}" if samples else " (it is empty)")
                         + _format_hint(samples, config.timestamp_format)
                         + f"; more than {setting} allows", file=events.label, column=ts_column)
-    missing = [t for t, n in health.conversions.items() if n == 0]
+    missing = [t for t, n in health.conversions.items() if n == 0] if conversion_types else []
     if config.where("conversion_events") is None and len(missing) < len(health.conversions):
         missing = []  # a default (a preset's) names every spelling its vendor uses: one of them is enough
     if missing:

@@ -65,7 +65,8 @@ def grid_plan(inputs: Inputs, as_of: AsOf) -> Plan:
     return Plan([], visitors.frame.select(VID, cell), checks=visitors)
 
 
-def run_plan(plan: Plan, inputs: Inputs, as_of: AsOf) -> tuple[pl.DataFrame, EventHealth | None]:
+def run_plan(plan: Plan, inputs: Inputs, as_of: AsOf, conversion_types: bool = True
+             ) -> tuple[pl.DataFrame, EventHealth | None]:
     """The plan's frame (one row per visitor of the universe), and the health of the event rows it read
     (counted in the same run, each count by the branch that reads those rows), checked: a DataError where
     the data does not fit."""
@@ -75,7 +76,7 @@ def run_plan(plan: Plan, inputs: Inputs, as_of: AsOf) -> tuple[pl.DataFrame, Eve
     health = None
     if checks is not None and checks.skips is not None:
         health = read_health(rows[0], checks.skipped_from, rows[1] if checks.conversion_types is not None else None)
-        check_health(health, inputs, as_of)
+        check_health(health, inputs, as_of, conversion_types)
     return known_visitors(frame), health
 
 

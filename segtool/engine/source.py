@@ -103,6 +103,18 @@ def hold_inputs(inputs: Inputs, wanted: dict[str, set[str]]) -> None:
             table.hold(base[name] | wanted.get(name, set()), lambda frame: collect(frame, inputs))
 
 
+def universe_counts(inputs: Inputs, as_of: AsOf) -> tuple[int, int]:
+    """The number of visitors in the universe (profiles ∪ events up to as_of with a readable timestamp, blank
+    IDs left out) and of event rows up to as_of (unreadable timestamps included): one pass over two columns."""
+    rows = event_base(inputs, as_of)
+    seen = rows.filter(pl.col("timestamp").is_not_null()).select(VID)
+    if inputs.profiles is not None:
+        seen = pl.concat([seen, profile_visitors(inputs)])
+    visitors = seen.unique().filter(pl.col(VID).str.contains(r"\S")).select(pl.len().alias("visitors"))
+    counted = collect_all([visitors, rows.select(pl.len().alias("rows"))], inputs)
+    return counted[0].item(), counted[1].item()
+
+
 def collect(frame: pl.LazyFrame, inputs: Inputs) -> pl.DataFrame:
     """Run a plan; a value that cannot be read as its column's type becomes a DataError naming file and column."""
     return collect_all([frame], inputs)[0]
