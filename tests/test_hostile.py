@@ -210,7 +210,15 @@ def test_as_of_beyond_what_the_engine_represents(site: Workspace, as_of):
 def test_regexes_the_engine_cannot_run_fail_validation(ws: Workspace, rule):
     path = ws.segment(f"rules:\n  - {rule}\n")
     err = fails(ws, "validate", str(path), code=1)
-    assert f"{path}:2:" in err and "a regular expression the engine cannot run" in err
+    assert f"{path}:2:" in err and ("a regular expression the engine cannot run" in err or "not portable" in err)
+
+
+@pytest.mark.parametrize("pattern, instead", [(r"-1\d{3}$", "[0-9] for"), (r"\bsale\b", "write the characters out"),
+                                              ("(?i)sale", "use ignore_case: true"), (r"caf\u00e9", "type the character")])
+def test_regexes_engines_read_differently_are_refused_with_what_to_write(ws: Workspace, pattern, instead):
+    path = ws.segment(f"rules:\n  - url: {{matches: '{pattern}'}}\n")
+    err = fails(ws, "validate", str(path), code=1)
+    assert f"{path}:2:" in err and "not portable" in err and instead in err
 
 
 # -- drifting exports ----------------------------------------------------------------------------------------
