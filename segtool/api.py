@@ -243,6 +243,49 @@ class Session:
         return RunResult(self.as_of(), universe, tuple(results), health.skipped if health else 0,
                          dict(plan.computed_predictive), rows)
 
+    def sql(self, segments: list[Segment], dialect: str, *, per_rule: bool = False,
+            tables: dict[str, str] | None = None) -> str:
+        """One SQL statement for the segments in `dialect`: visitor_id, a boolean per segment (`segment_<i>`)
+        and with `per_rule` one per top-level rule (`segment_<i>_rule_<j>`). Tables are the config's
+        `engine.tables`, else `tables`, else the files as the dialect's engine reads them."""
+        try:
+            import sqlglot  # noqa: F401
+        except ImportError:
+            raise UsageError("the SQL engines need sqlglot: pip install 'segtool[sql]'") from None
+        from .engine.to_sql import sql_columns, sql_tables
+        from .sql import render
+        from .sql.dialects import dialect as dialect_named
+        from .sql.statement import build
+
+        self.check_data(segments)
+        self.check_epoch_unit()
+        inputs = self.inputs()
+        computed = frozenset(c for c in ("clv", "conversion_potential") if inputs.computes(c))
+        named = {**(tables or {}), **self.config.engine.tables}
+        query = build(segments, sql_tables(inputs, dialect, named), sql_columns(inputs), self.as_of(),
+                      dialect_named(dialect), self.config.grid, self.config.conversion_events, computed,
+                      self.config.site_domains, per_rule)
+        return render(query, dialect)
+
+    def run_sql(self, segments: list[Segment], engine: str, *, per_rule: bool = False) -> RunResult:
+        """The segments run by an SQL engine (`run --engine duckdb|spark`) from the statement `sql` makes:
+        the same members as `run`; the universe is counted whole; skipped rows are not counted."""
+        from .engine import to_sql
+
+        if engine == "duckdb":
+            frame = to_sql.run_duckdb(self.sql(segments, "duckdb", per_rule=per_rule))
+        else:
+            views = to_sql.spark_views(self.inputs())
+            frame = to_sql.run_spark(self.sql(segments, "spark", per_rule=per_rule, tables=views), self.inputs(),
+                                     views, self.config.engine)
+        results = []
+        for i, segment in enumerate(segments):
+            members = frame.filter(f"segment_{i}").select("visitor_id").sort("visitor_id")
+            sizes = tuple(int(frame[f"segment_{i}_rule_{j}"].sum()) for j in range(len(segment.top_rules))) \
+                if per_rule else ()
+            results.append(SegmentResult(segment, members, sizes))
+        return RunResult(self.as_of(), frame.height, tuple(results), None)
+
     def members(self, segment: Segment) -> list[str]:
         """The segment's visitor IDs, sorted (a convenience for scripts and tests)."""
         (result,) = self.run([segment]).segments

@@ -165,6 +165,8 @@ def run(
                                  "into --output-dir, instead of waiting for it."),
     select: Optional[List[str]] = SelectOpt,
     exclude: Optional[List[str]] = ExcludeOpt,
+    engine: Optional[str] = typer.Option(None, "--engine", help="polars (default), duckdb (the SQL in an "
+                                         "embedded DuckDB) or spark (a local session or Spark Connect)."),
     quiet: bool = QuietOpt,
     config: Optional[Path] = ConfigOpt,
 ):
@@ -175,11 +177,35 @@ def run(
     request = RunRequest(output=output, output_dir=output_dir, summary=summary, fmt=fmt,
                          columns=tuple(c.strip() for c in columns.split(",") if c.strip()) if columns else (),
                          split=parse_split(split), split_seed=split_seed, changes=changes, keep_going=keep_going,
-                         wait=not no_wait, select=patterns(select), exclude=patterns(exclude, "--exclude"))
+                         wait=not no_wait, select=patterns(select), exclude=patterns(exclude, "--exclude"),
+                         engine=engine)
     session = _session(config, as_of, events, profiles, items, predictive)
     code = run_segments(session, segments, request, _stdout(), _feedback(quiet))
     if code:
         raise typer.Exit(code)
+
+
+@app.command()
+@handle_errors
+def sql(
+    segments: List[Path] = SegmentsArg,
+    dialect: str = typer.Option("duckdb", "--dialect", help="duckdb, spark, databricks, bigquery, snowflake or trino."),
+    per_rule: bool = typer.Option(False, "--per-rule", help="Also a boolean per top-level rule of each segment."),
+    output: Optional[Path] = output_option("Write the SQL to this file."),
+    select: Optional[List[str]] = SelectOpt,
+    exclude: Optional[List[str]] = ExcludeOpt,
+    as_of: Optional[str] = AsOfOpt,
+    events: Optional[str] = EventsOpt,
+    profiles: Optional[str] = ProfilesOpt,
+    items: Optional[str] = ItemsOpt,
+    config: Optional[Path] = ConfigOpt,
+):
+    """The segments as one SQL statement for a warehouse or Spark: visitor_id and a boolean per segment."""
+    from .commands import print_sql
+    from .selection import patterns
+
+    print_sql(_session(config, as_of, events, profiles, items), segments, dialect, per_rule, output,
+              patterns(select), patterns(exclude, "--exclude"))
 
 
 @app.command()

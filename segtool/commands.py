@@ -137,4 +137,19 @@ def show_grid(session, fmt: str | None, output: Path | None, stdout) -> None:
     render_grid(counts, grid.cells, grid.as_of, stdout)
 
 
-__all__ = ["validate_segments", "explain_segment", "print_fields", "show_grid"]
+def print_sql(session, paths: list[Path], dialect: str, per_rule: bool, output: Path | None, select_: tuple,
+              exclude: tuple) -> None:
+    """`segtool sql`: the statement on stdout or in a file (segment_<i> columns in the order listed below
+    it, as a comment)."""
+    from .output import write_text
+    from .selection import select
+
+    segments = select(session.load_segments(paths), select_, exclude)
+    if output is not None and not is_stdout(output):
+        session.check_output(output, paths)
+    text = session.sql(segments, dialect, per_rule=per_rule)
+    legend = "".join(f"-- segment_{i}: {s.name} ({s.file})\n" for i, s in enumerate(segments))
+    write_text(f"-- segtool {session.as_of().describe()} ({dialect})\n{legend}{text};\n", output)
+
+
+__all__ = ["print_sql", "validate_segments", "explain_segment", "print_fields", "show_grid"]

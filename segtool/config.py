@@ -12,7 +12,7 @@ from .timeframe import parse_as_of
 from .yamlsource import Node, load_yaml
 
 TABLES = ("events", "profiles", "items")
-TOP_KEYS = ("as_of", "data", "columns", "timestamp_format", "conversion_events", "site", "retention_grid", "predictive",
+TOP_KEYS = ("as_of", "data", "engine", "columns", "timestamp_format", "conversion_events", "site", "retention_grid", "predictive",
             "max_skipped_rows", "library", "preset", "csv", "timezone")
 PRESETS = ("ga4", "shopify_orders", "segment")  # engine/presets holds what each reads
 CSV_KEYS = ("separator", "decimal_comma", "encoding", "quote_char", "null_values")
@@ -43,6 +43,20 @@ class Source:
     csv: dict = field(default_factory=dict)
 
 
+ENGINES = ("polars", "duckdb", "spark")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Which engine runs the segments (`run --engine` overrides), the warehouse tables the SQL reads instead
+    of the files, and how to reach Spark (a Spark Connect URL, or a master for a local session)."""
+
+    name: str = "polars"
+    tables: dict[str, str] = field(default_factory=dict)
+    spark: dict[str, str] = field(default_factory=dict)
+    spark_conf: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class Config:
     path: Path | None = None
@@ -51,6 +65,7 @@ class Config:
     preset: str | None = None  # the events' export format; items and profiles follow where not given
     csv: CsvOptions = CsvOptions()
     timezone: str = "UTC"  # the calendar of dates: a date as_of, fixed windows, days since
+    engine: EngineSettings = field(default_factory=EngineSettings)
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     timestamp_format: str = "iso"
     conversion_events: tuple[str, ...] = ("conversion",)
@@ -168,7 +183,28 @@ class _ConfigReader:
             config.library = self.path.parent / text if text else None
         if "max_skipped_rows" in v:
             config.max_skipped_share = self.percent(v["max_skipped_rows"], "max_skipped_rows")
+        if "engine" in v:
+            config.engine = self.engine(v["engine"])
         return config
+
+    def engine(self, node: Node) -> "EngineSettings":
+        """`engine: {name: polars|duckdb|spark, tables: {events: db.events}, spark: {remote: sc://..., master: ...}}`."""
+        if not self.keys(node, ("name", "tables", "spark"), "engine"):
+            return EngineSettings()
+        v = node.value
+        name = self.choice(v["name"], "engine.name", ENGINES) if "name" in v else "polars"
+        tables = {}
+        if "tables" in v and self.keys(v["tables"], TABLES, "engine.tables"):
+            tables = {t: self.scalar_text(n, f"engine.tables.{t}") or "" for t, n in v["tables"].value.items()}
+        spark = {}
+        if "spark" in v and self.keys(v["spark"], ("remote", "master", "conf"), "engine.spark"):
+            spark = {k: self.scalar_text(n, f"engine.spark.{k}") or "" for k, n in v["spark"].value.items()
+                     if k != "conf"}
+            conf = v["spark"].value.get("conf")
+            if conf is not None:
+                spark_conf = self.mapping(conf, "engine.spark.conf")
+                return EngineSettings(name, tables, spark, spark_conf)
+        return EngineSettings(name, tables, spark)
 
     def domains(self, node: Node) -> tuple[str, ...]:
         """The site's own host names: a scheme, port, path, `*.`, `www.`, case and spaces are normalised away."""

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import ENGINES
 from .errors import SegmentError, UsageError
 from .guards import EXIT_GUARD, breaches
 from .outdir import checksum
@@ -33,6 +34,7 @@ class RunRequest:
     wait: bool = True  # for another run's lock on output_dir
     select: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    engine: str | None = None  # polars, duckdb or spark (default: the config's engine.name)
 
 
 def parse_split(text: str | None) -> tuple[float, ...]:
@@ -66,6 +68,8 @@ def _check_request(request: RunRequest, count: int) -> None:
         raise UsageError("--no-wait is about the lock of an output directory; use it with --output-dir DIR")
     if request.split_seed is not None and not request.split:
         raise UsageError("--split-seed seeds --split; use it with --split")
+    if request.engine is not None and request.engine not in ENGINES:
+        raise UsageError(f"--engine takes {', '.join(ENGINES)}, found {request.engine!r}")
     if request.changes and request.split:
         raise UsageError("--changes compares whole segments; it cannot be used with --split")
     if request.changes and not request.output_dir:
@@ -127,8 +131,14 @@ def _check_file_names(request: RunRequest, segments, kept: dict[str, str]) -> No
 
 
 def _evaluate(session, segments, request: RunRequest, feedback, show_summary: bool, count_universe: bool = False):
-    with feedback.phase(f"evaluating {len(segments)} segment{'s' * (len(segments) != 1)}"):
-        return session.run(segments, per_rule=show_summary, columns=request.columns, count_universe=count_universe)
+    engine = request.engine or session.config.engine.name
+    with feedback.phase(f"evaluating {len(segments)} segment{'s' * (len(segments) != 1)} ({engine})"):
+        if engine == "polars":
+            return session.run(segments, per_rule=show_summary, columns=request.columns,
+                               count_universe=count_universe)
+        if request.columns:
+            raise UsageError(f"--columns is written by the polars engine only; leave it out with --engine {engine}")
+        return session.run_sql(segments, engine, per_rule=show_summary)
 
 
 def _into_file(session, segments, request: RunRequest, stdout, feedback, targets: list[Path]) -> int:

@@ -1,0 +1,65 @@
+"""The SQL engines' compiler: the same checked rule tree the polars engine compiles, as one SQL statement
+per run built with sqlglot (statement.py, compiler.py), lowered per dialect where dialects differ
+(dialects.py), limited to what every engine reads alike (portable.py).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from contextlib import contextmanager
+
+from sqlglot import exp
+
+from .compiler import CompileError
+from .dialects import dialect as dialect_named
+
+KEYWORDS = {"IN", "OVER", "AS", "AND", "OR", "NOT", "EXISTS", "FROM", "SELECT", "WITH", "UNION", "JOIN", "ON",
+            "WHERE", "VALUES", "ARRAY", "BY", "THEN", "ELSE", "WHEN", "ALL", "DISTINCT", "INTERVAL", "FILTER",
+            "PARTITION", "ORDER", "GROUP", "HAVING", "LIMIT", "USING", "LATERAL", "IS", "NULLS", "END"}
+CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+STRING = re.compile(r"'(?:[^']|'')*'|`[^`]*`")
+
+
+DEPTH = 20_000  # the written-out URL decoding nests a few hundred calls deep: sqlglot recurses over them
+
+
+def render(query: exp.Expression, dialect: str) -> str:
+    """The statement as the dialect writes it, checked against its allowlist of functions."""
+    with deep_recursion():
+        text = _pretty(query, dialect)
+    called = {name.upper() for name in CALL.findall(STRING.sub("''", text))} - KEYWORDS
+    unknown = sorted(called - dialect_named(dialect).allowed())
+    if unknown:
+        raise CompileError(f"the {dialect} SQL would call {', '.join(unknown)}, which segtool does not know to "
+                           f"mean the same there; use another dialect or engine")
+    return text
+
+
+def _pretty(query: exp.Expression, dialect: str) -> str:
+    """Pretty SQL, with the expressions marked `compact` (the written-out URL decoding, a few hundred calls
+    deep) on one line each: indented, they would make the statement a megabyte of spaces."""
+    query = query.copy()
+    compact = {}
+    for node in list(query.find_all(exp.Expression)):
+        if node.meta.get("compact") and node.parent is not None:
+            marker = f"segtool_compact_{len(compact)}"
+            compact[marker] = node.sql(dialect=dialect)
+            node.replace(exp.column(marker))
+    text = query.sql(dialect=dialect, pretty=True)
+    for marker, sql in compact.items():
+        text = text.replace(marker, sql, 1)
+    return text
+
+
+@contextmanager
+def deep_recursion():
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, DEPTH))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+__all__ = ["CompileError", "render", "deep_recursion"]

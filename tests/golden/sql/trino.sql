@@ -1,0 +1,597 @@
+WITH ev AS (
+  SELECT
+    CAST("visitor_id" AS VARCHAR) AS visitor_id,
+    CAST(ROUND(TO_UNIXTIME("timestamp") * 1000000) AS BIGINT) AS ts,
+    CAST("event_type" AS VARCHAR) AS event_type,
+    CAST("order_id" AS VARCHAR) AS order_id,
+    CAST("order_value" AS DOUBLE) AS order_value,
+    CAST("referrer" AS VARCHAR) AS referrer,
+    CAST("url" AS VARCHAR) AS url,
+    CAST("utm_campaign" AS VARCHAR) AS utm_campaign
+  FROM shop.events
+), ev_ok AS (
+  SELECT
+    *,
+    CASE
+      WHEN LENGTH(
+        REGEXP_REPLACE(
+          LOWER(
+            NULLIF(
+              REGEXP_EXTRACT(referrer, '(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1),
+              ''
+            )
+          ),
+          '^www[.]',
+          ''
+        )
+      ) >= 1
+      AND SUBSTR(
+        REGEXP_REPLACE(
+          LOWER(
+            NULLIF(
+              REGEXP_EXTRACT(referrer, '(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1),
+              ''
+            )
+          ),
+          '^www[.]',
+          ''
+        ),
+        LENGTH(
+          REGEXP_REPLACE(
+            LOWER(
+              NULLIF(
+                REGEXP_EXTRACT(referrer, '(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1),
+                ''
+              )
+            ),
+            '^www[.]',
+            ''
+          )
+        ) - 1 + 1
+      ) = '.'
+      THEN SUBSTR(
+        REGEXP_REPLACE(
+          LOWER(
+            NULLIF(
+              REGEXP_EXTRACT(referrer, '(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1),
+              ''
+            )
+          ),
+          '^www[.]',
+          ''
+        ),
+        1,
+        LENGTH(
+          REGEXP_REPLACE(
+            LOWER(
+              NULLIF(
+                REGEXP_EXTRACT(referrer, '(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1),
+                ''
+              )
+            ),
+            '^www[.]',
+            ''
+          )
+        ) - 1
+      )
+      ELSE REGEXP_REPLACE(
+        LOWER(
+          NULLIF(
+            REGEXP_EXTRACT(referrer, '(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1),
+            ''
+          )
+        ),
+        '^www[.]',
+        ''
+      )
+    END AS derived_referrer_domain,
+    COALESCE(
+      utm_campaign,
+      CASE
+        WHEN STRPOS(
+          CASE
+            WHEN REGEXP_LIKE(url, '^[^?#]*\?(?:[^#]*&)?utm_campaign=([^&#]*)')
+            THEN COALESCE(
+              NULLIF(REGEXP_EXTRACT(url, '^[^?#]*\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1), ''),
+              ''
+            )
+          END,
+          '%'
+        ) > 0
+        OR STRPOS(
+          CASE
+            WHEN REGEXP_LIKE(url, '^[^?#]*\?(?:[^#]*&)?utm_campaign=([^&#]*)')
+            THEN COALESCE(
+              NULLIF(REGEXP_EXTRACT(url, '^[^?#]*\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1), ''),
+              ''
+            )
+          END,
+          '+'
+        ) > 0
+        THEN CASE WHEN STRPOS(CASE WHEN REGEXP_LIKE(url, '^[^?#]*\?(?:[^#]*&)?utm_campaign=([^&#]*)') THEN COALESCE(NULLIF(REGEXP_EXTRACT(url, '^[^?#]*\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1), ''), '') END, '') > 0 OR STRPOS(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REGEXP_REPLACE(REPLACE(CASE WHEN REGEXP_LIKE(url, '^[^?#]*\?(?:[^#]*&)?utm_campaign=([^&#]*)') THEN COALESCE(NULLIF(REGEXP_EXTRACT(url, '^[^?#]*\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1), ''), '') END, '+', ' '), '%([0-9A-Fa-f][0-9A-Fa-f])', '$1'), '20', ' '), '21', '!'), '22', '"'), '23', '#'), '24', '$'), '25', '%'), '26', '&'), '27', ''''), '28', '('), '29', ')'), '2A', '*'), '2a', '*'), '2B', '+'), '2b', '+'), '2C', ','), '2c', ','), '2D', '-'), '2d', '-'), '2E', '.'), '2e', '.'), '2F', '/'), '2f', '/'), '30', '0'), '31', '1'), '32', '2'), '33', '3'), '34', '4'), '35', '5'), '36', '6'), '37', '7'), '38', '8'), '39', '9'), '3A', ':'), '3a', ':'), '3B', ';'), '3b', ';'), '3C', '<'), '3c', '<'), '3D', '='), '3d', '='), '3E', '>'), '3e', '>'), '3F', '?'), '3f', '?'), '40', '@'), '41', 'A'), '42', 'B'), '43', 'C'), '44', 'D'), '45', 'E'), '46', 'F'), '47', 'G'), '48', 'H'), '49', 'I'), '4A', 'J'), '4a', 'J'), '4B', 'K'), '4b', 'K'), '4C', 'L'), '4c', 'L'), '4D', 'M'), '4d', 'M'), '4E', 'N'), '4e', 'N'), '4F', 'O'), '4f', 'O'), '50', 'P'), '51', 'Q'), '52', 'R'), '53', 'S'), '54', 'T'), '55', 'U'), '56', 'V'), '57', 'W'), '58', 'X'), '59', 'Y'), '5A', 'Z'), '5a', 'Z'), '5B', '['), '5b', '['), '5C', '\'), '5c', '\'), '5D', ']'), '5d', ']'), '5E', '^'), '5e', '^'), '5F', '_'), '5f', '_'), '60', '`'), '61', 'a'), '62', 'b'), '63', 'c'), '64', 'd'), '65', 'e'), '66', 'f'), '67', 'g'), '68', 'h'), '69', 'i'), '6A', 'j'), '6a', 'j'), '6B', 'k'), '6b', 'k'), '6C', 'l'), '6c', 'l'), '6D', 'm'), '6d', 'm'), '6E', 'n'), '6e', 'n'), '6F', 'o'), '6f', 'o'), '70', 'p'), '71', 'q'), '72', 'r'), '73', 's'), '74', 't'), '75', 'u'), '76', 'v'), '77', 'w'), '78', 'x'), '79', 'y'), '7A', 'z'), '7a', 'z'), '7B', '{'), '7b', '{'), '7C', '|'), '7c', '|'), '7D', '}'), '7d', '}'), '7E', '~'), '7e', '~'), '') > 0 THEN CAST(FAIL('a UTM read from a URL holds a percent-encoded character beyond printable ASCII, which the SQL engines do not decode; run it with the polars engine') AS VARCHAR) ELSE REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REGEXP_REPLACE(REPLACE(CASE WHEN REGEXP_LIKE(url, '^[^?#]*\?(?:[^#]*&)?utm_campaign=([^&#]*)') THEN COALESCE(NULLIF(REGEXP_EXTRACT(url, '^[^?#]*\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1), ''), '') END, '+', ' '), '%([0-9A-Fa-f][0-9A-Fa-f])', '$1'), '20', ' '), '21', '!'), '22', '"'), '23', '#'), '24', '$'), '25', '%'), '26', '&'), '27', ''''), '28', '('), '29', ')'), '2A', '*'), '2a', '*'), '2B', '+'), '2b', '+'), '2C', ','), '2c', ','), '2D', '-'), '2d', '-'), '2E', '.'), '2e', '.'), '2F', '/'), '2f', '/'), '30', '0'), '31', '1'), '32', '2'), '33', '3'), '34', '4'), '35', '5'), '36', '6'), '37', '7'), '38', '8'), '39', '9'), '3A', ':'), '3a', ':'), '3B', ';'), '3b', ';'), '3C', '<'), '3c', '<'), '3D', '='), '3d', '='), '3E', '>'), '3e', '>'), '3F', '?'), '3f', '?'), '40', '@'), '41', 'A'), '42', 'B'), '43', 'C'), '44', 'D'), '45', 'E'), '46', 'F'), '47', 'G'), '48', 'H'), '49', 'I'), '4A', 'J'), '4a', 'J'), '4B', 'K'), '4b', 'K'), '4C', 'L'), '4c', 'L'), '4D', 'M'), '4d', 'M'), '4E', 'N'), '4e', 'N'), '4F', 'O'), '4f', 'O'), '50', 'P'), '51', 'Q'), '52', 'R'), '53', 'S'), '54', 'T'), '55', 'U'), '56', 'V'), '57', 'W'), '58', 'X'), '59', 'Y'), '5A', 'Z'), '5a', 'Z'), '5B', '['), '5b', '['), '5C', '\'), '5c', '\'), '5D', ']'), '5d', ']'), '5E', '^'), '5e', '^'), '5F', '_'), '5f', '_'), '60', '`'), '61', 'a'), '62', 'b'), '63', 'c'), '64', 'd'), '65', 'e'), '66', 'f'), '67', 'g'), '68', 'h'), '69', 'i'), '6A', 'j'), '6a', 'j'), '6B', 'k'), '6b', 'k'), '6C', 'l'), '6c', 'l'), '6D', 'm'), '6d', 'm'), '6E', 'n'), '6e', 'n'), '6F', 'o'), '6f', 'o'), '70', 'p'), '71', 'q'), '72', 'r'), '73', 's'), '74', 't'), '75', 'u'), '76', 'v'), '77', 'w'), '78', 'x'), '79', 'y'), '7A', 'z'), '7a', 'z'), '7B', '{'), '7b', '{'), '7C', '|'), '7c', '|'), '7D', '}'), '7d', '}'), '7E', '~'), '7e', '~') END
+        ELSE CASE
+          WHEN REGEXP_LIKE(url, '^[^?#]*\?(?:[^#]*&)?utm_campaign=([^&#]*)')
+          THEN COALESCE(
+            NULLIF(REGEXP_EXTRACT(url, '^[^?#]*\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1), ''),
+            ''
+          )
+        END
+      END
+    ) AS derived_utm_campaign
+  FROM ev
+  WHERE
+    NOT ts IS NULL AND ts <= 1782820800000000
+), prof AS (
+  SELECT
+    visitor_id,
+    latitude,
+    longitude
+  FROM (
+    SELECT
+      CAST("visitor_id" AS VARCHAR) AS visitor_id,
+      CAST("latitude" AS DOUBLE) AS latitude,
+      CAST("longitude" AS DOUBLE) AS longitude,
+      ROW_NUMBER() OVER (PARTITION BY "visitor_id" ORDER BY segtool_row) AS row_rank
+    FROM (
+      SELECT
+        *,
+        ROW_NUMBER() OVER () AS segtool_row
+      FROM shop.profiles
+    ) AS profiles
+    WHERE
+      NOT "visitor_id" IS NULL
+  ) AS ranked
+  WHERE
+    row_rank = 1
+), universe AS (
+  SELECT
+    visitor_id
+  FROM ev_ok
+  UNION
+  SELECT
+    visitor_id
+  FROM prof
+), per_event AS (
+  SELECT
+    visitor_id,
+    MAX(
+      CASE
+        WHEN TRUE
+        AND (
+          COALESCE((
+            STRPOS(referrer, 'facebook') > 0
+          ), FALSE)
+          AND NOT COALESCE(
+            (
+              derived_referrer_domain = 'shop.example'
+              OR (
+                LENGTH(derived_referrer_domain) >= 13
+                AND SUBSTR(derived_referrer_domain, LENGTH(derived_referrer_domain) - 13 + 1) = '.shop.example'
+              )
+            ),
+            FALSE
+          )
+        )
+        THEN 1
+        ELSE 0
+      END
+    ) AS e0,
+    MAX(
+      CASE
+        WHEN TRUE AND COALESCE((
+          REGEXP_LIKE(derived_utm_campaign, '(?i)sale')
+        ), FALSE)
+        THEN 1
+        ELSE 0
+      END
+    ) AS e1,
+    MAX(ts) AS v2
+  FROM ev_ok
+  GROUP BY
+    visitor_id
+), item_flags AS (
+  SELECT
+    order_id,
+    MAX(CASE WHEN COALESCE((
+      brand = 'Nike'
+    ), FALSE) THEN 1 ELSE 0 END) AS i0
+  FROM (
+    SELECT
+      CAST("order_id" AS VARCHAR) AS order_id,
+      CAST("brand" AS VARCHAR) AS brand
+    FROM shop.items
+    WHERE
+      NOT "order_id" IS NULL
+  ) AS lines
+  GROUP BY
+    order_id
+), conv AS (
+  SELECT
+    conversions.visitor_id,
+    conversions.order_id,
+    conversions.ts,
+    conversions.order_value,
+    item_flags.i0
+  FROM (
+    SELECT
+      visitor_id,
+      order_id,
+      ts,
+      order_value
+    FROM (
+      SELECT
+        visitor_id,
+        order_id,
+        ts,
+        order_value,
+        ROW_NUMBER() OVER (PARTITION BY visitor_id, order_id ORDER BY ts, order_value) AS order_rank
+      FROM ev_ok
+      WHERE
+        event_type IN ('conversion') AND NOT order_id IS NULL
+    ) AS tracked
+    WHERE
+      order_rank = 1
+    UNION ALL
+    SELECT
+      visitor_id,
+      order_id,
+      ts,
+      order_value
+    FROM ev_ok
+    WHERE
+      event_type IN ('conversion') AND order_id IS NULL
+  ) AS conversions
+  LEFT JOIN item_flags
+    ON conversions.order_id = item_flags.order_id
+), per_conversion AS (
+  SELECT
+    visitor_id,
+    COUNT(CASE WHEN NOT ts IS NULL AND ts > 1775044800000000 THEN ts END) AS c0,
+    MIN(CASE WHEN TRUE THEN ts END) AS c1,
+    COUNT(CASE WHEN TRUE THEN ts END) AS c2,
+    MAX(CASE WHEN TRUE THEN ts END) AS c3,
+    COUNT(CASE WHEN TRUE AND COALESCE(i0, 0) = 1 THEN ts END) AS c4
+  FROM conv
+  GROUP BY
+    visitor_id
+), q0_events AS (
+  SELECT
+    visitor_id,
+    ts,
+    COALESCE(
+      (
+        COALESCE(
+          (
+            (
+              NOT ts IS NULL AND ts > 1780228800000000
+            )
+            AND (
+              TRUE AND COALESCE((
+                event_type = 'add_to_cart'
+              ), FALSE)
+            )
+          ),
+          FALSE
+        )
+      ),
+      FALSE
+    ) AS step_0,
+    COALESCE(
+      (
+        COALESCE(
+          (
+            (
+              NOT ts IS NULL AND ts > 1780228800000000
+            )
+            AND (
+              TRUE AND COALESCE((
+                event_type = 'begin_checkout'
+              ), FALSE)
+            )
+          ),
+          FALSE
+        )
+      ),
+      FALSE
+    ) AS step_1,
+    COALESCE((
+      TRUE AND COALESCE((
+        event_type = 'conversion'
+      ), FALSE)
+    ), FALSE) AS then_not
+  FROM ev_ok
+), q0_reached_0 AS (
+  SELECT
+    visitor_id,
+    ts
+  FROM q0_events
+  WHERE
+    step_0
+), q0_reached_1 AS (
+  SELECT
+    visitor_id,
+    ts
+  FROM (
+    SELECT
+      visitor_id,
+      ts,
+      mine,
+      MAX(CASE WHEN mine = 0 THEN ts END) OVER (
+        PARTITION BY visitor_id
+        ORDER BY ts NULLS FIRST
+        RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+      ) AS other
+    FROM (
+      SELECT
+        visitor_id,
+        ts,
+        1 AS mine
+      FROM (
+        SELECT
+          visitor_id,
+          ts
+        FROM q0_events
+        WHERE
+          step_1
+      ) AS kept
+      UNION ALL
+      SELECT
+        visitor_id,
+        ts,
+        0 AS mine
+      FROM q0_reached_0
+    ) AS both
+  ) AS nearest
+  WHERE
+    mine = 1 AND (
+      NOT other IS NULL AND ts - other <= 3600000000
+    )
+), q0_done AS (
+  SELECT
+    visitor_id,
+    ts
+  FROM (
+    SELECT
+      visitor_id,
+      ts,
+      mine,
+      MIN(CASE WHEN mine = 0 THEN ts END) OVER (
+        PARTITION BY visitor_id
+        ORDER BY ts NULLS FIRST
+        RANGE BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+      ) AS other
+    FROM (
+      SELECT
+        visitor_id,
+        ts,
+        1 AS mine
+      FROM q0_reached_1
+      UNION ALL
+      SELECT
+        visitor_id,
+        ts,
+        0 AS mine
+      FROM (
+        SELECT
+          visitor_id,
+          ts
+        FROM q0_events
+        WHERE
+          then_not
+      ) AS looked_up
+    ) AS both
+  ) AS following
+  WHERE
+    mine = 1
+    AND ts + 172800000000 <= 1782820800000000
+    AND (
+      other IS NULL OR other - ts > 172800000000
+    )
+), per_q0 AS (
+  SELECT
+    visitor_id,
+    1 AS q0
+  FROM q0_done
+  GROUP BY
+    visitor_id
+), per_profile AS (
+  SELECT
+    visitor_id,
+    CASE
+      WHEN COALESCE(
+        (
+          12742.0176 * ASIN(
+            SQRT(
+              POWER(
+                SIN(
+                  (
+                    CASE WHEN NOT IS_NAN(CAST(latitude AS DOUBLE)) THEN CAST(latitude AS DOUBLE) END * 0.017453292519943295 - 0.7935012035156823
+                  ) * 0.5
+                ),
+                2
+              ) + 0.7013539153453 * COS(
+                CASE WHEN NOT IS_NAN(CAST(latitude AS DOUBLE)) THEN CAST(latitude AS DOUBLE) END * 0.017453292519943295
+              ) * POWER(
+                SIN(
+                  (
+                    CASE WHEN NOT IS_NAN(CAST(longitude AS DOUBLE)) THEN CAST(longitude AS DOUBLE) END * 0.017453292519943295 - 0.16038720614494412
+                  ) * 0.5
+                ),
+                2
+              )
+            )
+          ) <= 5.000000001
+        ),
+        FALSE
+      )
+      THEN 1
+      ELSE 0
+    END AS p0
+  FROM prof
+), visitors AS (
+  SELECT
+    universe.visitor_id,
+    per_event.e0 AS e0,
+    per_event.e1 AS e1,
+    per_event.v2 AS v2,
+    per_q0.q0 AS q0,
+    per_conversion.c0 AS c0,
+    per_conversion.c1 AS c1,
+    per_conversion.c2 AS c2,
+    per_conversion.c3 AS c3,
+    per_conversion.c4 AS c4,
+    per_profile.p0 AS p0,
+    (
+      FROM_BASE(
+        SUBSTR(LOWER(TO_HEX(MD5(TO_UTF8('spring-promo:' || universe.visitor_id)))), 1, 8),
+        16
+      )
+    ) % 10000 AS b0
+  FROM universe
+  LEFT JOIN per_event
+    ON universe.visitor_id = per_event.visitor_id
+  LEFT JOIN per_conversion
+    ON universe.visitor_id = per_conversion.visitor_id
+  LEFT JOIN per_q0
+    ON universe.visitor_id = per_q0.visitor_id
+  LEFT JOIN per_profile
+    ON universe.visitor_id = per_profile.visitor_id
+  WHERE
+    NOT universe.visitor_id IS NULL
+    AND REGEXP_LIKE(universe.visitor_id, '[^	
+                  　]')
+)
+SELECT
+  visitor_id,
+  (
+    COALESCE(
+      (
+        CASE
+          WHEN NOT IS_NAN(CAST(COALESCE(c0, 0) AS DOUBLE))
+          THEN CAST(COALESCE(c0, 0) AS DOUBLE)
+        END = 1.0
+      ),
+      FALSE
+    )
+  ) AS segment_0,
+  (
+    COALESCE(e0, 0) = 1
+  ) AS segment_1,
+  (
+    COALESCE(e1, 0) = 1
+  ) AS segment_2,
+  (
+    COALESCE(q0, 0) = 1
+  ) AS segment_3,
+  (
+    COALESCE(p0, 0) = 1
+  ) AS segment_4,
+  (
+    COALESCE((
+      NOT v2 IS NULL AND v2 > 1775044800000000 AND v2 <= 1782820800000000
+    ), FALSE)
+    AND NOT (
+      (
+        COALESCE((
+          NOT v2 IS NULL AND v2 > 1775044800000000 AND v2 <= 1782820800000000
+        ), FALSE)
+        AND COALESCE((
+          b0 < 1000
+        ), FALSE)
+      )
+    )
+    AND NOT (
+      (
+        COALESCE((
+          NOT c1 IS NULL AND c1 > 1780228800000000 AND c1 <= 1782820800000000
+        ), FALSE)
+      )
+    )
+  ) AS segment_5,
+  (
+    COALESCE(
+      (
+        CASE
+          WHEN COALESCE((
+            COALESCE(c2, 0) >= 0 AND COALESCE(c2, 0) <= 0
+          ), FALSE)
+          THEN 'never_converted'
+          WHEN COALESCE(
+            (
+              COALESCE(c2, 0) >= 1
+              AND COALESCE(c2, 0) <= 1
+              AND CAST(CAST((
+                1782820800000000 - c3
+              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) >= 0
+              AND CAST(CAST((
+                1782820800000000 - c3
+              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) <= 90
+            ),
+            FALSE
+          )
+          THEN 'one_time_buyer'
+          WHEN COALESCE(
+            (
+              COALESCE(c2, 0) >= 2
+              AND COALESCE(c2, 0) <= 3
+              AND CAST(CAST((
+                1782820800000000 - c3
+              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) >= 0
+              AND CAST(CAST((
+                1782820800000000 - c3
+              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) <= 90
+            ),
+            FALSE
+          )
+          THEN 'promising'
+          WHEN COALESCE(
+            (
+              COALESCE(c2, 0) >= 4
+              AND CAST(CAST((
+                1782820800000000 - c3
+              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) >= 0
+              AND CAST(CAST((
+                1782820800000000 - c3
+              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) <= 90
+            ),
+            FALSE
+          )
+          THEN 'loyal'
+          WHEN COALESCE(
+            (
+              COALESCE(c2, 0) >= 1
+              AND COALESCE(c2, 0) <= 3
+              AND CAST(CAST((
+                1782820800000000 - c3
+              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) >= 91
+            ),
+            FALSE
+          )
+          THEN 'sleeper'
+          WHEN COALESCE(
+            (
+              COALESCE(c2, 0) >= 4
+              AND CAST(CAST((
+                1782820800000000 - c3
+              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) >= 91
+            ),
+            FALSE
+          )
+          THEN 'red_alert'
+        END = 'red_alert'
+      ),
+      FALSE
+    )
+    AND COALESCE(
+      (
+        CASE
+          WHEN NOT IS_NAN(CAST(COALESCE(c4, 0) AS DOUBLE))
+          THEN CAST(COALESCE(c4, 0) AS DOUBLE)
+        END >= 1.0
+      ),
+      FALSE
+    )
+  ) AS segment_6
+FROM visitors
+ORDER BY
+  visitor_id NULLS FIRST

@@ -1,0 +1,242 @@
+"""The SQL engines against the polars engine: the same checked rule trees compiled to SQL (segtool/sql) and
+run by DuckDB (every push) and Spark (a local session, where Java and PySpark are present) must give the
+same members and per-rule sizes. Golden SQL per dialect keeps the output stable and re-parses with sqlglot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+import sqlglot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from conftest import REPO, Workspace, conversion, pageview
+from oracle import Oracle, field_cases
+from segtool.api import Overrides, Session
+from segtool.cli import app
+from segtool.sql import deep_recursion
+from segtool.sql.dialects import DIALECTS
+
+SAMPLE = REPO / "sample_data"
+SEGMENT_FILES = sorted((REPO / "segments").glob("*.yaml"))
+GOLDEN = REPO / "tests" / "golden" / "sql"
+GOLDEN_SEGMENTS = ["one_time_buyers", "facebook_referrer", "sale_campaign", "abandoned_cart", "near_milan_store",
+                   "active_promo_audience", "red_alert_nike_buyers"]
+RUNS = [("latest", "parquet"), ("latest", "csv"), ("2026-03-31", "parquet"), ("2026-05-15T08:30:00Z", "csv")]
+
+
+def session_for(as_of: str = "latest", fmt: str = "parquet", config: Path = REPO / "segtool.yaml") -> Session:
+    files = {t: str(SAMPLE / f"{t}.{fmt}") for t in ("events", "profiles", "items")}
+    return Session.open(config, Overrides(as_of=as_of, **files))
+
+
+def answers(result) -> dict[str, tuple]:
+    return {item.segment.name: (tuple(item.members["visitor_id"]), item.rule_sizes) for item in result.segments}
+
+
+def assert_same(sql_result, polars_result):
+    assert sql_result.universe == polars_result.universe
+    mine, theirs = answers(sql_result), answers(polars_result)
+    for name in theirs:
+        only_sql, only_polars = set(mine[name][0]) - set(theirs[name][0]), set(theirs[name][0]) - set(mine[name][0])
+        assert not only_sql and not only_polars, f"{name}: only SQL {sorted(only_sql)[:5]}, only polars " \
+                                                 f"{sorted(only_polars)[:5]}"
+        assert mine[name] == theirs[name], f"{name}: per-rule sizes {mine[name][1]} != {theirs[name][1]}"
+
+
+# -- DuckDB: every push -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("as_of, fmt", RUNS, ids=lambda v: str(v))
+def test_every_shipped_segment_gives_the_polars_answer_in_duckdb(as_of, fmt):
+    session = session_for(as_of, fmt)
+    segments = session.load_segments(SEGMENT_FILES)
+    assert_same(session.run_sql(segments, "duckdb", per_rule=True), session.run(segments, per_rule=True))
+
+
+@pytest.mark.parametrize("as_of", ["latest", "2026-03-31"])
+def test_the_differential_field_cases_give_the_polars_answer_in_duckdb(as_of, tmp_path):
+    cases = field_cases(Oracle(*(str(SAMPLE / f"{t}.parquet") for t in ("events", "profiles", "items")), as_of=as_of))
+    for name, (rule, _) in cases.items():
+        (tmp_path / f"{name}.yaml").write_text(textwrap.dedent(f"name: {name}\nrules:\n  - {rule}\n"))
+    session = session_for(as_of)
+    segments = session.load_segments(sorted(tmp_path.glob("*.yaml")))
+    assert len(segments) >= 30
+    assert_same(session.run_sql(segments, "duckdb", per_rule=True), session.run(segments, per_rule=True))
+
+
+LEAVES = [
+    "conversions: {gte: 1, period: 90d}", "conversions: {eq: 2}", "total_order_value: {between: [50, 400]}",
+    "average_order_value: {is_set: false}", "order_value: {gte: 100, period: 60d}", "days_since_last_conversion: {lte: 45}",
+    "first_conversion: {within: 120d}", "last_seen: {within: 14d}", "first_seen: {before: 200d}",
+    "retention_grid: {in: [loyal, sleeper]}", "city: {is: Milan, ignore_case: true}", "country: {in: [NL, BE]}",
+    "region: {starts_with: '0'}", "clv: {gte: 250}", "customer_type: {is_not: Believer}", "profile.newsletter: {is: 'yes'}",
+    "location: {within_km: 25, of: Amsterdam}", "url: {contains: /sale}", "url: {matches: '/product/[a-z-]+-2[0-9]{2}$'}",
+    "referrer: {contains: google}", "referrer_domain: {ends_with: facebook.com}", "utm_source: {in: [facebook, google]}",
+    "utm_campaign: {contains: sale, ignore_case: true}", "utm_medium: {is_not: cpc, period: 30d}",
+    "event: {type: {is: add_to_cart}, count: {gte: 2}, period: 60d}",
+    "event: {type: {is: pageview}, url: {starts_with: 'https://shop.example/men'}}",
+    "conversions: {gte: 1, items: {brand: {is: Nike}}}", "conversions: {gte: 1, items: {price: {gt: 100}}}",
+    "sample: {percent: 30, seed: hypo}",
+    "sequence: {steps: [{type: {is: search}}, {type: {is: add_to_cart}, within: 2h}], period: 90d}",
+]
+
+
+def tree(leaves=st.sampled_from(LEAVES)):
+    return st.recursive(leaves, lambda inner: st.one_of(
+        st.lists(inner, min_size=1, max_size=3).map(lambda rules: {"all": rules}),
+        st.lists(inner, min_size=1, max_size=3).map(lambda rules: {"any": rules}),
+        inner.map(lambda rule: {"not": rule})), max_leaves=6)
+
+
+def as_yaml(rule) -> str:
+    if isinstance(rule, str):
+        return "{" + rule + "}"
+    (key, value), = rule.items()
+    if key == "not":
+        return "{not: " + as_yaml(value) + "}"
+    return "{" + key + ": [" + ", ".join(as_yaml(r) for r in value) + "]}"
+
+
+@pytest.fixture(scope="module")
+def sample_session():
+    return session_for("2026-06-15")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(tree(), min_size=1, max_size=4))
+def test_generated_rule_trees_give_the_polars_answer_in_duckdb(sample_session, tmp_path_factory, rules):
+    folder = tmp_path_factory.mktemp("trees")
+    (folder / "generated.yaml").write_text("name: generated\nrules:\n" + "".join(f"  - {as_yaml(r)}\n" for r in rules))
+    segments = sample_session.load_segments([folder / "generated.yaml"])
+    assert_same(sample_session.run_sql(segments, "duckdb", per_rule=True),
+                sample_session.run(segments, per_rule=True))
+
+
+def test_the_edges_of_tiny_data(ws: Workspace):
+    """Zero events, blank IDs, an order tracked twice at one instant, events after as_of, a value with a
+    decimal that is not a number: the SQL engine reads them as the polars engine does."""
+    ws.events(pageview("a", "2024-06-01T10:00:00Z", url="/p?utm_source=news%20letter&utm_source=mail+box"),
+              pageview(" ", "2024-06-01T10:00:00Z"), pageview("late", "2024-07-05T10:00:00Z"),
+              conversion("b", "2024-06-10T10:00:00Z", 80, "o1"), conversion("b", "2024-06-10T10:00:00Z", 40, "o1"),
+              conversion("c", "2024-06-11T10:00:00Z", "", "o2"), conversion("c", "2024-06-20T23:59:59Z", 5))
+    ws.profiles({"visitor_id": "p", "city": "Zürich"}, {"visitor_id": "p", "city": "Bern"},
+                {"visitor_id": "b", "city": "  "})
+    rules = ["total_order_value: {eq: 40}", "conversions: {eq: 2}", "utm_source: {is: mail box}",
+             "city: {is: zürich, ignore_case: true}", "city: {is_set: false}", "average_order_value: {is_set: false}",
+             "days_since_last_conversion: {eq: 9}", "not: {conversions: {gte: 1}}"]
+    folder = ws.root / "segs"
+    folder.mkdir()
+    for i, rule in enumerate(rules):
+        (folder / f"r{i}.yaml").write_text(f"name: r{i}\nrules:\n  - {rule}\n")
+    ws.config("max_skipped_rows: 50%\n")
+    ws.cli("validate", str(folder))  # writes the workspace config
+    session = Session.open(ws.root / "segtool.yaml", Overrides(as_of="2024-06-30"))
+    segments = session.load_segments([folder])
+    assert_same(session.run_sql(segments, "duckdb", per_rule=True), session.run(segments, per_rule=True))
+    assert [m for m in answers(session.run(segments))["r0"][0]] == ["b"]
+
+
+# -- SQL text -----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def named_tables(tmp_path_factory) -> Path:
+    """A config naming warehouse tables, so the SQL holds no machine's paths."""
+    config = tmp_path_factory.mktemp("golden") / "segtool.yaml"
+    config.write_text((REPO / "segtool.yaml").read_text().replace("sample_data/", f"{SAMPLE}/")
+                      + "engine:\n  tables: {events: shop.events, profiles: shop.profiles, items: shop.items}\n")
+    return config
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+def test_golden_sql_per_dialect_is_stable_and_parses_back(named_tables, dialect):
+    session = session_for("2026-06-30T12:00:00Z", config=named_tables)
+    segments = session.load_segments([REPO / "segments" / f"{name}.yaml" for name in GOLDEN_SEGMENTS])
+    text = session.sql(segments, dialect)
+    with deep_recursion():
+        parsed = sqlglot.parse_one(text, read=dialect)
+    assert parsed.find(sqlglot.exp.With) is not None and "shop.events" in text.replace("`", "").replace('"', "")
+    golden = GOLDEN / f"{dialect}.sql"
+    if os.environ.get("SEGTOOL_UPDATE_GOLDEN") or not golden.exists():
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text + "\n", encoding="utf-8", newline="")
+    assert (text + "\n").encode() == golden.read_bytes(), \
+        f"{dialect}: the SQL changed; SEGTOOL_UPDATE_GOLDEN=1 rewrites it"
+
+
+def test_the_lowering_table_writes_what_each_dialect_means(named_tables):
+    session = session_for("2026-06-30T12:00:00Z", config=named_tables)
+    segments = session.load_segments([REPO / "segments" / "city_amsterdam.yaml", REPO / "segments" / "active_holdout.yaml"])
+    snowflake, spark, trino = (session.sql(segments, d) for d in ("snowflake", "spark", "trino"))
+    assert "REGEXP_INSTR(" in snowflake and "REGEXP_LIKE(" not in snowflake  # a search, not a full match
+    assert "(?iu)" in spark  # Java's (?i) folds ASCII only
+    assert "FROM_BASE(SUBSTR(LOWER(TO_HEX(MD5(TO_UTF8(" in "".join(trino.upper().split())  # MD5 takes bytes there
+
+
+@pytest.mark.parametrize("config, rule, message", [
+    ("timezone: Europe/Amsterdam\n", "days_since_last_conversion: {lte: 3}", "time zone Europe/Amsterdam"),
+    ("predictive: events\n", "clv: {gte: 100}", "computed from events"),
+    ("", "first_seen: {within: 30d}", None),
+])
+def test_what_sql_cannot_answer_exactly_is_refused(tmp_path, config, rule, message):
+    (tmp_path / "segtool.yaml").write_text((REPO / "segtool.yaml").read_text().replace("sample_data/", f"{SAMPLE}/")
+                                          + config)
+    (tmp_path / "seg.yaml").write_text(f"rules:\n  - {rule}\n")
+    result = CliRunner().invoke(app, ["sql", str(tmp_path / "seg.yaml"), "--config", str(tmp_path / "segtool.yaml")])
+    if message is None:
+        assert result.exit_code == 0, result.stderr
+    else:
+        assert result.exit_code == 1 and message in result.stderr and "polars engine" in result.stderr
+
+
+def test_run_engine_duckdb_on_the_cli_writes_what_polars_writes(tmp_path):
+    def run(*args):
+        result = CliRunner().invoke(app, ["run", *args, "--config", str(REPO / "segtool.yaml")])
+        assert result.exit_code == 0, result.stderr
+        return result.stdout
+
+    assert run("segments/", "--summary", "--format", "json", "--engine", "duckdb").replace(
+        '"skipped_event_rows": null', '"skipped_event_rows": 0') == run("segments/", "--summary", "--format", "json")
+    for engine in ("polars", "duckdb"):
+        run("segments/", "--output-dir", str(tmp_path / engine), "--engine", engine, "-q")
+    for path in (tmp_path / "polars").glob("*.csv"):
+        assert path.read_bytes() == (tmp_path / "duckdb" / path.name).read_bytes(), path.name
+    usage = CliRunner().invoke(app, ["run", "segments/high_clv.yaml", "-o", str(tmp_path / "x.csv"), "--columns",
+                                     "email", "--engine", "duckdb", "--config", str(REPO / "segtool.yaml")])
+    assert usage.exit_code == 2 and "polars engine only" in usage.stderr
+
+
+# -- Spark: a local session, where Java and PySpark are here ------------------------------------------------
+def _spark_missing() -> str | None:
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "no Java on this machine (Spark needs Java 17)"
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "PySpark is not installed (pip install '.[test]' installs it)"
+    return None
+
+
+spark = pytest.mark.skipif(_spark_missing() is not None, reason=_spark_missing() or "")
+
+
+@spark
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_every_shipped_segment_gives_the_polars_answer_in_spark(fmt):
+    session = session_for("latest", fmt)
+    segments = session.load_segments(SEGMENT_FILES)
+    assert_same(session.run_sql(segments, "spark", per_rule=True), session.run(segments, per_rule=True))
+
+
+@spark
+def test_run_engine_spark_summary_prints_the_polars_sizes():
+    def summary(*args):
+        result = CliRunner().invoke(app, ["run", "segments/", "--summary", "--format", "json", *args,
+                                          "--config", str(REPO / "segtool.yaml")])
+        assert result.exit_code == 0, result.stderr
+        return result.stdout.replace('"skipped_event_rows": null', '"skipped_event_rows": 0')
+
+    assert summary("--engine", "spark") == summary()
