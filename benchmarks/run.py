@@ -2,6 +2,7 @@
 
     python benchmarks/run.py                      # 100k and 2M visitors, 3 runs each
     python benchmarks/run.py --visitors 100000 --repeat 5 --no-single
+    python benchmarks/run.py --visitors 2000000 --no-single --engine polars duckdb   # the SQL engine too
 
 Data comes from `segtool sample` (cached in benchmarks/data/<visitors>/). Every measurement is a whole
 process (startup and reading included), runs are interleaved (segtool, DuckDB, floor, segtool, ...), and
@@ -91,7 +92,8 @@ def run_case(label: str, commands: dict[str, list[str]], repeat: int) -> dict:
     return result
 
 
-def benchmark(visitors: int, repeat: int, single: bool, segments: Path, only: list[str]) -> dict:
+def benchmark(visitors: int, repeat: int, single: bool, segments: Path, only: list[str],
+              engines: tuple[str, ...] = ("polars",)) -> dict:
     data = ensure_data(visitors)
     config = str(data / "segtool.yaml")
     files = sorted(p for p in segments.glob("*.yaml") if not only or p.stem in only)
@@ -103,15 +105,17 @@ def benchmark(visitors: int, repeat: int, single: bool, segments: Path, only: li
                             capture_output=True, text=True, check=True).stdout.strip()
     print(f"\n{visitors:,} visitors, {int(events):,} events, as_of {AS_OF}", flush=True)
     only_args = [a for n in names for a in ("--only", n)] if only else []
-    all_case = run_case("all segments", {
-        "segtool": segtool("run", *map(str, files), "--config", config, "--output-dir", str(work / "segtool"),
-                           "--format", "txt"),
-        "duckdb": [sys.executable, str(HERE / "duckdb_segments.py"), str(data), AS_OF, str(work / "duckdb"),
-                   *only_args],
-        "floor": [sys.executable, "-c", FLOOR, str(data)],
-    }, repeat)
-    problems = compare(work / "segtool", work / "duckdb", names)
-    cases = [all_case]
+    cases, problems = [], []
+    for engine in engines:  # segtool's engine: polars (its own), or the SQL it writes run by DuckDB or Spark
+        label = "all segments" + (f" (--engine {engine})" if engine != "polars" else "")
+        cases.append(run_case(label, {
+            "segtool": segtool("run", *map(str, files), "--config", config, "--output-dir", str(work / engine),
+                               "--format", "txt", "--engine", engine),
+            "duckdb": [sys.executable, str(HERE / "duckdb_segments.py"), str(data), AS_OF, str(work / "duckdb"),
+                       *only_args],
+            "floor": [sys.executable, "-c", FLOOR, str(data)],
+        }, repeat))
+        problems += compare(work / engine, work / "duckdb", names)
     if single:
         for path in files:
             cases.append(run_case(path.stem, {
@@ -157,11 +161,14 @@ def main() -> None:
     parser.add_argument("--no-single", dest="single", action="store_false", help="skip one-segment runs")
     parser.add_argument("--segments", type=Path, default=REPO / "segments")
     parser.add_argument("--only", action="append", default=[], help="only this segment (repeatable)")
+    parser.add_argument("--engine", nargs="+", default=["polars"], choices=["polars", "duckdb", "spark"],
+                        help="segtool's engines to measure (each against the hand-written DuckDB query)")
     args = parser.parse_args()
     report = {
         "machine": f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "startup": startup(),
-        "benchmarks": [benchmark(v, args.repeat, args.single, args.segments, args.only) for v in args.visitors],
+        "benchmarks": [benchmark(v, args.repeat, args.single, args.segments, args.only, tuple(args.engine))
+                       for v in args.visitors],
     }
     text = render(report)
     print(text)
