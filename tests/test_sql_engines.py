@@ -240,3 +240,15 @@ def test_run_engine_spark_summary_prints_the_polars_sizes():
         return result.stdout.replace('"skipped_event_rows": null', '"skipped_event_rows": 0')
 
     assert summary("--engine", "spark") == summary()
+
+
+def test_segtool_sql_prints_a_statement_sqlglot_parses_back():
+    result = CliRunner().invoke(app, ["sql", "segments/one_time_buyers.yaml", "--dialect", "bigquery",
+                                      "--config", str(REPO / "segtool.yaml")])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("-- segtool ") and "-- segment_0: one_time_buyers" in result.stdout
+    with deep_recursion():
+        statement = sqlglot.parse_one(result.stdout.rstrip().rstrip(";"), read="bigquery")
+    assert [e.alias_or_name for e in statement.expressions] == ["visitor_id", "segment_0"]
+    bad = CliRunner().invoke(app, ["sql", "segments/one_time_buyers.yaml", "--dialect", "oracle"])
+    assert bad.exit_code == 2 and "--dialect takes duckdb, spark" in bad.stderr
