@@ -18,6 +18,15 @@ from .errors import UsageError
 from .tree import CalendarPeriod, FixedPeriod, LastPeriod, Period, RelativePeriod
 
 MICROSECONDS_PER_DAY = 86_400_000_000
+_ZONE = r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)"
+# The ISO 8601 text every engine reads alike (polars' formats, DuckDB's and Spark's casts), after white space
+# is stripped: a date; a date and time with seconds (and a fraction) after T or a space, with an optional
+# offset; a date and time without seconds after T with an optional offset, or after a space without one.
+_CLOCK = r"(?:[01]?[0-9]|2[0-3]):[0-5][0-9]"  # 24:00 is the next day to some engines and no time to others
+ISO_TEXT = (r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[T ]" + _CLOCK + r":[0-5][0-9](?:\.[0-9]{1,9})?" + _ZONE + "?"
+            r"|T" + _CLOCK + _ZONE + r"?| " + _CLOCK + r")?$")
+# A number as text (white space stripped): what polars reads as a float, and so must every SQL engine.
+NUMBER_TEXT = r"^[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])$"
 LATEST = "latest"
 NOW = "now"
 UTC_NAME = "UTC"

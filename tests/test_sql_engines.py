@@ -252,3 +252,47 @@ def test_segtool_sql_prints_a_statement_sqlglot_parses_back():
     assert [e.alias_or_name for e in statement.expressions] == ["visitor_id", "segment_0"]
     bad = CliRunner().invoke(app, ["sql", "segments/one_time_buyers.yaml", "--dialect", "oracle"])
     assert bad.exit_code == 2 and "--dialect takes duckdb, spark" in bad.stderr
+
+
+# -- what an adversarial hunt found (each was a disagreement between the engines) --------------------------
+def both_engines(ws: Workspace, rule: str, *args: str, as_of: str = "2024-06-10") -> list[str]:
+    """The segment's IDs from polars, checked equal to DuckDB's."""
+    path = ws.segment(f"rules:\n  - {rule}\n")
+    polars = ws.cli("run", str(path), "--as-of", as_of, *args)
+    duckdb = ws.cli("run", str(path), "--as-of", as_of, "--engine", "duckdb", *args)
+    assert (polars.exit_code, polars.stdout) == (duckdb.exit_code, duckdb.stdout), (polars.stderr, duckdb.stderr)
+    return polars.ids
+
+
+def test_hunted_differences_agree_now(ws: Workspace):
+    ws.config("max_skipped_rows: 100%\n")
+    stamps = {"plain": "2024-06-01T10:00:00Z", "lower_z": "2024-06-01T10:00:00z", "space_zone": "2024-06-01 10:00:00 +02:00",
+              "utc_word": "2024-06-01 10:00:00 UTC", "hour_24": "2024-06-01T24:00:00", "slashes": "2024/06/01 10:00:00",
+              "no_seconds_zone": "2024-06-01 10:00+02:00", "trailing_space": "2024-06-01 ", "nbsp": "2024-06-01 10:00:00\xa0",
+              "fraction_9": "2024-06-01T10:00:00.123456789+01:00", "single_digits": "2024-6-1 9:05:00"}
+    ws.events(*(pageview(name, stamp) for name, stamp in stamps.items()),
+              pageview("twice", "2024-06-02T10:00:00Z", url="https://shop.example/?a=1?utm_source=news",
+                       referrer="https://İx.com/p"),
+              conversion("nan", "2024-06-03T10:00:00Z", "NaN", "o1"),
+              conversion("tiny", "2024-06-03T10:00:00Z", "0.0000000025", "o2"))
+    assert both_engines(ws, "last_seen: {within: 30d}") == sorted(
+        ["plain", "trailing_space", "nbsp", "fraction_9", "single_digits", "twice", "nan", "tiny"])
+    assert both_engines(ws, "total_order_value: {lt: 1}")[:1] == ["fraction_9"]  # NaN is no value: 0 in sums
+    assert "nan" in both_engines(ws, "total_order_value: {lt: 1}")
+    assert both_engines(ws, "total_order_value: {gte: 0.000000003}") == ["tiny"]  # 2.5e-9 rounds up, as SQL does
+    assert both_engines(ws, "utm_source: {is: news}") == []  # after a second `?`: query text, not a parameter
+    assert both_engines(ws, "referrer_domain: {is: ix.com}") == []  # İ is not I: hosts are lower-cased in ASCII
+    assert both_engines(ws, "sample: {percent: 100, seed: s}") == both_engines(ws, "last_seen: {within: 30d}")
+
+
+def test_hunted_differences_in_profiles_and_parquet(ws: Workspace):
+    import polars as pl
+
+    ws.events(pageview("a", "2024-06-01T10:00:00Z"), pageview("a", "2024-06-02T10:00:00Z"))
+    assert both_engines(ws, "last_seen: {within: 30d}") == ["a"]  # no profiles table: each visitor once
+    ws.profiles({"visitor_id": "a", "score": "1_000"}, {"visitor_id": "zz", "score": " 7 "})
+    assert both_engines(ws, "profile.score: {gte: 5}") == ["zz"]  # 1_000 is no number to polars
+    assert both_engines(ws, "sample: {percent: 100, seed: s}") == ["a", "zz"]
+    pl.DataFrame({"visitor_id": ["a"], "timestamp": pl.Series(["2024-06-01T10:00:00"]).str.to_datetime(
+        time_unit="ns", time_zone="Europe/Amsterdam"), "event_type": ["pageview"]}).write_parquet(ws.root / "ev.parquet")
+    assert both_engines(ws, "last_seen: {within: 30d}", "--events", str(ws.root / "ev.parquet")) == ["a"]

@@ -260,12 +260,19 @@ def _items_flag(items: tuple[ItemCondition, ...], ctx: Context) -> pl.Expr:
 # measure -> (aggregate over the visitor's masked conversions, value for a visitor without any). Numbers are
 # floats; `count` counts timestamps rather than summing the mask, which is a literal without a period.
 # Sums of money in floating point depend on the order of the terms (216.95 + 82.91 + 35.46 + 89.18 + 75.5
-# is 500 or a hair under), and the order of a parallel group-by varies: rounded, the answer does not.
+# is 500 or a hair under), and the order of a parallel group-by varies: rounded, the answer does not (half away
+# from zero, as SQL's ROUND rounds).
 SUM_DECIMALS = 9
+
+
+def _rounded(value: pl.Expr) -> pl.Expr:
+    return value.round(SUM_DECIMALS, mode="half_away_from_zero")
+
+
 CONVERSION_MEASURES = {
     "count": (lambda mask: pl.when(mask).then(pl.col("timestamp")).count().cast(pl.Float64), 0.0),
-    "sum": (lambda mask: pl.when(mask).then(pl.col("order_value")).sum().round(SUM_DECIMALS), 0.0),
-    "mean": (lambda mask: pl.when(mask).then(pl.col("order_value")).mean().round(SUM_DECIMALS), None),
+    "sum": (lambda mask: _rounded(pl.when(mask).then(pl.col("order_value")).sum()), 0.0),
+    "mean": (lambda mask: _rounded(pl.when(mask).then(pl.col("order_value")).mean()), None),
     "first": (lambda mask: pl.when(mask).then(pl.col("timestamp")).min(), None),
     "last": (lambda mask: pl.when(mask).then(pl.col("timestamp")).max(), None),
 }

@@ -110,9 +110,13 @@ def within_km(latitude: pl.Expr, longitude: pl.Expr, w: WithinKm) -> pl.Expr:
 _HOST = r"(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)"
 
 
+ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # hosts are lower-cased in ASCII only (IDNs are punycode): every
+# engine does that alike, where Unicode lower-casing differs (İ, a final Σ)
+
+
 def referrer_domain(referrer: pl.Expr) -> pl.Expr:
-    """The referrer's host, lower-cased, without port or a leading www."""
-    host = referrer.str.extract(_HOST, 1).str.to_lowercase()
+    """The referrer's host, lower-cased (ASCII letters), without port or a leading www."""
+    host = referrer.str.extract(_HOST, 1).str.replace_many(list(ASCII_UPPER), list(ASCII_UPPER.lower()))
     return host.str.replace(r"^www\.", "").str.strip_suffix(".")
 
 
@@ -134,7 +138,8 @@ def utm_from_url(url: pl.Expr, parameter: str) -> pl.Expr:
     exact = rf"^[^?#]*\?(?:[^#]*&)?{parameter}=([^&#]*)"
     at = url.str.find(rf"[?&]{parameter}=")
     query, fragment = url.str.find("?", literal=True), url.str.find("#", literal=True)
-    usual = ((url.str.count_matches(f"{parameter}=", literal=True) == 1) & (at >= query)
+    after_first = (at == query) | (url.str.slice(at, 1) == "&")  # not after a second `?`: that is query text
+    usual = ((url.str.count_matches(f"{parameter}=", literal=True) == 1) & (at >= query) & after_first
              & (fragment.is_null() | (at < fragment)))
     return pl.when(usual).then(url.str.extract(rf"[?&]{parameter}=([^&#]*)", 1)).otherwise(
         pl.when(~usual).then(url).str.extract(exact, 1))

@@ -15,7 +15,7 @@ import polars as pl
 from ..catalog import NUMBER_COLUMNS
 from ..config import Config
 from ..errors import DataError
-from ..timeframe import AsOf
+from ..timeframe import ISO_TEXT, AsOf
 from . import files as filesystem
 from .drift import UTC_US, aligned, common_schema
 from .files import Reading
@@ -307,9 +307,11 @@ def parse_timestamps(table: Table, timestamp_format: str, col: pl.Expr | None = 
         raise DataError(f"timestamp has type {dtype}, not a date-time", file=table.label,
                         column=table.export_name("timestamp"))
     text = col.str.strip_chars()
-    formats = ISO_FORMATS if timestamp_format == "iso" else (timestamp_format,)
-    parsed = [text.str.to_datetime(f, strict=False, time_zone="UTC", time_unit="us") for f in formats]
-    return pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
+    if timestamp_format != "iso":
+        return text.str.to_datetime(timestamp_format, strict=False, time_zone="UTC", time_unit="us")
+    parsed = pl.coalesce([text.str.to_datetime(f, strict=False, time_zone="UTC", time_unit="us")
+                          for f in ISO_FORMATS])
+    return pl.when(text.str.contains(ISO_TEXT)).then(parsed)  # the text every engine reads alike
 
 
 def before_as_of(ts: pl.Expr, as_of: AsOf) -> pl.Expr:

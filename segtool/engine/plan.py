@@ -50,7 +50,8 @@ def build_plan(segments: list[Segment], inputs: Inputs, as_of: AsOf, *, per_rule
             outputs.extend(translate(rule, ctx).alias(rule_column(i, j)) for j, rule in enumerate(segment.top_rules))
     extra = [features.profile(c).alias(profile_name(c)) for c in columns]
     needs_event = all(required_events(segment.root, ctx) for segment in segments)
-    scope = ALL if per_rule else universe_scope(features, inputs, as_of, outputs, needs_event)
+    # a sample's answer depends on the visitor's ID alone, so any visitor may be in it: all of them
+    scope = ALL if per_rule or ctx.buckets else universe_scope(features, inputs, as_of, outputs, needs_event)
     visitors = visitor_frame(inputs, features, as_of, scope, prepared)
     frame = visitors.frame.select(pl.col(VID), *extra, *outputs)
     notes = {c: note for c, note in prepared.prediction_notes.items() if c in features.profile_columns}

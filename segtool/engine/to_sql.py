@@ -63,6 +63,10 @@ def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None
                                "convert them to the canonical columns (or use --engine polars)")
         relation = _relation(table, dialect, (named or {}).get(table.name))
         raw = {c: stored_kind(dtype) for c, dtype in zip(_columns_of(table), table.schema().values())}
+        for column in ("visitor_id", "order_id"):
+            if raw.get(column) == "float":
+                raise CompileError(f"{table.label}: {column} is stored as floating-point numbers, which the engines "
+                                   "write as text differently; store IDs as text or integers")
         order = exp.column("segtool_row") if table.name == "profiles" else None
         sources[table.name] = Source(relation, dict(table.mapping), order, raw)
     return Tables(sources["events"], sources.get("profiles"), sources.get("items"),
@@ -111,6 +115,8 @@ def _duckdb_reader(table: Table) -> exp.Expression:
         files, exp.EQ(this=exp.var("all_varchar"), expression=exp.true()),
         exp.EQ(this=exp.var("header"), expression=exp.true()),
         exp.EQ(this=exp.var("delim"), expression=exp.Literal.string(options.separator)),
+        exp.EQ(this=exp.var("quote"), expression=exp.Literal.string('"')),
+        exp.EQ(this=exp.var("escape"), expression=exp.Literal.string('"')),  # RFC 4180, as polars reads CSV
         exp.EQ(this=exp.var("union_by_name"), expression=exp.true())])
 
 

@@ -20,7 +20,7 @@ from sqlglot import exp
 from .. import catalog
 from ..errors import SegtoolError
 from ..operators import Predicate
-from ..timeframe import MICROSECONDS_PER_DAY, UTC_NAME, AsOf, Window, window
+from ..timeframe import MICROSECONDS_PER_DAY, NUMBER_TEXT, UTC_NAME, AsOf, Window, window
 from ..tree import AllOf, AnyOf, Condition, EventRule, ItemCondition, Not, Sample, Segment, SegmentRef, Sequence
 from .dialects import Dialect
 from .portable import WHITESPACE, literal_regex
@@ -136,8 +136,10 @@ def as_number(column: exp.Expression, kind: str | None, dialect: Dialect) -> exp
     """A column as a double: text that is no number is missing, and so is NaN (as in the polars engine)."""
     if kind in ("integer", "float"):
         value = exp.cast(column, "DOUBLE")
-    else:
-        value = exp.TryCast(this=trimmed(exp.cast(column, "VARCHAR")), to=exp.DataType.build("DOUBLE"))
+    else:  # only what polars reads as a number (timeframe.NUMBER_TEXT): engines' casts accept more (1_000)
+        text = trimmed(exp.cast(column, "VARCHAR"))
+        value = exp.Case(ifs=[exp.If(this=dialect.search(text, NUMBER_TEXT, False), true=exp.TryCast(
+            this=text, to=exp.DataType.build("DOUBLE")))])
     return exp.Case(ifs=[exp.If(this=exp.Not(this=dialect.is_nan(value)), true=value)])
 
 
@@ -311,6 +313,7 @@ def _event_condition(c, ctx: Context) -> exp.Expression:
 
 
 # -- values derived from referrers and URLs ------------------------------------------------------------------
+ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # hosts are lower-cased in ASCII only, as engine/expressions.py does
 HOST = r"^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)"  # RFC 3986's host, as engine/expressions.py
 SENTINEL = "\ue000"  # marks a valid %XX escape while decoding (private use: no URL text holds it)
 DECODED = range(0x20, 0x7F)  # printable ASCII: the characters SQL string literals hold alike everywhere
@@ -343,8 +346,10 @@ def _derived(name: str, derive, ctx: Context) -> exp.Expression:
 
 
 def _domain(ctx: Context) -> exp.Expression:
-    """The referrer's host, lower-cased, without a leading www. and one trailing dot."""
-    host = exp.Lower(this=ctx.dialect.extract(exp.column("referrer"), HOST, True))
+    """The referrer's host, lower-cased (ASCII letters), without a leading www. and one trailing dot."""
+    host = exp.Anonymous(this="TRANSLATE", expressions=[ctx.dialect.extract(exp.column("referrer"), HOST, True),
+                                                         exp.Literal.string(ASCII_UPPER),
+                                                         exp.Literal.string(ASCII_UPPER.lower())])
     bare = exp.RegexpReplace(this=host, expression=exp.Literal.string("^www[.]"), replacement=exp.Literal.string(""))
     cut = exp.Substring(this=bare, start=num(1), length=exp.Sub(this=exp.Length(this=bare), expression=num(1)))
     return exp.Case(ifs=[exp.If(this=ctx.dialect.ends_with(bare, "."), true=cut)], default=bare)

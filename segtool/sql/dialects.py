@@ -17,7 +17,7 @@ from ..errors import UsageError
 Lower = Callable[..., exp.Expression]
 
 # functions every dialect here has under these names with the same meaning (sqlglot renders the others)
-COMMON = {"ABS", "ASIN", "CASE", "CAST", "COALESCE", "COS", "COUNT", "FLOOR", "LENGTH", "LOWER", "MAX", "MIN",
+COMMON = {"TRANSLATE", "ABS", "ASIN", "CASE", "CAST", "COALESCE", "COS", "COUNT", "FLOOR", "LENGTH", "LOWER", "MAX", "MIN",
           "POWER", "ROUND", "SIN", "SQRT", "SUBSTRING", "SUM", "AVG", "TRIM", "ROW_NUMBER", "RIGHT", "LEFT"}
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from ..catalog import NUMBER_COLUMNS
-from ..timeframe import AsOf
+from ..timeframe import ISO_TEXT, NUMBER_TEXT, AsOf
 from ..tree import Segment
 from .compiler import CompileError, Columns, Context, Needs, micros, num, trimmed, two_valued
 from .dialects import Dialect
@@ -64,8 +64,8 @@ def build(segments: list[Segment], tables: Tables, columns: Columns, as_of: AsOf
             ("ev_ok", exp.select("*", *(value.as_(name) for name, value in needs.derived.items()))
              .from_("ev").where(_before(as_of)))]
     if tables.profiles is not None:
-        ctes.append(("prof", _profiles(tables.profiles, columns, needs)))
-    universe = exp.select("visitor_id").from_("ev_ok")
+        ctes.append(("prof", _profiles(tables.profiles, columns, needs, dialect)))
+    universe = exp.select("visitor_id").distinct().from_("ev_ok")
     if tables.profiles is not None:
         universe = exp.union(universe, exp.select("visitor_id").from_("prof"), distinct=True)
     ctes.append(("universe", universe))
@@ -78,7 +78,7 @@ def build(segments: list[Segment], tables: Tables, columns: Columns, as_of: AsOf
         if needs.items:
             if tables.items is None:
                 raise CompileError("a rule uses `items`, but no items table is configured (data.items or --items)")
-            ctes.append(("item_flags", _item_flags(tables.items, columns, needs)))
+            ctes.append(("item_flags", _item_flags(tables.items, columns, needs, dialect)))
         ctes.append(("conv", _conversions(conversion_events, [n for n, _ in needs.items.values()])))
         ctes.append(("per_conversion", exp.select("visitor_id", *(e.as_(n) for n, e, _ in needs.conversions.values()))
                      .from_("conv").group_by("visitor_id")))
@@ -133,15 +133,25 @@ def _text(value: exp.Expression) -> exp.Expression:
     return exp.cast(value, "VARCHAR")
 
 
-def _typed(source: Source, table: str, canonical: str, kind: str | None) -> exp.Expression:
-    """A column as the polars engine types it: numbers of the contract as doubles (blank text missing), IDs
-    and other text as text, other numbers as they are."""
+def _typed(source: Source, table: str, canonical: str, kind: str | None, dialect: Dialect) -> exp.Expression:
+    """A column as the polars engine types it: numbers of the contract as doubles (blank text and NaN
+    missing; other text that is no number stops the query, as it is a data error there), IDs and other text
+    as text, other numbers as they are."""
     raw = source.column(canonical)
     stored = source.raw_kinds.get(canonical)
     if canonical in NUMBER_COLUMNS.get(table, ()):
         if stored == "text":
-            raw = exp.Nullif(this=trimmed(raw), expression=exp.Literal.string(""))
-        return exp.cast(raw, "DOUBLE")
+            text = trimmed(raw)
+            stop = exp.cast(dialect.fail(f"a value of {table}.{canonical} is not a number"), "DOUBLE")
+            blank = exp.or_(exp.Is(this=text, expression=exp.Null()), exp.EQ(this=text, expression=exp.Literal.string("")))
+            value = exp.Case(ifs=[exp.If(this=blank, true=exp.Null()),
+                                  exp.If(this=dialect.search(text, NUMBER_TEXT, False), true=exp.cast(text, "DOUBLE"))],
+                             default=stop)
+        elif stored in ("integer", "float"):
+            value = exp.cast(raw, "DOUBLE")
+        else:
+            raise CompileError(f"column {canonical!r} of {table} is stored as {stored}, not as numbers")
+        return exp.Case(ifs=[exp.If(this=exp.Not(this=dialect.is_nan(value)), true=value)])
     if canonical in ("visitor_id", "order_id") or stored == "text":
         return _text(raw)
     if kind in ("integer", "float"):
@@ -158,9 +168,11 @@ def _timestamp(source: Source, timestamp_format: str, dialect: Dialect) -> exp.E
     if timestamp_format != "iso":
         raise CompileError(f"timestamp_format {timestamp_format!r} is not compiled to SQL; use the polars engine")
     if stored == "instant":
-        return dialect.micros(raw)
-    if stored == "text":
-        return dialect.micros(exp.TryCast(this=raw, to=exp.DataType.build("TIMESTAMPTZ")))
+        return dialect.micros(exp.cast(raw, "TIMESTAMPTZ"))  # any unit and zone (DuckDB's epoch_us wants µs)
+    if stored == "text":  # only the ISO text every engine reads alike (timeframe.ISO_TEXT), as polars does
+        text = trimmed(raw)
+        parsed = dialect.micros(exp.TryCast(this=text, to=exp.DataType.build("TIMESTAMPTZ")))
+        return exp.Case(ifs=[exp.If(this=dialect.search(text, ISO_TEXT, False), true=parsed)])
     raise CompileError(f"the events' timestamp is stored as {stored}; the SQL engines read ISO text or timestamps")
 
 
@@ -171,18 +183,18 @@ def _events(tables: Tables, columns: Columns, needs: Needs, dialect: Dialect) ->
                 _timestamp(source, tables.timestamp_format, dialect).as_("ts")]
     for canonical in dict.fromkeys(wanted):
         kind = columns.kind("events", canonical)
-        value = _typed(source, "events", canonical, kind) if kind is not None else (
+        value = _typed(source, "events", canonical, kind, dialect) if kind is not None else (
             exp.cast(exp.Null(), "DOUBLE" if canonical in NUMBER_COLUMNS["events"] else "VARCHAR"))
         selected.append(value.as_(canonical))
     return exp.select(*selected).from_(source.relation)
 
 
-def _profiles(source: Source, columns: Columns, needs: Needs) -> exp.Select:
+def _profiles(source: Source, columns: Columns, needs: Needs, dialect: Dialect) -> exp.Select:
     wanted = sorted(needs.profile_columns)
     selected = [_text(source.column("visitor_id")).as_("visitor_id")]
     for canonical in wanted:
         kind = columns.kind("profiles", canonical)
-        value = _typed(source, "profiles", canonical, kind) if kind is not None else exp.cast(exp.Null(), "VARCHAR")
+        value = _typed(source, "profiles", canonical, kind, dialect) if kind is not None else exp.cast(exp.Null(), "VARCHAR")
         selected.append(value.as_(canonical))
     order = source.row_order if source.row_order is not None else exp.Literal.number(0)
     ranked = exp.select(*selected, exp.Window(this=exp.RowNumber(), partition_by=[source.column("visitor_id")],
@@ -193,11 +205,11 @@ def _profiles(source: Source, columns: Columns, needs: Needs) -> exp.Select:
         exp.EQ(this=exp.column("row_rank"), expression=num(1)))
 
 
-def _item_flags(source: Source, columns: Columns, needs: Needs) -> exp.Select:
+def _item_flags(source: Source, columns: Columns, needs: Needs, dialect: Dialect) -> exp.Select:
     selected = [_text(source.column("order_id")).as_("order_id")]
     for canonical in sorted(needs.item_columns):
         kind = columns.kind("items", canonical)
-        value = _typed(source, "items", canonical, kind) if kind is not None else exp.cast(exp.Null(), "VARCHAR")
+        value = _typed(source, "items", canonical, kind, dialect) if kind is not None else exp.cast(exp.Null(), "VARCHAR")
         selected.append(value.as_(canonical))
     lines = exp.select(*selected).from_(source.relation).where(
         exp.Not(this=exp.Is(this=source.column("order_id"), expression=exp.Null())))

@@ -1,10 +1,13 @@
 WITH ev AS (
   SELECT
     CAST("visitor_id" AS TEXT) AS visitor_id,
-    EPOCH_US("timestamp") AS ts,
+    EPOCH_US(CAST("timestamp" AS TIMESTAMPTZ)) AS ts,
     CAST("event_type" AS TEXT) AS event_type,
     CAST("order_id" AS TEXT) AS order_id,
-    CAST("order_value" AS DOUBLE) AS order_value,
+    CASE
+      WHEN NOT ISNAN(CAST("order_value" AS DOUBLE))
+      THEN CAST("order_value" AS DOUBLE)
+    END AS order_value,
     CAST("referrer" AS TEXT) AS referrer,
     CAST("url" AS TEXT) AS url,
     CAST("utm_campaign" AS TEXT) AS utm_campaign
@@ -15,11 +18,13 @@ WITH ev AS (
     CASE
       WHEN ENDS_WITH(
         REGEXP_REPLACE(
-          LOWER(
+          TRANSLATE(
             NULLIF(
               REGEXP_EXTRACT(referrer, '(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1),
               ''
-            )
+            ),
+            'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+            'abcdefghijklmnopqrstuvwxyz'
           ),
           '^www[.]',
           '',
@@ -29,11 +34,13 @@ WITH ev AS (
       )
       THEN SUBSTRING(
         REGEXP_REPLACE(
-          LOWER(
+          TRANSLATE(
             NULLIF(
               REGEXP_EXTRACT(referrer, '(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1),
               ''
-            )
+            ),
+            'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+            'abcdefghijklmnopqrstuvwxyz'
           ),
           '^www[.]',
           '',
@@ -42,11 +49,13 @@ WITH ev AS (
         1,
         LENGTH(
           REGEXP_REPLACE(
-            LOWER(
+            TRANSLATE(
               NULLIF(
                 REGEXP_EXTRACT(referrer, '(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1),
                 ''
-              )
+              ),
+              'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+              'abcdefghijklmnopqrstuvwxyz'
             ),
             '^www[.]',
             '',
@@ -55,11 +64,13 @@ WITH ev AS (
         ) - 1
       )
       ELSE REGEXP_REPLACE(
-        LOWER(
+        TRANSLATE(
           NULLIF(
             REGEXP_EXTRACT(referrer, '(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1),
             ''
-          )
+          ),
+          'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+          'abcdefghijklmnopqrstuvwxyz'
         ),
         '^www[.]',
         '',
@@ -110,8 +121,11 @@ WITH ev AS (
   FROM (
     SELECT
       CAST("visitor_id" AS TEXT) AS visitor_id,
-      CAST("latitude" AS DOUBLE) AS latitude,
-      CAST("longitude" AS DOUBLE) AS longitude,
+      CASE WHEN NOT ISNAN(CAST("latitude" AS DOUBLE)) THEN CAST("latitude" AS DOUBLE) END AS latitude,
+      CASE
+        WHEN NOT ISNAN(CAST("longitude" AS DOUBLE))
+        THEN CAST("longitude" AS DOUBLE)
+      END AS longitude,
       ROW_NUMBER() OVER (PARTITION BY "visitor_id" ORDER BY segtool_row) AS row_rank
     FROM (
       SELECT
@@ -125,7 +139,7 @@ WITH ev AS (
   WHERE
     row_rank = 1
 ), universe AS (
-  SELECT
+  SELECT DISTINCT
     visitor_id
   FROM ev_ok
   UNION

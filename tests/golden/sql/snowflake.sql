@@ -1,10 +1,13 @@
 WITH ev AS (
   SELECT
     CAST("visitor_id" AS VARCHAR) AS visitor_id,
-    DATE_PART(EPOCH_MICROSECOND, "timestamp") AS ts,
+    DATE_PART(EPOCH_MICROSECOND, CAST("timestamp" AS TIMESTAMPTZ)) AS ts,
     CAST("event_type" AS VARCHAR) AS event_type,
     CAST("order_id" AS VARCHAR) AS order_id,
-    CAST("order_value" AS DOUBLE) AS order_value,
+    CASE
+      WHEN NOT CAST("order_value" AS DOUBLE) = CAST('NaN' AS DOUBLE)
+      THEN CAST("order_value" AS DOUBLE)
+    END AS order_value,
     CAST("referrer" AS VARCHAR) AS referrer,
     CAST("url" AS VARCHAR) AS url,
     CAST("utm_campaign" AS VARCHAR) AS utm_campaign
@@ -15,11 +18,13 @@ WITH ev AS (
     CASE
       WHEN ENDSWITH(
         REGEXP_REPLACE(
-          LOWER(
+          TRANSLATE(
             NULLIF(
               REGEXP_SUBSTR(referrer, '^(?:[a-z][a-z0-9+.\\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1, 1, 'ie', 1),
               ''
-            )
+            ),
+            'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+            'abcdefghijklmnopqrstuvwxyz'
           ),
           '^www[.]',
           ''
@@ -28,11 +33,13 @@ WITH ev AS (
       )
       THEN SUBSTRING(
         REGEXP_REPLACE(
-          LOWER(
+          TRANSLATE(
             NULLIF(
               REGEXP_SUBSTR(referrer, '^(?:[a-z][a-z0-9+.\\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1, 1, 'ie', 1),
               ''
-            )
+            ),
+            'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+            'abcdefghijklmnopqrstuvwxyz'
           ),
           '^www[.]',
           ''
@@ -40,11 +47,13 @@ WITH ev AS (
         1,
         LENGTH(
           REGEXP_REPLACE(
-            LOWER(
+            TRANSLATE(
               NULLIF(
                 REGEXP_SUBSTR(referrer, '^(?:[a-z][a-z0-9+.\\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1, 1, 'ie', 1),
                 ''
-              )
+              ),
+              'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+              'abcdefghijklmnopqrstuvwxyz'
             ),
             '^www[.]',
             ''
@@ -52,11 +61,13 @@ WITH ev AS (
         ) - 1
       )
       ELSE REGEXP_REPLACE(
-        LOWER(
+        TRANSLATE(
           NULLIF(
             REGEXP_SUBSTR(referrer, '^(?:[a-z][a-z0-9+.\\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1, 1, 'ie', 1),
             ''
-          )
+          ),
+          'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+          'abcdefghijklmnopqrstuvwxyz'
         ),
         '^www[.]',
         ''
@@ -106,8 +117,14 @@ WITH ev AS (
   FROM (
     SELECT
       CAST("visitor_id" AS VARCHAR) AS visitor_id,
-      CAST("latitude" AS DOUBLE) AS latitude,
-      CAST("longitude" AS DOUBLE) AS longitude,
+      CASE
+        WHEN NOT CAST("latitude" AS DOUBLE) = CAST('NaN' AS DOUBLE)
+        THEN CAST("latitude" AS DOUBLE)
+      END AS latitude,
+      CASE
+        WHEN NOT CAST("longitude" AS DOUBLE) = CAST('NaN' AS DOUBLE)
+        THEN CAST("longitude" AS DOUBLE)
+      END AS longitude,
       ROW_NUMBER() OVER (PARTITION BY "visitor_id" ORDER BY segtool_row) AS row_rank
     FROM (
       SELECT
@@ -121,7 +138,7 @@ WITH ev AS (
   WHERE
     row_rank = 1
 ), universe AS (
-  SELECT
+  SELECT DISTINCT
     visitor_id
   FROM ev_ok
   UNION

@@ -1,10 +1,13 @@
 WITH ev AS (
   SELECT
     CAST(`visitor_id` AS STRING) AS visitor_id,
-    UNIX_MICROS(`timestamp`) AS ts,
+    UNIX_MICROS(CAST(`timestamp` AS TIMESTAMP)) AS ts,
     CAST(`event_type` AS STRING) AS event_type,
     CAST(`order_id` AS STRING) AS order_id,
-    CAST(`order_value` AS DOUBLE) AS order_value,
+    CASE
+      WHEN NOT ISNAN(CAST(`order_value` AS DOUBLE))
+      THEN CAST(`order_value` AS DOUBLE)
+    END AS order_value,
     CAST(`referrer` AS STRING) AS referrer,
     CAST(`url` AS STRING) AS url,
     CAST(`utm_campaign` AS STRING) AS utm_campaign
@@ -15,11 +18,13 @@ WITH ev AS (
     CASE
       WHEN ENDSWITH(
         REGEXP_REPLACE(
-          LOWER(
+          TRANSLATE(
             NULLIF(
               REGEXP_EXTRACT(referrer, '(?iu)^(?:[a-z][a-z0-9+.\\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)'),
               ''
-            )
+            ),
+            'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+            'abcdefghijklmnopqrstuvwxyz'
           ),
           '^www[.]',
           ''
@@ -28,11 +33,13 @@ WITH ev AS (
       )
       THEN SUBSTRING(
         REGEXP_REPLACE(
-          LOWER(
+          TRANSLATE(
             NULLIF(
               REGEXP_EXTRACT(referrer, '(?iu)^(?:[a-z][a-z0-9+.\\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)'),
               ''
-            )
+            ),
+            'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+            'abcdefghijklmnopqrstuvwxyz'
           ),
           '^www[.]',
           ''
@@ -40,11 +47,13 @@ WITH ev AS (
         1,
         LENGTH(
           REGEXP_REPLACE(
-            LOWER(
+            TRANSLATE(
               NULLIF(
                 REGEXP_EXTRACT(referrer, '(?iu)^(?:[a-z][a-z0-9+.\\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)'),
                 ''
-              )
+              ),
+              'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+              'abcdefghijklmnopqrstuvwxyz'
             ),
             '^www[.]',
             ''
@@ -52,11 +61,13 @@ WITH ev AS (
         ) - 1
       )
       ELSE REGEXP_REPLACE(
-        LOWER(
+        TRANSLATE(
           NULLIF(
             REGEXP_EXTRACT(referrer, '(?iu)^(?:[a-z][a-z0-9+.\\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)'),
             ''
-          )
+          ),
+          'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+          'abcdefghijklmnopqrstuvwxyz'
         ),
         '^www[.]',
         ''
@@ -97,8 +108,11 @@ WITH ev AS (
   FROM (
     SELECT
       CAST(`visitor_id` AS STRING) AS visitor_id,
-      CAST(`latitude` AS DOUBLE) AS latitude,
-      CAST(`longitude` AS DOUBLE) AS longitude,
+      CASE WHEN NOT ISNAN(CAST(`latitude` AS DOUBLE)) THEN CAST(`latitude` AS DOUBLE) END AS latitude,
+      CASE
+        WHEN NOT ISNAN(CAST(`longitude` AS DOUBLE))
+        THEN CAST(`longitude` AS DOUBLE)
+      END AS longitude,
       ROW_NUMBER() OVER (PARTITION BY `visitor_id` ORDER BY segtool_row NULLS LAST) AS row_rank
     FROM (
       SELECT
@@ -112,7 +126,7 @@ WITH ev AS (
   WHERE
     row_rank = 1
 ), universe AS (
-  SELECT
+  SELECT DISTINCT
     visitor_id
   FROM ev_ok
   UNION

@@ -1,10 +1,13 @@
 WITH ev AS (
   SELECT
     CAST("visitor_id" AS VARCHAR) AS visitor_id,
-    CAST(ROUND(TO_UNIXTIME("timestamp") * 1000000) AS BIGINT) AS ts,
+    CAST(ROUND(TO_UNIXTIME(CAST("timestamp" AS TIMESTAMP WITH TIME ZONE)) * 1000000) AS BIGINT) AS ts,
     CAST("event_type" AS VARCHAR) AS event_type,
     CAST("order_id" AS VARCHAR) AS order_id,
-    CAST("order_value" AS DOUBLE) AS order_value,
+    CASE
+      WHEN NOT IS_NAN(CAST("order_value" AS DOUBLE))
+      THEN CAST("order_value" AS DOUBLE)
+    END AS order_value,
     CAST("referrer" AS VARCHAR) AS referrer,
     CAST("url" AS VARCHAR) AS url,
     CAST("utm_campaign" AS VARCHAR) AS utm_campaign
@@ -15,11 +18,13 @@ WITH ev AS (
     CASE
       WHEN LENGTH(
         REGEXP_REPLACE(
-          LOWER(
+          TRANSLATE(
             NULLIF(
               REGEXP_EXTRACT(referrer, '(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1),
               ''
-            )
+            ),
+            'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+            'abcdefghijklmnopqrstuvwxyz'
           ),
           '^www[.]',
           ''
@@ -27,22 +32,26 @@ WITH ev AS (
       ) >= 1
       AND SUBSTR(
         REGEXP_REPLACE(
-          LOWER(
+          TRANSLATE(
             NULLIF(
               REGEXP_EXTRACT(referrer, '(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1),
               ''
-            )
+            ),
+            'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+            'abcdefghijklmnopqrstuvwxyz'
           ),
           '^www[.]',
           ''
         ),
         LENGTH(
           REGEXP_REPLACE(
-            LOWER(
+            TRANSLATE(
               NULLIF(
                 REGEXP_EXTRACT(referrer, '(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1),
                 ''
-              )
+              ),
+              'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+              'abcdefghijklmnopqrstuvwxyz'
             ),
             '^www[.]',
             ''
@@ -51,11 +60,13 @@ WITH ev AS (
       ) = '.'
       THEN SUBSTR(
         REGEXP_REPLACE(
-          LOWER(
+          TRANSLATE(
             NULLIF(
               REGEXP_EXTRACT(referrer, '(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1),
               ''
-            )
+            ),
+            'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+            'abcdefghijklmnopqrstuvwxyz'
           ),
           '^www[.]',
           ''
@@ -63,11 +74,13 @@ WITH ev AS (
         1,
         LENGTH(
           REGEXP_REPLACE(
-            LOWER(
+            TRANSLATE(
               NULLIF(
                 REGEXP_EXTRACT(referrer, '(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1),
                 ''
-              )
+              ),
+              'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+              'abcdefghijklmnopqrstuvwxyz'
             ),
             '^www[.]',
             ''
@@ -75,11 +88,13 @@ WITH ev AS (
         ) - 1
       )
       ELSE REGEXP_REPLACE(
-        LOWER(
+        TRANSLATE(
           NULLIF(
             REGEXP_EXTRACT(referrer, '(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1),
             ''
-          )
+          ),
+          'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+          'abcdefghijklmnopqrstuvwxyz'
         ),
         '^www[.]',
         ''
@@ -129,8 +144,14 @@ WITH ev AS (
   FROM (
     SELECT
       CAST("visitor_id" AS VARCHAR) AS visitor_id,
-      CAST("latitude" AS DOUBLE) AS latitude,
-      CAST("longitude" AS DOUBLE) AS longitude,
+      CASE
+        WHEN NOT IS_NAN(CAST("latitude" AS DOUBLE))
+        THEN CAST("latitude" AS DOUBLE)
+      END AS latitude,
+      CASE
+        WHEN NOT IS_NAN(CAST("longitude" AS DOUBLE))
+        THEN CAST("longitude" AS DOUBLE)
+      END AS longitude,
       ROW_NUMBER() OVER (PARTITION BY "visitor_id" ORDER BY segtool_row) AS row_rank
     FROM (
       SELECT
@@ -144,7 +165,7 @@ WITH ev AS (
   WHERE
     row_rank = 1
 ), universe AS (
-  SELECT
+  SELECT DISTINCT
     visitor_id
   FROM ev_ok
   UNION
