@@ -50,8 +50,7 @@ def build_plan(segments: list[Segment], inputs: Inputs, as_of: AsOf, *, per_rule
             outputs.extend(translate(rule, ctx).alias(rule_column(i, j)) for j, rule in enumerate(segment.top_rules))
     extra = [features.profile(c).alias(profile_name(c)) for c in columns]
     needs_event = all(required_events(segment.root, ctx) for segment in segments)
-    # a sample's answer depends on the visitor's ID alone, so any visitor may be in it: all of them
-    scope = ALL if per_rule or ctx.buckets else universe_scope(features, inputs, as_of, outputs, needs_event)
+    scope = ALL if per_rule else universe_scope(features, inputs, as_of, outputs, needs_event, bool(ctx.buckets))
     visitors = visitor_frame(inputs, features, as_of, scope, prepared)
     frame = visitors.frame.select(pl.col(VID), *extra, *outputs)
     notes = {c: note for c, note in prepared.prediction_notes.items() if c in features.profile_columns}
@@ -82,7 +81,7 @@ def run_plan(plan: Plan, inputs: Inputs, as_of: AsOf, conversion_types: bool = T
 
 
 def universe_scope(features: Features, inputs: Inputs, as_of: AsOf, outputs: list[pl.Expr],
-                   needs_event: bool = False) -> str:
+                   needs_event: bool = False, samples: bool = False) -> str:
     """The narrowest set of visitors outside which no output can be true.
 
     When every segment needs an event that meets one of its event rules, or a chain of one of its sequences
@@ -93,6 +92,8 @@ def universe_scope(features: Features, inputs: Inputs, as_of: AsOf, outputs: lis
     Decided by evaluating the outputs on that one default row (no data read)."""
     if needs_event and not features.visit_aggs:
         return MATCHING_EVENTS
+    if samples:  # a sample's answer depends on the visitor's ID alone: the default row cannot tell
+        return ALL
     if features.reads_events_one_by_one or any(inputs.computes(c) for c in features.profile_columns):
         return ALL  # predictions value visitors without a profile or a conversion too
     schema = visitor_frame(inputs, features, as_of).frame.collect_schema()
