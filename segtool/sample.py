@@ -608,10 +608,10 @@ class _Filler:
             return pl.lit(catalog.deal_paths.gather(catalog.products(self.rng, m)))
         alphabet = {"t": BASE62, "h": HEX, "d": DIGITS, "vh": HEX}[kind]
         keys = rows["visitor_key" if kind == "vh" else "key"].to_numpy()
-        return pl.lit(_tokens(keys, self.chunk.seed, f"{self.channel}:{salt}", length, alphabet))
+        return pl.lit(tokens(keys, self.chunk.seed, f"{self.channel}:{salt}", length, alphabet))
 
 
-def _tokens(keys, seed: int, salt: str, length: int, alphabet: bytes):
+def tokens(keys, seed: int, salt: str, length: int, alphabet: bytes):
     """A text token per key, `length` characters of `alphabet`; distinct keys give distinct tokens.
 
     Each block of characters spells a bijective mix of the key (modulo 2**bits, where the block has room

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .sample import DIGITS, HEX, SITE, _tokens, generate_sample
+from .sample import DIGITS, HEX, SITE, tokens, generate_sample
 
 SHOP_ZONE = "Europe/Amsterdam"  # the shop's time zone: Shopify's `Created at`, GA4's `event_date`
 NOT_SET = "(not set)"
@@ -71,9 +71,9 @@ def vendor_ids(preset: str, visitors: pl.DataFrame, seed: int) -> pl.DataFrame:
     if preset == "shopify_orders":
         vendor = "user" + visitors["visitor_id"] + "@mail.example"
     elif preset == "ga4":
-        vendor = _tokens(keys, seed, "ga4-client", 10, DIGITS) + "." + _tokens(keys, seed, "ga4-time", 10, DIGITS)
+        vendor = tokens(keys, seed, "ga4-client", 10, DIGITS) + "." + tokens(keys, seed, "ga4-time", 10, DIGITS)
     else:
-        hexes = _tokens(keys, seed, "segment-anonymous", 32, HEX)
+        hexes = tokens(keys, seed, "segment-anonymous", 32, HEX)
         vendor = pl.select(pl.concat_str([hexes.str.slice(a, b - a) for a, b in
                                           ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))], separator="-")).to_series()
     return visitors.select("visitor_id", vendor.alias("vendor_id"))

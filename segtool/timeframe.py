@@ -170,6 +170,11 @@ def window(period: Period, as_of: AsOf) -> Window:
     raise TypeError(f"no window for {period!r}")
 
 
+def exact_length(period: LastPeriod) -> timedelta:
+    """The length of a period of hours, days or weeks (those have one; months and years do not)."""
+    return period.amount * _EXACT[period.unit]
+
+
 def back(period: LastPeriod, as_of: AsOf) -> datetime:
     """The instant `period` before as_of: exact for hours, days and weeks; months and years step back on
     the calendar of the zone, to the same day and time (the month's last day where it has fewer days)."""

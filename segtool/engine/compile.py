@@ -15,6 +15,7 @@ import polars as pl
 from .. import catalog
 from ..grid import GridCell
 from ..operators import Predicate
+from ..semantics import SUM_DECIMALS
 from ..timeframe import MICROSECONDS_PER_DAY, UTC_NAME, AsOf, Window, window
 from ..tree import (AllOf, AnyOf, Condition, EventCondition, EventRule, ItemCondition, Not, Period, Rule, Sample,
                     Segment, SegmentRef, Sequence)
@@ -258,13 +259,8 @@ def _items_flag(items: tuple[ItemCondition, ...], ctx: Context) -> pl.Expr:
 
 
 # measure -> (aggregate over the visitor's masked conversions, value for a visitor without any). Numbers are
-# floats; `count` counts timestamps rather than summing the mask, which is a literal without a period.
-# Sums of money in floating point depend on the order of the terms (216.95 + 82.91 + 35.46 + 89.18 + 75.5
-# is 500 or a hair under), and the order of a parallel group-by varies: rounded, the answer does not (half away
-# from zero, as SQL's ROUND rounds).
-SUM_DECIMALS = 9
-
-
+# floats; `count` counts timestamps rather than summing the mask, which is a literal without a period. Sums
+# and means are rounded (semantics.SUM_DECIMALS).
 def _rounded(value: pl.Expr) -> pl.Expr:
     return value.round(SUM_DECIMALS, mode="half_away_from_zero")
 

@@ -8,12 +8,11 @@ from collections.abc import Callable
 
 import polars as pl
 
+from .. import semantics
 from ..operators import Predicate
+from ..semantics import ASCII_UPPER, EARTH_RADIUS_KM, EDGE_TOLERANCE_KM, HOST_PATTERN
 from ..tree import WithinKm
 
-NUMBER_OPS = frozenset({"eq", "lt", "lte", "gt", "gte", "between"})
-EARTH_RADIUS_KM = 6371.0088  # mean Earth radius, as the haversine package uses
-EDGE_TOLERANCE_KM = 1e-9     # a visitor at the distance (to a micrometre of rounding) matches
 
 
 def _folded(pattern: str) -> str:
@@ -48,21 +47,8 @@ def _as_number(value):
     return float(value)
 
 
-def _parses_as_numbers(value) -> bool:
-    try:
-        _as_number(value)
-        return True
-    except (TypeError, ValueError):
-        return False
-
-
 def compares_as_number(p: Predicate, value_type: str, dtype: pl.DataType | None) -> bool:
-    """Whether the predicate compares numbers: by the field's type, the operator, or the column's type."""
-    if value_type == "number" or p.op in NUMBER_OPS:
-        return True
-    if value_type == "text" or p.op not in ("is", "in"):
-        return False
-    return dtype is not None and dtype.is_numeric() and _parses_as_numbers(p.value)
+    return semantics.compares_as_number(p, value_type, dtype is not None and dtype.is_numeric())
 
 
 def matches(column: pl.Expr, p: Predicate, value_type: str, dtype: pl.DataType | None = None) -> pl.Expr:
@@ -107,16 +93,12 @@ def within_km(latitude: pl.Expr, longitude: pl.Expr, w: WithinKm) -> pl.Expr:
 
 
 # -- event values ----------------------------------------------------------------
-_HOST = r"(?i)^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)"
-
-
-ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # hosts are lower-cased in ASCII only (IDNs are punycode): every
-# engine does that alike, where Unicode lower-casing differs (İ, a final Σ)
 
 
 def referrer_domain(referrer: pl.Expr) -> pl.Expr:
     """The referrer's host, lower-cased (ASCII letters), without port or a leading www."""
-    host = referrer.str.extract(_HOST, 1).str.replace_many(list(ASCII_UPPER), list(ASCII_UPPER.lower()))
+    host = referrer.str.extract("(?i)" + HOST_PATTERN, 1).str.replace_many(list(ASCII_UPPER),
+                                                                             list(ASCII_UPPER.lower()))
     return host.str.replace(r"^www\.", "").str.strip_suffix(".")
 
 

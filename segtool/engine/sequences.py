@@ -19,12 +19,11 @@ from datetime import timedelta
 
 import polars as pl
 
-from ..timeframe import AsOf
+from ..timeframe import AsOf, exact_length
 from ..tree import LastPeriod
 from .events import EventTest, Test, matching_events
 from .inputs import UTC_US, VID
 
-_UNIT = {"hours": timedelta(hours=1), "days": timedelta(days=1), "weeks": timedelta(weeks=1)}
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class SequenceSpec:
 
 
 def duration(period: LastPeriod) -> timedelta:
-    return period.amount * _UNIT[period.unit]
+    return exact_length(period)
 
 
 def sequence_flags(events: pl.LazyFrame, spec: SequenceSpec, name: str, as_of: AsOf,

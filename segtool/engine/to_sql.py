@@ -164,7 +164,8 @@ def run_spark(sql: str, inputs: Inputs, views: dict[str, str], settings) -> pl.D
     except ImportError:
         raise CompileError("--engine spark needs PySpark: pip install 'segtool[spark]' (and Java 17 for a local "
                            "session), or pyspark-client for Spark Connect") from None
-    builder = SparkSession.builder.appName("segtool").config("spark.sql.session.timeZone", "UTC")
+    builder = (SparkSession.builder.appName("segtool").config("spark.sql.session.timeZone", "UTC")
+               .config("spark.ui.showConsoleProgress", "false"))  # segtool draws progress itself, on a terminal
     for key, value in settings.spark_conf.items():
         builder = builder.config(key, value)
     remote = settings.spark.get("remote")
@@ -176,14 +177,24 @@ def run_spark(sql: str, inputs: Inputs, views: dict[str, str], settings) -> pl.D
         for table in (inputs.events, inputs.profiles, inputs.items):
             if table is not None and table.name in views and table.name not in settings.tables:
                 _spark_view(spark, table, views[table.name])
-        rows = spark.sql(sql)
-        names = rows.columns
-        frame = pl.DataFrame([tuple(r) for r in rows.collect()], schema=names, orient="row")
+        frame = _spark_answer(spark.sql(sql), local=not remote)
     except Exception as exc:  # Spark reports through py4j/grpc exceptions of its own
         if isinstance(exc, (CompileError, DataError)):
             raise
         raise DataError(f"Spark could not run the segments: {str(exc).strip().splitlines()[0]}") from None
     return _typed_answer(frame)
+
+
+def _spark_answer(rows, local: bool) -> pl.DataFrame:
+    """A local session writes the answer as Parquet that polars reads (no row passes through Python); a
+    remote one (Spark Connect) shares no file system with this machine, so its rows are collected."""
+    if not local:
+        return pl.DataFrame([tuple(r) for r in rows.collect()], schema=rows.columns, orient="row")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="segtool-spark-") as folder:
+        rows.write.mode("overwrite").parquet(f"{folder}/answer")
+        return pl.read_parquet(f"{folder}/answer/*.parquet")
 
 
 def _spark_view(spark, table: Table, view: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import singledispatch
 
 from sqlglot import exp
@@ -20,15 +20,13 @@ from sqlglot import exp
 from .. import catalog
 from ..errors import SegtoolError
 from ..operators import Predicate
-from ..timeframe import MICROSECONDS_PER_DAY, NUMBER_TEXT, UTC_NAME, AsOf, Window, window
+from ..semantics import (ASCII_UPPER, EARTH_RADIUS_KM, EDGE_TOLERANCE_KM, HOST_PATTERN, SUM_DECIMALS,
+                         compares_as_number)
+from ..timeframe import NUMBER_TEXT, UTC_NAME, AsOf, Window, exact_length, window
 from ..tree import AllOf, AnyOf, Condition, EventRule, ItemCondition, Not, Sample, Segment, SegmentRef, Sequence
 from .dialects import Dialect
 from .portable import WHITESPACE, literal_regex
 
-NUMBER_OPS = frozenset({"eq", "lt", "lte", "gt", "gte", "between"})
-EARTH_RADIUS_KM = 6371.0088
-EDGE_TOLERANCE_KM = 1e-9
-SUM_DECIMALS = 9
 TRUE, FALSE = exp.true(), exp.false()
 
 
@@ -152,19 +150,6 @@ def negate_if(p: Predicate, condition: exp.Expression) -> exp.Expression:
 
 
 # -- operators -------------------------------------------------------------------------------------------
-def compares_as_number(p: Predicate, value_type: str, kind: str | None) -> bool:
-    if value_type == "number" or p.op in NUMBER_OPS:
-        return True
-    if value_type == "text" or p.op not in ("is", "in"):
-        return False
-    values = p.value if isinstance(p.value, tuple) else (p.value,)
-    try:
-        [float(v) for v in values]
-    except (TypeError, ValueError):
-        return False
-    return kind in ("integer", "float")
-
-
 def matches(column: exp.Expression, p: Predicate, value_type: str, kind: str | None, ctx: Context) -> exp.Expression:
     """The positive operator on a column, two-valued: a missing value never matches."""
     if p.op == "is_set":
@@ -174,7 +159,7 @@ def matches(column: exp.Expression, p: Predicate, value_type: str, kind: str | N
         if kind in (None, "text"):
             present = exp.and_(present, exp.NEQ(this=column, expression=exp.Literal.string("")))
         return two_valued(present)
-    if compares_as_number(p, value_type, kind):
+    if compares_as_number(p, value_type, kind in ("integer", "float")):
         value = as_number(column, kind, ctx.dialect)
         if p.op in ("is", "eq"):
             test = exp.EQ(this=value, expression=num(float(p.value)))
@@ -263,9 +248,7 @@ class SequenceSql:
 
 
 def _micros_of(period) -> int | None:
-    if period is None:
-        return None
-    return period.amount * {"hours": 3_600, "days": 86_400, "weeks": 604_800}[period.unit] * 1_000_000
+    return None if period is None else exact_length(period) // timedelta(microseconds=1)
 
 
 @translate.register
@@ -313,8 +296,6 @@ def _event_condition(c, ctx: Context) -> exp.Expression:
 
 
 # -- values derived from referrers and URLs ------------------------------------------------------------------
-ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # hosts are lower-cased in ASCII only, as engine/expressions.py does
-HOST = r"^(?:[a-z][a-z0-9+.\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)"  # RFC 3986's host, as engine/expressions.py
 SENTINEL = "\ue000"  # marks a valid %XX escape while decoding (private use: no URL text holds it)
 DECODED = range(0x20, 0x7F)  # printable ASCII: the characters SQL string literals hold alike everywhere
 
@@ -347,7 +328,7 @@ def _derived(name: str, derive, ctx: Context) -> exp.Expression:
 
 def _domain(ctx: Context) -> exp.Expression:
     """The referrer's host, lower-cased (ASCII letters), without a leading www. and one trailing dot."""
-    host = exp.Anonymous(this="TRANSLATE", expressions=[ctx.dialect.extract(exp.column("referrer"), HOST, True),
+    host = exp.Anonymous(this="TRANSLATE", expressions=[ctx.dialect.extract(exp.column("referrer"), HOST_PATTERN, True),
                                                          exp.Literal.string(ASCII_UPPER),
                                                          exp.Literal.string(ASCII_UPPER.lower())])
     bare = exp.RegexpReplace(this=host, expression=exp.Literal.string("^www[.]"), replacement=exp.Literal.string(""))

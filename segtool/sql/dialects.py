@@ -13,6 +13,7 @@ from typing import Callable
 from sqlglot import exp
 
 from ..errors import UsageError
+from ..timeframe import MICROSECONDS_PER_DAY
 
 Lower = Callable[..., exp.Expression]
 
@@ -107,7 +108,7 @@ class Dialect:
 
     def whole_days(self, micros: exp.Expression) -> exp.Expression:
         """Whole days in a non-negative number of microseconds: integer division, exact in every dialect."""
-        day = exp.Literal.number(86_400_000_000)
+        day = exp.Literal.number(MICROSECONDS_PER_DAY)
         if self.name == "trino":  # BIGINT / BIGINT divides as integers there (sqlglot would go through DOUBLE)
             return exp.Div(this=exp.cast(micros, "BIGINT"), expression=exp.cast(day, "BIGINT"))
         return exp.IntDiv(this=micros, expression=day)
@@ -139,21 +140,24 @@ class Dialect:
         return frozenset(COMMON) | self.extra
 
 
+# what every dialect here but Snowflake calls alike, then each dialect's own names (see `Dialect.allowed`)
+_SHARED = {"REGEXP_REPLACE", "REPLACE", "NULLIF", "MD5"}
+_SPARK = frozenset(_SHARED | {"MONOTONICALLY_INCREASING_ID", "ISNAN", "REGEXP_EXTRACT", "RAISE_ERROR", "RLIKE",
+                              "REGEXP_LIKE", "UNIX_MICROS", "CONV", "LOCATE", "STARTSWITH", "ENDSWITH"})
 DIALECTS = {
-    "duckdb": Dialect("duckdb", extra=frozenset({"ISNAN", "REGEXP_EXTRACT", "REGEXP_REPLACE", "REPLACE", "ERROR", "NULLIF", "REGEXP_MATCHES", "EPOCH_US", "MD5", "READ_PARQUET", "READ_CSV",
-                                                 "STRPOS", "STARTS_WITH", "ENDS_WITH", "TRY_CAST"})),
-    "spark": Dialect("spark", regex_flag="(?iu)", extra=frozenset({"MONOTONICALLY_INCREASING_ID", "ISNAN", "REGEXP_EXTRACT", "REGEXP_REPLACE", "REPLACE", "RAISE_ERROR", "NULLIF", "RLIKE", "UNIX_MICROS", "MD5", "CONV", "LOCATE",
-                                                                   "STARTSWITH", "ENDSWITH"})),
-    "databricks": Dialect("databricks", regex_flag="(?iu)",
-                          extra=frozenset({"MONOTONICALLY_INCREASING_ID", "RLIKE", "REGEXP_LIKE", "UNIX_MICROS", "MD5", "CONV",
-                                          "LOCATE", "STARTSWITH", "ENDSWITH", "ISNAN",
-                                          "REGEXP_EXTRACT", "REGEXP_REPLACE", "REPLACE", "RAISE_ERROR", "NULLIF"})),
-    "bigquery": Dialect("bigquery", extra=frozenset({"DIV", "MOD", "INSTR", "IS_NAN", "REGEXP_EXTRACT", "REGEXP_REPLACE", "REPLACE", "ERROR", "NULLIF", "REGEXP_CONTAINS", "UNIX_MICROS", "MD5", "TO_HEX", "STRPOS",
-                                                     "STARTS_WITH", "ENDS_WITH"})),
-    "snowflake": Dialect("snowflake", extra=frozenset({"TRUNC", "REGEXP_SUBSTR", "REGEXP_REPLACE", "REPLACE", "NULLIF", "REGEXP_INSTR", "DATE_PART", "MD5", "TO_NUMBER", "CHARINDEX",
-                                                       "STARTSWITH", "ENDSWITH"})),
-    "trino": Dialect("trino", extra=frozenset({"SUBSTR", "IS_NAN", "REGEXP_EXTRACT", "REGEXP_REPLACE", "REPLACE", "FAIL", "NULLIF", "REGEXP_LIKE", "MD5", "TO_HEX", "TO_UTF8", "FROM_BASE", "STRPOS",
-                                               "STARTS_WITH", "TO_UNIXTIME"})),
+    "duckdb": Dialect("duckdb", extra=frozenset(_SHARED | {
+        "ISNAN", "REGEXP_EXTRACT", "ERROR", "REGEXP_MATCHES", "EPOCH_US", "READ_PARQUET", "READ_CSV", "STRPOS",
+        "STARTS_WITH", "ENDS_WITH", "TRY_CAST"})),
+    "spark": Dialect("spark", regex_flag="(?iu)", extra=_SPARK),
+    "databricks": Dialect("databricks", regex_flag="(?iu)", extra=_SPARK),
+    "bigquery": Dialect("bigquery", extra=frozenset(_SHARED | {
+        "DIV", "MOD", "INSTR", "IS_NAN", "REGEXP_EXTRACT", "ERROR", "REGEXP_CONTAINS", "UNIX_MICROS", "TO_HEX",
+        "STRPOS", "STARTS_WITH", "ENDS_WITH"})),
+    "snowflake": Dialect("snowflake", extra=frozenset(_SHARED | {
+        "TRUNC", "REGEXP_SUBSTR", "REGEXP_INSTR", "DATE_PART", "TO_NUMBER", "CHARINDEX", "STARTSWITH", "ENDSWITH"})),
+    "trino": Dialect("trino", extra=frozenset(_SHARED | {
+        "SUBSTR", "IS_NAN", "REGEXP_EXTRACT", "FAIL", "REGEXP_LIKE", "TO_HEX", "TO_UTF8", "FROM_BASE", "STRPOS",
+        "STARTS_WITH", "TO_UNIXTIME"})),
 }
 
 
