@@ -65,92 +65,172 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9
                               list("-+0123456789"))
 _resolver = _Loader("")
 _constructor = yaml.constructor.SafeConstructor()
-_TAG_START = re.compile(r"(?:^|[\s\[{,])!", re.M)  # where a tag could begin (a `!` inside quotes may match too)
 _STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 def _location(file: str, mark) -> Location:
     return Location(file, mark.line + 1, mark.column + 1)
 
 
-class _Converter:
-    """yaml nodes → Nodes. A node reached twice (an alias) is converted once; what the file expands to is
-    counted and bounded, and a node reached again while inside itself (a recursive alias) is refused."""
+@dataclass(slots=True)
+class _Open:
+    """A mapping or list whose end event has not come yet."""
 
-    def __init__(self, file: str, tags_possible: bool = True):
+    node: Node
+    anchor: str | None
+    before: int                # values counted before it began
+    height: int = 1            # mappings and lists nested in it, itself included
+    key: Node | None = None    # a mapping's key that waits for its value
+    merge: bool = False        # ... and that key is `<<`
+    merges: list = field(default_factory=list)  # the values of its `<<` keys
+
+
+class _Builder:
+    """YAML events → Nodes, without recursion. Nesting is bounded by segtool (MAX_DEPTH) before libyaml's
+    own limit is reached, aliased values included; an alias is the same Node again, what the file expands
+    to is counted and bounded, and an alias to a value still open (a recursive alias) is refused. Merge keys
+    (`<<: *defaults`) give a mapping the keys it does not set itself."""
+
+    def __init__(self, file: str):
         self.file = file
-        self.tags_possible = tags_possible  # False where the text has no `!` that could start a tag
-        self.done: dict[int, tuple[Node, int]] = {}  # id(yaml node) -> (Node, values it expands to)
-        self.open: set[int] = set()
+        self.open: list[_Open] = []
+        self.anchors: dict[str, tuple[Node, int, int] | None] = {}  # -> (Node, values, height); None while open
         self.values = 0
+        self.documents = 0
+        self.root: Node | None = None
 
-    def fail(self, node: yaml.Node, message: str):
-        raise SegmentError([Problem(_location(self.file, node.start_mark), message, "yaml")])
+    def at(self, event: yaml.Event) -> Location:
+        return _location(self.file, event.start_mark)
 
-    def convert(self, node: yaml.Node, depth: int = 0) -> Node:
-        key = id(node)
-        if key in self.done:  # an alias: the same value again
-            converted, size = self.done[key]
-            self.count(node, size)
-            return converted
-        if key in self.open:
-            self.fail(node, "a recursive alias (a value that contains itself) is not allowed")
-        if depth > MAX_DEPTH:
-            self.fail(node, f"nested more than {MAX_DEPTH} levels deep")
-        before = self.values
-        self.open.add(key)
-        converted = self.build(node, depth)
-        self.open.discard(key)
-        self.done[key] = (converted, self.values - before)
-        return converted
+    def fail(self, where: yaml.Event | Location, message: str):
+        raise SegmentError([Problem(where if isinstance(where, Location) else self.at(where), message, "yaml")])
 
-    def count(self, node: yaml.Node, size: int) -> None:
+    def feed(self, event: yaml.Event) -> None:
+        if isinstance(event, yaml.ScalarEvent):
+            self.scalar(event)
+        elif isinstance(event, yaml.AliasEvent):
+            self.alias(event)
+        elif isinstance(event, yaml.CollectionStartEvent):
+            self.start(event)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            self.end()
+        elif isinstance(event, yaml.DocumentStartEvent):
+            if self.documents:
+                self.fail(event, "not valid YAML: a second document (---); a file holds one")
+            self.documents += 1
+
+    def count(self, event: yaml.Event, size: int) -> None:
         self.values += size
         if self.values > MAX_VALUES:
-            self.fail(node, f"the file holds more than {MAX_VALUES:,} values once its aliases are expanded")
+            self.fail(event, f"the file holds more than {MAX_VALUES:,} values once its aliases are expanded")
 
-    def build(self, node: yaml.Node, depth: int) -> Node:
-        loc = _location(self.file, node.start_mark)
-        self.count(node, 1)
-        if isinstance(node, yaml.MappingNode):
-            self.check_tag(node, _MAP)
-            values: dict[str, Node] = {}
-            key_locs: dict[str, Location] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    self.fail(key_node, "a key must be a plain value, not a list or mapping")
-                key = str(self.scalar(key_node))
-                if key in values:
-                    self.fail(key_node, f"duplicate key {key!r}")
-                values[key] = self.convert(value_node, depth + 1)
-                key_locs[key] = _location(self.file, key_node.start_mark)
-            return Node("map", values, loc, key_locs=key_locs)
-        if isinstance(node, yaml.SequenceNode):
-            self.check_tag(node, _SEQ)
-            return Node("seq", [self.convert(item, depth + 1) for item in node.value], loc)
-        return Node("scalar", self.scalar(node), loc, raw=node.value)
+    def scalar(self, event: yaml.ScalarEvent) -> None:
+        tag = _resolver.resolve(yaml.ScalarNode, event.value, (True, False)) if not event.style else _STR
+        self.check_tag(event, tag)
+        self.count(event, 1)
+        node = Node("scalar", self.value(event, tag), self.at(event), raw=event.value)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = (node, 1, 0)
+        self.add(node, event, 0, merge=tag == _MERGE)
 
-    def check_tag(self, node: yaml.Node, implicit: str) -> None:
-        if node.tag != implicit:
-            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-            self.fail(node, f"YAML tags are not allowed ({tag}); write the value as plain text, quoted where needed")
-
-    def scalar(self, node: yaml.ScalarNode):
-        if self.tags_possible:
-            plain = not node.style
-            self.check_tag(node, _resolver.resolve(yaml.ScalarNode, node.value, (True, False)) if plain else _STR)
-        if node.tag == _STR:
-            return node.value
+    def value(self, event: yaml.ScalarEvent, tag: str):
+        construct = _constructor.yaml_constructors.get(tag)
+        if tag == _STR or construct is None:  # `<<` and `=` outside a key are text
+            return event.value
         try:
-            return _constructor.yaml_constructors[node.tag](_constructor, node)
+            return construct(_constructor, yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark))
         except (ValueError, OverflowError, yaml.YAMLError) as exc:
-            self.fail(node, f"{node.value!r} cannot be read: {exc}")
+            self.fail(event, f"{event.value!r} cannot be read: {exc}")
+
+    def alias(self, event: yaml.AliasEvent) -> None:
+        if event.anchor not in self.anchors:
+            self.fail(event, f"not valid YAML: found undefined alias {event.anchor!r}")
+        if self.anchors[event.anchor] is None:
+            self.fail(event, "a recursive alias (a value that contains itself) is not allowed")
+        node, size, height = self.anchors[event.anchor]
+        self.count(event, size)
+        self.add(node, event, height)
+
+    def start(self, event: yaml.CollectionStartEvent) -> None:
+        is_map = isinstance(event, yaml.MappingStartEvent)
+        self.check_tag(event, _MAP if is_map else _SEQ)
+        self.check_depth(event, 1)
+        if self.open and self.open[-1].node.is_map and self.open[-1].key is None:
+            self.fail(event, "a key must be a plain value, not a list or mapping")
+        before = self.values
+        self.count(event, 1)
+        node = Node("map" if is_map else "seq", {} if is_map else [], self.at(event))
+        if event.anchor is not None:
+            self.anchors[event.anchor] = None
+        self.open.append(_Open(node, event.anchor, before))
+
+    def end(self) -> None:
+        done = self.open.pop()
+        node = done.node
+        if done.merges:
+            self.merge(node, done.merges)
+        if done.anchor is not None:
+            self.anchors[done.anchor] = (node, self.values - done.before, done.height)
+        self.add(node, None, done.height)
+
+    def merge(self, node: Node, merges: list[Node]) -> None:
+        """The keys of the mappings under `<<` that `node` does not set itself, first (as PyYAML orders them);
+        of two merged mappings that set a key, the first wins."""
+        values, locs = {}, {}
+        for merged in merges:
+            for source in merged.value if merged.is_seq else [merged]:
+                if not source.is_map:
+                    self.fail(source.loc, "a merge key (<<) takes a mapping or a list of mappings, like "
+                                          f"`<<: *defaults`, found {source.describe()}")
+                for key, value in source.value.items():
+                    if key not in node.value and key not in values:
+                        values[key], locs[key] = value, source.key_locs[key]
+        node.value = {**values, **node.value}
+        node.key_locs = {**locs, **node.key_locs}
+
+    def add(self, node: Node, event: yaml.Event | None, height: int, merge: bool = False) -> None:
+        if not self.open:
+            self.root = node
+            return
+        parent = self.open[-1]
+        if event is not None and height:  # an alias of a mapping or list
+            self.check_depth(event, height)
+        parent.height = max(parent.height, height + 1)
+        if parent.node.is_seq:
+            parent.node.value.append(node)
+        elif parent.key is None:
+            if not node.is_scalar:
+                self.fail(event, "a key must be a plain value, not a list or mapping")
+            key = str(node.value)
+            if not merge and key in parent.node.key_locs:
+                self.fail(event, f"duplicate key {key!r}")
+            parent.key, parent.merge = node, merge
+        elif parent.merge:
+            parent.merges.append(node)
+            parent.key = None
+        else:
+            key = str(parent.key.value)
+            parent.node.value[key] = node
+            parent.node.key_locs[key] = parent.key.loc
+            parent.key = None
+
+    def check_depth(self, event: yaml.Event, height: int) -> None:
+        if len(self.open) + height > MAX_DEPTH:
+            self.fail(event, f"nested more than {MAX_DEPTH} levels deep")
+
+    def check_tag(self, event: yaml.NodeEvent, implicit: str) -> None:
+        if event.tag is not None and event.tag != implicit:
+            tag = event.tag.replace("tag:yaml.org,2002:", "!!")
+            self.fail(event, f"YAML tags are not allowed ({tag}); write the value as plain text, quoted where needed")
 
 
 def parse_yaml(text: str, file: str) -> Node | None:
     """Parse YAML text into located nodes; None for an empty document."""
+    builder = _Builder(file)
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        for event in yaml.parse(text, Loader=_Loader):
+            builder.feed(event)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = _location(file, mark) if mark else Location(file, 1, 1)
@@ -162,9 +242,7 @@ def parse_yaml(text: str, file: str) -> Node | None:
                                          "is not allowed")]) from None
     except yaml.YAMLError as exc:
         raise SegmentError([Problem(Location(file, 1, 1), f"not valid YAML: {exc}")]) from None
-    except RecursionError:
-        raise SegmentError([Problem(Location(file, 1, 1), f"nested more than {MAX_DEPTH} levels deep")]) from None
-    return None if root is None else _Converter(file, _TAG_START.search(text) is not None).convert(root)
+    return builder.root
 
 
 def _offset_location(text: str, file: str, position: int) -> Location:

@@ -159,7 +159,11 @@ LAUGHS = "".join(f"{n}: &{n} [{', '.join([f'*{p}'] * 10) if p else ', '.join(['l
     ("rules:\n  - city: {is: !env HOME}\n", 2, "YAML tags are not allowed (!env)"),
     ("rules:\n  - clv: {gte: !!float abc}\n", 2, "YAML tags are not allowed (!!float)"),
     ("rules:\n  - clv: {gte: " + "9" * 400 + "}\n", 2, "takes a finite number"),
-    ("rules:\n  - " + "{not: " * 1000 + "{city: {is: x}}" + "}" * 1000 + "\n", 2, "nested more than 64 levels"),
+    # segtool's own limit, at the 65th level, whatever libyaml's (1,000 levels in PyYAML 6.0.4) or Python's
+    ("rules:\n  - " + "{not: " * 1000 + "{city: {is: x}}" + "}" * 1000 + "\n", 2, ":2:377: nested more than 64 levels"),
+    ("rules: " + "[" * 70 + "]" * 70 + "\n", 1, ":1:71: nested more than 64 levels"),
+    ("deep: &d " + "[" * 40 + "]" * 40 + "\nrules: " + "[" * 30 + "*d" + "]" * 30 + "\n", 2,
+     ":2:38: nested more than 64 levels"),  # an alias brings its own depth along
     ("rules:\n  - city: {is: \"a\x00b\"}\n", 2, "control character U+0000"),
     ("rules:\n  - conversions: {gte: 1, period: {last: " + "9" * 400 + "}}\n", 2, "period: at most 36,525 days"),
 ])
@@ -171,6 +175,21 @@ def test_hostile_yaml_is_a_segment_error_with_its_position(ws: Workspace, text, 
     assert time.monotonic() - started < 20  # no hang
     assert message in err and (line is None or f"{path}:{line}:" in err), err
     assert "<unicode string>" not in err
+
+
+def test_merge_keys_are_ordinary_yaml_in_segment_and_config_files(site: Workspace):
+    (site.root / "events.csv").write_text("visitor_id;timestamp;event_type;url;utm_source;utm_medium\n"
+                                          "a;2024-06-01T12:00:00Z;pageview;/;Google;CPC\n"
+                                          "b;2024-06-01T12:00:00Z;pageview;/;google;mail\n")
+    config = site.root / "european.yaml"
+    config.write_text("csv: &european {separator: ';'}\ndata:\n  events: {<<: *european, path: events.csv}\n")
+    segment = site.segment("rules:\n  - utm_source: &loose {is: google, ignore_case: true}\n"
+                           "  - utm_medium: {<<: *loose, is: cpc}\n")
+    assert site.cli("run", str(segment), "--as-of", AS_OF, "--config", str(config)).ids == ["a"]
+    assert site.cli("validate", str(site.segment("rules:\n  - url: {in: [<<, =]}\n"))).exit_code == 0  # text
+    segment = site.segment("rules:\n  - city: {<<: [is, x]}\n")
+    assert f"{segment}:2:17: a merge key (<<) takes a mapping or a list of mappings, like `<<: *defaults`, " \
+           "found 'is'" in fails(site, "validate", str(segment), code=1)
 
 
 def test_config_with_a_tag_or_a_bad_as_of_points_into_the_config(ws: Workspace):
