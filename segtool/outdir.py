@@ -22,6 +22,7 @@ from .output import atomic_path
 
 MANIFEST = "manifest.json"
 LOCK = ".segtool.lock"
+_AFRESH = f"restore it, or move {MANIFEST} away to compare with nothing (every member then counts as entered)"
 
 
 class BusyError(SegtoolError):
@@ -100,13 +101,16 @@ class Previous:
         fmt, checksums = entry.get("format"), entry.get("checksums") or {}
         changes = {entry.get("entered_file"), entry.get("exited_file")}
         files = [f for f in self.files(name) if f not in changes and Path(f).name == f]
-        if not files or not all((self.folder / f).is_file() for f in files):
+        if not files:
             return None
         import polars as pl
 
         ids = []
         for file in files:
             path = self.folder / file
+            if not path.is_file():
+                raise DataError(f"{path} is missing, though {self.folder / MANIFEST} lists it as written by the last "
+                                f"run; {_AFRESH}")
             if isinstance(checksums, dict) and checksums.get(file) not in (None, checksum(path)):
                 warn(f"{path} changed since the last run wrote it (its checksum is not the manifest's); comparing "
                      "with it as it is")
@@ -155,8 +159,8 @@ def _read_ids(path: Path, fmt: str | None):
             return empty
         return frame["visitor_id"].cast(pl.String)
     except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as exc:
-        raise DataError(f"cannot read the IDs the last run wrote to {path} ({str(exc).splitlines()[0]}); restore "
-                        "it, or delete it to count every member as entered") from None
+        raise DataError(f"cannot read the IDs the last run wrote to {path} ({str(exc).splitlines()[0]}); "
+                        f"{_AFRESH}") from None
 
 
 def checksum(path: Path) -> str:

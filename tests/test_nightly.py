@@ -334,12 +334,14 @@ def test_changes_files_have_checksums_and_txt_ids_with_separators_are_stable(sho
     (lambda out: (out / "buyers.csv").write_text("garbage,\n\x00\x01"), 3, "cannot read the IDs the last run wrote"),
     (lambda out: (out / "manifest.json").write_text('{"segments": []}'), 3, "is not a manifest segtool wrote"),
     (lambda out: (out / "manifest.json").write_text("{"), 3, "move it away"),
+    (lambda out: (out / "buyers.csv").unlink(), 3, "buyers.csv is missing, though"),  # deleted by hand
 ])
 def test_damaged_files_of_the_last_run_are_data_errors(shop: Workspace, change, code, message):
     assert nightly(shop).exit_code == 0
     change(shop.root / "out")
     result = nightly(shop, "--changes")
     assert result.exit_code == code and message in result.stderr and "Traceback" not in result.stderr
+    assert "move" in result.stderr and not (shop.root / "out" / "buyers.entered.csv").exists()
 
 
 def test_an_edited_file_of_the_last_run_is_compared_with_a_warning(shop: Workspace):
