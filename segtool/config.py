@@ -146,7 +146,8 @@ class _ConfigReader:
         if "as_of" in v:
             config.as_of = self.scalar_text(v["as_of"], "as_of")
             try:
-                parse_as_of(config.as_of or "")
+                if config.as_of is not None:
+                    parse_as_of(config.as_of)
             except UsageError as exc:
                 self.problem(v["as_of"], str(exc))
         if "data" in v and self.keys(v["data"], TABLES, "data"):

@@ -199,6 +199,8 @@ def test_config_with_a_tag_or_a_bad_as_of_points_into_the_config(ws: Workspace):
     assert "segtool.yaml:5:8: YAML tags are not allowed (!env)" in fails(ws, "validate", seg, code=1)
     ws.config("as_of: last tuesday\n")
     assert "segtool.yaml:5:8: as_of: 'last tuesday' is not a date" in fails(ws, "run", seg, code=1)
+    ws.config("as_of: [2024]\n")
+    assert fails(ws, "run", seg, code=1).endswith("segtool.yaml:5:8: as_of must be a value, found a list\n")
 
 
 def test_a_large_in_list_validates_and_runs(ws: Workspace):
