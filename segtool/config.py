@@ -210,11 +210,10 @@ class _ConfigReader:
     def domains(self, node: Node) -> tuple[str, ...]:
         """The site's own host names: a scheme, port, path, `*.`, `www.`, case and spaces are normalised away."""
         hosts = []
-        items = node.value if node.is_seq else [node]
-        for text, item in zip(self.text_list(node, "site.domains"), items):
-            host = normalise_domain(text)
+        for item in self.list_items(node, "site.domains"):
+            host = normalise_domain(item.raw)
             if host is None:
-                self.problem(item, f"site.domains: {text!r} is not a domain name like shop.example")
+                self.problem(item, f"site.domains: {item.raw!r} is not a domain name like shop.example")
             else:
                 hosts.append(host)
         return tuple(dict.fromkeys(hosts))
@@ -337,12 +336,24 @@ class _ConfigReader:
         return text
 
     def text_list(self, node: Node, what: str) -> tuple[str, ...]:
-        if node.is_scalar and node.value is not None:
-            return (node.raw,)
-        if not node.is_seq or not all(item.is_scalar and item.value is not None for item in node.value):
-            self.problem(node, f"{what} must be a list of values, found {node.describe()}")
-            return ()
-        return tuple(item.raw for item in node.value)
+        return tuple(item.raw for item in self.list_items(node, what))
+
+    def list_items(self, node: Node, what: str) -> list[Node]:
+        """A value or a list of values, each as written (`NULL` and `~` are those words, not YAML's null); a
+        list in the list (an alias of another list: `[*nulls, n/a]`) adds its values."""
+        if node.is_map or node.value is None and node.raw == "":
+            self.problem(node, f"{what} must be a value or a list of values, found {node.describe()}")
+            return []
+        items, pending = [], [node]
+        while pending:
+            item = pending.pop()
+            if item.is_seq:
+                pending.extend(reversed(item.value))
+            elif item.is_map or item.value is None and item.raw == "":
+                self.problem(item, f"{what}: each item must be a value, found {item.describe()}")
+            else:
+                items.append(item)
+        return items
 
     def grid(self, node: Node) -> tuple[GridCell, ...]:
         if not node.is_seq or not node.value:

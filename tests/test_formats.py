@@ -102,6 +102,15 @@ def test_other_encodings_and_null_values(ws: Workspace):
     assert ws.run("rules:\n  - total_order_value: {gte: 12}\n", *config, as_of=AS_OF) == ["rené"]
 
 
+def test_null_values_take_aliases_and_null_as_written(ws: Workspace):
+    (ws.root / "events.csv").write_text("visitor_id,timestamp,event_type,url\n"
+                                        "a,2024-06-01T12:00:00Z,pageview,NULL\nb,2024-06-01T12:00:00Z,pageview,n/a\n"
+                                        "c,2024-06-01T12:00:00Z,pageview,-\nd,2024-06-01T12:00:00Z,pageview,/\n")
+    config = own_config(ws, "csv: {null_values: &nulls [NULL, ~]}\n"
+                            "data:\n  events: {path: events.csv, null_values: [*nulls, n/a, '-']}\n")
+    assert ws.run("rules:\n  - url: {is_set: true}\n", *config, as_of=AS_OF) == ["d"]
+
+
 def test_a_file_in_another_encoding_read_as_utf8_says_so(ws: Workspace):
     (ws.root / "events.csv").write_bytes("visitor_id,timestamp,event_type\nzoë,2024-06-01T12:00:00Z,x\n"
                                          .encode("latin-1"))
@@ -124,6 +133,7 @@ def test_a_quote_character_of_ones_own(ws: Workspace):
     ("preset: ga5\n", "preset must be one of ga4, shopify_orders, segment, found 'ga5' (did you mean 'ga4'?)"),
     ("timezone: Europe/Amsterdm\n", "not an IANA time zone name like Europe/Amsterdam (did you mean "
                                     "'Europe/Amsterdam'?)"),
+    ("csv: {null_values: [{NA: 1}]}\n", "own.yaml:1:21: csv.null_values: each item must be a value, found a mapping"),
 ])
 def test_bad_input_settings_are_config_errors(shop: Workspace, config, message):
     result = shop.cli("validate", str(shop.segment(BUYERS)), *own_config(shop, config))
