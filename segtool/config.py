@@ -20,6 +20,20 @@ SOURCE_KEYS = ("path", "preset", *CSV_KEYS)
 TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us")
 PREDICTIVE_SOURCES = ("auto", "profiles", "events")
 DEFAULT_CONFIG = "segtool.yaml"
+# Abbreviations people write for a time zone, with zones that use them. An abbreviation does not say when the
+# clocks change, so it is no IANA name (CET, EET, WET, EST, MST and HST are, and are taken as they are).
+ZONE_ABBREVIATIONS = {
+    "CEST": ("Europe/Paris",), "BST": ("Europe/London",), "IST": ("Asia/Kolkata", "Europe/Dublin"),
+    "WEST": ("Europe/Lisbon",), "EEST": ("Europe/Athens",), "MSK": ("Europe/Moscow",),
+    "EDT": ("America/New_York",), "CST": ("America/Chicago", "Asia/Shanghai"), "CDT": ("America/Chicago",),
+    "MDT": ("America/Denver",), "PST": ("America/Los_Angeles",), "PDT": ("America/Los_Angeles",),
+    "AKST": ("America/Anchorage",), "AKDT": ("America/Anchorage",), "BRT": ("America/Sao_Paulo",),
+    "ART": ("America/Argentina/Buenos_Aires",), "JST": ("Asia/Tokyo",), "KST": ("Asia/Seoul",),
+    "HKT": ("Asia/Hong_Kong",), "SGT": ("Asia/Singapore",), "ICT": ("Asia/Bangkok",), "WIB": ("Asia/Jakarta",),
+    "AEST": ("Australia/Sydney",), "AEDT": ("Australia/Sydney",), "ACST": ("Australia/Adelaide",),
+    "AWST": ("Australia/Perth",), "NZST": ("Pacific/Auckland",), "NZDT": ("Pacific/Auckland",),
+    "SAST": ("Africa/Johannesburg",), "WAT": ("Africa/Lagos",), "EAT": ("Africa/Nairobi",), "CAT": ("Africa/Maputo",),
+}
 
 
 @dataclass(frozen=True)
@@ -180,8 +194,7 @@ class _ConfigReader:
         if "predictive" in v:
             config.predictive = self.choice(v["predictive"], "predictive", PREDICTIVE_SOURCES)
         if "library" in v:
-            text = self.scalar_text(v["library"], "library")
-            config.library = self.path.parent / text if text else None
+            config.library = self.library(v["library"])
         if "max_skipped_rows" in v:
             config.max_skipped_share = self.percent(v["max_skipped_rows"], "max_skipped_rows")
         if "engine" in v:
@@ -300,15 +313,36 @@ class _ConfigReader:
     def timezone(self, node: Node) -> str:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-        text = (self.scalar_text(node, "timezone") or "UTC").strip()
+        text = self.scalar_text(node, "timezone")
+        if text is None:
+            return "UTC"
+        text = text.strip()
         try:
             ZoneInfo(text)
         except (ZoneInfoNotFoundError, ValueError):
-            close = suggest(text, sorted(available_timezones()))
+            if text.upper() in ZONE_ABBREVIATIONS:
+                zones = ZONE_ABBREVIATIONS[text.upper()]
+                self.problem(node, f"timezone: {text!r} is an abbreviation, not an IANA time zone name; name the "
+                                   f"zone by a place, such as {' or '.join(map(repr, zones))}", suggestions=zones)
+                return "UTC"
+            places = {name.lower(): name for name in available_timezones() if "/" in name} | {"utc": "UTC"}
+            close = tuple(places[name] for name in suggest(text.lower(), sorted(places)))
             self.problem(node, f"timezone: {text!r} is not an IANA time zone name like Europe/Amsterdam"
                                f"{did_you_mean(close)}", suggestions=close)
             return "UTC"
         return text
+
+    def library(self, node: Node) -> Path | None:
+        text = self.scalar_text(node, "library")
+        if text is None:
+            return None
+        folder = self.path.parent / text
+        if not folder.is_dir():
+            state = "is not a folder" if folder.exists() else "does not exist"
+            self.problem(node, f"library: {folder} {state}; name the folder of the segments that `segment: NAME` "
+                               "may name, relative to this config file")
+            return None
+        return folder
 
     def mapping(self, node: Node, what: str) -> dict[str, str]:
         if not node.is_map:

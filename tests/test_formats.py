@@ -133,6 +133,13 @@ def test_a_quote_character_of_ones_own(ws: Workspace):
     ("preset: ga5\n", "preset must be one of ga4, shopify_orders, segment, found 'ga5' (did you mean 'ga4'?)"),
     ("timezone: Europe/Amsterdm\n", "not an IANA time zone name like Europe/Amsterdam (did you mean "
                                     "'Europe/Amsterdam'?)"),
+    ("timezone: europe/paris\n", "(did you mean 'Europe/Paris'?)"),
+    ("timezone: ''\n", "timezone: '' is not an IANA time zone name"),
+    ("timezone: CEST\n", "'CEST' is an abbreviation, not an IANA time zone name; name the zone by a place, such "
+                         "as 'Europe/Paris'"),
+    ("timezone: PDT\n", "such as 'America/Los_Angeles'"),
+    ("library: nowhere\n", "nowhere does not exist; name the folder of the segments"),
+    ("library: events.csv\n", "events.csv is not a folder"),
     ("csv: {null_values: [{NA: 1}]}\n", "own.yaml:1:21: csv.null_values: each item must be a value, found a mapping"),
 ])
 def test_bad_input_settings_are_config_errors(shop: Workspace, config, message):
