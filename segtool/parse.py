@@ -27,6 +27,7 @@ class Checker(RuleKinds, Periods, Header):
 
     grid_cells: tuple[str, ...]
     problems: list[Problem]
+    name: str | None = None  # the segment's name, once read (also where the file has problems)
 
     def fail(self, loc: Location | None, message: str, code: str = "bad-value", suggestions: tuple[str, ...] = ()):
         self.problems.append(Problem(loc, message, code, suggestions))
@@ -50,7 +51,7 @@ class Checker(RuleKinds, Periods, Header):
                 self.attempt(self.fail, root.key_locs[key],
                              f"unknown key {key!r}; allowed: {', '.join(SEGMENT_KEYS)}{did_you_mean(close)}",
                              "unknown-key", close)
-        name = self.attempt(self.segment_name, root.value.get("name"), path.stem)
+        name = self.name = self.attempt(self.segment_name, root.value.get("name"), path.stem)
         description = self.attempt(self.text_value, root.value.get("description"), "description") or ""
         tags = self.attempt(self.tags, root.value.get("tags"))
         expect = self.attempt(self.expectation, root.value.get("expect"))
@@ -308,41 +309,46 @@ def check_segments(paths: list[Path], grid_cells: tuple[str, ...], library: Path
     referring = [s for s in segments if any(isinstance(n, SegmentRef) for n in nodes(s.root))]
     if not problems and referring:
         available = {s.name: s for s in segments}
+        invalid: dict[str, tuple[str, list[Problem]]] = {}  # name -> an invalid library or neighbour file
         in_run = {str(Path(s.file).resolve()) for s in segments}
         folders = [library] if library is not None else []
         folders += [Path(s.file).parent for s in referring]
         for folder in dict.fromkeys(f.resolve() for f in folders if f.is_dir()):
             files = [f for f in segment_files([folder]) if str(f.resolve()) not in in_run]
-            shelf, shelf_problems = _checked(files, grid_cells)
+            shelf, shelf_invalid = _checked_by_name(files, grid_cells)
             for segment in shelf:
                 available.setdefault(segment.name, segment)
-            problems += [p for p in shelf_problems if any(p.location and p.location.file == str(f) for f in
-                                                          _referenced_files(segments, shelf))]
-        segments = resolve_references(segments, available, problems)
+            for name, file in shelf_invalid.items():
+                if name not in available:
+                    invalid.setdefault(name, file)
+        segments = resolve_references(segments, available, problems, invalid)
     if problems:
         raise SegmentError(_dedupe(problems))
     return segments
 
 
 def _checked(paths: list[Path], grid_cells: tuple[str, ...]) -> tuple[list[Segment], list[Problem]]:
-    problems: list[Problem] = []
-    segments = []
+    segments, invalid = _checked_by_name(paths, grid_cells)
+    return segments, [p for _, file_problems in invalid.values() for p in file_problems]
+
+
+def _checked_by_name(paths: list[Path], grid_cells: tuple[str, ...]
+                     ) -> tuple[list[Segment], dict[str, tuple[str, list[Problem]]]]:
+    """The valid segments, and each invalid file with its problems by the name its segment would have (its
+    `name:`, else the file name without .yaml)."""
+    segments, invalid = [], {}
     for path in paths:
         checker = Checker(grid_cells, [])
         try:
             segment = checker.segment(load_yaml(path), path)
         except SegmentError as exc:
-            problems.extend(exc.problems)
-            continue
-        problems.extend(checker.problems)
+            checker.problems.extend(exc.problems)
+            segment = None
         if segment is not None:
             segments.append(segment)
-    return segments, problems
-
-
-def _referenced_files(segments: list[Segment], shelf: list[Segment]) -> list[str]:
-    wanted = {n.name for s in segments for n in nodes(s.root) if isinstance(n, SegmentRef)}
-    return [s.file for s in shelf if s.name in wanted]
+        else:
+            invalid.setdefault(checker.name or path.stem, (str(path), []))[1].extend(checker.problems)
+    return segments, invalid
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

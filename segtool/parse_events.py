@@ -134,59 +134,68 @@ class RuleKinds:
 
 
 # -- references between segments --------------------------------------------------
-def resolve_references(segments: list[Segment], available: dict[str, Segment], problems: list[Problem]
-                       ) -> list[Segment]:
+
+
+def resolve_references(segments: list[Segment], available: dict[str, Segment], problems: list[Problem],
+                       invalid: dict[str, tuple[str, list[Problem]]]) -> list[Segment]:
     """The segments with every `segment: NAME` pointing at its segment (of the run or the library), which is
-    then compiled once per run. An unknown name or a circle is a problem at the reference."""
+    then compiled once per run. An unknown name, a segment whose file is invalid (`invalid`: name -> the
+    file and its problems) or a circle is a problem at the reference."""
     graph = {name: [n for n in nodes(s.root) if isinstance(n, SegmentRef)] for name, s in available.items()}
-    for segment in segments:
-        for ref in graph[segment.name]:
-            if ref.name not in available:
+    order, cycles = _walk([s.name for s in segments], graph)
+    for name in order:
+        for ref in graph[name]:
+            if ref.name in invalid:
+                file, file_problems = invalid[ref.name]
+                problems.append(Problem(ref.loc, f"segment {ref.name!r} cannot be used: its file {file} has errors",
+                                        "invalid-segment"))
+                problems += file_problems
+            elif ref.name not in available:
                 close = suggest(ref.name, available)
                 where = "segments of this run, the configured library and the segment's folder"
                 problems.append(Problem(ref.loc, f"unknown segment {ref.name!r}{did_you_mean(close)}; {where}: "
                                                  f"{', '.join(sorted(available))}", "unknown-segment", close))
-    cycles = _cycles(graph, available)
     problems += [Problem(ref.loc, f"segment {ref.name!r} refers back to itself: {' -> '.join(path)}", "cycle")
                  for ref, path in cycles]
     if problems:
         return segments
     resolved: dict[str, Segment] = {}
-
-    def resolve(segment: Segment) -> Segment:
-        if segment.name not in resolved:
-            resolved[segment.name] = replace(segment, root=_with_targets(segment.root, resolve, available))
-        return resolved[segment.name]
-
-    return [resolve(segment) for segment in segments]
+    for name in order:  # each after the segments it names
+        resolved[name] = replace(available[name], root=_with_targets(available[name].root, resolved))
+    return [resolved[segment.name] for segment in segments]
 
 
-def _with_targets(rule, resolve, available):
+def _with_targets(rule, resolved: dict[str, Segment]):
     if isinstance(rule, SegmentRef):
-        return replace(rule, target=resolve(available[rule.name]))
+        return replace(rule, target=resolved[rule.name])
     if isinstance(rule, Not):
-        return replace(rule, rule=_with_targets(rule.rule, resolve, available))
+        return replace(rule, rule=_with_targets(rule.rule, resolved))
     if isinstance(rule, (AllOf, AnyOf)):
-        return replace(rule, rules=tuple(_with_targets(r, resolve, available) for r in rule.rules))
+        return replace(rule, rules=tuple(_with_targets(r, resolved) for r in rule.rules))
     return rule
 
 
-def _cycles(graph: dict[str, list[SegmentRef]], available) -> list[tuple[SegmentRef, list[str]]]:
-    """Each reference that closes a circle, with the names around it."""
-    found, state, stack = [], {}, []
-
-    def visit(name: str) -> None:
-        state[name] = "open"
-        stack.append(name)
-        for ref in graph.get(name, []):
-            if state.get(ref.name) == "open":
-                found.append((ref, stack[stack.index(ref.name):] + [ref.name]))
-            elif ref.name in available and ref.name not in state:
-                visit(ref.name)
-        stack.pop()
-        state[name] = "done"
-
-    for name in graph:
-        if name not in state:
-            visit(name)
-    return found
+def _walk(starts: list[str], graph: dict[str, list[SegmentRef]]) -> tuple[list[str], list]:
+    """Depth first along the references from `starts`, without recursion (a chain may be thousands long): the
+    names reached, each after the names it refers to, and each reference that closes a circle with the names
+    around it."""
+    order, cycles, state = [], [], {}
+    for start in starts:
+        if start in state:
+            continue
+        state[start] = "open"
+        path, pending = [start], [iter(graph[start])]
+        while pending:
+            ref = next(pending[-1], None)
+            if ref is None:
+                name = path.pop()
+                pending.pop()
+                state[name] = "done"
+                order.append(name)
+            elif state.get(ref.name) == "open":
+                cycles.append((ref, path[path.index(ref.name):] + [ref.name]))
+            elif ref.name in graph and ref.name not in state:
+                state[ref.name] = "open"
+                path.append(ref.name)
+                pending.append(iter(graph[ref.name]))
+    return order, cycles

@@ -267,6 +267,19 @@ def test_unknown_and_circular_references(ws: Workspace):
            "refers back to itself: two -> one -> two" in result.stderr
 
 
+def test_a_reference_to_an_invalid_file_names_that_file_and_its_problem(ws: Workspace):
+    one = ws.segment("name: one\nrules:\n  - segment: two\n", name="one.yaml")
+    ws.segment("name: two\nrules:\n  - segment: three\n", name="two.yaml")
+    three = ws.segment("name: three\nrules:\n  - cty: {is: x}\n", name="three.yaml")
+    result = ws.cli("validate", str(one))
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert f"two.yaml:3:5: segment 'three' cannot be used: its file {three} has errors" in result.stderr
+    assert f"{three}:3:5: unknown field 'cty'" in result.stderr and "unknown segment" not in result.stderr
+    three.unlink()  # a name that is nowhere, two references away: an error at that reference, no KeyError
+    result = ws.cli("validate", str(one))
+    assert result.exit_code == 1 and "two.yaml:3:5: unknown segment 'three'" in result.stderr, result.stderr
+
+
 # -- samples and splits -------------------------------------------------------------------------------------
 def _bucket(seed: str, vid: str) -> int:
     return int(hashlib.md5(f"{seed}:{vid}".encode()).hexdigest()[:8], 16) % 10_000
