@@ -134,13 +134,14 @@ class RuleKinds:
 
 
 # -- references between segments --------------------------------------------------
+MAX_RULE_DEPTH = 100  # rules in rules, those of named segments counted where they are named
 
 
 def resolve_references(segments: list[Segment], available: dict[str, Segment], problems: list[Problem],
                        invalid: dict[str, tuple[str, list[Problem]]]) -> list[Segment]:
     """The segments with every `segment: NAME` pointing at its segment (of the run or the library), which is
     then compiled once per run. An unknown name, a segment whose file is invalid (`invalid`: name -> the
-    file and its problems) or a circle is a problem at the reference."""
+    file and its problems), a circle or a chain of references nested too deep is a problem at the reference."""
     graph = {name: [n for n in nodes(s.root) if isinstance(n, SegmentRef)] for name, s in available.items()}
     order, cycles = _walk([s.name for s in segments], graph)
     for name in order:
@@ -157,6 +158,9 @@ def resolve_references(segments: list[Segment], available: dict[str, Segment], p
                                                  f"{', '.join(sorted(available))}", "unknown-segment", close))
     problems += [Problem(ref.loc, f"segment {ref.name!r} refers back to itself: {' -> '.join(path)}", "cycle")
                  for ref, path in cycles]
+    if problems:
+        return segments
+    problems += _too_deep(segments, order, available, graph)
     if problems:
         return segments
     resolved: dict[str, Segment] = {}
@@ -199,3 +203,42 @@ def _walk(starts: list[str], graph: dict[str, list[SegmentRef]]) -> tuple[list[s
                 path.append(ref.name)
                 pending.append(iter(graph[ref.name]))
     return order, cycles
+
+
+def _levels(rules, level: int = 1):
+    """Each rule with its level: the segment's own rules are 1, the rules inside all/any/not one more."""
+    for rule in rules:
+        yield rule, level
+        if isinstance(rule, Not):
+            yield from _levels([rule.rule], level + 1)
+        elif isinstance(rule, (AllOf, AnyOf)):
+            yield from _levels(rule.rules, level + 1)
+
+
+def _too_deep(segments: list[Segment], order: list[str], available: dict[str, Segment],
+              graph: dict[str, list[SegmentRef]]) -> list[Problem]:
+    """A problem at each reference of the run's segments through which rules nest more than MAX_RULE_DEPTH
+    levels deep once the named segments' rules are counted where they are named (the engines compile them
+    into one tree)."""
+    depth: dict[str, int] = {}
+    deepest: dict[str, SegmentRef | None] = {}  # the reference on the way to a segment's deepest rule
+    for name in order:  # each after the segments it names
+        depth[name], deepest[name] = max(
+            ((level + (depth[rule.name] if isinstance(rule, SegmentRef) else 0),
+              rule if isinstance(rule, SegmentRef) else None)
+             for rule, level in _levels(available[name].root.rules)), key=lambda pair: pair[0])
+    problems = []
+    for segment in segments:
+        ref = deepest[segment.name]
+        if depth[segment.name] <= MAX_RULE_DEPTH or ref is None:
+            continue
+        chain = [segment.name]
+        while ref is not None:
+            chain.append(ref.name)
+            ref = deepest[ref.name]
+        shown = " -> ".join(chain if len(chain) <= 6 else [*chain[:3], "...", *chain[-2:]])
+        problems.append(Problem(deepest[segment.name].loc,
+                                f"rules nest {depth[segment.name]:,} levels deep through segment {chain[1]!r} "
+                                f"({shown}: {len(chain):,} segments); at most {MAX_RULE_DEPTH}, a named segment's "
+                                "rules counting one level below the reference", "too-deep"))
+    return problems

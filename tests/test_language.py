@@ -3,12 +3,14 @@ segment references, samples and splits. Edges: window boundaries, repeats, missi
 visitors without events."""
 
 import hashlib
+from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 
 from conftest import Workspace, conversion, pageview
+from segtool.parse_events import MAX_RULE_DEPTH
 
 AS_OF = "2024-06-30T12:00:00Z"
 
@@ -278,6 +280,32 @@ def test_a_reference_to_an_invalid_file_names_that_file_and_its_problem(ws: Work
     three.unlink()  # a name that is nowhere, two references away: an error at that reference, no KeyError
     result = ws.cli("validate", str(one))
     assert result.exit_code == 1 and "two.yaml:3:5: unknown segment 'three'" in result.stderr, result.stderr
+
+
+def _chain(ws: Workspace, length: int) -> Path:
+    """s0 names s1, which names s2, ... up to the last, which holds the rule."""
+    for i in range(length):
+        rule = f"segment: s{i + 1}" if i < length - 1 else "url: {contains: a}"
+        ws.segment(f"rules:\n  - {rule}\n", name=f"s{i}.yaml")
+    return ws.root / "s0.yaml"
+
+
+def test_a_chain_of_references_gives_the_answer_up_to_the_depth_limit_and_one_error_beyond(ws: Workspace):
+    ws.events(event("v1", "2024-06-01T10:00:00Z", "pageview", url="/a"),
+              event("v2", "2024-06-01T10:00:00Z", "pageview", url="/b"))
+    config = str(ws._write_config())
+    first = _chain(ws, MAX_RULE_DEPTH)
+    for engine in ("polars", "duckdb"):
+        assert ws.cli("run", str(first), "--as-of", AS_OF, "--engine", engine).ids == ["v1"]
+    assert ws.cli("sql", str(first), "--config", config).exit_code == 0
+    first = _chain(ws, 1500)
+    expected = (f"Error: {first}:2:5: rules nest 1,500 levels deep through segment 's1' "
+                "(s0 -> s1 -> s2 -> ... -> s1498 -> s1499: 1,500 segments); at most 100, a named segment's rules "
+                "counting one level below the reference\n")
+    for args in (["validate"], ["run", "--as-of", AS_OF], ["run", "--as-of", AS_OF, "--engine", "duckdb"],
+                 ["sql", "--config", config]):
+        result = ws.cli(args[0], str(first), *args[1:])
+        assert (result.exit_code, result.stderr) == (1, expected), args
 
 
 # -- samples and splits -------------------------------------------------------------------------------------
