@@ -152,6 +152,14 @@ def test_conversions_after_as_of_do_not_count_as_occurring(ws: Workspace):
     assert "no event up to as_of" in error_of(ws, "run", str(path), "--as-of", "2024-03-01")
 
 
+def test_an_as_of_before_the_data_says_so_naming_the_earliest_event(ws: Workspace):
+    ws.events(conversion("b", "2024-06-30T10:00:00Z", 5, "o1"), pageview("a", "2024-01-01T08:30:00+01:00"))
+    ws.config("conversion_events: [conversion]\n")
+    err = error_of(ws, "run", str(ws.segment("rules:\n  - conversions: {gte: 1}\n")), "--as-of", "2023-12-31")
+    assert err == ("Error: as_of (end of 2023-12-31 (UTC)) is before the earliest event, at 2024-01-01T07:30:00Z: "
+                   f"no event counts; give a later as_of (--as-of, or as_of in the config) (file {ws.root / 'events.csv'})\n")
+
+
 # -- timestamps ---------------------------------------------------------------------------------------------
 def test_a_timestamp_format_that_reads_no_row(ws: Workspace):
     ws.events(conversion("a", "2024-06-30T10:00:00Z"), conversion("b", "2024-06-29T10:00:00Z"))

@@ -118,8 +118,23 @@ def check_health(health: EventHealth, inputs: Inputs, as_of: AsOf | None, conver
     if config.where("conversion_events") is None and len(missing) < len(health.conversions):
         missing = []  # a default (a preset's) names every spelling its vendor uses: one of them is enough
     if missing:
+        _check_as_of_reaches_the_data(inputs, as_of)
         raise DataError(problems=[Problem(config.where("conversion_events"),
                                           _no_conversions(missing, inputs, as_of))])
+
+
+def _check_as_of_reaches_the_data(inputs: Inputs, as_of: AsOf | None) -> None:
+    """An as_of before the earliest event counts no event at all: say that, rather than blame the types."""
+    if as_of is None:
+        return
+    events = inputs.events
+    ts = parse_timestamps(events, inputs.config.timestamp_format, pl.col("timestamp"))
+    first, reached = events.select(["timestamp"]).select(
+        ts.min().alias("first"), before_as_of(ts, as_of).any().alias("reached")).collect(engine="streaming").row(0)
+    if first is not None and not reached:
+        raise DataError(f"as_of ({as_of.describe()}) is before the earliest event, at "
+                        f"{first.isoformat().replace('+00:00', 'Z')}: no event counts; give a later as_of "
+                        "(--as-of, or as_of in the config)", file=events.label)
 
 
 def check_epoch_unit(inputs: Inputs) -> None:
