@@ -62,6 +62,19 @@ def test_a_gzipped_semicolon_csv_with_decimal_commas_reads_with_two_config_lines
     assert ws.run(BUYERS, "--events", str(ws.root / "export.csv.gz"), as_of=AS_OF) == ["a", "d"]
 
 
+@pytest.mark.parametrize("table, rule", [("events", "total_order_value: {gte: 1}"), ("profiles", "clv: {gte: 1}")])
+def test_decimal_commas_read_without_decimal_comma_suggest_it(ws: Workspace, table, rule):
+    (ws.root / "events.csv").write_text("visitor_id;timestamp;event_type;order_id;order_value\n"
+                                        "a;2024-06-02T10:00:00Z;conversion;o1;12,50\n"
+                                        "b;2024-06-03T10:00:00Z;conversion;o2;x\n")
+    (ws.root / "profiles.csv").write_text("visitor_id;clv\na;1.250,75\n")
+    config = own_config(ws, "csv: {separator: ';'}\ndata:\n  events: events.csv\n  profiles: profiles.csv\n")
+    result = ws.cli("run", str(ws.segment(f"rules:\n  - {rule}\n")), *config, "--as-of", AS_OF)
+    written = "'12,50'" if table == "events" else "'1.250,75'"
+    assert result.exit_code == 3 and f"; {written} is a number written with a decimal comma: set `csv: " \
+        f"{{decimal_comma: true}}` in the config (or `decimal_comma: true` under data.{table})" in result.stderr
+
+
 def test_decimal_commas_reach_profile_columns_and_leave_ids_and_text_alone(ws: Workspace):
     ws.events(pageview("1,5"))
     (ws.root / "crm.csv").write_text("visitor_id;clv;note;score\n1,5;1.250,75;size 3,5 please;7,25\n",

@@ -14,7 +14,7 @@ import polars as pl
 from ..catalog import ITEM_COLUMNS, NUMBER_COLUMNS
 from ..errors import DataError
 from ..timeframe import AsOf
-from .inputs import PREDICTIVE_COLUMNS, VID, Inputs, before_as_of, parse_timestamps
+from .inputs import DECIMAL_COMMA, PREDICTIVE_COLUMNS, VID, Inputs, Table, before_as_of, parse_timestamps
 
 CONVERSION_COLUMNS = ("event_type", "order_id", "order_value")
 # Branches of a plan that read the same scan would share it through a cache that holds every row in
@@ -128,6 +128,15 @@ def collect_all(frames: list[pl.LazyFrame], inputs: Inputs) -> list[pl.DataFrame
         raise _data_error(exc, inputs) from None
 
 
+def _decimal_comma_hint(table: Table, values: str) -> str:
+    """A hint where a value that is not a number is one written with a decimal comma (`12,50`)."""
+    if table.format != "csv" or table.reading.csv.decimal_comma:
+        return ""
+    comma = [v for v in re.findall(r'"((?:[^"\\]|\\.)*)"', values) if re.match(DECIMAL_COMMA, v)]
+    return (f"; {comma[0]!r} is a number written with a decimal comma: set `csv: {{decimal_comma: true}}` in the "
+            f"config (or `decimal_comma: true` under data.{table.name})") if comma else ""
+
+
 def _data_error(exc: Exception, inputs: Inputs) -> DataError:
     message = str(exc)
     found = re.search(r"in column '([^']+)'.*?: (\[.*?\])", message, re.S)
@@ -135,7 +144,8 @@ def _data_error(exc: Exception, inputs: Inputs) -> DataError:
     for table in tables if found else ():
         for canonical in NUMBER_COLUMNS[table.name]:
             if found.group(1) in (canonical, table.export_name(canonical)):
-                return DataError(f"values that are not numbers in {table.name}: {found.group(2)}",
+                return DataError(f"values that are not numbers in {table.name}: {found.group(2)}"
+                                 f"{_decimal_comma_hint(table, found.group(2))}",
                                  file=table.label, column=table.export_name(canonical))
     first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
     if "os error 12" in first or "Cannot allocate memory" in first or "memory allocation" in first:
