@@ -6,7 +6,8 @@ region written `09` or an ID written `007` can be compared as text.
 Safe by construction, for segment and config files alike: libyaml parses (linear
 time on megabyte files); tags are refused, so a file cannot ask for a Python
 object or a type the text does not show; aliases may share values, but what they
-expand to is bounded and a recursive alias is refused; nesting is bounded.
+expand to is bounded and a recursive alias is refused; merge keys (`<<: *defaults`)
+work as in YAML 1.1; nesting is bounded by segtool, not by the YAML library.
 """
 
 from __future__ import annotations
