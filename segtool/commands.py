@@ -53,6 +53,11 @@ def explain_segment(session, path: Path, stdout, prepare: bool = False) -> None:
         stdout.print(line, markup=False)
     stdout.print(f"\nas of {explanation.as_of}", markup=False)
     stdout.print(f"over {explanation.universe}", markup=False)
+    for table in explanation.sources:
+        stdout.print(f"{table.table} from {table.read_from}:", markup=False)
+        for column, source in table.columns:
+            stdout.print(f"  {column} ← {', '.join(source) or 'nothing (the export has no such column)'}",
+                         markup=False)
     for note in explanation.notes:
         stdout.print(note, markup=False)
     stdout.print("\npolars plan (optimized):", markup=False)
