@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from .errors import Problem, UsageError
@@ -95,6 +96,8 @@ def catalog_data() -> dict:
 
 
 def print_fields(stdout, as_json: bool = False) -> None:
+    """The catalog as lists that wrap to the terminal's width (60 columns are enough): each field with its
+    type and qualifiers, its meaning below it; then the operators each type takes, and the rule kinds."""
     import json
 
     data = catalog_data()
@@ -103,13 +106,22 @@ def print_fields(stdout, as_json: bool = False) -> None:
         return
     from rich.table import Table
 
-    table = Table(title="Fields", show_lines=False)
-    for heading in ("field", "group", "type", "operators", "qualifiers", "meaning"):
-        table.add_column(heading, overflow="fold")
+    def wrapped(text: str, first: str, rest: str, style: str | None = None) -> None:
+        for line in textwrap.wrap(text, stdout.width, initial_indent=first, subsequent_indent=rest):
+            stdout.print(line, markup=False, style=style)
+
+    stdout.print("Fields", style="bold", markup=False)
+    group = None
     for row in data["fields"]:
-        table.add_row(row["field"], row["group"], row["type"], ", ".join(row["operators"]),
-                      ", ".join(row["qualifiers"]) or "-", row["meaning"])
-    stdout.print(table)
+        if row["group"] != group:
+            group = row["group"]
+            wrapped(group, "", "", style="bold")
+        qualifiers = f"; {', '.join(row['qualifiers'])}" if row["qualifiers"] else ""
+        wrapped(f"{row['field']} ({row['type']}{qualifiers})", "  ", "      ")
+        wrapped(row["meaning"], "      ", "      ")
+    stdout.print("Operators by type", style="bold", markup=False)
+    for value_type, operators in {row["type"]: row["operators"] for row in data["fields"]}.items():
+        wrapped(", ".join(operators), f"  {value_type:<10}", " " * 12)
     ops = Table(title="Operators")
     for heading in ("operator", "meaning", "takes", "ignore_case"):
         ops.add_column(heading)
@@ -122,8 +134,8 @@ def print_fields(stdout, as_json: bool = False) -> None:
     for name, text in data["rule_kinds"].items():
         kinds.add_row(name, text)
     stdout.print(kinds)
-    stdout.print(f"Qualifiers: {data['qualifiers']}.", markup=False)
-    stdout.print(f"Combinators: {data['combinators']}.", markup=False)
+    wrapped(f"Qualifiers: {data['qualifiers']}.", "", "  ")
+    wrapped(f"Combinators: {data['combinators']}.", "", "  ")
 
 
 def show_grid(session, fmt: str | None, output: Path | None, stdout) -> None:

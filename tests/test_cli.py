@@ -148,6 +148,23 @@ def test_fields_lists_the_catalog():
         assert name in result.stdout, name
 
 
+@pytest.mark.parametrize("width", [60, 80])
+def test_fields_are_readable_in_a_narrow_terminal(width):
+    """No line wider than the terminal; every name whole on a line of its own; every meaning and every
+    type's operators in one piece (wrapped between words only)."""
+    from segtool.commands import catalog_data
+
+    result = CliRunner().invoke(app, ["fields"], env={"COLUMNS": str(width)})
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= width
+    words = " ".join(result.stdout.split())
+    for row in catalog_data()["fields"]:
+        assert any(line.split(" (")[0].strip() == row["field"] for line in lines), row["field"]
+        assert " ".join(row["meaning"].split()) in words, row["field"]
+        assert f"{row['type']} {', '.join(row['operators'])}" in words, row["type"]
+
+
 COMMANDS = ["run", "validate", "explain", "fields", "grid", "sample", "predict"]
 
 
