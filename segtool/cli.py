@@ -245,7 +245,10 @@ def history(
     end: Optional[str] = typer.Option(None, "--to", help="The last instant (default: --as-of / the config's as_of)."),
     every: str = typer.Option("1d", "--every", help="The step between instants: 1d, 1w, 12h."),
     fmt: Optional[str] = format_option("table (a chart in the terminal), csv or json."),
-    output: Optional[Path] = output_option("Write the sizes here: .csv, .json, or .png (a plot)."),
+    output: Optional[Path] = output_option("Write the sizes here: .csv, .json, or .png (a plot; more than 10 "
+                                           "segments: a small panel each)."),
+    top: Optional[int] = typer.Option(None, "--top", min=1, help="Only the N segments largest at --to."),
+    log: bool = typer.Option(False, "--log", help="With -o FILE.png: sizes on a logarithmic axis."),
     select: Optional[List[str]] = SelectOpt,
     exclude: Optional[List[str]] = ExcludeOpt,
     quiet: bool = QuietOpt,
@@ -261,7 +264,7 @@ def history(
 
     replay = Replay(segments, patterns(select), patterns(exclude, "--exclude"))
     segment_history(_session(config, as_of, events, profiles, items), replay, start, last, end, every, fmt, output,
-                    _stdout(), _feedback(quiet))
+                    _stdout(), _feedback(quiet), top, log)
 
 
 @app.command()
