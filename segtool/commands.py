@@ -138,6 +138,9 @@ def print_fields(stdout, as_json: bool = False) -> None:
     wrapped(f"Combinators: {data['combinators']}.", "", "  ")
 
 
+GRID_FORMATS = ("csv", "json")
+
+
 def show_grid(session, fmt: str | None, output: Path | None, stdout) -> None:
     from .report import render_grid, write_grid
 
@@ -145,8 +148,8 @@ def show_grid(session, fmt: str | None, output: Path | None, stdout) -> None:
     counts = grid.counts
     if output is not None or fmt:
         fmt = fmt or format_for(output, None, default="csv")
-        if fmt not in ("csv", "json"):
-            raise UsageError(f"grid --format takes csv or json, found {fmt!r}")
+        if fmt not in GRID_FORMATS:
+            raise UsageError(f"grid --format takes {' or '.join(GRID_FORMATS)}, found {fmt!r}")
         if output is not None and not is_stdout(output):
             session.check_output(output, [])
         write_grid(counts, session.config.grid, fmt, output)
