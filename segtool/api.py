@@ -325,11 +325,12 @@ class Session:
                 as_of = setting if setting != NOW else now(self.config.timezone)
                 when = as_of.describe()
             plan = build_plan([segment], self.inputs(), as_of, prepared=self.prepare([segment], read_data=False))
+        from .engine.checks import column_sources
         from .engine.features import SCOPE_WORDS
 
         notes = tuple(f"{column}: {note}" for column, note in plan.computed_predictive.items())
         return Explanation(tuple(describe_segment(segment)), when, notes, plan.frame.explain(),
-                           SCOPE_WORDS[plan.scope])
+                           SCOPE_WORDS[plan.scope], column_sources([segment], self.inputs()))
 
     def predict(self, horizon_days: float):
         """Every visitor's predictions from the models (predict.Predictions)."""

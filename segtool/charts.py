@@ -39,7 +39,16 @@ def overview(names: list[str], series: dict[str, list[int]], width: int) -> list
     return lines
 
 
-def write_png(path: Path, instants: list[str], series: dict[str, list[int]], title: str) -> None:
+MAX_LINES = 10  # one plot holds this many segments, each its own colour; more get a small panel each
+
+
+def write_png(path: Path, instants: list[str], series: dict[str, list[int]], title: str, log: bool = False) -> None:
+    figure = history_figure(instants, series, title, log)
+    figure.savefig(path, format="png")
+    _pyplot().close(figure)
+
+
+def _pyplot():
     try:
         import matplotlib
     except ImportError:
@@ -47,14 +56,50 @@ def write_png(path: Path, instants: list[str], series: dict[str, list[int]], tit
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(10, 5), dpi=100)
-    for name, values in series.items():
-        axes.plot(instants, values, marker="o", label=name)
-    axes.set_title(title)
-    axes.set_ylabel("visitors")
-    axes.tick_params(axis="x", labelrotation=45)
-    if len(series) <= 12:
-        axes.legend(fontsize="small")
+    return plt
+
+
+def history_figure(instants: list[str], series: dict[str, list[int]], title: str, log: bool = False):
+    """Up to MAX_LINES segments as lines in one plot with a legend beside it; more as small multiples, a panel
+    per segment with a scale of its own, titled with its name and last size. `log`: sizes on a logarithmic
+    axis (0 stays at the bottom)."""
+    import math
+
+    plt = _pyplot()
+    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, SymmetricalLogLocator
+
+    single = len(series) <= MAX_LINES
+    if single:
+        figure, grid = plt.subplots(figsize=(11, 5), dpi=100, squeeze=False)
+        panels = [(grid[0][0], series)]
+    else:
+        columns = math.ceil(math.sqrt(len(series)))
+        rows = math.ceil(len(series) / columns)
+        figure, grid = plt.subplots(rows, columns, figsize=(2.8 * columns, 2.2 * rows + 0.5), dpi=100,
+                                    squeeze=False)
+        cells = [cell for row in grid for cell in row]
+        for unused in cells[len(series):]:
+            figure.delaxes(unused)
+        panels = [(cell, {name: values}) for cell, (name, values) in zip(cells, series.items())]
+    label = FuncFormatter(lambda x, _: instants[int(x)] if 0 <= x < len(instants) else "")
+    for plot, shown in panels:
+        for name, values in shown.items():
+            plot.plot(range(len(instants)), values, marker="o" if len(instants) <= 30 else None, markersize=3,
+                      label=name)
+        if log:
+            plot.set_yscale("symlog", linthresh=1)
+            plot.yaxis.set_major_locator(SymmetricalLogLocator(base=10, linthresh=1, subs=(1, 2, 5)))
+        else:
+            plot.yaxis.set_major_locator(MaxNLocator(integer=True))
+        plot.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:,.0f}"))  # 1,000 rather than 10^3
+        plot.xaxis.set_major_locator(MaxNLocator(6, integer=True) if single else FixedLocator([0, len(instants) - 1]))
+        plot.xaxis.set_major_formatter(label)
+        plot.tick_params(labelsize="small" if single else "x-small")
+        if not single:
+            plot.set_title(f"{name}: {values[-1]:,}", fontsize="small")
+    if single:
+        plot.set_ylabel("visitors" + (" (log scale)" if log else ""))
+        plot.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, format="png")
-    plt.close(figure)
+    return figure

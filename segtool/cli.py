@@ -10,6 +10,7 @@ from typing import List, Optional
 
 import typer
 
+from . import completion
 from .errors import SegtoolError, UsageError
 
 app = typer.Typer(
@@ -29,18 +30,21 @@ ItemsOpt = typer.Option(None, "--items", help="Items file, glob or directory (ov
 QuietOpt = typer.Option(False, "-q", "--quiet", help="No per-segment lines or progress on stderr (errors, "
                         "guard breaches and warnings still show).")
 SelectOpt = typer.Option(None, "--select", help="Run only these segments: a name, a glob (vip_*) or tag:NAME; "
-                         "repeatable, or comma-separated.")
-ExcludeOpt = typer.Option(None, "--exclude", help="Leave out these segments (name, glob or tag:NAME).")
+                         "repeatable, or comma-separated.", autocompletion=completion.segment_patterns)
+ExcludeOpt = typer.Option(None, "--exclude", help="Leave out these segments (name, glob or tag:NAME).",
+                          autocompletion=completion.segment_patterns)
 PredictiveOpt = typer.Option(None, "--predictive",
-                             help="auto|profiles|events: the source of clv and conversion_potential (overrides config).")
+                             help="auto|profiles|events: the source of clv and conversion_potential (overrides config).",
+                             autocompletion=completion.values_of("config", "PREDICTIVE_SOURCES"))
 
 
 def output_option(help: str):
     return typer.Option(None, "-o", "--output", help=f"{help} `-` is stdout.")
 
 
-def format_option(help: str, default: str | None = None):
-    return typer.Option(default, "--format", help=help)
+def format_option(help: str, complete, default: str | None = None):
+    """--format, completed by `complete` (see completion.py)."""
+    return typer.Option(default, "--format", help=help, autocompletion=complete)
 
 
 def _console(**options):
@@ -147,7 +151,8 @@ def run(
     output: Optional[Path] = output_option("Write the IDs (and --columns) to this file."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Write one file per segment, named after it."),
     summary: bool = typer.Option(False, "--summary", help="Print each segment's size, share and per-rule sizes."),
-    fmt: Optional[str] = format_option("csv|parquet|json|ndjson|txt (for --summary: json)."),
+    fmt: Optional[str] = format_option("csv|parquet|json|ndjson|txt (for --summary: json).",
+                                       completion.values_of("output", "FORMATS")),
     columns: Optional[str] = typer.Option(None, "--columns", help="Profile columns to add to output files, e.g. email,city."),
     events: Optional[str] = EventsOpt,
     profiles: Optional[str] = ProfilesOpt,
@@ -166,7 +171,8 @@ def run(
     select: Optional[List[str]] = SelectOpt,
     exclude: Optional[List[str]] = ExcludeOpt,
     engine: Optional[str] = typer.Option(None, "--engine", help="polars (default), duckdb (the SQL in an "
-                                         "embedded DuckDB) or spark (a local session or Spark Connect)."),
+                                         "embedded DuckDB) or spark (a local session or Spark Connect).",
+                                         autocompletion=completion.values_of("config", "ENGINES")),
     quiet: bool = QuietOpt,
     config: Optional[Path] = ConfigOpt,
 ):
@@ -189,7 +195,8 @@ def run(
 @handle_errors
 def sql(
     segments: List[Path] = SegmentsArg,
-    dialect: str = typer.Option("duckdb", "--dialect", help="duckdb, spark, databricks, bigquery, snowflake or trino."),
+    dialect: str = typer.Option("duckdb", "--dialect", help="duckdb, spark, databricks, bigquery, snowflake or trino.",
+                                autocompletion=completion.values_of("sql.dialects", "DIALECTS")),
     per_rule: bool = typer.Option(False, "--per-rule", help="Also a boolean per top-level rule of each segment."),
     output: Optional[Path] = output_option("Write the SQL to this file."),
     select: Optional[List[str]] = SelectOpt,
@@ -217,7 +224,8 @@ def diff(
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Write NAME.entered.csv and "
                                               "NAME.exited.csv per segment here."),
     summary: bool = typer.Option(False, "--summary", help="Print the sizes at both instants and the counts."),
-    fmt: Optional[str] = format_option("csv|json|ndjson|txt|parquet for the IDs; json for --summary."),
+    fmt: Optional[str] = format_option("csv|json|ndjson|txt|parquet for the IDs; json for --summary.",
+                                       completion.values_of("replay", "DIFF_FORMATS")),
     select: Optional[List[str]] = SelectOpt,
     exclude: Optional[List[str]] = ExcludeOpt,
     quiet: bool = QuietOpt,
@@ -244,8 +252,12 @@ def history(
     last: Optional[str] = typer.Option(None, "--last", help="Instead of --from: how far back from --to, e.g. 8w."),
     end: Optional[str] = typer.Option(None, "--to", help="The last instant (default: --as-of / the config's as_of)."),
     every: str = typer.Option("1d", "--every", help="The step between instants: 1d, 1w, 12h."),
-    fmt: Optional[str] = format_option("table (a chart in the terminal), csv or json."),
-    output: Optional[Path] = output_option("Write the sizes here: .csv, .json, or .png (a plot)."),
+    fmt: Optional[str] = format_option("table (a chart in the terminal), csv or json.",
+                                       completion.values_of("replay", "HISTORY_FORMATS")),
+    output: Optional[Path] = output_option("Write the sizes here: .csv, .json, or .png (a plot; more than 10 "
+                                           "segments: a small panel each)."),
+    top: Optional[int] = typer.Option(None, "--top", min=1, help="Only the N segments largest at --to."),
+    log: bool = typer.Option(False, "--log", help="With -o FILE.png: sizes on a logarithmic axis."),
     select: Optional[List[str]] = SelectOpt,
     exclude: Optional[List[str]] = ExcludeOpt,
     quiet: bool = QuietOpt,
@@ -261,7 +273,7 @@ def history(
 
     replay = Replay(segments, patterns(select), patterns(exclude, "--exclude"))
     segment_history(_session(config, as_of, events, profiles, items), replay, start, last, end, every, fmt, output,
-                    _stdout(), _feedback(quiet))
+                    _stdout(), _feedback(quiet), top, log)
 
 
 @app.command()
@@ -276,7 +288,7 @@ def validate(
     items: Optional[str] = ItemsOpt,
     predictive: Optional[str] = PredictiveOpt,
     fmt: Optional[str] = format_option("json: every problem with its file, line, column, code and suggestions, "
-                                       "on stdout, for editors and CI."),
+                                       "on stdout, for editors and CI.", completion.one_of("json")),
     config: Optional[Path] = ConfigOpt,
 ):
     """Check segment files (no data read), and with --data the data they would run on."""
@@ -309,7 +321,8 @@ def explain(
 
 @app.command()
 @handle_errors
-def fields(fmt: Optional[str] = format_option("json: the catalog as data, for scripts and editors.")):
+def fields(fmt: Optional[str] = format_option("json: the catalog as data, for scripts and editors.",
+                                              completion.one_of("json"))):
     """List the field catalog: fields, operators, rule kinds and qualifiers."""
     from .commands import print_fields
 
@@ -322,7 +335,8 @@ def fields(fmt: Optional[str] = format_option("json: the catalog as data, for sc
 @handle_errors
 def grid(
     as_of: Optional[str] = AsOfOpt,
-    fmt: Optional[str] = format_option("csv or json instead of the picture."),
+    fmt: Optional[str] = format_option("csv or json instead of the picture.",
+                                       completion.values_of("commands", "GRID_FORMATS")),
     output: Optional[Path] = output_option("Write the grid to this file (csv or json)."),
     events: Optional[str] = EventsOpt,
     profiles: Optional[str] = ProfilesOpt,
@@ -341,16 +355,18 @@ def sample(
     output_dir: Path = typer.Option(..., "-o", "--output-dir", help="Directory to write events/items/profiles to."),
     seed: int = typer.Option(42, "--seed", help="Random seed: the same seed gives the same files."),
     fmt: Optional[str] = format_option("parquet, csv, or both (comma-separated); with --preset ga4: parquet or "
-                                       "ndjson. Default: parquet, or the preset's own format."),
+                                       "ndjson. Default: parquet, or the preset's own format.",
+                                       completion.sample_formats),
     preset: Optional[str] = typer.Option(None, "--preset", help="Write the sample as a vendor's export: ga4, "
-                                         "shopify_orders or segment (with a segtool.yaml naming the preset)."),
+                                         "shopify_orders or segment (with a segtool.yaml naming the preset).",
+                                         autocompletion=completion.values_of("config", "PRESETS")),
     quiet: bool = QuietOpt,
 ):
     """Write synthetic exports (events, items, profiles) of any size."""
     from .sample import generate_sample
-    from .sample_vendors import FORMATS, generate_vendor_sample
+    from .sample_vendors import FORMATS, formats_for, generate_vendor_sample
 
-    allowed = FORMATS[preset] if preset in FORMATS else ("parquet", "csv")
+    allowed = formats_for(preset)
     if preset is not None and preset not in FORMATS:
         raise UsageError(f"--preset takes {', '.join(FORMATS)}, found {preset!r}")
     formats = tuple(f.strip() for f in (fmt or allowed[0]).split(",") if f.strip())
@@ -373,7 +389,8 @@ def predict(
     horizon: str = typer.Option("365d", "--horizon", help="How far ahead conversions and CLV look (365d, 52w)."),
     output: Optional[Path] = output_option("Write the predictions to this file."),
     params: bool = typer.Option(False, "--params", help="Print the fitted model parameters (JSON) instead."),
-    fmt: Optional[str] = format_option("csv|parquet|json|ndjson (default: csv or the extension)."),
+    fmt: Optional[str] = format_option("csv|parquet|json|ndjson (default: csv or the extension).",
+                                       completion.values_of("predict.command", "PREDICT_FORMATS")),
     events: Optional[str] = EventsOpt,
     profiles: Optional[str] = ProfilesOpt,
     quiet: bool = QuietOpt,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from .errors import Problem, UsageError
@@ -53,6 +54,11 @@ def explain_segment(session, path: Path, stdout, prepare: bool = False) -> None:
         stdout.print(line, markup=False)
     stdout.print(f"\nas of {explanation.as_of}", markup=False)
     stdout.print(f"over {explanation.universe}", markup=False)
+    for table in explanation.sources:
+        stdout.print(f"{table.table} from {table.read_from}:", markup=False)
+        for column, source in table.columns:
+            stdout.print(f"  {column} ← {', '.join(source) or 'nothing (the export has no such column)'}",
+                         markup=False)
     for note in explanation.notes:
         stdout.print(note, markup=False)
     stdout.print("\npolars plan (optimized):", markup=False)
@@ -90,6 +96,8 @@ def catalog_data() -> dict:
 
 
 def print_fields(stdout, as_json: bool = False) -> None:
+    """The catalog as lists that wrap to the terminal's width (60 columns are enough): each field with its
+    type and qualifiers, its meaning below it; then the operators each type takes, and the rule kinds."""
     import json
 
     data = catalog_data()
@@ -98,13 +106,22 @@ def print_fields(stdout, as_json: bool = False) -> None:
         return
     from rich.table import Table
 
-    table = Table(title="Fields", show_lines=False)
-    for heading in ("field", "group", "type", "operators", "qualifiers", "meaning"):
-        table.add_column(heading, overflow="fold")
+    def wrapped(text: str, first: str, rest: str, style: str | None = None) -> None:
+        for line in textwrap.wrap(text, stdout.width, initial_indent=first, subsequent_indent=rest):
+            stdout.print(line, markup=False, style=style)
+
+    stdout.print("Fields", style="bold", markup=False)
+    group = None
     for row in data["fields"]:
-        table.add_row(row["field"], row["group"], row["type"], ", ".join(row["operators"]),
-                      ", ".join(row["qualifiers"]) or "-", row["meaning"])
-    stdout.print(table)
+        if row["group"] != group:
+            group = row["group"]
+            wrapped(group, "", "", style="bold")
+        qualifiers = f"; {', '.join(row['qualifiers'])}" if row["qualifiers"] else ""
+        wrapped(f"{row['field']} ({row['type']}{qualifiers})", "  ", "      ")
+        wrapped(row["meaning"], "      ", "      ")
+    stdout.print("Operators by type", style="bold", markup=False)
+    for value_type, operators in {row["type"]: row["operators"] for row in data["fields"]}.items():
+        wrapped(", ".join(operators), f"  {value_type:<10}", " " * 12)
     ops = Table(title="Operators")
     for heading in ("operator", "meaning", "takes", "ignore_case"):
         ops.add_column(heading)
@@ -117,8 +134,11 @@ def print_fields(stdout, as_json: bool = False) -> None:
     for name, text in data["rule_kinds"].items():
         kinds.add_row(name, text)
     stdout.print(kinds)
-    stdout.print(f"Qualifiers: {data['qualifiers']}.", markup=False)
-    stdout.print(f"Combinators: {data['combinators']}.", markup=False)
+    wrapped(f"Qualifiers: {data['qualifiers']}.", "", "  ")
+    wrapped(f"Combinators: {data['combinators']}.", "", "  ")
+
+
+GRID_FORMATS = ("csv", "json")
 
 
 def show_grid(session, fmt: str | None, output: Path | None, stdout) -> None:
@@ -128,8 +148,8 @@ def show_grid(session, fmt: str | None, output: Path | None, stdout) -> None:
     counts = grid.counts
     if output is not None or fmt:
         fmt = fmt or format_for(output, None, default="csv")
-        if fmt not in ("csv", "json"):
-            raise UsageError(f"grid --format takes csv or json, found {fmt!r}")
+        if fmt not in GRID_FORMATS:
+            raise UsageError(f"grid --format takes {' or '.join(GRID_FORMATS)}, found {fmt!r}")
         if output is not None and not is_stdout(output):
             session.check_output(output, [])
         write_grid(counts, session.config.grid, fmt, output)

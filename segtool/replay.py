@@ -119,7 +119,8 @@ def _diff_summary(rows: list[dict], start, end, stdout, as_json: bool) -> None:
 
 # -- history ---------------------------------------------------------------------------------------------
 def segment_history(session, replay: Replay, start_text: str | None, last: str | None, end_text: str | None,
-                    every: str, fmt: str | None, output: Path | None, stdout, feedback) -> None:
+                    every: str, fmt: str | None, output: Path | None, stdout, feedback, top: int | None = None,
+                    log: bool = False) -> None:
     from .timeframe import instants_between
 
     amount, unit = _step(every, "--every")
@@ -134,12 +135,16 @@ def segment_history(session, replay: Replay, start_text: str | None, last: str |
         raise UsageError(f"--from ({start.describe()}) must not be after --to ({end.describe()})")
     instants = instants_between(start, end, amount, unit)
     fmt = _history_format(fmt, output)
+    if log and fmt != "png":
+        raise UsageError("--log draws the plot's size axis logarithmic: it needs -o FILE.png")
     if output is not None and not is_stdout(output):
         session.check_output(output, replay.paths)
     segments = _segments_held(session, replay, feedback)
     results = _sizes_at(session, segments, instants, feedback, count_universe=True)
     labels = [_label(i, with_time=unit == "hours") for i in instants]
     series = {s.name: [r.segments[k].size for r in results] for k, s in enumerate(segments)}
+    if top is not None:  # the largest at the last instant, largest first
+        series = dict(sorted(series.items(), key=lambda item: -item[1][-1])[:top])
     records = [{"as_of": label, "segment": name, "size": series[name][j],
                 "share": round(series[name][j] / results[j].universe, 6) if results[j].universe else 0.0}
                for name in series for j, label in enumerate(labels)]
@@ -148,7 +153,7 @@ def segment_history(session, replay: Replay, start_text: str | None, last: str |
         from .output import output_target
 
         with output_target(output) as target:
-            write_png(target, labels, series, f"Segment sizes, {labels[0]} to {labels[-1]}")
+            write_png(target, labels, series, f"Segment sizes, {labels[0]} to {labels[-1]}", log)
         feedback.note(f"{len(series)} segments × {len(labels)} instants → {output}")
     elif fmt == "json":
         write_text(json.dumps(records, indent=2, ensure_ascii=False) + "\n", output)

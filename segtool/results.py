@@ -42,9 +42,17 @@ class GridResult:
 
 
 @dataclass(frozen=True)
+class ColumnSources:
+    table: str  # events, profiles or items
+    read_from: str  # the table's files and how they are read (a preset, a `columns:` mapping)
+    columns: tuple[tuple[str, tuple[str, ...]], ...]  # canonical column, the export's columns it comes from
+
+
+@dataclass(frozen=True)
 class Explanation:
     words: tuple[str, ...]  # the rules in plain words
     as_of: str  # the instant, or how it will be found
     notes: tuple[str, ...]  # where predictive columns come from
     plan: str  # the polars query plan, optimized
     universe: str = ""  # which visitors the plan goes over, in words
+    sources: tuple[ColumnSources, ...] = ()  # where the columns the rules read come from, where renamed

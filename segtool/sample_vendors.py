@@ -20,6 +20,7 @@ SHOP_ZONE = "Europe/Amsterdam"  # the shop's time zone: Shopify's `Created at`, 
 NOT_SET = "(not set)"
 FILES = {"ga4": "events", "shopify_orders": "orders_export", "segment": "tracks"}
 FORMATS = {"ga4": ("parquet", "ndjson"), "shopify_orders": ("csv",), "segment": ("ndjson",)}
+CANONICAL_FORMATS = ("parquet", "csv")
 GA4_EVENTS = {"pageview": "page_view", "search": "view_search_results", "conversion": "purchase"}
 SEGMENT_EVENTS = {"search": "Products Searched", "add_to_cart": "Product Added",
                   "begin_checkout": "Checkout Started", "conversion": "Order Completed"}
@@ -36,6 +37,11 @@ SHOPIFY_HEADER = (
     "Shipping Province Name,Payment ID,Payment Terms Name,Next Payment Due At,Payment References").split(",")
 UTMS = ("utm_source", "utm_medium", "utm_campaign")
 
+
+
+def formats_for(preset: str | None) -> tuple[str, ...]:
+    """What `segtool sample --format` takes: the preset's own formats, else those of the canonical sample."""
+    return FORMATS.get(preset or "", CANONICAL_FORMATS)
 
 def generate_vendor_sample(out: Path, visitors: int, preset: str, fmt: str, seed: int = 42,
                            steps=None) -> list[Path]:

@@ -1,6 +1,8 @@
 """The command line: stdout holds only IDs, output formats, atomic writes, summaries, help, exit codes."""
 
+import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -146,6 +148,88 @@ def test_fields_lists_the_catalog():
                  "conversion_potential", "clv", "customer_type", "persuasion_type", "city", "region", "country",
                  "location", "profile.<column>", "not_contains", "between", "is_set"):
         assert name in result.stdout, name
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_fields_are_readable_in_a_narrow_terminal(width):
+    """No line wider than the terminal; every name whole on a line of its own; every meaning and every
+    type's operators in one piece (wrapped between words only)."""
+    from segtool.commands import catalog_data
+
+    result = CliRunner().invoke(app, ["fields"], env={"COLUMNS": str(width)})
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= width
+    words = " ".join(result.stdout.split())
+    for row in catalog_data()["fields"]:
+        assert any(line.split(" (")[0].strip() == row["field"] for line in lines), row["field"]
+        assert " ".join(row["meaning"].split()) in words, row["field"]
+        assert f"{row['type']} {', '.join(row['operators'])}" in words, row["type"]
+
+
+def completions(args: list[str], incomplete: str) -> list[str]:
+    """What bash is offered for `segtool ARGS INCOMPLETE<tab>`: the variables its completion script sets
+    (`segtool --show-completion bash`), then the command, as the script runs it."""
+    from typer.main import get_command
+
+    words = " ".join(["segtool", *args, incomplete])
+    env = {"_SEGTOOL_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(len(args) + 1)}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    stdout, sys.stdout = sys.stdout, io.StringIO()
+    try:
+        with pytest.raises(SystemExit):
+            get_command(app).main(args=[], prog_name="segtool")
+        return sys.stdout.getvalue().split()
+    finally:
+        sys.stdout = stdout
+        for name, value in saved.items():
+            os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
+
+
+def test_option_values_complete_to_what_the_commands_take():
+    from segtool.commands import GRID_FORMATS
+    from segtool.config import ENGINES, PREDICTIVE_SOURCES, PRESETS
+    from segtool.output import FORMATS
+    from segtool.predict.command import PREDICT_FORMATS
+    from segtool.replay import DIFF_FORMATS, HISTORY_FORMATS
+    from segtool.sample_vendors import FORMATS as VENDOR_FORMATS
+    from segtool.sql.dialects import DIALECTS
+
+    expected = {("run", "--engine"): ENGINES, ("run", "--format"): FORMATS, ("sql", "--dialect"): DIALECTS,
+                ("diff", "--format"): DIFF_FORMATS, ("history", "--format"): HISTORY_FORMATS,
+                ("grid", "--format"): GRID_FORMATS, ("predict", "--format"): PREDICT_FORMATS,
+                ("validate", "--format"): ("json",), ("fields", "--format"): ("json",),
+                ("sample", "--preset"): PRESETS, ("sample", "--format"): ("parquet", "csv"),
+                ("run", "--predictive"): PREDICTIVE_SOURCES, ("explain", "--predictive"): PREDICTIVE_SOURCES}
+    for args, values in expected.items():
+        assert completions(list(args), "") == list(values), args
+    assert completions(["sql", "--dialect"], "sn") == ["snowflake"]
+    assert completions(["sample", "--preset", "ga4", "--format"], "") == list(VENDOR_FORMATS["ga4"])
+    assert completions(["sample", "--format"], "parquet,") == ["parquet,csv"]
+
+
+def test_select_and_exclude_complete_segment_names_and_tags(tmp_path, monkeypatch):
+    (tmp_path / "a.yaml").write_text("name: vip_buyers\ntags: [nightly, email]\nrules:\n  - conversions: {gte: 1}\n")
+    (tmp_path / "sleepers.yml").write_text("tags: [nightly]\nrules:\n  - conversions: {eq: 0}\n")
+    (tmp_path / "broken.yaml").write_text("rules: [\n")
+    for option in ("--select", "--exclude"):
+        assert completions(["run", str(tmp_path), option], "") == ["sleepers", "vip_buyers", "tag:email",
+                                                                    "tag:nightly"]
+    assert completions(["history", str(tmp_path / "a.yaml"), "--select"], "") == ["vip_buyers", "tag:email",
+                                                                                  "tag:nightly"]
+    assert completions(["diff", str(tmp_path), "--exclude"], "sleepers,v") == ["sleepers,vip_buyers"]
+    monkeypatch.chdir(REPO)  # no segments named before the option: those in ./segments
+    assert "one_time_buyers" in completions(["sql", "--select"], "one")
+
+
+def test_completion_through_the_shell_protocol():
+    """As bash asks (the script of --show-completion sets these variables), through segtool's own entry."""
+    entry = "import sys; sys.argv[0] = 'segtool'; from segtool.cli import entry; entry()"
+    env = {**os.environ, "_SEGTOOL_COMPLETE": "complete_bash", "COMP_WORDS": "segtool run --engine d",
+           "COMP_CWORD": "3"}
+    result = subprocess.run([sys.executable, "-c", entry], capture_output=True, text=True, env=env, cwd=REPO)
+    assert result.returncode == 0 and result.stdout.split() == ["duckdb"], result.stderr
 
 
 COMMANDS = ["run", "validate", "explain", "fields", "grid", "sample", "predict"]

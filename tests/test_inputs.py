@@ -126,6 +126,11 @@ def test_column_mapping(ws: Workspace):
     """)
     assert ws.run("rules:\n  - total_order_value: {gt: 10}\n") == ["u1"]
     assert ws.run("rules:\n  - city: {is: Milan}\n") == ["u2"]
+    explained = ws.cli("explain", str(ws.segment("rules:\n  - total_order_value: {gt: 10}\n  - city: {is: Milan}\n")),
+                       "--as-of", "2024-07-01").stdout.splitlines()
+    assert {"  visitor_id ← user_pseudo_id", "  order_value ← Total", "  visitor_id ← id", "  city ← Town"} <= \
+        set(explained)
+    assert sum(line.endswith("the config's columns: mapping:") for line in explained) == 2
 
 
 def test_missing_events_file_is_exit_3_naming_it(ws: Workspace):

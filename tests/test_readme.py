@@ -27,6 +27,8 @@ def blocks(language: str) -> list[str]:
 
 COMMANDS = [line.strip() for body in blocks("sh") for line in body.splitlines() if line.strip().startswith("segtool ")]
 CRON = [line for line in blocks("crontab")[0].splitlines() if re.match(r"^[\d*]", line)]
+INSTALL_AND_RUN = [line.strip() for body in blocks("sh") for line in body.splitlines()
+                   if re.match(r"pip install .* && segtool ", line.strip())]
 
 
 @pytest.fixture
@@ -54,6 +56,22 @@ def test_each_example_works_as_written(project: Path, command: str):
     result = shell(command, project)
     assert result.returncode == (int(expected.group(1)) if expected else 0), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_quick_start_prints_only_the_ids_on_stdout(project: Path):
+    """`pip install -q . && segtool run ...`: pip logs what is below a warning on stdout unless -q (warnings go
+    to stderr), so the IDs are all that stdout holds. pip is shown that on a package already installed."""
+    (command,) = INSTALL_AND_RUN
+    install, run = command.split(" && ", 1)
+    pip = [sys.executable, "-m", "pip", *install.split()[1:-1], "--no-index", "--no-deps", "pip"]
+    quiet = subprocess.run(pip, capture_output=True, text=True, timeout=120)
+    loud = subprocess.run([word for word in pip if word not in ("-q", "--quiet")], capture_output=True, text=True,
+                          timeout=120)
+    assert quiet.returncode == 0 and quiet.stdout == "" and loud.stdout.strip(), quiet.stderr
+    result = shell(run, project)
+    assert result.returncode == 0, result.stderr
+    ids = result.stdout.splitlines()
+    assert ids and all(re.fullmatch(r"\S+", i) for i in ids)
 
 
 def test_the_nightly_job_shows_changes_on_changed_data(project: Path):

@@ -85,7 +85,36 @@ def test_history_draws_in_the_terminal_and_writes_a_png(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_history_png_of_many_segments_has_a_panel_each_and_honours_top_and_log(tmp_path, monkeypatch):
+    from segtool import charts
+
+    figures = []
+    drawn = charts.history_figure
+    monkeypatch.setattr(charts, "history_figure", lambda *a, **k: figures.append(drawn(*a, **k)) or figures[-1])
+    png, window = tmp_path / "sizes.png", ["--last", "3w", "--every", "1w", "--to", "2026-06-30"]
+    result = cli("history", str(SEGMENTS), *window, "-o", str(png))
+    assert result.exit_code == 0, result.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    names = [path.stem for path in sorted(SEGMENTS.glob("*.yaml"))]
+    assert len(names) > charts.MAX_LINES
+    panels = figures[-1].axes
+    assert [panel.get_title().split(":")[0] for panel in panels] == names
+    assert all(len(panel.get_lines()) == 1 for panel in panels)
+
+    records = json.loads(cli("history", str(SEGMENTS), *window, "--format", "json").stdout)
+    at_end = {r["segment"]: r["size"] for r in records if r["as_of"] == "2026-06-30"}
+    largest = sorted(at_end, key=lambda name: -at_end[name])[:5]
+    result = cli("history", str(SEGMENTS), *window, "-o", str(png), "--top", "5", "--log")
+    assert result.exit_code == 0, result.stderr
+    (plot,) = figures[-1].axes
+    assert [text.get_text() for text in plot.get_legend().get_texts()] == largest
+    assert plot.get_yscale() == "symlog"
+    top = json.loads(cli("history", str(SEGMENTS), *window, "--format", "json", "--top", "5").stdout)
+    assert list(dict.fromkeys(r["segment"] for r in top)) == largest
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--last", "8w", "--log"], "--log"),
     (["--every", "1w"], "either --from DATE or --last"),
     (["--last", "8w", "--every", "1mo"], "--every takes a length like 1d"),
     (["--last", "8w", "-o", "sizes.svg"], "history writes .png, .csv or .json"),

@@ -95,3 +95,28 @@ def test_ga4_items_as_a_flattened_table(ws: Workspace):
     path = ws.segment(f"rules:\n  - {entry['rule']}\n")
     result = ws.cli("run", str(path), "--as-of", entry["as_of"], "--config", str(ws.root / "vendor.yaml"))
     assert set(result.ids) == set(entry["ids"])
+
+
+@pytest.mark.parametrize("preset, file, expected", [
+    ("ga4", "ga4/events.parquet", {"visitor_id": "user_pseudo_id", "order_value": "ecommerce.purchase_revenue",
+                                   "utm_source": "collected_traffic_source.manual_source", "url": "event_params",
+                                   "city": "geo.city", "brand": "items.item_brand"}),
+    ("shopify_orders", "shopify/orders_export.csv", {"visitor_id": "Email", "order_value": "Total",
+                                                     "utm_source": "Note Attributes", "city": "Billing City",
+                                                     "brand": "Vendor"}),
+    ("segment", "segment/tracks.ndjson", {"visitor_id": "anonymousId, userId",
+                                          "order_value": "properties.total, properties.revenue",
+                                          "utm_source": "context.campaign.source", "city": "traits.address.city",
+                                          "brand": "properties.products.brand"}),
+])
+def test_explain_names_the_vendor_columns_each_field_is_read_from(ws: Workspace, preset, file, expected):
+    preset_workspace(ws, preset, file)
+    path = ws.segment("rules:\n  - utm_source: {is: google}\n  - order_value: {gte: 10}\n  - city: {is: Milan}\n"
+                      "  - conversions: {gte: 1, items: {brand: {is: Nike}}}\n")
+    result = ws.cli("explain", str(path), "--as-of", AS_OF, "--config", str(ws.root / "vendor.yaml"))
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for table in ("events", "profiles", "items"):
+        assert any(line.startswith(f"{table} from ") and f"preset {preset}" in line for line in lines), table
+    for column, source in expected.items():
+        assert f"  {column} ← {source}" in lines, column

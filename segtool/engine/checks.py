@@ -12,7 +12,8 @@ from .. import catalog
 from ..catalog import Reads
 from ..errors import DataError, Location, Problem
 from ..tree import Condition, EventCondition, EventRule, Segment, Sequence, conditions, nodes
-from .inputs import Inputs, Table
+from ..results import ColumnSources
+from .inputs import REQUIRED, Inputs, Table
 
 
 def column_needs(rule: Condition, inputs: Inputs) -> list[Reads]:
@@ -54,6 +55,23 @@ def columns_read(segments: list[Segment], inputs: Inputs, columns: tuple[str, ..
         for need in needs:
             wanted[need.table].update(need.columns)
     return wanted
+
+
+def column_sources(segments: list[Segment], inputs: Inputs) -> tuple[ColumnSources, ...]:
+    """Where the columns the segments read come from, for each table whose columns are not read under their
+    own names: a preset's view of the vendor's columns, or the config's `columns:` mapping."""
+    wanted = columns_read(segments, inputs)
+    found = []
+    for table in (inputs.events, inputs.profiles, inputs.items):
+        if table is None or (table.name != "events" and not wanted[table.name]):
+            continue
+        read = dict.fromkeys([*REQUIRED[table.name], *sorted(wanted[table.name])])
+        columns = tuple((c, tuple(source)) for c in read if (source := table.source(c)) is not None)
+        if columns:
+            how = [f"preset {table.preset}"] if table.preset else []
+            how += ["the config's columns: mapping"] if table.mapping else []
+            found.append(ColumnSources(table.name, f"{table.label}, {' and '.join(how)}", columns))
+    return tuple(found)
 
 
 def mapping_problems(inputs: Inputs) -> list[Problem]:

@@ -53,6 +53,7 @@ class Table:
     mapping: dict[str, str] = field(default_factory=dict)  # canonical -> export name
     view: View | None = None
     origin: str = ""
+    preset: str = ""  # the preset's name where `view` is one of its views
     _schema: dict | None = None
     _raw_schema: dict | None = None
     _file_schemas: list[dict] | None = None  # per file, where the files' schemas drift apart
@@ -149,6 +150,15 @@ class Table:
 
     def export_name(self, canonical: str) -> str:
         return self.mapping.get(canonical, canonical)
+
+    def source(self, canonical: str) -> list[str] | None:
+        """The export's columns a canonical column is read from, where not from a column of its own name: the
+        vendor's columns that the preset's view reads (none: the export lacks it), or the column that
+        `columns:` maps it to; None where the column is read as it is named."""
+        name = self.export_name(canonical)
+        if self.view is not None and name in (read := self.view.sources(self.raw_schema())):
+            return read[name]
+        return [name] if name != canonical else None
 
     def has(self, canonical: str) -> bool:
         return self.export_name(canonical) in self.schema()
@@ -269,13 +279,14 @@ def resolve_table(name: str, spec: str | None, config: Config, preset=None) -> T
     reading = Reading(fmt, options, schema)
     view = preset.views[name] if preset is not None else None
     origin = f"read as {preset.vendor}" if preset is not None else ""
-    return Table(name, spec, files, reading, dict(config.columns.get(name) or {}), view, origin)
+    return Table(name, spec, files, reading, dict(config.columns.get(name) or {}), view, origin,
+                 preset.name if preset is not None else "")
 
 
 def derived_table(name: str, events: Table, preset) -> Table:
     """A table that a preset reads from the events' own files (Shopify's line items and customers)."""
     return Table(name, events.spec, events.files, events.reading, {}, preset.views[name],
-                 f"{name} of {preset.vendor}")
+                 f"{name} of {preset.vendor}", preset.name)
 
 
 def decimal_point(text: pl.Expr) -> pl.Expr:

@@ -7,7 +7,25 @@ from typing import Callable
 
 import polars as pl
 
-View = Callable[[pl.LazyFrame], pl.LazyFrame]
+
+@dataclass(frozen=True)
+class View:
+    """One canonical table from a vendor's rows: its columns, as expressions over the vendor's columns, and
+    the shaping of the rows around them (which rows; one per order or per visitor). `explain` reads the same
+    expressions to say which vendor column each canonical one comes from."""
+
+    columns: Callable[[dict], list[pl.Expr]]  # the file's schema -> the canonical columns, each aliased
+    shape: Callable[[pl.LazyFrame, dict[str, pl.Expr]], pl.LazyFrame]  # the rows, the columns by name
+
+    def __call__(self, rows: pl.LazyFrame) -> pl.LazyFrame:
+        return self.shape(rows, self._named(rows.collect_schema()))
+
+    def sources(self, schema: dict) -> dict[str, list[str]]:
+        """Each canonical column -> the vendor's columns it is read from (`geo.city` for a struct's field)."""
+        return {name: vendor_columns(expr) for name, expr in self._named(schema).items()}
+
+    def _named(self, schema: dict) -> dict[str, pl.Expr]:
+        return {expr.meta.output_name(): expr for expr in self.columns(schema)}
 
 
 @dataclass(frozen=True)
@@ -51,11 +69,35 @@ def has_path(schema: dict, column: str, *path: str) -> bool:
     return dtype is not None
 
 
-def keep_own(frame: pl.LazyFrame, canonical: list[pl.Expr]) -> pl.LazyFrame:
+def keep_own(frame: pl.LazyFrame, canonical: dict[str, pl.Expr]) -> pl.LazyFrame:
     """The canonical columns first, then the file's other top-level columns as they are."""
-    names = {e.meta.output_name() for e in canonical}
-    own = [c for c in frame.collect_schema().names() if c not in names]
-    return frame.select(*canonical, *own)
+    own = [c for c in frame.collect_schema().names() if c not in canonical]
+    return frame.select(*canonical.values(), *own)
+
+
+def latest_per_visitor(rows: pl.LazyFrame, columns: dict[str, pl.Expr], timestamp: pl.Expr) -> pl.LazyFrame:
+    """One row per visitor (`columns` holds visitor_id): the columns of the visitor's latest row."""
+    return (rows.select(*columns.values(), timestamp.alias("ts"))
+            .filter(pl.col("visitor_id").is_not_null())
+            .sort("ts", descending=True, nulls_last=True)
+            .unique("visitor_id", keep="first").drop("ts"))
+
+
+def vendor_columns(expr: pl.Expr) -> list[str]:
+    """The vendor's columns an expression reads, each with the struct fields it reads into (`geo.city`)."""
+    return list(dict.fromkeys(".".join(path) for path in _paths(expr.meta.undo_aliases())))
+
+
+def _paths(node: pl.Expr) -> list[tuple[str, ...]]:
+    if node.meta.is_column():
+        return [(node.meta.output_name(),)]
+    inputs = node.meta.pop()[::-1]  # polars lists them last first
+    paths = [path for child in inputs for path in _paths(child)]
+    name = node.meta.output_name(raise_if_undetermined=False)
+    if len(inputs) == 1 and len(paths) == 1 and name and name != inputs[0].meta.output_name(
+            raise_if_undetermined=False):
+        return [paths[0] + (name,)]  # a step of one input that renames it: a field of a struct
+    return paths
 
 
 def utc_from_text(expr: pl.Expr) -> pl.Expr:

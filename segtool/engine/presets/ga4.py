@@ -13,7 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from ...places import country_code
-from .common import Preset, field_of, keep_own, number, text
+from .common import Preset, View, field_of, keep_own, latest_per_visitor, number, text
 
 NOT_SET = "(not set)"
 PURCHASE = "purchase"
@@ -49,54 +49,62 @@ def _timestamp() -> pl.Expr:
     return pl.from_epoch(micros, time_unit="us").dt.replace_time_zone("UTC")
 
 
-def events(rows: pl.LazyFrame) -> pl.LazyFrame:
-    schema = rows.collect_schema()
-    traffic = {utm: text(field_of("collected_traffic_source", name, schema=schema), NOT_SET).alias(utm)
-               for utm, name in UTMS.items()}
-    return keep_own(rows, [
+def event_columns(schema: dict) -> list[pl.Expr]:
+    traffic = [text(field_of("collected_traffic_source", name, schema=schema), NOT_SET).alias(utm)
+               for utm, name in UTMS.items()]
+    return [
         text(pl.col("user_pseudo_id")).alias("visitor_id"),
         _timestamp().alias("timestamp"),
         text(pl.col("event_name")).alias("event_type"),
         text(param("page_location")).alias("url"),
         text(param("page_referrer")).alias("referrer"),
-        *traffic.values(),
-        text(field_of("ecommerce", "transaction_id", schema=schema), NOT_SET).alias("order_id"),
+        *traffic,
+        _transaction(schema).alias("order_id"),
         number(field_of("ecommerce", "purchase_revenue", schema=schema)).alias("order_value"),
-    ])
+    ]
 
 
-def items(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """The line items of each purchase, once per transaction (a purchase logged twice repeats them: the
-    first event's are kept)."""
-    order = text(field_of("ecommerce", "transaction_id", schema=rows.collect_schema()), NOT_SET)
-    purchases = (rows.filter(pl.col("event_name") == PURCHASE)
-                 .select(order.alias("order_id"), _timestamp().alias("ts"), "items")
-                 .filter(pl.col("order_id").is_not_null())
-                 .sort("ts").unique("order_id", keep="first"))
-    lines = purchases.select("order_id", pl.col("items")).explode("items").filter(pl.col("items").is_not_null())
+def _transaction(schema: dict) -> pl.Expr:
+    return text(field_of("ecommerce", "transaction_id", schema=schema), NOT_SET)
+
+
+def item_columns(schema: dict) -> list[pl.Expr]:
+    """The order's transaction, then the fields of one element of `items`."""
     item = pl.col("items").struct
-    return lines.select(
-        "order_id",
+    return [
+        _transaction(schema).alias("order_id"),
         text(item.field("item_id"), NOT_SET).alias("item_id"),
         text(item.field("item_name"), NOT_SET).alias("name"),
         text(item.field("item_brand"), NOT_SET).alias("brand"),
         text(item.field("item_category"), NOT_SET).alias("category"),
         number(item.field("price")).alias("price"),
         number(item.field("quantity")).alias("quantity"),
-    )
+    ]
 
 
-def profiles(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per visitor: `geo` of the visitor's latest event, the country as its ISO code (GA4 writes
-    English names: Netherlands → NL)."""
+def items(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
+    """The line items of each purchase, once per transaction (a purchase logged twice repeats them: the
+    first event's are kept)."""
+    purchases = (rows.filter(pl.col("event_name") == PURCHASE)
+                 .select(columns["order_id"], _timestamp().alias("ts"), "items")
+                 .filter(pl.col("order_id").is_not_null())
+                 .sort("ts").unique("order_id", keep="first"))
+    exploded = purchases.select("order_id", pl.col("items")).explode("items").filter(pl.col("items").is_not_null())
+    return exploded.select("order_id", *(e for name, e in columns.items() if name != "order_id"))
+
+
+def profile_columns(schema: dict) -> list[pl.Expr]:
+    """`geo` of an event, the country as its ISO code (GA4 writes English names: Netherlands → NL)."""
     geo = {name: text(field_of("geo", name), NOT_SET) for name in ("city", "country", "region")}
     geo["country"] = country_code(geo["country"])
-    return (rows.select(text(pl.col("user_pseudo_id")).alias("visitor_id"), _timestamp().alias("ts"),
-                        *(e.alias(n) for n, e in geo.items()))
-            .filter(pl.col("visitor_id").is_not_null())
-            .sort("ts", descending=True, nulls_last=True)
-            .unique("visitor_id", keep="first").drop("ts"))
+    return [text(pl.col("user_pseudo_id")).alias("visitor_id"), *(e.alias(n) for n, e in geo.items())]
+
+
+def profiles(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
+    """One row per visitor: the `geo` of the visitor's latest event."""
+    return latest_per_visitor(rows, columns, _timestamp())
 
 
 PRESET = Preset("ga4", "GA4's BigQuery export", (PURCHASE,),
-                {"events": events, "items": items, "profiles": profiles}, NDJSON_SCHEMA)
+                {"events": View(event_columns, keep_own), "items": View(item_columns, items),
+                 "profiles": View(profile_columns, profiles)}, NDJSON_SCHEMA)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import polars as pl
 
 from ...places import country_code
-from .common import Preset, keep_own, number, text, utc_from_text
+from .common import Preset, View, keep_own, latest_per_visitor, number, text, utc_from_text
 
 ORDER, VOIDED = "order", "voided_order"
 NEVER_PAID = ("voided", "expired")
@@ -35,23 +35,26 @@ def _note(key: str) -> pl.Expr:
     return text(pl.col("Note Attributes").str.extract(rf"(?im)^\s*{name}\s*:\s*(.*?)\s*$", 1))
 
 
-def events(rows: pl.LazyFrame) -> pl.LazyFrame:
-    schema = rows.collect_schema()
+def event_columns(schema: dict) -> list[pl.Expr]:
     status = text(pl.col("Financial Status")).str.to_lowercase()
     utms = [(_note(utm) if "Note Attributes" in schema else pl.lit(None, pl.String)).alias(utm)
             for utm in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")]
-    return keep_own(_first_rows(rows), [
+    return [
         _customer().alias("visitor_id"),
-        utc_from_text(pl.col("Created at")).alias("timestamp"),
+        _created().alias("timestamp"),
         pl.when(status.is_in(NEVER_PAID)).then(pl.lit(VOIDED)).otherwise(pl.lit(ORDER)).alias("event_type"),
         text(pl.col("Name")).alias("order_id"),
         number(pl.col("Total")).alias("order_value"),
         *utms,
-    ])
+    ]
 
 
-def items(rows: pl.LazyFrame) -> pl.LazyFrame:
-    return rows.select(
+def _created() -> pl.Expr:
+    return utc_from_text(pl.col("Created at"))
+
+
+def item_columns(schema: dict) -> list[pl.Expr]:
+    return [
         text(pl.col("Name")).alias("order_id"),
         text(pl.col("Lineitem sku")).alias("item_id"),
         text(pl.col("Lineitem name")).alias("name"),
@@ -59,21 +62,30 @@ def items(rows: pl.LazyFrame) -> pl.LazyFrame:
         pl.lit(None, pl.String).alias("category"),
         number(pl.col("Lineitem price")).alias("price"),
         number(pl.col("Lineitem quantity")).alias("quantity"),
-    )
+    ]
 
 
-def profiles(rows: pl.LazyFrame) -> pl.LazyFrame:
+def profile_columns(schema: dict) -> list[pl.Expr]:
+    return [_customer().alias("visitor_id"),
+            text(pl.col("Billing City")).alias("city"),
+            text(pl.col("Billing Province Name")).alias("region"),
+            country_code(text(pl.col("Billing Country"))).alias("country"),
+            text(pl.col("Email")).alias("email")]
+
+
+def events(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
+    return keep_own(_first_rows(rows), columns)
+
+
+def items(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
+    return rows.select(*columns.values())
+
+
+def profiles(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
     """One row per customer, from the billing address of their latest order."""
-    return (_first_rows(rows)
-            .select(_customer().alias("visitor_id"), utc_from_text(pl.col("Created at")).alias("ts"),
-                    text(pl.col("Billing City")).alias("city"),
-                    text(pl.col("Billing Province Name")).alias("region"),
-                    country_code(text(pl.col("Billing Country"))).alias("country"),
-                    text(pl.col("Email")).alias("email"))
-            .filter(pl.col("visitor_id").is_not_null())
-            .sort("ts", descending=True, nulls_last=True)
-            .unique("visitor_id", keep="first").drop("ts"))
+    return latest_per_visitor(_first_rows(rows), columns, _created())
 
 
 PRESET = Preset("shopify_orders", "Shopify's orders export", (ORDER,),
-                {"events": events, "items": items, "profiles": profiles})
+                {"events": View(event_columns, events), "items": View(item_columns, items),
+                 "profiles": View(profile_columns, profiles)})
