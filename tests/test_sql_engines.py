@@ -296,3 +296,50 @@ def test_hunted_differences_in_profiles_and_parquet(ws: Workspace):
     pl.DataFrame({"visitor_id": ["a"], "timestamp": pl.Series(["2024-06-01T10:00:00"]).str.to_datetime(
         time_unit="ns", time_zone="Europe/Amsterdam"), "event_type": ["pageview"]}).write_parquet(ws.root / "ev.parquet")
     assert both_engines(ws, "last_seen: {within: 30d}", "--events", str(ws.root / "ev.parquet")) == ["a"]
+
+
+def engines_agree(ws: Workspace, files: list[Path], as_of: str = "2024-06-30") -> dict[str, list[str]]:
+    """Each segment's members from polars, checked equal to DuckDB's (members and per-rule sizes)."""
+    ws.cli("validate", str(files[0]))  # writes the workspace config
+    session = Session.open(ws.root / "segtool.yaml", Overrides(as_of=as_of))
+    segments = session.load_segments(files)
+    polars = session.run(segments, per_rule=True)
+    assert_same(session.run_sql(segments, "duckdb", per_rule=True), polars)
+    return {name: list(members) for name, (members, _) in answers(polars).items()}
+
+
+UTM_ROWS = {  # visitor: (url, utm_source, utm_medium, referrer)
+    "a": ("https://shop.example/?utm_source=google&utm_medium=cpc", None, None, "https://www.google.com/search"),
+    "b": ("https://shop.example/sale", "google", "email", "https://fb.com/x"),
+    "c": ("https://shop.example/sale?utm_source=bing", None, "cpc", "https://shop.example/home"),
+}
+BESIDE_EVENT_UTM = {  # a field rule and what it gives beside `event: {utm_source: {is: google}}` (a and b)
+    "utm_medium: {is: cpc}": ["a"], "url: {contains: sale}": ["b"], "referrer: {contains: google}": ["a"],
+    "referrer_domain: {is: fb.com}": ["b"], "utm_source: {is_set: true}": ["a", "b"],
+}
+
+
+@pytest.mark.parametrize("utm_columns", [True, False], ids=["utm columns", "utms in the url only"])
+def test_a_field_rule_beside_an_event_rule_on_a_utm_reads_what_both_need(ws: Workspace, utm_columns):
+    """The first rows of the export, which decide how UTMs and hosts are derived, hold the columns of every
+    test of single events: `event` conditions and referenced segments too (it named only field rules' columns)."""
+    def row(vid, url, source, medium, referrer):
+        if utm_columns:
+            return pageview(vid, url=url, utm_source=source, utm_medium=medium, referrer=referrer)
+        query = "&".join(f"{k}={v}" for k, v in (("utm_source", source), ("utm_medium", medium)) if v)
+        return pageview(vid, url=url + ("&" if "?" in url else "?") + query if query else url, referrer=referrer)
+
+    ws.events(*(row(vid, *values) for vid, values in UTM_ROWS.items()))
+    event = "event: {utm_source: {is: google}}"
+    ws.segment(f"name: e\nrules: [{event}]\n", "e.yaml")
+    files = []
+    for i, (rule, expected) in enumerate(BESIDE_EVENT_UTM.items()):
+        one = ws.segment(f"name: one{i}\nrules: [{rule}, {event}]\n", f"one{i}.yaml")
+        field = ws.segment(f"name: field{i}\nrules: [{rule}]\n", f"field{i}.yaml")
+        reference = ws.segment(f"name: ref{i}\nrules: [{rule}, segment: e]\n", f"ref{i}.yaml")
+        assert engines_agree(ws, [one])[f"one{i}"] == expected, rule
+        assert engines_agree(ws, [reference])[f"ref{i}"] == expected, rule
+        both = engines_agree(ws, [field, ws.root / "e.yaml"])
+        assert sorted(set(both[f"field{i}"]) & set(both["e"])) == expected and both["e"] == ["a", "b"], rule
+        files += [one, field, reference]
+    assert engines_agree(ws, files)["one0"] == ["a"]  # every combination in one run
