@@ -5,9 +5,13 @@ same members and per-rule sizes. Golden SQL per dialect keeps the output stable 
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import math
 import os
 import shutil
 import textwrap
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -343,3 +347,33 @@ def test_a_field_rule_beside_an_event_rule_on_a_utm_reads_what_both_need(ws: Wor
         assert sorted(set(both[f"field{i}"]) & set(both["e"])) == expected and both["e"] == ["a", "b"], rule
         files += [one, field, reference]
     assert engines_agree(ws, files)["one0"] == ["a"]  # every combination in one run
+
+
+def ids_in_buckets(seed: str, wanted: set[int]) -> dict[int, str]:
+    """An ID for each wanted bucket of `seed`, the bucket worked out here as the README writes it."""
+    found = {}
+    for i in itertools.count():
+        vid = f"v{i}"
+        bucket = int(hashlib.md5(f"{seed}:{vid}".encode()).hexdigest()[:8], 16) % 10_000
+        if bucket in wanted:
+            found.setdefault(bucket, vid)
+        if len(found) == len(wanted):
+            return found
+
+
+@pytest.mark.parametrize("percent", ["12.345", "1.1", "0.29", "12.34", "0.005", "99.995", "100"])
+def test_a_fractional_sample_holds_every_bucket_below_percent_times_100(ws: Workspace, percent):
+    """12.345% holds bucket 1234 (below 1234.5); 1.1% stops at 109 (1.1 × 100 is 110.00000000000001 in binary
+    floating point): the sample and a split of the same share take the same buckets, in both engines."""
+    bound = Decimal(percent) * 100
+    last_in = math.ceil(bound) - 1
+    ids = ids_in_buckets("s1", {b for b in (last_in, last_in + 1) if b < 10_000})
+    ws.events(*(pageview(vid) for vid in ids.values()))
+    assert both_engines(ws, f"sample: {{percent: {percent}, seed: s1}}") == [ids[last_in]]
+    if percent != "100":
+        out = ws.root / "parts.csv"
+        split = ws.cli("run", str(ws.segment("rules: [last_seen: {is_set: true}]\n", "all.yaml")), "--as-of",
+                       "2024-06-10", "-o", str(out), "--split", f"{percent}:{Decimal(100) - Decimal(percent)}",
+                       "--split-seed", "s1")
+        assert split.exit_code == 0, split.stderr
+        assert (ws.root / "parts.a.csv").read_text().split() == ["visitor_id", ids[last_in]]

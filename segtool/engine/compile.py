@@ -15,6 +15,7 @@ import polars as pl
 from .. import catalog
 from ..grid import GridCell
 from ..operators import Predicate
+from ..sampling import buckets_below
 from ..semantics import SUM_DECIMALS
 from ..timeframe import MICROSECONDS_PER_DAY, UTC_NAME, AsOf, Window, window
 from ..tree import (AllOf, AnyOf, Condition, EventCondition, EventRule, ItemCondition, Not, Period, Rule, Sample,
@@ -242,7 +243,7 @@ def _segment_ref(rule: SegmentRef, ctx: Context) -> pl.Expr:
 def _sample(rule: Sample, ctx: Context) -> pl.Expr:
     if rule.seed not in ctx.buckets:
         ctx.buckets[rule.seed] = ex.sample_bucket(pl.col(VID), rule.seed)
-    return (ctx.buckets[rule.seed] < round(rule.percent * 100)).fill_null(False)
+    return (ctx.buckets[rule.seed] < buckets_below(rule.percent)).fill_null(False)
 
 
 def _event_key(rule: Condition) -> tuple:
