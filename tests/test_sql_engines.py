@@ -377,3 +377,26 @@ def test_a_fractional_sample_holds_every_bucket_below_percent_times_100(ws: Work
                        "--split-seed", "s1")
         assert split.exit_code == 0, split.stderr
         assert (ws.root / "parts.a.csv").read_text().split() == ["visitor_id", ids[last_in]]
+
+
+EARLY = {"at_t", "after_t", "before_local_midnight"}  # 2 days that end by 30 June 21:59:59.999999 UTC
+
+
+@pytest.mark.parametrize("as_of, zone, expected", [
+    ("2024-06-30T12:00:00Z", "UTC", {"at_t"}),  # 2 days ending exactly at a datetime as_of have passed
+    ("2024-06-30", "UTC", EARLY | {"at_local_midnight", "before_midnight"}),  # not those ending at 1 July 00:00
+    ("2024-07-01T00:00:00Z", "UTC", EARLY | {"at_local_midnight", "before_midnight", "at_midnight"}),
+    ("2024-06-30", "Europe/Amsterdam", EARLY),  # the date ends at 22:00 UTC
+])
+def test_then_not_has_passed_when_its_window_ends_within_as_of(ws: Workspace, as_of, zone, expected):
+    """The `then_not` window (after the last step, its end included) must lie within as_of: a datetime T
+    includes T, a date D ends before the midnight after D, where an event would still be in the window."""
+    checkouts = {"at_t": "2024-06-28T12:00:00Z", "after_t": "2024-06-28T12:00:00.000001Z",
+                 "at_midnight": "2024-06-29T00:00:00Z", "before_midnight": "2024-06-28T23:59:59.999999Z",
+                 "at_local_midnight": "2024-06-28T22:00:00Z", "before_local_midnight": "2024-06-28T21:59:59.999999Z",
+                 "bought_at_midnight": "2024-06-29T00:00:00Z"}
+    ws.events(*(pageview(vid, ts, event_type="begin_checkout") for vid, ts in checkouts.items()),
+              conversion("bought_at_midnight", "2024-07-01T00:00:00Z", 10, "o1"))
+    ws.config(f"timezone: {zone}\n")
+    rule = "sequence: {steps: [{type: {is: begin_checkout}}], then_not: {type: {is: conversion}, within: 2d}}"
+    assert both_engines(ws, rule, as_of=as_of) == sorted(expected)
