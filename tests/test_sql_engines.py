@@ -400,3 +400,22 @@ def test_then_not_has_passed_when_its_window_ends_within_as_of(ws: Workspace, as
     ws.config(f"timezone: {zone}\n")
     rule = "sequence: {steps: [{type: {is: begin_checkout}}], then_not: {type: {is: conversion}, within: 2d}}"
     assert both_engines(ws, rule, as_of=as_of) == sorted(expected)
+
+
+@spark
+def test_the_hunted_answers_are_the_polars_answers_in_spark(ws: Workspace):
+    """A UTM event rule beside field rules, fractional samples and then_not at a date as_of, in one Spark run."""
+    ws.events(*(pageview(vid, url=url, utm_source=source, utm_medium=medium, referrer=referrer)
+                for vid, (url, source, medium, referrer) in UTM_ROWS.items()),
+              *(pageview(vid) for vid in ids_in_buckets("s1", {109, 110, 1234, 1235}).values()),
+              pageview("at_midnight", "2024-06-29T00:00:00Z", event_type="begin_checkout"),
+              pageview("before_midnight", "2024-06-28T23:59:59.999999Z", event_type="begin_checkout"))
+    rules = [f"[{rule}, event: {{utm_source: {{is: google}}}}]" for rule in BESIDE_EVENT_UTM]
+    rules += ["[sample: {percent: 12.345, seed: s1}]", "[sample: {percent: 1.1, seed: s1}]",
+              "[sequence: {steps: [{type: {is: begin_checkout}}], then_not: {type: {is: conversion}, within: 2d}}]"]
+    files = [ws.segment(f"name: s{i}\nrules: {text}\n", f"s{i}.yaml") for i, text in enumerate(rules)]
+    expected = engines_agree(ws, files)
+    session = Session.open(ws.root / "segtool.yaml", Overrides(as_of="2024-06-30"))
+    segments = session.load_segments(files)
+    assert_same(session.run_sql(segments, "spark", per_rule=True), session.run(segments, per_rule=True))
+    assert expected[f"s{len(rules) - 1}"] == ["before_midnight"]
