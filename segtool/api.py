@@ -178,16 +178,16 @@ class Session:
         column) reads a predictive column computed from events, and the events' first rows where a rule
         reads referrers or URLs. Without `read_data`, placeholders that read nothing (for explain)."""
         from . import catalog
+        from .engine.checks import single_event_columns
         from .engine.events import SAMPLE_ROWS
         from .engine.features import Preparation
-        from .tree import conditions
+        from .tree import conditions, with_references
 
         inputs = self.inputs()
-        rules = [rule for segment in segments for rule in conditions(segment.root)]
+        rules = [rule for segment in with_references(segments) for rule in conditions(segment.root)]
         predicted = sorted({r.field.column for r in rules if r.field.family == catalog.PROFILE
                             and inputs.computes(r.field.column)} | {c for c in columns if inputs.computes(c)})
-        event_columns = {c for r in rules if r.field.family == catalog.REFERRER_UTM
-                         for reads in r.field.reads for c in reads.columns}
+        event_columns = single_event_columns(segments)
         if not read_data:
             notes = {c: "computed from events when the segment runs (BG/NBD + Gamma-Gamma)" for c in predicted}
             return Preparation(prediction_notes=notes)
@@ -199,7 +199,7 @@ class Session:
             predictions = fitted.frame
             notes = {c: source_note(c, fitted.models) for c in predicted}
         sample = rows = None
-        if event_columns:
+        if event_columns & {"referrer", "url"}:  # a test may derive a host or a UTM: the sample decides how
             from .engine.source import collect, event_rows
 
             sample = collect(event_rows(inputs, self.as_of(), event_columns).head(SAMPLE_ROWS), inputs)

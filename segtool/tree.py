@@ -220,6 +220,19 @@ class Segment:
         return self.root.rules
 
 
+def with_references(segments: list[Segment]) -> list[Segment]:
+    """The segments and every segment they reference, directly or not, each once: what a run computes."""
+    found: dict[int, Segment] = {}
+    waiting = list(reversed(segments))
+    while waiting:
+        segment = waiting.pop()
+        if id(segment) not in found:
+            found[id(segment)] = segment
+            waiting += [node.target for node in nodes(segment.root)
+                        if isinstance(node, SegmentRef) and node.target is not None]
+    return list(found.values())
+
+
 def conditions(rule: Rule):
     """Every Condition in a rule tree, depth first (not those of referenced segments)."""
     for node in nodes(rule):

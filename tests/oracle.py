@@ -123,9 +123,10 @@ class Oracle:
 
     @staticmethod
     def sample(percent: float, seed: str) -> str:
-        """md5 of `seed:visitor_id`, its first 8 hex digits as a number, modulo 10000, below percent × 100."""
+        """md5 of `seed:visitor_id`, its first 8 hex digits as a number, modulo 10000, below percent × 100
+        (DuckDB multiplies the percent as written exactly: a decimal literal is a DECIMAL)."""
         bucket = f"CAST(('0x' || left(md5('{seed}:' || visitor_id), 8)) AS UBIGINT) % 10000"
-        return f"SELECT visitor_id FROM universe WHERE {bucket} < {round(percent * 100)}"
+        return f"SELECT visitor_id FROM universe WHERE {bucket} < {percent!r} * 100"
 
     def abandoned_checkout(self, cart_days: int, checkout_within: str, grace: str) -> str:
         """An add_to_cart, a begin_checkout strictly later and at most `checkout_within` after it, both in the
@@ -265,6 +266,7 @@ def field_cases(o: Oracle) -> dict[str, tuple[str, str]]:
                                   f"SELECT visitor_id FROM conv GROUP BY visitor_id HAVING floor(date_diff("
                                   f"'microsecond', min(ts), {_ts(o.as_of.end)}) / 86400000000) >= 45"),
         "sample_20": ("sample: {percent: 20, seed: fields}", o.sample(20, "fields")),
+        "sample_fraction": ("sample: {percent: 12.345, seed: fields}", o.sample(12.345, "fields")),  # 000608: 1234
         "sequence_search_cart": ("sequence: {steps: [{type: {is: search}}, {type: {is: add_to_cart}, within: 1d}], "
                                  "period: 60d}",
                                  f"SELECT DISTINCT a.visitor_id FROM ev a JOIN ev b USING (visitor_id) WHERE "

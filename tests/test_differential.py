@@ -17,7 +17,8 @@ FIELD_CASES = [
     "conversions_fixed", "total_order_value", "total_order_value_zero", "days_since_last", "order_value_period",
     "items_one_line", "items_negative", "items_price", "grid_one_time", "grid_never", "profile_column",
     "city_ignore_case", "customer_type_is_not", "location_paris", "event_count", "event_none", "relative_period",
-    "first_seen_before", "last_seen_not_within", "first_conversion_days", "sample_20", "sequence_search_cart",
+    "first_seen_before", "last_seen_not_within", "first_conversion_days", "sample_20", "sample_fraction",
+    "sequence_search_cart",
 ]
 
 

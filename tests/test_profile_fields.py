@@ -1,6 +1,7 @@
 """Profile fields (predictive, geographic, profile.<column>) and every operator, against hand-computed sets."""
 
 import random
+from datetime import date, datetime
 
 import pytest
 from haversine import Unit, haversine
@@ -90,6 +91,61 @@ def test_ids_stay_text_and_output_is_sorted(profiles_ws: Workspace):
 
 def test_universe_is_profiles_union_events(profiles_ws: Workspace):
     assert set(profiles_ws.run("rules:\n  - not: {city: {is: nowhere}}\n")) == UNIVERSE
+
+
+# -- dates: whole days since, to as_of ------------------------------------------------------------------
+@pytest.fixture
+def dated(ws: Workspace) -> Workspace:
+    """Profiles as Parquet with a date, a date-time and the same dates as ISO text."""
+    import polars as pl
+
+    days = {"today": date(2024, 3, 31), "yesterday": date(2024, 3, 30), "d30": date(2024, 3, 1),
+            "d31": date(2024, 2, 29), "none": None}
+    times = {"today": datetime(2024, 3, 31, 23, 30), "yesterday": datetime(2024, 3, 30), "d30": datetime(2024, 3, 1),
+             "d31": datetime(2024, 2, 29, 23, 59, 59), "none": None}
+    pl.DataFrame({"visitor_id": list(days), "birthday": list(days.values()), "joined": list(times.values()),
+                  "text": [d and d.isoformat() for d in days.values()]}).write_parquet(ws.root / "profiles.parquet")
+    return ws.events(pageview("e1", "2024-03-01T12:00:00Z"))
+
+
+DATE_CASES = [  # rule, as_of, timezone, expected
+    ("profile.birthday: {eq: 0}", "2024-03-31", "UTC", {"today"}),
+    ("profile.birthday: {gte: 30}", "2024-03-31", "UTC", {"d30", "d31"}),
+    ("profile.birthday: {between: [1, 30]}", "2024-03-31", "UTC", {"yesterday", "d30"}),
+    ("profile.birthday: {ne: 0}", "2024-03-31", "UTC", {"yesterday", "d30", "d31", "none", "e1"}),
+    ("profile.birthday: {lt: 1}", "2024-03-31T00:00:00Z", "UTC", {"today"}),  # midnight is a day of 0 days
+    ("profile.birthday: {eq: 30}", "2024-03-31T23:59:59Z", "UTC", {"d30"}),
+    ("profile.joined: {eq: 0}", "2024-03-31", "UTC", {"today"}),
+    ("profile.joined: {gte: 31}", "2024-03-31", "UTC", {"d31"}),  # 29 Feb 23:59:59 is 31 days before 1 April
+    ("profile.joined: {eq: 0}", "2024-03-31T12:00:00Z", "UTC", set()),  # today's 23:30 is after as_of: -1
+    # on a local calendar, a date is its local day; a naive date-time stays UTC (30 March 00:00 UTC is 29 March
+    # 20:00 in New York: two days before 31 March there)
+    ("profile.birthday: {eq: 0}", "2024-03-31", "America/New_York", {"today"}),
+    ("profile.birthday: {within: 1d}", "2024-03-31", "America/New_York", {"today"}),
+    ("profile.birthday: {before: 30d}", "2024-03-31", "America/New_York", {"d30", "d31"}),
+    ("profile.joined: {eq: 2}", "2024-03-31", "America/New_York", {"yesterday"}),
+    ("profile.text: {within: 1d}", "2024-03-31", "America/New_York", {"today"}),
+    # text holding dates: a number compares numbers (an ISO date is none); within/before read the text
+    ("profile.text: {gte: 30}", "2024-03-31", "UTC", set()),
+    ("profile.text: {eq: 0}", "2024-03-31", "UTC", set()),
+    ("profile.text: {before: 30d}", "2024-03-31", "UTC", {"d30", "d31"}),
+]
+
+
+@pytest.mark.parametrize("rule, as_of, zone, expected", DATE_CASES, ids=[f"{c[0]}@{c[1]}/{c[2]}" for c in DATE_CASES])
+def test_a_number_on_a_date_column_is_whole_days_since_it(dated: Workspace, rule, as_of, zone, expected):
+    dated.config(f"timezone: {zone}\n")
+    assert dated.run(f"rules:\n  - {rule}\n", "--profiles", str(dated.root / "profiles.parquet"),
+                     as_of=as_of) == sorted(expected)
+
+
+@pytest.mark.parametrize("rule", ["profile.birthday: {gte: 30}", "profile.joined: {eq: 0}",
+                                  "profile.birthday: {within: 30d}", "profile.text: {before: 30d}"])
+def test_the_sql_engines_refuse_dates_in_profiles(dated: Workspace, rule):
+    result = dated.cli("run", str(dated.segment(f"rules:\n  - {rule}\n")), "--as-of", "2024-03-31",
+                       "--profiles", str(dated.root / "profiles.parquet"), "--engine", "duckdb")
+    column = rule.split(":")[0].removeprefix("profile.")
+    assert result.exit_code == 1 and "polars engine" in result.stderr and column in result.stderr
 
 
 # -- location against the haversine package ------------------------------------------------------

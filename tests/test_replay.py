@@ -125,6 +125,24 @@ def test_history_usage_errors(args, message):
     assert result.exit_code == 2 and message in result.stderr
 
 
+def test_diff_holds_the_columns_of_referenced_segments(tmp_path):
+    """The columns read once for every instant include those of a segment that is only referenced."""
+    (tmp_path / "sale_campaign.yaml").write_text((SEGMENTS / "sale_campaign.yaml").read_text())
+    (tmp_path / "active_sale.yaml").write_text("rules: [last_seen: {within: 60d}, segment: sale_campaign]\n")
+    result = cli("diff", str(tmp_path / "active_sale.yaml"), "--from", "2026-05-15", "--to", "2026-06-30",
+                 "--format", "json")
+    assert result.exit_code == 0, result.stderr
+
+    def ids(as_of):
+        run = cli("run", str(tmp_path / "active_sale.yaml"), "--as-of", as_of)
+        assert run.exit_code == 0, run.stderr
+        return set(run.stdout.split())
+
+    before, after = ids("2026-05-15"), ids("2026-06-30")
+    assert {r["visitor_id"] for r in json.loads(result.stdout) if r["change"] == "entered"} == after - before
+    assert after - before
+
+
 def test_diff_needs_from_before_to():
     result = cli("diff", str(SEGMENTS / "one_time_buyers.yaml"), "--from", "2026-06-30", "--to", "2026-06-01")
     assert result.exit_code == 2 and "must be before --to" in result.stderr

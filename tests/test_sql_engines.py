@@ -5,9 +5,13 @@ same members and per-rule sizes. Golden SQL per dialect keeps the output stable 
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import math
 import os
 import shutil
 import textwrap
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -296,3 +300,122 @@ def test_hunted_differences_in_profiles_and_parquet(ws: Workspace):
     pl.DataFrame({"visitor_id": ["a"], "timestamp": pl.Series(["2024-06-01T10:00:00"]).str.to_datetime(
         time_unit="ns", time_zone="Europe/Amsterdam"), "event_type": ["pageview"]}).write_parquet(ws.root / "ev.parquet")
     assert both_engines(ws, "last_seen: {within: 30d}", "--events", str(ws.root / "ev.parquet")) == ["a"]
+
+
+def engines_agree(ws: Workspace, files: list[Path], as_of: str = "2024-06-30") -> dict[str, list[str]]:
+    """Each segment's members from polars, checked equal to DuckDB's (members and per-rule sizes)."""
+    ws.cli("validate", str(files[0]))  # writes the workspace config
+    session = Session.open(ws.root / "segtool.yaml", Overrides(as_of=as_of))
+    segments = session.load_segments(files)
+    polars = session.run(segments, per_rule=True)
+    assert_same(session.run_sql(segments, "duckdb", per_rule=True), polars)
+    return {name: list(members) for name, (members, _) in answers(polars).items()}
+
+
+UTM_ROWS = {  # visitor: (url, utm_source, utm_medium, referrer)
+    "a": ("https://shop.example/?utm_source=google&utm_medium=cpc", None, None, "https://www.google.com/search"),
+    "b": ("https://shop.example/sale", "google", "email", "https://fb.com/x"),
+    "c": ("https://shop.example/sale?utm_source=bing", None, "cpc", "https://shop.example/home"),
+}
+BESIDE_EVENT_UTM = {  # a field rule and what it gives beside `event: {utm_source: {is: google}}` (a and b)
+    "utm_medium: {is: cpc}": ["a"], "url: {contains: sale}": ["b"], "referrer: {contains: google}": ["a"],
+    "referrer_domain: {is: fb.com}": ["b"], "utm_source: {is_set: true}": ["a", "b"],
+}
+
+
+@pytest.mark.parametrize("utm_columns", [True, False], ids=["utm columns", "utms in the url only"])
+def test_a_field_rule_beside_an_event_rule_on_a_utm_reads_what_both_need(ws: Workspace, utm_columns):
+    """The first rows of the export, which decide how UTMs and hosts are derived, hold the columns of every
+    test of single events: `event` conditions and referenced segments too (it named only field rules' columns)."""
+    def row(vid, url, source, medium, referrer):
+        if utm_columns:
+            return pageview(vid, url=url, utm_source=source, utm_medium=medium, referrer=referrer)
+        query = "&".join(f"{k}={v}" for k, v in (("utm_source", source), ("utm_medium", medium)) if v)
+        return pageview(vid, url=url + ("&" if "?" in url else "?") + query if query else url, referrer=referrer)
+
+    ws.events(*(row(vid, *values) for vid, values in UTM_ROWS.items()))
+    event = "event: {utm_source: {is: google}}"
+    ws.segment(f"name: e\nrules: [{event}]\n", "e.yaml")
+    files = []
+    for i, (rule, expected) in enumerate(BESIDE_EVENT_UTM.items()):
+        one = ws.segment(f"name: one{i}\nrules: [{rule}, {event}]\n", f"one{i}.yaml")
+        field = ws.segment(f"name: field{i}\nrules: [{rule}]\n", f"field{i}.yaml")
+        reference = ws.segment(f"name: ref{i}\nrules: [{rule}, segment: e]\n", f"ref{i}.yaml")
+        assert engines_agree(ws, [one])[f"one{i}"] == expected, rule
+        assert engines_agree(ws, [reference])[f"ref{i}"] == expected, rule
+        both = engines_agree(ws, [field, ws.root / "e.yaml"])
+        assert sorted(set(both[f"field{i}"]) & set(both["e"])) == expected and both["e"] == ["a", "b"], rule
+        files += [one, field, reference]
+    assert engines_agree(ws, files)["one0"] == ["a"]  # every combination in one run
+
+
+def ids_in_buckets(seed: str, wanted: set[int]) -> dict[int, str]:
+    """An ID for each wanted bucket of `seed`, the bucket worked out here as the README writes it."""
+    found = {}
+    for i in itertools.count():
+        vid = f"v{i}"
+        bucket = int(hashlib.md5(f"{seed}:{vid}".encode()).hexdigest()[:8], 16) % 10_000
+        if bucket in wanted:
+            found.setdefault(bucket, vid)
+        if len(found) == len(wanted):
+            return found
+
+
+@pytest.mark.parametrize("percent", ["12.345", "1.1", "0.29", "12.34", "0.005", "99.995", "100"])
+def test_a_fractional_sample_holds_every_bucket_below_percent_times_100(ws: Workspace, percent):
+    """12.345% holds bucket 1234 (below 1234.5); 1.1% stops at 109 (1.1 × 100 is 110.00000000000001 in binary
+    floating point): the sample and a split of the same share take the same buckets, in both engines."""
+    bound = Decimal(percent) * 100
+    last_in = math.ceil(bound) - 1
+    ids = ids_in_buckets("s1", {b for b in (last_in, last_in + 1) if b < 10_000})
+    ws.events(*(pageview(vid) for vid in ids.values()))
+    assert both_engines(ws, f"sample: {{percent: {percent}, seed: s1}}") == [ids[last_in]]
+    if percent != "100":
+        out = ws.root / "parts.csv"
+        split = ws.cli("run", str(ws.segment("rules: [last_seen: {is_set: true}]\n", "all.yaml")), "--as-of",
+                       "2024-06-10", "-o", str(out), "--split", f"{percent}:{Decimal(100) - Decimal(percent)}",
+                       "--split-seed", "s1")
+        assert split.exit_code == 0, split.stderr
+        assert (ws.root / "parts.a.csv").read_text().split() == ["visitor_id", ids[last_in]]
+
+
+EARLY = {"at_t", "after_t", "before_local_midnight"}  # 2 days that end by 30 June 21:59:59.999999 UTC
+
+
+@pytest.mark.parametrize("as_of, zone, expected", [
+    ("2024-06-30T12:00:00Z", "UTC", {"at_t"}),  # 2 days ending exactly at a datetime as_of have passed
+    ("2024-06-30", "UTC", EARLY | {"at_local_midnight", "before_midnight"}),  # not those ending at 1 July 00:00
+    ("2024-07-01T00:00:00Z", "UTC", EARLY | {"at_local_midnight", "before_midnight", "at_midnight"}),
+    ("2024-06-30", "Europe/Amsterdam", EARLY),  # the date ends at 22:00 UTC
+])
+def test_then_not_has_passed_when_its_window_ends_within_as_of(ws: Workspace, as_of, zone, expected):
+    """The `then_not` window (after the last step, its end included) must lie within as_of: a datetime T
+    includes T, a date D ends before the midnight after D, where an event would still be in the window."""
+    checkouts = {"at_t": "2024-06-28T12:00:00Z", "after_t": "2024-06-28T12:00:00.000001Z",
+                 "at_midnight": "2024-06-29T00:00:00Z", "before_midnight": "2024-06-28T23:59:59.999999Z",
+                 "at_local_midnight": "2024-06-28T22:00:00Z", "before_local_midnight": "2024-06-28T21:59:59.999999Z",
+                 "bought_at_midnight": "2024-06-29T00:00:00Z"}
+    ws.events(*(pageview(vid, ts, event_type="begin_checkout") for vid, ts in checkouts.items()),
+              conversion("bought_at_midnight", "2024-07-01T00:00:00Z", 10, "o1"))
+    ws.config(f"timezone: {zone}\n")
+    rule = "sequence: {steps: [{type: {is: begin_checkout}}], then_not: {type: {is: conversion}, within: 2d}}"
+    assert both_engines(ws, rule, as_of=as_of) == sorted(expected)
+
+
+@spark
+def test_the_hunted_answers_are_the_polars_answers_in_spark(ws: Workspace):
+    """A UTM event rule beside field rules, fractional samples and then_not at a date as_of, in one Spark run."""
+    ws.events(*(pageview(vid, url=url, utm_source=source, utm_medium=medium, referrer=referrer)
+                for vid, (url, source, medium, referrer) in UTM_ROWS.items()),
+              *(pageview(vid) for vid in ids_in_buckets("s1", {109, 110, 1234, 1235}).values()),
+              pageview("at_midnight", "2024-06-29T00:00:00Z", event_type="begin_checkout"),
+              pageview("before_midnight", "2024-06-28T23:59:59.999999Z", event_type="begin_checkout"))
+    rules = [f"[{rule}, event: {{utm_source: {{is: google}}}}]" for rule in BESIDE_EVENT_UTM]
+    rules += ["[sample: {percent: 12.345, seed: s1}]", "[sample: {percent: 1.1, seed: s1}]",
+              "[sequence: {steps: [{type: {is: begin_checkout}}], then_not: {type: {is: conversion}, within: 2d}}]"]
+    files = [ws.segment(f"name: s{i}\nrules: {text}\n", f"s{i}.yaml") for i, text in enumerate(rules)]
+    expected = engines_agree(ws, files)
+    session = Session.open(ws.root / "segtool.yaml", Overrides(as_of="2024-06-30"))
+    segments = session.load_segments(files)
+    assert_same(session.run_sql(segments, "spark", per_rule=True), session.run(segments, per_rule=True))
+    assert expected[f"s{len(rules) - 1}"] == ["before_midnight"]

@@ -11,7 +11,7 @@ import difflib
 from .. import catalog
 from ..catalog import Reads
 from ..errors import DataError, Location, Problem
-from ..tree import Condition, EventCondition, EventRule, Segment, Sequence, conditions, nodes
+from ..tree import Condition, EventCondition, EventRule, Segment, Sequence, conditions, nodes, with_references
 from ..results import ColumnSources
 from .inputs import REQUIRED, Inputs, Table
 
@@ -31,7 +31,7 @@ def column_needs(rule: Condition, inputs: Inputs) -> list[Reads]:
 def check_names(segments: list[Segment], inputs: Inputs, columns: tuple[str, ...] = ()) -> None:
     """Every column the segments, the config's `columns:` mapping and `--columns` name must exist."""
     problems = mapping_problems(inputs)
-    for segment in segments:
+    for segment in with_references(segments):
         for rule in conditions(segment.root):
             problems += [p for need in column_needs(rule, inputs)
                          if (p := _missing(need, inputs, rule.field.name, rule.loc)) is not None]
@@ -48,7 +48,7 @@ def columns_read(segments: list[Segment], inputs: Inputs, columns: tuple[str, ..
     """The canonical columns of each table that the segments can read besides the required and the
     conversion columns: what a replay over several instants holds in memory."""
     wanted: dict[str, set[str]] = {"events": set(), "profiles": set(columns), "items": set()}
-    for segment in segments:
+    for segment in with_references(segments):
         needs = [need for rule in conditions(segment.root) for need in column_needs(rule, inputs)]
         needs += [_event_reads(c) for _, event_conditions in _event_conditions(segment.root)
                   for c in event_conditions]
@@ -72,6 +72,18 @@ def column_sources(segments: list[Segment], inputs: Inputs) -> tuple[ColumnSourc
             how += ["the config's columns: mapping"] if table.mapping else []
             found.append(ColumnSources(table.name, f"{table.label}, {' and '.join(how)}", columns))
     return tuple(found)
+
+
+def single_event_columns(segments: list[Segment]) -> set[str]:
+    """The events columns that the tests of single events read: field rules on referrers, UTMs and URLs,
+    and the conditions of `event` rules (sequences read their events apart)."""
+    wanted = set()
+    for segment in with_references(segments):
+        reads = [rule.field.reads[0] for rule in conditions(segment.root) if rule.field.family == catalog.REFERRER_UTM]
+        reads += [_event_reads(c) for node, event_conditions in _event_conditions(segment.root)
+                  if isinstance(node, EventRule) for c in event_conditions]
+        wanted.update(c for need in reads for c in need.columns)
+    return wanted
 
 
 def mapping_problems(inputs: Inputs) -> list[Problem]:
@@ -127,7 +139,7 @@ def reads_conversions(segments: list[Segment], inputs: Inputs) -> bool:
     families = (catalog.CONVERSION, catalog.RETENTION)
     return any(rule.field.family in families or (rule.field.family == catalog.PROFILE
                                                   and inputs.computes(rule.field.column))
-               for segment in segments for rule in conditions(segment.root))
+               for segment in with_references(segments) for rule in conditions(segment.root))
 
 
 def _event_conditions(root):

@@ -15,7 +15,8 @@ import polars as pl
 from .. import catalog
 from ..grid import GridCell
 from ..operators import Predicate
-from ..semantics import SUM_DECIMALS
+from ..sampling import buckets_below
+from ..semantics import NUMBER_OPS, SUM_DECIMALS
 from ..timeframe import MICROSECONDS_PER_DAY, UTC_NAME, AsOf, Window, window
 from ..tree import (AllOf, AnyOf, Condition, EventCondition, EventRule, ItemCondition, Not, Period, Rule, Sample,
                     Segment, SegmentRef, Sequence)
@@ -169,8 +170,9 @@ def compile_profile(rule: Condition, ctx: Context) -> pl.Expr:
     dtype = ctx.inputs.profiles.typed_dtype(column) if ctx.inputs.profiles is not None else pl.String
     if ctx.inputs.computes(column):
         return ex.apply(ctx.features.profile(column), p, rule.field.value_type, dtype)
-    if p.takes_duration:  # a date or date-time column: read as an instant
-        positive = instant_test(ex.as_instant(pl.col(column), dtype), _positive(p), ctx)
+    dated = ctx.inputs.profiles is not None and ctx.inputs.profiles.stores_instants(column)
+    if p.takes_duration or (dated and p.op in NUMBER_OPS):  # an instant: within/before, or whole days since it
+        positive = instant_test(ex.as_instant(pl.col(column), ctx.as_of.zone), _positive(p), ctx)
     else:
         positive = ex.matches(pl.col(column), _positive(p), rule.field.value_type, dtype)
     return _negate_if(p, ctx.features.profile_test(("profile", column, _positive(p)), positive, (column,)))
@@ -242,7 +244,7 @@ def _segment_ref(rule: SegmentRef, ctx: Context) -> pl.Expr:
 def _sample(rule: Sample, ctx: Context) -> pl.Expr:
     if rule.seed not in ctx.buckets:
         ctx.buckets[rule.seed] = ex.sample_bucket(pl.col(VID), rule.seed)
-    return (ctx.buckets[rule.seed] < round(rule.percent * 100)).fill_null(False)
+    return (ctx.buckets[rule.seed] < buckets_below(rule.percent)).fill_null(False)
 
 
 def _event_key(rule: Condition) -> tuple:

@@ -155,16 +155,21 @@ def sample_bucket(visitor_id: pl.Expr, seed: str) -> pl.Expr:
                                   return_dtype=pl.Int64, is_elementwise=True)
 
 
-def as_instant(column: pl.Expr, dtype: pl.DataType | None) -> pl.Expr:
-    """A profile column as a UTC instant: a date-time (naive ones are UTC), a date (its midnight), or ISO 8601
-    text; anything else is missing."""
-    from .inputs import ISO_FORMATS, UTC_US
+def as_instant(text: pl.Expr, zone: str) -> pl.Expr:
+    """A profile column's ISO 8601 text (dates and date-times are read as such) as a UTC instant: a date-time
+    (naive ones are UTC) or a date (its midnight in `zone`, the run's calendar); anything else is missing."""
+    from .inputs import DATE_FORMAT, ISO_FORMATS, UTC_US
 
-    if isinstance(dtype, pl.Datetime):
-        zoned = column.dt.replace_time_zone("UTC") if dtype.time_zone is None else column.dt.convert_time_zone("UTC")
-        return zoned.dt.cast_time_unit("us")
-    if dtype == pl.Date:
-        return column.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-    text = column.cast(pl.String).str.strip_chars()
-    return pl.coalesce([text.str.to_datetime(f, strict=False, time_zone="UTC", time_unit="us") for f in ISO_FORMATS]
-                       ).cast(UTC_US)
+    text = text.cast(pl.String).str.strip_chars()
+    moments = [text.str.to_datetime(f, strict=False, time_zone="UTC", time_unit="us") for f in ISO_FORMATS
+               if f != DATE_FORMAT]
+    return pl.coalesce([*moments, local_midnight(text.str.to_date(DATE_FORMAT, strict=False), zone)]).cast(UTC_US)
+
+
+def local_midnight(day: pl.Expr, zone: str) -> pl.Expr:
+    """The instant a date starts in `zone`, as timeframe.midnight: its midnight (the first of two where the
+    clocks go back over it; where they skip it, the end of the skipped hour)."""
+    naive = day.cast(pl.Datetime("us"))
+    starts = [(naive + pl.duration(hours=h)).dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+              for h in (0, 1)]
+    return pl.coalesce(starts).dt.convert_time_zone("UTC")

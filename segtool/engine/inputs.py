@@ -25,6 +25,7 @@ VID = "visitor_id"
 PREDICTIVE_COLUMNS = ("conversion_potential", "clv")  # profile columns the models can compute from events
 REQUIRED = {"events": ("visitor_id", "timestamp", "event_type"), "profiles": ("visitor_id",), "items": ("order_id",)}
 ID_COLUMNS = ("visitor_id", "order_id")  # text whatever the file stores: `7` and `007` stay as written
+DATE_FORMAT = "%Y-%m-%d"
 ISO_FORMATS = (
     "%Y-%m-%dT%H:%M:%S%.f%#z",
     "%Y-%m-%d %H:%M:%S%.f%#z",
@@ -33,7 +34,7 @@ ISO_FORMATS = (
     "%Y-%m-%dT%H:%M%#z",
     "%Y-%m-%dT%H:%M",
     "%Y-%m-%d %H:%M",
-    "%Y-%m-%d",
+    DATE_FORMAT,
 )
 EPOCH_UNITS = {"epoch_s": "s", "epoch_ms": "ms", "epoch_us": "us"}
 SEPARATORS = {";": "';'", "\t": "a tab ('\\t')", "|": "'|'", ",": "','"}
@@ -212,6 +213,11 @@ class Table:
         if dtype == pl.String or (dtype.is_numeric() and canonical not in ID_COLUMNS):
             return expr
         return expr.cast(pl.String)
+
+    def stores_instants(self, canonical: str) -> bool:
+        """Whether the export stores the column as dates or date-times (`select` gives their ISO text)."""
+        dtype = self.dtype(canonical) if self.has(canonical) else None
+        return dtype == pl.Date or isinstance(dtype, pl.Datetime)
 
     def typed_dtype(self, canonical: str) -> pl.DataType:
         """The type `select` gives the column: floats for numeric columns, numbers kept, the rest text."""

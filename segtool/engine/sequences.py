@@ -3,7 +3,8 @@
 Exactly (README, "Sequences"): a visitor matches when some chain of events e1 … ek exists where ei meets
 step i, every ei lies in the period, each ei is strictly later than e(i−1) and at most step i's `within`
 after it; with `then_not`, no event meeting it comes after ek and at most its `within` later, and that time
-has fully passed by as_of (a checkout an hour before as_of is not yet abandoned). Any event up to as_of can
+has fully passed by as_of, its end included (a checkout an hour before as_of is not yet abandoned; with a
+date as_of, 2 days ending at the midnight after it have not passed). Any event up to as_of can
 be the `then_not` event, in the period or not.
 
 Evaluated without pairing events: for each event of step i, only the latest reachable event of step i−1

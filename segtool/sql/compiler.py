@@ -20,6 +20,7 @@ from sqlglot import exp
 from .. import catalog
 from ..errors import SegtoolError
 from ..operators import Predicate
+from ..sampling import buckets_below
 from ..semantics import (ASCII_UPPER, EARTH_RADIUS_KM, EDGE_TOLERANCE_KM, HOST_PATTERN, SUM_DECIMALS,
                          compares_as_number)
 from ..timeframe import NUMBER_TEXT, UTC_NAME, AsOf, Window, exact_length, window
@@ -232,7 +233,7 @@ def _ref(rule: SegmentRef, ctx: Context) -> exp.Expression:
 @translate.register
 def _sample(rule: Sample, ctx: Context) -> exp.Expression:
     name = ctx.needs.samples.setdefault(rule.seed, f"b{len(ctx.needs.samples)}")
-    return two_valued(exp.LT(this=exp.column(name), expression=num(round(rule.percent * 100))))
+    return two_valued(exp.LT(this=exp.column(name), expression=num(buckets_below(rule.percent))))
 
 
 @dataclass(frozen=True)
