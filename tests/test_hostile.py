@@ -4,6 +4,7 @@ Each test is a case that once destroyed a file, hung, or ended in a traceback.""
 
 import faulthandler
 import fcntl
+import gzip
 import os
 import resource
 import signal
@@ -430,6 +431,27 @@ def test_a_memory_limit_ends_with_one_clear_line(tmp_path):
                               preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (400 << 20, 400 << 20)))
     assert process.returncode == OUT_OF_MEMORY_EXIT, process.stderr
     assert "segtool ran out of memory" in process.stderr and "Traceback" not in process.stderr
+
+
+def test_a_gzip_bomb_under_a_memory_limit_ends_with_one_line(ws: Workspace):
+    """3 MB that inflate to one field of 3 GiB: the allocator's own report (and a Rust backtrace) never shows."""
+    header = "visitor_id,timestamp,event_type,url\n"
+    (ws.root / "small.csv.gz").write_bytes(gzip.compress(f"{header}b,2024-06-01T10:00:00Z,pageview,/caf\n".encode()))
+    mebibyte = gzip.compress(b"a" * (1 << 20), mtime=0)  # a gzip file may hold many members, inflated in turn
+    (ws.root / "bomb.csv.gz").write_bytes(gzip.compress(f"{header}a,2024-06-01T10:00:00Z,pageview,/".encode())
+                                          + mebibyte * 3072 + gzip.compress(b"\n"))
+    seg, config = str(ws.segment("rules:\n  - url: {contains: caf}\n")), str(ws._write_config())
+    env = {**os.environ, "RUST_BACKTRACE": "1", "POLARS_MAX_THREADS": "2"}  # fewer threads reserve less memory
+
+    def run(events: str) -> subprocess.CompletedProcess:
+        return segtool_process("run", seg, "--as-of", AS_OF, "--events", events, "--config", config, cwd=ws.root,
+                               env=env, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)))
+
+    fine = run("small.csv.gz")
+    assert fine.returncode == 0 and fine.stdout == "b\n", fine.stderr
+    bomb = run("bomb.csv.gz")
+    assert bomb.returncode == OUT_OF_MEMORY_EXIT, bomb.stderr
+    assert len(bomb.stderr.splitlines()) == 1 and bomb.stderr.startswith("Error: segtool ran out of memory")
 
 
 # -- errors reading a file name the file -----------------------------------------------------------------------
