@@ -1,6 +1,7 @@
 """An output directory that cron writes into night after night: a lock against overlapping runs, the
-manifest of what the last run wrote (manifest.json, written last and atomically), the IDs that run wrote
-(for `--changes` and `max_change`), and the removal of files a previous run wrote that this one does not.
+staging folder a run writes into before it renames its files into place, the manifest of what the last run
+wrote (manifest.json, written last and atomically), the IDs that run wrote (for `--changes` and
+`max_change`), and the removal of files a previous run wrote that this one does not.
 
 Only files a manifest lists are ever removed, so a directory shared with other files is safe.
 """
@@ -12,17 +13,19 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import temporaries
 from .errors import DataError, SegtoolError, UsageError
-from .output import atomic_path
 
 MANIFEST = "manifest.json"
 LOCK = ".segtool.lock"
 _AFRESH = f"restore it, or move {MANIFEST} away to compare with nothing (every member then counts as entered)"
+STAGING = ".segtool-staging-"
 
 
 class BusyError(SegtoolError):
@@ -65,6 +68,18 @@ def locked(folder: Path, wait: bool, on_wait=None):
             handle.seek(0)
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def staging(folder: Path, note):
+    """A new staging folder in `folder` for the block. Staging folders already there were left by runs that
+    were killed (the caller holds the lock, so no other run is writing): they are removed first."""
+    for stale in folder.glob(f"{STAGING}*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+            note(f"removed {stale}, left by a run that was killed")
+    with temporaries.folder(STAGING, folder) as path:
+        yield path
 
 
 @dataclass
@@ -181,8 +196,9 @@ def file_facts(path: str) -> dict:
             "modified": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stat.st_mtime))}
 
 
-def write_manifest(folder: Path, manifest: dict) -> Path:
-    path = folder / MANIFEST
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+def write_manifest(folder: Path, manifest: dict, staged: Path) -> Path:
+    """Written in the staging folder `staged`, then renamed into place."""
+    path = staged / MANIFEST
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(path, folder / MANIFEST)
+    return folder / MANIFEST

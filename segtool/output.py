@@ -3,8 +3,8 @@
 A regular file is written to a temporary file beside it and renamed onto it (a symlink to one keeps the
 link and replaces its target); stdout (`-`), devices, FIFOs and anything under /dev or /proc are written
 through, never renamed over. New files get the mode the umask gives, as any other tool's would. Every OS
-error names the path; a temporary file is removed whatever stops the write (an error, Ctrl-C, SIGTERM or
-SIGHUP: cli.py turns those signals into exceptions).
+error names the path; a temporary file is removed whatever stops the write (an error, a signal, a kill:
+temporaries.py).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import os
 import re
 import stat
 import sys
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import temporaries
 from .errors import DataError, UsageError
 
 FORMATS = ("csv", "parquet", "json", "ndjson", "txt")
@@ -102,21 +102,12 @@ def _write_through(path: Path) -> bool:
 def atomic_path(path: Path):
     """A temporary path beside `path`, renamed onto it only if the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = temporaries.make(path.parent, f".{path.name}.", ".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        os.close(fd)
-        yield Path(tmp)
+        yield tmp
         os.replace(tmp, path)
     finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+        temporaries.remove(tmp)
 
 
 def write_text(text: str, path: Path | str | None) -> None:

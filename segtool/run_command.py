@@ -165,10 +165,7 @@ def _into_file(session, segments, request: RunRequest, stdout, feedback, targets
 def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback, started: float) -> int:
     """Every file is written into a staging folder inside DIR first, then renamed into place together just
     before the manifest: a run that dies midway leaves DIR as the last run left it."""
-    import shutil
-    import tempfile
-
-    from .outdir import Previous, write_manifest
+    from .outdir import Previous, staging, write_manifest
 
     folder = request.output_dir
     previous = Previous.read(folder)
@@ -177,8 +174,7 @@ def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback
     _check_file_names(request, segments, previous.names(kept))
     result = _evaluate(session, segments, request, feedback, request.summary, count_universe=True)
     fmt, ext = request.fmt or "csv", EXTENSIONS[request.fmt or "csv"]
-    staging = Path(tempfile.mkdtemp(prefix=".segtool-staging-", dir=folder))
-    try:
+    with staging(folder, feedback.note) as stage:
         entries, staged, broken = {}, [], False
         for segment_result in feedback.steps(result.segments, "writing", total=len(result.segments)):
             segment = segment_result.segment
@@ -189,13 +185,13 @@ def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback
                                          "breaches": problems, "found_size": segment_result.size}
                 continue
             before = previous.ids(segment.name, feedback.warn) if request.changes else None
-            target = staging / f"{segment.name}{ext}"
+            target = stage / f"{segment.name}{ext}"
             written = (_write_split(segment_result, target, request, feedback, folder) if request.split
                        else _write_one(segment_result, target, fmt, feedback, folder))
             entry = _entry(segment_result, result, None if request.split else target, fmt)
             if request.changes:
-                entry.update(_write_changes(segment_result, before, staging, fmt, feedback))
-                written += [staging / entry["entered_file"], staging / entry["exited_file"]]
+                entry.update(_write_changes(segment_result, before, stage, fmt, feedback))
+                written += [stage / entry["entered_file"], stage / entry["exited_file"]]
             entry["files"] = [p.name for p in written]
             entry["checksums"] = {p.name: checksum(p) for p in written}
             entries[segment.name] = entry
@@ -210,9 +206,7 @@ def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback
             elif name not in entries:
                 for path in previous.remove_unless(set(), {name}):
                     feedback.note(f"{name}: removed {path} (its segment file is gone or renamed it)")
-        write_manifest(folder, _manifest(session, result, entries, started))
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        write_manifest(folder, _manifest(session, result, entries, started), stage)
     if request.summary:
         _summary(result, request, stdout)
     return EXIT_GUARD if broken else 0

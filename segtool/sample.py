@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from . import temporaries
 
 DEFAULT_END = datetime(2026, 6, 30, 18, 0, tzinfo=timezone.utc)
 HISTORY_DAYS = 365
@@ -179,21 +180,21 @@ def generate_sample(out_dir: Path, visitors: int, *, seed: int = 42, formats=("p
     catalog = _Catalog(seed)
     width = max(6, len(str(visitors - 1)))
     written: dict[str, list[Path]] = {name: [] for name in TABLES}
-    with tempfile.TemporaryDirectory(dir=out, prefix=".segtool-sample-") as tmp:
+    with temporaries.folder(".segtool-sample-", out) as tmp:
         parts: dict[str, list[Path]] = {name: [] for name in TABLES}
         chunks = enumerate(range(0, visitors, chunk_visitors))
         total = -(-visitors // chunk_visitors)
         for index, start in (steps(chunks, "generating visitors", total) if steps else chunks):
             chunk = _Chunk(seed, index, start, min(chunk_visitors, visitors - start), width, end, cities, catalog)
             for name, frame in chunk.tables().items():
-                part = Path(tmp) / f"{name}-{index:05d}.parquet"
+                part = tmp / f"{name}-{index:05d}.parquet"
                 frame.write_parquet(part)
                 parts[name].append(part)
             del chunk
         for name in TABLES:
             for fmt in formats:
                 final = out / f"{name}.{fmt}"
-                staging = Path(tmp) / final.name
+                staging = tmp / final.name
                 frame = pl.scan_parquet(parts[name])
                 if fmt == "csv":
                     _csv_text(frame).sink_csv(staging)

@@ -9,11 +9,11 @@ gives the same audience on both, renamed. A `segtool.yaml` next to the export na
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import polars as pl
 
+from . import temporaries
 from .sample import DIGITS, HEX, SITE, tokens, generate_sample
 
 SHOP_ZONE = "Europe/Amsterdam"  # the shop's time zone: Shopify's `Created at`, GA4's `event_date`
@@ -47,8 +47,7 @@ def generate_vendor_sample(out: Path, visitors: int, preset: str, fmt: str, seed
                            steps=None) -> list[Path]:
     """Write the canonical sample of `visitors` and `seed` as `preset`'s export (and a segtool.yaml) in `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out, prefix=".segtool-sample-") as tmp:
-        staging = Path(tmp)
+    with temporaries.folder(".segtool-sample-", out) as staging:
         canonical = {t: paths[0] for t, paths in generate_sample(staging / "canonical", visitors, seed=seed,
                                                                      steps=steps).items()}
         events, items, profiles = (pl.scan_parquet(canonical[t]) for t in ("events", "items", "profiles"))

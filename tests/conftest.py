@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,12 @@ class Workspace:
         """The IDs of a segment whose rules are `rules` (YAML), as of `as_of`."""
         path = self.segment(rules)
         return self.cli("run", str(path), "--as-of", as_of, *args).ids
+
+
+def segtool_command(*args: str, hook: str = "") -> list[str]:
+    """segtool as a command of its own (the supervisor and its child), after `hook`: Python code run first in
+    the process that forks, so that what it patches reaches the command."""
+    return [sys.executable, "-c", f"{hook}\nfrom segtool.cli import entry; entry()", *args]
 
 
 def _event_columns(rows) -> list[str]:

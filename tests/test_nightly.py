@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import fcntl
 import json
+import subprocess
 import threading
 import time
 from datetime import UTC, datetime
 
 import pytest
 
-from conftest import Workspace, conversion, pageview
+from conftest import Workspace, conversion, pageview, segtool_command
 from segtool import __version__
 
 BUYERS = "name: buyers\ntags: [nightly, email]\nrules:\n  - conversions: {gte: 1}\n"
@@ -288,6 +289,39 @@ def test_a_run_that_fails_midway_leaves_the_folder_as_it_was(shop: Workspace, mo
     assert nightly(shop, "--changes").exit_code == 2
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert not [p for p in out.iterdir() if p.name.startswith(".segtool-staging")]
+
+
+def test_a_run_killed_while_writing_leaves_the_folder_as_it_was(shop: Workspace):
+    assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0
+    out = shop.root / "out"
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".segtool.lock"}
+    hook = ("import os, signal\n"
+            "from segtool import run_command\n"
+            "write = run_command.write_members\n"
+            "def killed(*args):\n"
+            "    write(*args)\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n"  # the command's own process: no `finally` of it runs
+            "run_command.write_members = killed\n")
+    command = segtool_command("run", str(shop.root / "segments"), "--output-dir", str(out), "--as-of", "2024-06-30",
+                              "--changes", "--config", str(shop._write_config()), hook=hook)
+    process = subprocess.run(command, cwd=shop.root, capture_output=True, text=True, timeout=120)
+    assert process.returncode != 0 and "Traceback" not in process.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".segtool.lock"} == before
+
+
+def test_the_next_run_removes_the_staging_folders_of_killed_runs(shop: Workspace):
+    out = shop.root / "out"
+    assert nightly(shop).exit_code == 0
+    written = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "manifest.json"}
+    stale = out / ".segtool-staging-k1ll3d"
+    stale.mkdir()
+    (stale / "buyers.csv").write_text("visitor_id\nz\n")
+    (stale / ".visitors.csv.0123abcd.tmp").write_text("visitor_id\na\n")
+    handle = hold_lock(out)  # a run that is writing: its staging folder stays
+    assert nightly(shop, "--no-wait").exit_code == 5 and (stale / "buyers.csv").exists()
+    handle.close()
+    assert nightly(shop).exit_code == 0
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "manifest.json"} == written
 
 
 def test_a_lock_file_that_is_a_link_is_refused(shop: Workspace):

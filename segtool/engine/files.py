@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
+from .. import temporaries
 from ..config import CsvOptions
 from ..errors import DataError
 
@@ -146,13 +147,13 @@ def utf8_copy(file: str, encoding: str) -> str:
     return _COPIES[key]
 
 
-_FOLDER: list[str] = []
+_FOLDER: list[Path] = []
 
 
-def _temporary_folder() -> str:
+def _temporary_folder() -> Path:
     if not _FOLDER:
-        _FOLDER.append(tempfile.mkdtemp(prefix="segtool-"))
-        atexit.register(shutil.rmtree, _FOLDER[0], ignore_errors=True)
+        _FOLDER.append(temporaries.make(tempfile.gettempdir(), "segtool-", directory=True))
+        atexit.register(temporaries.remove, _FOLDER[0])
     return _FOLDER[0]
 
 

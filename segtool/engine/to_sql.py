@@ -7,6 +7,7 @@ from __future__ import annotations
 import polars as pl
 from sqlglot import exp
 
+from .. import temporaries
 from ..catalog import NUMBER_COLUMNS
 from ..config import CsvOptions
 from ..sql.compiler import CompileError, Columns
@@ -123,13 +124,11 @@ def _duckdb_reader(table: Table) -> exp.Expression:
 def run_duckdb(sql: str) -> pl.DataFrame:
     """Run the statement in an embedded DuckDB (UTC session). The answer travels as a Parquet file, so no
     row passes through Python."""
-    import tempfile
-
     try:
         import duckdb
     except ImportError:
         raise CompileError("--engine duckdb needs DuckDB: pip install 'segtool[sql]'") from None
-    with tempfile.TemporaryDirectory(prefix="segtool-duckdb-") as folder:
+    with temporaries.folder("segtool-duckdb-") as folder:
         answer = f"{folder}/answer.parquet"
         connection = duckdb.connect()
         try:
@@ -190,9 +189,7 @@ def _spark_answer(rows, local: bool) -> pl.DataFrame:
     remote one (Spark Connect) shares no file system with this machine, so its rows are collected."""
     if not local:
         return pl.DataFrame([tuple(r) for r in rows.collect()], schema=rows.columns, orient="row")
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="segtool-spark-") as folder:
+    with temporaries.folder("segtool-spark-") as folder:
         rows.write.mode("overwrite").parquet(f"{folder}/answer")
         return pl.read_parquet(f"{folder}/answer/*.parquet")
 
