@@ -13,6 +13,8 @@ import polars as pl
 import pytest
 
 from segtool.delivery import normalise as n
+from segtool.delivery.identity import Identity
+from segtool.errors import ConfigError, DataError, Location
 
 # Sources
 GOOGLE_FORMATTING = "https://developers.google.com/data-manager/api/devguides/concepts/formatting"
@@ -131,3 +133,63 @@ def test_zip_codes():
 def test_countries_become_iso_codes_or_missing():
     assert apply(lambda c: n.country(n.text(c)), ["Netherlands", "nl", " NLD ", "UK", "United States", "Narnia", ""]) \
         == ["NL", "NL", "NL", "GB", "US", None, None]
+
+
+# --- identity ------------------------------------------------------------------------------------------------
+
+def test_identity_from_mapping_reports_every_problem_at_its_key_with_did_you_mean():
+    where = {"": Location("segtool.yaml", 3, 1), "emial": Location("segtool.yaml", 4, 3),
+             "consent.adz": Location("segtool.yaml", 7, 5), "default_region": Location("segtool.yaml", 5, 3)}
+    with pytest.raises(ConfigError) as caught:
+        Identity.from_mapping({"emial": "Email", "phone": "Phone", "default_region": "XX",
+                               "consent": {"adz": "Ads", "email": {"column": "M", "granted": ["yes"],
+                                                                   "denied": ["YES"]}}}, where)
+    lines = [str(p) for p in caught.value.problems]
+    assert lines == [
+        "segtool.yaml:4:3: unknown identity key 'emial' (did you mean 'email'?); allowed: email, phone, first_name, "
+        "last_name, zip, city, state, country, external_id, mobile_ad_id, default_region, consent",
+        "segtool.yaml:7:5: unknown identity.consent key 'adz' (did you mean 'ads'?); allowed: ads, email, sms",
+        "segtool.yaml:3:1: identity.consent.email: 'yes' cannot mean both granted and denied",
+        "segtool.yaml:5:3: identity.default_region must be a two-letter country code such as NL or US, found 'XX'",
+    ]
+    assert [p.suggestions for p in caught.value.problems][:2] == [("email",), ("ads",)]
+    assert caught.value.exit_code == 1
+
+
+@pytest.mark.parametrize("mapping", [["Email"], {"email": 3}, {"email": ""}, {"consent": {"ads": "Ads"}},
+                                     {"email": "E", "consent": {"ads": {"granted": ["yes"]}}},
+                                     {"email": "E", "consent": {"ads": {"column": "A", "granted": [True]}}}])
+def test_identity_from_mapping_refuses(mapping):
+    with pytest.raises(ConfigError):
+        Identity.from_mapping(mapping, Location("segtool.yaml", 1, 1))
+
+
+def test_identity_reads_a_region_in_any_case_and_lists_its_columns_once():
+    identity = Identity.from_mapping({"email": "Email", "external_id": "Email", "default_region": "nl",
+                                      "consent": {"ads": "Accepts Marketing"}})
+    assert identity.default_region == "NL"
+    assert identity.profile_columns == ("Email", "Accepts Marketing")
+
+
+@pytest.mark.parametrize("column, words", [
+    (pl.Series(["yes", "no", None, "YES "]), [True, False, None, True]),             # Shopify
+    (pl.Series(["Yes", "No", "Unset", None]), [True, False, None, None]),            # GA4 privacy_info.ads_storage
+    (pl.Series([True, False, None]), [True, False, None]),                           # a boolean column
+    (pl.Series(["granted", "denied", "(not set)"]), [True, False, None]),            # consent mode
+])
+def test_consent_words(column, words):
+    consent = Identity.from_mapping({"email": "E", "consent": {"ads": "c"}}).consent["ads"]
+    frame = pl.DataFrame({"c": column})
+    consent.check(frame, "ads")
+    assert frame.select(consent.value()).to_series().to_list() == words
+
+
+def test_a_consent_value_no_vocabulary_names_is_a_data_error_and_naming_it_reads_it():
+    frame = pl.DataFrame({"c": ["oui", "non", "yes"]})
+    with pytest.raises(DataError) as caught:
+        Identity.from_mapping({"email": "E", "consent": {"email": "c"}}).consent["email"].check(frame, "email")
+    assert caught.value.column == "c" and "'non', 'oui'" in str(caught.value)
+    named = Identity.from_mapping({"email": "E", "consent": {"email": {"column": "c", "granted": ["oui", "yes"],
+                                                                        "denied": ["non"]}}}).consent["email"]
+    named.check(frame, "email")
+    assert frame.select(named.value()).to_series().to_list() == [True, False, True]
