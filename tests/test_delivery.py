@@ -8,13 +8,15 @@ does not share the code under test."""
 from __future__ import annotations
 
 import hashlib
+import random
 
 import polars as pl
 import pytest
 
+from segtool.delivery import formats
 from segtool.delivery import normalise as n
 from segtool.delivery.identity import Identity
-from segtool.errors import ConfigError, DataError, Location
+from segtool.errors import ConfigError, DataError, Location, UsageError
 
 # Sources
 GOOGLE_FORMATTING = "https://developers.google.com/data-manager/api/devguides/concepts/formatting"
@@ -193,3 +195,196 @@ def test_a_consent_value_no_vocabulary_names_is_a_data_error_and_naming_it_reads
                                                                         "denied": ["non"]}}}).consent["email"]
     named.check(frame, "email")
     assert frame.select(named.value()).to_series().to_list() == [True, False, True]
+
+
+# --- whole files ---------------------------------------------------------------------------------------------
+
+PROFILES = [  # in the order of PROFILE_COLUMNS: dirty as exports are; v5 has ads consent Unset (GA4's word)
+    ("v1", "  Cloudy.SanFrancisco+Shopping@GMAIL.com ", "06 12345678", " Zoë ", "Pérez", "1012 AB", "Amsterdam",
+     "Noord-Holland", "Netherlands", "yes", "yes", "yes", None),
+    ("v2", "user.name+NYC@Example.com", "(800)555-0100", "Mary Ann", "O'Brien", "94016-1234", "San Francisco",
+     "California", "US", "Yes", "no", "no", "AECE52E7-03EE-455A-B3C4-E57283966239"),
+    ("v3", "hans@example.de", "030 1234567", "Hans", "Müller", "10115", "Berlin", None, "DE", "no", "yes", None, None),
+    ("v4", "giulia@example.it", "06 1234 5678", "Giulia", "Rossi, jr.", "00184", "Roma", "RM", "Italy", "YES",
+     None, None, None),
+    ("v5", "not-an-email", "12", None, None, None, None, None, "NL", "Unset", None, None, None),
+    ("v6", "bad@", "+31 6 1234 5679", None, None, None, None, None, "NL", "yes", None, None, None),
+    ("v7", "", "nonsense", None, None, None, None, None, None, "yes", None, None, None),
+    ("v9", None, None, "Only", None, None, None, None, None, "yes", None, None, None),
+    ("v10", "bad@example", None, None, None, None, None, None, None, "yes", None, None, None),
+]
+PROFILE_COLUMNS = ["visitor_id", "Email", "Phone", "First Name", "Last Name", "Zip", "City", "Province", "Country",
+                   "Ads", "Accepts Email Marketing", "Accepts SMS Marketing", "MAID"]
+MEMBERS = ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"]  # v8 has no profile
+IDENTITY = Identity.from_mapping({
+    "email": "Email", "phone": "Phone", "first_name": "First Name", "last_name": "Last Name", "zip": "Zip",
+    "city": "City", "state": "Province", "country": "Country", "mobile_ad_id": "MAID",
+    "consent": {"ads": "Ads", "email": "Accepts Email Marketing", "sms": "Accepts SMS Marketing"}})
+
+
+def frames(order=None):
+    rows = PROFILES if order is None else [PROFILES[i] for i in order]
+    profiles = pl.DataFrame(rows, schema={c: pl.String for c in PROFILE_COLUMNS}, orient="row")
+    members = MEMBERS if order is None else MEMBERS[::-1]
+    return pl.LazyFrame({"visitor_id": members}), profiles.lazy()
+
+
+def written(destination, tmp_path, order=None, **options) -> tuple[str, formats.Counts]:
+    members, profiles = frames(order)
+    rows, counts = formats.build(members, profiles, IDENTITY, destination, **options)
+    path = tmp_path / f"{destination}.csv"
+    formats.write_csv(rows, path)
+    return path.read_bytes().decode("utf-8"), counts
+
+
+def csv_of(header: str, rows: list[tuple]) -> str:
+    """Rows sorted as the files are (by each column in turn, missing last), empty for missing."""
+    ordered = sorted(rows, key=lambda row: tuple((v is None, v or "") for v in row))
+    return "".join(f"{line}\n" for line in [header, *(",".join(v or "" for v in row) for row in ordered)])
+
+
+def hashed(*values):
+    return tuple(None if v is None else sha(v) for v in values)
+
+
+def test_google_ads_file(tmp_path):
+    text, counts = written("google_ads", tmp_path)
+    # GOOGLE_CSV: headers Email, Phone, First Name, Last Name, Country, Zip; Country and Zip never hashed;
+    # GOOGLE_FORMATTING: gmail dots and +tag, E.164, names lower-cased and trimmed (GOOGLE_TEMPLATE: zoë,pérez)
+    assert text == csv_of("Email,Phone,First Name,Last Name,Country,Zip", [
+        (*hashed("cloudysanfrancisco@gmail.com", "+31612345678", "zoë", "pérez"), "NL", "1012 AB"),
+        (*hashed("user.name+nyc@example.com", "+18005550100", "mary ann", "o'brien"), "US", "94016"),
+        (*hashed("giulia@example.it", "+390612345678", "giulia", "rossi, jr."), "IT", "00184"),
+        (*hashed(None, "+31612345679", None, None), "NL", None),
+    ])
+    # v3 said no, v5 Unset, v8 has no profile (so no consent); v7's phone and v10's e-mail are unusable and
+    # they have nothing else; v9 has a first name only
+    assert counts == formats.Counts(written=4, no_identifier=1, invalid_email=1, invalid_phone=1, no_consent=3,
+                                    rows=4)
+    assert counts.members == len(MEMBERS)
+
+
+def test_meta_file(tmp_path):
+    text, counts = written("meta", tmp_path)
+    # META_HELP: headers email, phone, fn, ln, zip, ct, st, country, madid (extern_id: not in this identity);
+    # META_API: everything hashed but madid ("Do not hash ... all lowercase, and keep hyphens"); phone with
+    # country code, no "+"; country lower-case ISO-2
+    assert text == csv_of("email,phone,fn,ln,zip,ct,st,country,madid", [
+        (*hashed("cloudy.sanfrancisco+shopping@gmail.com", "31612345678", "zoë", "pérez", "1012ab", "amsterdam",
+                 "noordholland", "nl"), None),
+        (*hashed("user.name+nyc@example.com", "18005550100", "maryann", "obrien", "94016", "sanfrancisco", "ca",
+                 "us"), "aece52e7-03ee-455a-b3c4-e57283966239"),
+        (*hashed("giulia@example.it", "390612345678", "giulia", "rossijr", "00184", "roma", "rm", "it"), None),
+        (*hashed(None, "31612345679", None, None, None, None, None, "nl"), None),
+    ])
+    assert (counts.written, counts.no_consent) == (4, 3)
+
+
+def test_meta_extern_id_is_written_as_it_is_and_identifies_a_person(tmp_path):
+    identity = Identity.from_mapping({"external_id": "visitor_id", "consent": {"ads": "Ads"}})
+    members, profiles = frames()
+    rows, counts = formats.build(members, profiles, identity, "meta")
+    assert rows.collect().to_dict(as_series=False) == {"extern_id": ["v1", "v10", "v2", "v4", "v6", "v7", "v9"]}
+    assert counts == formats.Counts(written=7, no_consent=3, rows=7)
+
+
+def test_tiktok_file(tmp_path):
+    text, counts = written("tiktok", tmp_path)
+    # TIKTOK_IDS: Email_SHA256 lower case without the +tag, Phone_SHA256 with country code and no "+",
+    # MAID in one case (TIKTOK_FILE's hashed phone example is of the number without "+")
+    assert text == csv_of("Email_SHA256,Phone_SHA256,MAID", [
+        (*hashed("cloudy.sanfrancisco@gmail.com", "31612345678"), None),
+        (*hashed("user.name@example.com", "18005550100"), "aece52e7-03ee-455a-b3c4-e57283966239"),
+        (*hashed("giulia@example.it", "390612345678"), None),
+        (*hashed(None, "31612345679"), None),
+    ])
+    assert counts.written == 4
+
+
+def test_klaviyo_keeps_opt_outs_with_their_status(tmp_path):
+    text, counts = written("klaviyo", tmp_path)
+    # KLAVIYO_LIST: Email (or Phone Number) and Klaviyo's properties as headers; KLAVIYO_CONSENT: Email and
+    # SMS Marketing Consent as Subscribed / Unsubscribed / Never subscribed (a channel's status only where the
+    # person has that channel)
+    assert text == (
+        "Email,Phone Number,First Name,Last Name,City,Region,Country,Zip Code,Email Marketing Consent,"
+        "SMS Marketing Consent\n"
+        "cloudy.sanfrancisco+shopping@gmail.com,+31612345678,Zoë,Pérez,Amsterdam,Noord-Holland,NL,1012 AB,"
+        "Subscribed,Subscribed\n"
+        'giulia@example.it,+390612345678,Giulia,"Rossi, jr.",Roma,RM,IT,00184,Never subscribed,Never subscribed\n'
+        "hans@example.de,+49301234567,Hans,Müller,Berlin,,DE,10115,Subscribed,Never subscribed\n"
+        "user.name+nyc@example.com,+18005550100,Mary Ann,O'Brien,San Francisco,California,US,94016-1234,"
+        "Unsubscribed,Unsubscribed\n"
+        ",+31612345679,,,,,NL,,,Never subscribed\n")
+    # no ads consent applies; v5's and v10's e-mails and v7's phone are unusable; v8 and v9 have neither
+    assert counts == formats.Counts(written=5, no_identifier=2, invalid_email=2, invalid_phone=1, rows=5)
+
+
+def test_mailchimp_keeps_opt_outs_with_their_status(tmp_path):
+    text, counts = written("mailchimp", tmp_path)
+    # MAILCHIMP_IMPORT: Email Address required, phone in E.164, two-letter country codes; MAILCHIMP_STATUSES:
+    # subscribed, unsubscribed, non-subscribed
+    assert text == (
+        "Email Address,First Name,Last Name,Phone Number,Country,Status\n"
+        "cloudy.sanfrancisco+shopping@gmail.com,Zoë,Pérez,+31612345678,NL,subscribed\n"
+        'giulia@example.it,Giulia,"Rossi, jr.",+390612345678,IT,non-subscribed\n'
+        "hans@example.de,Hans,Müller,+49301234567,DE,subscribed\n"
+        "user.name+nyc@example.com,Mary Ann,O'Brien,+18005550100,US,unsubscribed\n")
+    # an e-mail is the only key: v6 (bad@) is out even with a good phone
+    assert counts == formats.Counts(written=4, no_identifier=3, invalid_email=3, rows=4)
+
+
+def test_ignoring_consent_keeps_everyone_and_says_so(tmp_path):
+    _, counts = written("google_ads", tmp_path, ignore_consent=True)
+    assert counts.no_consent == 0 and counts.written == 5 and counts.consent_ignored  # v3 (said no) joins
+    _, kept = written("klaviyo", tmp_path, ignore_consent=True)
+    assert not kept.consent_ignored  # e-mail formats filter no one: nothing was overridden
+
+
+@pytest.mark.parametrize("destination", list(formats.DESTINATIONS))
+def test_the_same_members_in_another_order_give_the_same_bytes(tmp_path, destination):
+    order = list(range(len(PROFILES)))
+    random.Random(7).shuffle(order)
+    assert written(destination, tmp_path, order)[0] == written(destination, tmp_path)[0]
+
+
+def test_two_members_with_one_address_are_one_line():
+    identity = Identity.from_mapping({"email": "E", "consent": {"ads": "A"}})
+    profiles = pl.LazyFrame({"visitor_id": ["a", "b"], "E": ["Ann@x.com", "ann@x.com "], "A": ["yes", "yes"]})
+    rows, counts = formats.build(pl.LazyFrame({"visitor_id": ["a", "b"]}), profiles, identity, "google_ads")
+    assert rows.collect()["Email"].to_list() == [sha("ann@x.com")]
+    assert (counts.written, counts.rows) == (2, 1)
+
+
+def test_the_file_is_utf8_without_bom_with_newline_endings(tmp_path):
+    members, profiles = frames()
+    rows, _ = formats.build(members, profiles, IDENTITY, "mailchimp")
+    formats.write_csv(rows, tmp_path / "m.csv")
+    raw = (tmp_path / "m.csv").read_bytes()
+    assert raw.startswith(b"Email Address,") and b"\r" not in raw and "Zoë".encode() in raw
+
+
+def test_destinations_refuse_what_they_cannot_write():
+    members, profiles = frames()
+    with pytest.raises(UsageError, match="google_ads"):
+        formats.build(members, profiles, IDENTITY, "googleads")
+    no_consent = Identity.from_mapping({"email": "Email"})
+    with pytest.raises(ConfigError) as caught:
+        formats.build(members, profiles, no_consent, "meta")
+    assert [p.code for p in caught.value.problems] == ["missing-consent"]
+    names_only = Identity.from_mapping({"first_name": "First Name", "consent": {"ads": "Ads"}})
+    with pytest.raises(ConfigError) as caught:
+        formats.build(members, profiles, names_only, "google_ads")
+    assert [p.code for p in caught.value.problems] == ["missing-identity"]
+    typo = Identity.from_mapping({"email": "Emial", "consent": {"ads": "Ads"}})
+    with pytest.raises(DataError) as caught:
+        formats.build(members, profiles, typo, "google_ads")
+    assert caught.value.column == "Emial" and "did you mean 'Email'" in str(caught.value)
+
+
+def test_minimum_list_sizes():
+    assert formats.DESTINATIONS["meta"].below_minimum(99) is not None  # META_HELP: lists of fewer than 100
+    assert formats.DESTINATIONS["meta"].below_minimum(100) is None
+    assert formats.DESTINATIONS["google_ads"].minimum == 100  # https://support.google.com/google-ads/answer/7476585
+    assert formats.DESTINATIONS["tiktok"].minimum == 1000     # TIKTOK_FILE: "at least 1000 entries"
+    assert formats.DESTINATIONS["klaviyo"].below_minimum(1) is None
