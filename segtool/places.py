@@ -89,13 +89,13 @@ class _Gazetteer:
                      row["population"])
 
 
-def country_code(names: pl.Expr) -> pl.Expr:
+def country_code(names: pl.Expr, keep_unknown: bool = True) -> pl.Expr:
     """A country's name or code (`Netherlands`, `the Netherlands`, `NLD`, `nl`) as its ISO 3166 alpha-2 code;
-    what is no country is kept as it is."""
+    what is no country is kept as it is (missing where not `keep_unknown`)."""
     import polars as pl
 
     codes = _gazetteer().countries
-    return normalised(names).replace_strict(codes, default=names, return_dtype=pl.String)
+    return normalised(names).replace_strict(codes, default=names if keep_unknown else None, return_dtype=pl.String)
 
 
 @functools.cache
