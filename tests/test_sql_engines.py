@@ -296,3 +296,18 @@ def test_hunted_differences_in_profiles_and_parquet(ws: Workspace):
     pl.DataFrame({"visitor_id": ["a"], "timestamp": pl.Series(["2024-06-01T10:00:00"]).str.to_datetime(
         time_unit="ns", time_zone="Europe/Amsterdam"), "event_type": ["pageview"]}).write_parquet(ws.root / "ev.parquet")
     assert both_engines(ws, "last_seen: {within: 30d}", "--events", str(ws.root / "ev.parquet")) == ["a"]
+
+
+def test_column_names_are_never_read_as_function_calls(ws: Workspace):
+    """Export names with a space before `(`, or a quote beside a literal that holds `(`, are names: the
+    allowlist of functions is checked on the statement's tree, not on its text."""
+    columns = ["visitor_id", "timestamp", "kind (GA)", "it's url"]
+    ws.events({"visitor_id": "a", "timestamp": "2024-06-01T10:00:00Z", "kind (GA)": "pageview", "it's url": "/page(2)"},
+              {"visitor_id": "b", "timestamp": "2024-06-02T10:00:00Z", "kind (GA)": "pageview", "it's url": "/x"},
+              columns=columns)
+    ws.config("columns:\n  events: {event_type: 'kind (GA)', url: \"it's url\"}\n")
+    assert both_engines(ws, "url: {is: '/page(2)'}") == ["a"]
+    for dialect in ("snowflake",):
+        result = ws.cli("sql", str(ws.root / "seg.yaml"), "--dialect", dialect, "--as-of", "2024-06-10",
+                        "--config", str(ws.root / "segtool.yaml"))
+        assert result.exit_code == 0, result.stderr
