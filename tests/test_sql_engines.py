@@ -176,6 +176,34 @@ def test_the_lowering_table_writes_what_each_dialect_means(named_tables):
     assert "FROM_BASE(SUBSTR(LOWER(TO_HEX(MD5(TO_UTF8(" in "".join(trino.upper().split())  # MD5 takes bytes there
 
 
+def as_duckdb(text: str, dialect: str) -> str:
+    """SQL of `dialect` parsed back by sqlglot (checked: nothing off the dialect's allowlist) and written for
+    DuckDB; a division sqlglot marks as typed (Trino's) of two integers is the integer division it is there."""
+    from segtool.sql import called
+
+    tree = sqlglot.parse_one(text, read=dialect)
+    assert called(tree, dialect) <= DIALECTS[dialect].allowed()
+    integer = sqlglot.exp.DataType.INTEGER_TYPES
+    for division in list(tree.find_all(sqlglot.exp.Div)):
+        operands = (division.this, division.expression)
+        if division.args.get("typed") and all(isinstance(o, sqlglot.exp.Cast) and o.to.is_type(*integer)
+                                              for o in operands):
+            division.replace(sqlglot.exp.IntDiv(this=division.this, expression=division.expression))
+    return tree.sql(dialect="duckdb")
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+def test_whole_days_are_an_exact_integer_division_in_every_dialect(dialect):
+    """A microsecond short of 3 days is 2 whole days. Trino's division went through DOUBLE, and Snowflake keeps
+    a quotient's 6 decimals, rounded, before TRUNC sees it."""
+    import duckdb
+
+    days = DIALECTS[dialect].whole_days(sqlglot.exp.Literal.number(3 * 86_400_000_000 - 1))
+    text = sqlglot.exp.select(days.as_("days")).sql(dialect=dialect)
+    assert duckdb.connect().execute(as_duckdb(text, dialect)).fetchone()[0] == 2
+    assert not list(sqlglot.parse_one(text, read=dialect).find_all(sqlglot.exp.Trunc))
+
+
 @pytest.mark.parametrize("config, rule, message", [
     ("timezone: Europe/Amsterdam\n", "days_since_last_conversion: {lte: 3}", "time zone Europe/Amsterdam"),
     ("predictive: events\n", "clv: {gte: 100}", "computed from events"),

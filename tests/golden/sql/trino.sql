@@ -541,12 +541,12 @@ SELECT
             (
               COALESCE(c2, 0) >= 1
               AND COALESCE(c2, 0) <= 1
-              AND CAST(CAST((
+              AND CAST((
                 1782820800000000 - c3
-              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) >= 0
-              AND CAST(CAST((
+              ) AS BIGINT) / CAST(86400000000 AS BIGINT) >= 0
+              AND CAST((
                 1782820800000000 - c3
-              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) <= 90
+              ) AS BIGINT) / CAST(86400000000 AS BIGINT) <= 90
             ),
             FALSE
           )
@@ -555,12 +555,12 @@ SELECT
             (
               COALESCE(c2, 0) >= 2
               AND COALESCE(c2, 0) <= 3
-              AND CAST(CAST((
+              AND CAST((
                 1782820800000000 - c3
-              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) >= 0
-              AND CAST(CAST((
+              ) AS BIGINT) / CAST(86400000000 AS BIGINT) >= 0
+              AND CAST((
                 1782820800000000 - c3
-              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) <= 90
+              ) AS BIGINT) / CAST(86400000000 AS BIGINT) <= 90
             ),
             FALSE
           )
@@ -568,12 +568,12 @@ SELECT
           WHEN COALESCE(
             (
               COALESCE(c2, 0) >= 4
-              AND CAST(CAST((
+              AND CAST((
                 1782820800000000 - c3
-              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) >= 0
-              AND CAST(CAST((
+              ) AS BIGINT) / CAST(86400000000 AS BIGINT) >= 0
+              AND CAST((
                 1782820800000000 - c3
-              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) <= 90
+              ) AS BIGINT) / CAST(86400000000 AS BIGINT) <= 90
             ),
             FALSE
           )
@@ -582,9 +582,9 @@ SELECT
             (
               COALESCE(c2, 0) >= 1
               AND COALESCE(c2, 0) <= 3
-              AND CAST(CAST((
+              AND CAST((
                 1782820800000000 - c3
-              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) >= 91
+              ) AS BIGINT) / CAST(86400000000 AS BIGINT) >= 91
             ),
             FALSE
           )
@@ -592,9 +592,9 @@ SELECT
           WHEN COALESCE(
             (
               COALESCE(c2, 0) >= 4
-              AND CAST(CAST((
+              AND CAST((
                 1782820800000000 - c3
-              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) >= 91
+              ) AS BIGINT) / CAST(86400000000 AS BIGINT) >= 91
             ),
             FALSE
           )
