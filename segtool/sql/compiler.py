@@ -136,8 +136,7 @@ def as_number(column: exp.Expression, kind: str | None, dialect: Dialect) -> exp
         value = exp.cast(column, "DOUBLE")
     else:  # only what polars reads as a number (timeframe.NUMBER_TEXT): engines' casts accept more (1_000)
         text = trimmed(exp.cast(column, "VARCHAR"))
-        value = exp.Case(ifs=[exp.If(this=dialect.search(text, NUMBER_TEXT, False), true=exp.TryCast(
-            this=text, to=exp.DataType.build("DOUBLE")))])
+        value = exp.Case(ifs=[exp.If(this=dialect.search(text, NUMBER_TEXT, False), true=exp.cast(text, "DOUBLE"))])
     return exp.Case(ifs=[exp.If(this=exp.Not(this=dialect.is_nan(value)), true=value)])
 
 

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from ..catalog import NUMBER_COLUMNS
-from ..timeframe import ISO_TEXT, NUMBER_TEXT, AsOf
+from ..timeframe import NUMBER_TEXT, AsOf
 from ..tree import Segment
 from .compiler import CompileError, Columns, Context, Needs, micros, num, trimmed, two_valued
 from .dialects import Dialect
+from .iso import iso_micros
 from .portable import WHITESPACE
 
 EPOCH_FACTORS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
@@ -163,16 +164,21 @@ def _typed(source: Source, table: str, canonical: str, kind: str | None, dialect
 def _timestamp(source: Source, timestamp_format: str, dialect: Dialect) -> exp.Expression:
     raw, stored = source.column("timestamp"), source.raw_kinds.get("timestamp")
     if timestamp_format in EPOCH_FACTORS:
-        whole = raw if stored == "integer" else exp.TryCast(this=trimmed(_text(raw)), to=exp.DataType.build("BIGINT"))
-        return exp.Mul(this=whole, expression=num(EPOCH_FACTORS[timestamp_format]))
+        factor = EPOCH_FACTORS[timestamp_format]
+        if stored == "integer":
+            return exp.Mul(this=raw, expression=num(factor))
+        # whole numbers as polars reads them (a sign, digits, nothing around them), short enough that the
+        # microseconds fit in a BIGINT; a cast only where the text is one, so no engine stops on the others
+        digits = 18 - len(str(factor)) + 1
+        whole = exp.Case(ifs=[exp.If(this=dialect.search(_text(raw), f"^[+-]?[0-9]{{1,{digits}}}$", False),
+                                     true=exp.cast(_text(raw), "BIGINT"))])
+        return exp.Mul(this=whole, expression=num(factor))
     if timestamp_format != "iso":
         raise CompileError(f"timestamp_format {timestamp_format!r} is not compiled to SQL; use the polars engine")
     if stored == "instant":
         return dialect.micros(exp.cast(raw, "TIMESTAMPTZ"))  # any unit and zone (DuckDB's epoch_us wants µs)
     if stored == "text":  # only the ISO text every engine reads alike (timeframe.ISO_TEXT), as polars does
-        text = trimmed(raw)
-        parsed = dialect.micros(exp.TryCast(this=text, to=exp.DataType.build("TIMESTAMPTZ")))
-        return exp.Case(ifs=[exp.If(this=dialect.search(text, ISO_TEXT, False), true=parsed)])
+        return iso_micros(_text(raw), trimmed(_text(raw)), dialect)
     raise CompileError(f"the events' timestamp is stored as {stored}; the SQL engines read ISO text or timestamps")
 
 
