@@ -425,3 +425,30 @@ def test_iso_text_is_read_as_polars_reads_it_in_every_dialect(dialect, tmp_path,
     connection = duckdb.connect()
     connection.execute(f"CREATE VIEW t AS SELECT * FROM read_csv('{path}', all_varchar = true, header = true)")
     assert [row[0] for row in connection.execute(_iso_in_duckdb(dialect)).fetchall()] == _iso_reference(path)
+
+
+# -- the same input checks, reported the same way, whichever engine runs the segments ----------------------
+def every_engine(ws: Workspace, rule: str, *args: str, engines=("polars", "duckdb"), as_of="2024-06-30"):
+    """The run on each engine: the same exit code, output and error lines (as polars's), which it returns."""
+    path = ws.segment(f"rules:\n  - {rule}\n")
+    results = {e: ws.cli("run", str(path), "--as-of", as_of, "--engine", e, *args) for e in engines}
+    errors = {e: [line for line in r.stderr.splitlines() if line.startswith("Error")] for e, r in results.items()}
+    reference = results["polars"]
+    for engine, result in results.items():
+        assert (result.exit_code, result.stdout, errors[engine]) == (
+            reference.exit_code, reference.stdout, errors["polars"]), (engine, result.stderr, reference.stderr)
+    return reference
+
+
+def test_missing_required_columns_are_the_same_error_on_every_engine(ws: Workspace):
+    ws.events({"visitor_id": "a", "timestamp": "2024-06-01T10:00:00Z", "url": "/x"}, columns=["visitor_id", "timestamp", "url"])
+    result = every_engine(ws, "last_seen: {within: 30d}")
+    assert result.exit_code == 3 and "'event_type'" in result.stderr and "events.csv" in result.stderr
+    ws.events(pageview("a"))
+    ws.profiles({"id": "a", "city": "Milan"})
+    assert every_engine(ws, "last_seen: {within: 30d}").exit_code == 3
+    ws.events(conversion("a", "2024-06-01T10:00:00Z", 10, "o1"))
+    ws.profiles({"visitor_id": "a", "city": "Milan"})
+    (ws.root / "items.csv").write_text("item_id,brand\ni1,Nike\n")
+    result = every_engine(ws, "conversions: {gte: 1, items: {brand: {is: Nike}}}")
+    assert result.exit_code == 3 and "'order_id'" in result.stderr and "items.csv" in result.stderr
