@@ -219,6 +219,7 @@ def test_what_sql_cannot_answer_exactly_is_refused(tmp_path, config, rule, messa
         assert result.exit_code == 0, result.stderr
     else:
         assert result.exit_code == 1 and message in result.stderr and "polars engine" in result.stderr
+        assert result.stderr.startswith(f"Error: {tmp_path / 'seg.yaml'}:2:5: {rule.split(':')[0]}: ")
 
 
 def test_run_engine_duckdb_on_the_cli_writes_what_polars_writes(tmp_path):
@@ -452,3 +453,18 @@ def test_missing_required_columns_are_the_same_error_on_every_engine(ws: Workspa
     (ws.root / "items.csv").write_text("item_id,brand\ni1,Nike\n")
     result = every_engine(ws, "conversions: {gte: 1, items: {brand: {is: Nike}}}")
     assert result.exit_code == 3 and "'order_id'" in result.stderr and "items.csv" in result.stderr
+
+
+def test_a_text_operator_on_numbers_is_refused_at_its_rule(ws: Workspace):
+    """Polars reads integers as text for starts_with; the SQL engines refuse it (the engines write numbers as
+    text differently), naming the segment file, line and column, and the rule."""
+    import polars as pl
+
+    ws.events(pageview("a"))
+    pl.DataFrame({"visitor_id": ["a"], "age": [41]}).write_parquet(ws.root / "profiles.parquet")
+    path = ws.segment("rules:\n  - last_seen: {within: 30d}\n  - profile.age: {starts_with: '4'}\n")
+    for command in (["run", "--engine", "duckdb"], ["sql"]):
+        result = ws.cli(command[0], str(path), *command[1:], "--profiles", str(ws.root / "profiles.parquet"),
+                        "--as-of", "2024-06-30", "--config", str(ws.root / "segtool.yaml"))
+        assert result.exit_code == 1
+        assert result.stderr.startswith(f"Error: {path}:3:5: profile.age: a text operator (starts_with)")

@@ -48,12 +48,7 @@ def segment_column(index: int) -> str:
 def build(segments: list[Segment], tables: Tables, columns: Columns, as_of: AsOf, dialect: Dialect, grid,
           conversion_events: tuple[str, ...], computed: frozenset[str] = frozenset(),
           site_domains: tuple[str, ...] = (), per_rule: bool = False) -> exp.Select:
-    ctx = Context(Needs(), columns, as_of, dialect, grid, conversion_events, site_domains)
-    for segment in segments:
-        for column in computed:
-            if column in _profile_fields(segment):
-                raise CompileError(f"{segment.name}: {column} computed from events (predictions) is not compiled to "
-                                   "SQL; use the polars engine or a profiles column")
+    ctx = Context(Needs(), columns, as_of, dialect, grid, conversion_events, site_domains, computed)
     answers = [ctx.answer(s).as_(segment_column(i)) for i, s in enumerate(segments)]
     if per_rule:
         from .compiler import translate
@@ -115,13 +110,6 @@ def _known(visitor: exp.Expression, dialect: Dialect) -> exp.Expression:
 def _class(characters: str) -> str:
     """Characters inside a [...] class, literally (none of them is special there, except these)."""
     return "".join("\\" + c if c in "\\]^-[" else c for c in characters)
-
-
-def _profile_fields(segment: Segment) -> set[str]:
-    from ..catalog import PROFILE
-    from ..tree import conditions
-
-    return {rule.field.column for rule in conditions(segment.root) if rule.field.family == PROFILE}
 
 
 def _before(as_of: AsOf) -> exp.Expression:
