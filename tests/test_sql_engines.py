@@ -403,10 +403,11 @@ def test_warehouse_sql_reads_csv_exports(ws: Workspace):
 def _iso_in_duckdb(dialect: str) -> str:
     """The written-out ISO parsing of a column of table t as `dialect` writes it (no timestamp cast), for DuckDB."""
     from segtool.sql.compiler import trimmed
-    from segtool.sql.iso import iso_micros
+    from segtool.sql.iso import iso_micros, with_iso_fields
 
     column = sqlglot.exp.column("timestamp", quoted=True)
-    query = sqlglot.exp.select(iso_micros(column, trimmed(column), DIALECTS[dialect]).as_("m")).from_("t")
+    rows = with_iso_fields(sqlglot.exp.to_table("t"), column, trimmed(column), DIALECTS[dialect], "events")
+    query = sqlglot.exp.select(iso_micros(DIALECTS[dialect]).as_("m")).from_(rows)
     text = query.sql(dialect=dialect)
     temporal = sqlglot.exp.DataType.TEMPORAL_TYPES
     assert not [c for c in sqlglot.parse_one(text, read=dialect).find_all(sqlglot.exp.Cast) if c.to.is_type(*temporal)]

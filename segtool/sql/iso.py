@@ -27,7 +27,7 @@ FIELDS = {
     "fraction": r"[.]([0-9]{1,9})",
     "zone_hour": r":[0-9]{2}(?:[.][0-9]{1,9})?[+-]([0-9]{2})",
     "zone_minute": r":[0-9]{2}(?:[.][0-9]{1,9})?[+-][0-9]{2}:?([0-9]{2})",
-    "zone_sign": r":[0-9]{2}(?:[.][0-9]{1,9})?([-])[0-9]{2}",
+    "west": r":[0-9]{2}(?:[.][0-9]{1,9})?([-])[0-9]{2}",
 }
 MICROS = {"hour": 3_600_000_000, "minute": 60_000_000, "second": 1_000_000}
 DAY = 86_400_000_000
@@ -57,29 +57,49 @@ def _div(dialect: Dialect, left: exp.Expression, right: int) -> exp.Expression:
     return dialect.divide(_grouped(left), _n(right))
 
 
-def iso_micros(text: exp.Expression, stripped: exp.Expression, dialect: Dialect) -> exp.Expression:
-    """Microseconds since the epoch of the ISO text `text` (`stripped`: the same without surrounding white
-    space), NULL where it is no ISO text or no day of the calendar."""
+def with_iso_fields(relation: exp.Expression, text: exp.Expression, stripped: exp.Expression, dialect: Dialect,
+                    alias: str) -> exp.Expression:
+    """`relation` with the fields of the ISO text `text` (`stripped`: the same without surrounding white space)
+    as columns: taken apart once per row, for `iso_micros` to add up."""
     def field(name: str) -> exp.Expression:
         return exp.cast(dialect.extract(text, FIELDS[name], False), "BIGINT")
 
     def zero_if_missing(value: exp.Expression) -> exp.Expression:
         return exp.Coalesce(this=value, expressions=[_n(0)])
 
-    year, month, day = field("year"), field("month"), field("day")
     digits = exp.DPipe(this=dialect.extract(text, FIELDS["fraction"], False), expression=exp.Literal.string("000000"))
     fraction = exp.cast(exp.Substring(this=digits, start=_n(1), length=_n(6)), "BIGINT")  # cut to microseconds
-    clock = [_op(exp.Mul, zero_if_missing(field(name)), _n(factor)) for name, factor in MICROS.items()]
-    local = _sum(_op(exp.Mul, days_from_civil(year, month, day, dialect), _n(DAY)), *clock, zero_if_missing(fraction))
-    zone_hour, zone_minute = zero_if_missing(field("zone_hour")), zero_if_missing(field("zone_minute"))
+    clock = _sum(*(_op(exp.Mul, zero_if_missing(field(name)), _n(factor)) for name, factor in MICROS.items()),
+                 zero_if_missing(fraction))
+    west = exp.Not(this=exp.Is(this=dialect.extract(text, FIELDS["west"], False), expression=exp.Null()))
+    fields = {"iso": dialect.search(stripped, ISO_TEXT, False), "year": field("year"), "month": field("month"),
+              "day": field("day"), "clock": clock, "zone_hour": zero_if_missing(field("zone_hour")),
+              "zone_minute": zero_if_missing(field("zone_minute")),
+              "zone_sign": exp.Case(ifs=[exp.If(this=west, true=_n(-1))], default=_n(1))}
+    return exp.select("*", *(value.as_(_column_name(name)) for name, value in fields.items())).from_(
+        relation).subquery(alias)
+
+
+def iso_micros(dialect: Dialect) -> exp.Expression:
+    """Microseconds since the epoch (UTC) from the columns `with_iso_fields` adds; NULL where the text is no
+    ISO text or names no day of the calendar."""
+    year, month, day, clock, zone_hour, zone_minute, zone_sign = map(
+        _column, ("year", "month", "day", "clock", "zone_hour", "zone_minute", "zone_sign"))
     offset = _sum(_op(exp.Mul, zone_hour, _n(MICROS["hour"])), _op(exp.Mul, zone_minute, _n(MICROS["minute"])))
-    west = exp.Not(this=exp.Is(this=dialect.extract(text, FIELDS["zone_sign"], False), expression=exp.Null()))
-    utc = exp.Case(ifs=[exp.If(this=west, true=_op(exp.Add, local, offset))], default=_op(exp.Sub, local, offset))
-    valid = exp.and_(dialect.search(stripped, ISO_TEXT, False),
-                     exp.Between(this=month, low=_n(1), high=_n(12)),
+    local = _sum(_op(exp.Mul, days_from_civil(year, month, day, dialect), _n(DAY)), clock)
+    utc = _op(exp.Sub, local, _op(exp.Mul, zone_sign, offset))
+    valid = exp.and_(_column("iso"), exp.Between(this=month, low=_n(1), high=_n(12)),
                      exp.Between(this=day, low=_n(1), high=days_in_month(year, month)),
                      exp.LTE(this=zone_hour, expression=_n(23)), exp.LTE(this=zone_minute, expression=_n(59)))
     return exp.Case(ifs=[exp.If(this=valid, true=utc)])
+
+
+def _column_name(field: str) -> str:
+    return f"segtool_iso_{field}"
+
+
+def _column(field: str) -> exp.Expression:
+    return exp.column(_column_name(field))
 
 
 def days_in_month(year: exp.Expression, month: exp.Expression) -> exp.Expression:

@@ -13,7 +13,7 @@ from ..timeframe import NUMBER_TEXT, AsOf
 from ..tree import Segment
 from .compiler import CompileError, Columns, Context, Needs, micros, num, trimmed, two_valued
 from .dialects import Dialect
-from .iso import iso_micros
+from .iso import iso_micros, with_iso_fields
 from .portable import WHITESPACE
 
 EPOCH_FACTORS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
@@ -149,38 +149,40 @@ def _typed(source: Source, table: str, canonical: str, kind: str | None, dialect
                        "compare as the polars engine does; use the polars engine")
 
 
-def _timestamp(source: Source, timestamp_format: str, dialect: Dialect) -> exp.Expression:
-    raw, stored = source.column("timestamp"), source.raw_kinds.get("timestamp")
+def _timestamp(source: Source, timestamp_format: str, dialect: Dialect) -> tuple[exp.Expression, exp.Expression]:
+    """The events' rows to read (with the fields of ISO text taken apart, where it is text), and the
+    timestamp as microseconds since the epoch (NULL where unreadable)."""
+    raw, stored, rows = source.column("timestamp"), source.raw_kinds.get("timestamp"), source.relation
     if timestamp_format in EPOCH_FACTORS:
         factor = EPOCH_FACTORS[timestamp_format]
         if stored == "integer":
-            return exp.Mul(this=raw, expression=num(factor))
+            return rows, exp.Mul(this=raw, expression=num(factor))
         # whole numbers as polars reads them (a sign, digits, nothing around them), short enough that the
-        # microseconds fit in a BIGINT; a cast only where the text is one, so no engine stops on the others
-        digits = 18 - len(str(factor)) + 1
+        # microseconds fit in a BIGINT (18 digits); a cast only where the text is one, so no engine stops
+        digits = 18 - (len(str(factor)) - 1)
         whole = exp.Case(ifs=[exp.If(this=dialect.search(_text(raw), f"^[+-]?[0-9]{{1,{digits}}}$", False),
                                      true=exp.cast(_text(raw), "BIGINT"))])
-        return exp.Mul(this=whole, expression=num(factor))
+        return rows, exp.Mul(this=whole, expression=num(factor))
     if timestamp_format != "iso":
         raise CompileError(f"timestamp_format {timestamp_format!r} is not compiled to SQL; use the polars engine")
     if stored == "instant":
-        return dialect.micros(exp.cast(raw, "TIMESTAMPTZ"))  # any unit and zone (DuckDB's epoch_us wants µs)
+        return rows, dialect.micros(exp.cast(raw, "TIMESTAMPTZ"))  # any unit and zone (DuckDB's epoch_us wants µs)
     if stored == "text":  # only the ISO text every engine reads alike (timeframe.ISO_TEXT), as polars does
-        return iso_micros(_text(raw), trimmed(_text(raw)), dialect)
+        return with_iso_fields(rows, _text(raw), trimmed(_text(raw)), dialect, "events"), iso_micros(dialect)
     raise CompileError(f"the events' timestamp is stored as {stored}; the SQL engines read ISO text or timestamps")
 
 
 def _events(tables: Tables, columns: Columns, needs: Needs, dialect: Dialect) -> exp.Select:
     source = tables.events
     wanted = ["event_type", "order_id", "order_value", *sorted(needs.event_columns - {"event_type"})]
-    selected = [_text(source.column("visitor_id")).as_("visitor_id"),
-                _timestamp(source, tables.timestamp_format, dialect).as_("ts")]
+    rows, ts = _timestamp(source, tables.timestamp_format, dialect)
+    selected = [_text(source.column("visitor_id")).as_("visitor_id"), ts.as_("ts")]
     for canonical in dict.fromkeys(wanted):
         kind = columns.kind("events", canonical)
         value = _typed(source, "events", canonical, kind, dialect) if kind is not None else (
             exp.cast(exp.Null(), "DOUBLE" if canonical in NUMBER_COLUMNS["events"] else "VARCHAR"))
         selected.append(value.as_(canonical))
-    return exp.select(*selected).from_(source.relation)
+    return exp.select(*selected).from_(rows)
 
 
 def _profiles(source: Source, columns: Columns, needs: Needs, dialect: Dialect) -> exp.Select:
