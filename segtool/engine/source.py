@@ -14,7 +14,7 @@ import polars as pl
 from ..catalog import ITEM_COLUMNS, NUMBER_COLUMNS
 from ..errors import DataError
 from ..timeframe import AsOf
-from .inputs import PREDICTIVE_COLUMNS, VID, Inputs, before_as_of, parse_timestamps
+from .inputs import PREDICTIVE_COLUMNS, VID, Inputs, Table, before_as_of, parse_timestamps
 
 CONVERSION_COLUMNS = ("event_type", "order_id", "order_value")
 # Branches of a plan that read the same scan would share it through a cache that holds every row in
@@ -128,15 +128,24 @@ def collect_all(frames: list[pl.LazyFrame], inputs: Inputs) -> list[pl.DataFrame
         raise _data_error(exc, inputs) from None
 
 
+def not_numbers_error(table: Table, canonical: str) -> DataError:
+    """Values of a number column that are not numbers: the error every engine reports, with the first few."""
+    values = table.not_numbers(canonical)
+    shown = f": {', '.join(map(repr, values))}" if values else ""
+    return DataError(f"values that are not numbers in {table.name}{shown}", file=table.label,
+                     column=table.export_name(canonical))
+
+
 def _data_error(exc: Exception, inputs: Inputs) -> DataError:
     message = str(exc)
-    found = re.search(r"in column '([^']+)'.*?: (\[.*?\])", message, re.S)
     tables = [t for t in (inputs.events, inputs.profiles, inputs.items) if t is not None]
-    for table in tables if found else ():
-        for canonical in NUMBER_COLUMNS[table.name]:
-            if found.group(1) in (canonical, table.export_name(canonical)):
-                return DataError(f"values that are not numbers in {table.name}: {found.group(2)}",
-                                 file=table.label, column=table.export_name(canonical))
+    named = re.search(r"in column '([^']+)'", message)  # a cast polars could not make names its column
+    if named is not None or isinstance(exc, pl.exceptions.InvalidOperationError):
+        for table in tables:
+            for canonical in NUMBER_COLUMNS[table.name]:
+                if (named is None or named.group(1) in (canonical, table.export_name(canonical))) \
+                        and table.not_numbers(canonical):
+                    return not_numbers_error(table, canonical)
     first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
     if "os error 12" in first or "Cannot allocate memory" in first or "memory allocation" in first:
         from ..supervisor import MEMORY_HINT

@@ -481,6 +481,7 @@ def _conversion(measure: str, rule: Condition, mask: exp.Expression, ctx: Contex
 
 def compile_conversion(rule: Condition, ctx: Context) -> exp.Expression:
     p, measure = rule.predicate, rule.field.measure
+    ctx.needs.event_columns.update(c for reads in rule.field.reads for c in reads.columns)  # order_value, if read
     mask = period_mask(rule.period, ctx)
     if rule.items:
         mask = exp.and_(mask, is_one(_items_flag(rule.items, ctx)))

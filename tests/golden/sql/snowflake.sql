@@ -4,10 +4,7 @@ WITH ev AS (
     DATE_PART(EPOCH_MICROSECOND, CAST("timestamp" AS TIMESTAMPTZ)) AS ts,
     CAST("event_type" AS VARCHAR) AS event_type,
     CAST("order_id" AS VARCHAR) AS order_id,
-    CASE
-      WHEN NOT CAST("order_value" AS DOUBLE) = CAST('NaN' AS DOUBLE)
-      THEN CAST("order_value" AS DOUBLE)
-    END AS order_value,
+    CAST(NULL AS DOUBLE) AS order_value,
     CAST("referrer" AS VARCHAR) AS referrer,
     CAST("url" AS VARCHAR) AS url,
     CAST("utm_campaign" AS VARCHAR) AS utm_campaign

@@ -4,10 +4,7 @@ WITH ev AS (
     CAST(ROUND(TO_UNIXTIME(CAST("timestamp" AS TIMESTAMP WITH TIME ZONE)) * 1000000) AS BIGINT) AS ts,
     CAST("event_type" AS VARCHAR) AS event_type,
     CAST("order_id" AS VARCHAR) AS order_id,
-    CASE
-      WHEN NOT IS_NAN(CAST("order_value" AS DOUBLE))
-      THEN CAST("order_value" AS DOUBLE)
-    END AS order_value,
+    CAST(NULL AS DOUBLE) AS order_value,
     CAST("referrer" AS VARCHAR) AS referrer,
     CAST("url" AS VARCHAR) AS url,
     CAST("utm_campaign" AS VARCHAR) AS utm_campaign
