@@ -248,6 +248,12 @@ class Session:
         """One SQL statement for the segments in `dialect`: visitor_id, a boolean per segment (`segment_<i>`)
         and with `per_rule` one per top-level rule (`segment_<i>_rule_<j>`). Tables are the config's
         `engine.tables`, else `tables`, else the files as the dialect's engine reads them."""
+        return self._sql(segments, dialect, per_rule, tables)[0]
+
+    def _sql(self, segments: list[Segment], dialect: str, per_rule: bool, tables: dict[str, str] | None,
+             checks: bool = False) -> tuple[str, str | None]:
+        """The statement for the segments, and with `checks` the one that counts what checks the input rows
+        (as the polars engine's plan of the same run checks them)."""
         try:
             import sqlglot  # noqa: F401
         except ImportError:
@@ -255,36 +261,48 @@ class Session:
         from .engine.to_sql import sql_columns, sql_tables
         from .sql import render
         from .sql.dialects import dialect as dialect_named
-        from .sql.statement import build
+        from .sql.statement import build, row_checks
 
         self.check_data(segments)
         self.check_epoch_unit()
         inputs = self.inputs()
         computed = frozenset(c for c in ("clv", "conversion_potential") if inputs.computes(c))
         named = {**(tables or {}), **self.config.engine.tables}
-        query = build(segments, sql_tables(inputs, dialect, named), sql_columns(inputs), self.as_of(),
-                      dialect_named(dialect), self.config.grid, self.config.conversion_events, computed,
-                      self.config.site_domains, per_rule)
-        return render(query, dialect)
+        sources, columns = sql_tables(inputs, dialect, named), sql_columns(inputs)
+        query = build(segments, sources, columns, self.as_of(), dialect_named(dialect), self.config.grid,
+                      self.config.conversion_events, computed, self.config.site_domains, per_rule)
+        statement = render(query, dialect)
+        if not checks:
+            return statement, None
+        from .engine.checks import columns_read
+        from .engine.plan import checked_rows
+
+        rows, conversion_types = checked_rows(segments, inputs, self.as_of(), per_rule)
+        counts = row_checks(sources, columns, self.as_of(), dialect_named(dialect), rows,
+                            self.config.conversion_events if conversion_types else (), columns_read(segments, inputs))
+        return statement, render(counts, dialect)
 
     def run_sql(self, segments: list[Segment], engine: str, *, per_rule: bool = False) -> RunResult:
-        """The segments run by an SQL engine (`run --engine duckdb|spark`) from the statement `sql` makes:
-        the same members as `run`; the universe is counted whole; skipped rows are not counted."""
+        """The segments run by an SQL engine (`run --engine duckdb|spark`) from the statement `sql` makes,
+        after the engine counted what checks the input rows, judged as in `run`: the same members, errors and
+        skipped rows as `run`; the universe is counted whole."""
         from .engine import to_sql
 
-        if engine == "duckdb":
-            frame = to_sql.run_duckdb(self.sql(segments, "duckdb", per_rule=per_rule))
-        else:
-            views = to_sql.spark_views(self.inputs())
-            frame = to_sql.run_spark(self.sql(segments, "spark", per_rule=per_rule, tables=views), self.inputs(),
-                                     views, self.config.engine)
+        views = to_sql.spark_views(self.inputs()) if engine == "spark" else None
+        statement, counts = self._sql(segments, "duckdb" if engine == "duckdb" else "spark", per_rule, views,
+                                      checks=True)
+        with to_sql.engine(engine, self.inputs(), views, self.config.engine) as run:
+            counted = {name: int(n or 0) for name, n in run(counts).row(0, named=True).items()}  # SUM of none: NULL
+            health = to_sql.check_counts(counted, self.inputs(), self.as_of(), self._conversion_types_checked)
+            frame = to_sql.typed_answer(run(statement))
         results = []
         for i, segment in enumerate(segments):
             members = frame.filter(f"segment_{i}").select("visitor_id").sort("visitor_id")
             sizes = tuple(int(frame[f"segment_{i}_rule_{j}"].sum()) for j in range(len(segment.top_rules))) \
                 if per_rule else ()
             results.append(SegmentResult(segment, members, sizes))
-        return RunResult(self.as_of(), frame.height, tuple(results), None)
+        return RunResult(self.as_of(), frame.height, tuple(results), health.skipped if health else 0,
+                         event_rows=counted["event_rows"])
 
     def members(self, segment: Segment) -> list[str]:
         """The segment's visitor IDs, sorted (a convenience for scripts and tests)."""

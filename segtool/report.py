@@ -40,9 +40,7 @@ def render_summary(data: dict, console, as_json: bool) -> None:
     from rich.text import Text
 
     table = Table(title=f"Segments as of {data['as_of']} — universe {data['universe']:,} visitors",
-                  caption=(f"{data['skipped_event_rows']:,} event rows skipped (no visitor_id or unreadable timestamp)"
-                           if data["skipped_event_rows"] is not None else "skipped event rows: not counted by the "
-                           "SQL engines"))
+                  caption=f"{data['skipped_event_rows']:,} event rows skipped (no visitor_id or unreadable timestamp)")
     for heading, justify in (("segment / rule", "left"), ("visitors", "right"), ("share", "right")):
         table.add_column(heading, justify=justify, overflow="fold")
     for seg in data["segments"]:

@@ -29,7 +29,7 @@ class RunResult:
     as_of: AsOf
     universe: int  # visitors in the universe (profiles ∪ events up to as_of), or in the narrower one used
     segments: tuple[SegmentResult, ...]
-    skipped_event_rows: int | None = 0  # rows without a visitor or a readable timestamp (None: not counted)
+    skipped_event_rows: int = 0  # rows without a visitor or a readable timestamp
     notes: dict[str, str] = field(default_factory=dict)  # column -> how it was computed from events
     event_rows: int | None = None  # event rows up to as_of that the run read (when it counted them)
 

@@ -29,7 +29,8 @@ def column_needs(rule: Condition, inputs: Inputs) -> list[Reads]:
 
 
 def check_names(segments: list[Segment], inputs: Inputs, columns: tuple[str, ...] = ()) -> None:
-    """Every column the segments, the config's `columns:` mapping and `--columns` name must exist."""
+    """Every column the segments, the config's `columns:` mapping and `--columns` name must exist, and so must
+    the required columns of the tables the run reads: the same error whichever engine runs the segments."""
     problems = mapping_problems(inputs)
     for segment in with_references(segments):
         for rule in conditions(segment.root):
@@ -42,6 +43,10 @@ def check_names(segments: list[Segment], inputs: Inputs, columns: tuple[str, ...
                  if (p := _missing(Reads("profiles", (column,)), inputs, "--columns", None)) is not None]
     if problems:
         raise DataError(problems=_unique(problems))
+    reads_items = any(rule.items for segment in segments for rule in conditions(segment.root))
+    for table in (inputs.events, inputs.profiles, inputs.items if reads_items else None):
+        if table is not None:
+            table.require(REQUIRED[table.name])
 
 
 def columns_read(segments: list[Segment], inputs: Inputs, columns: tuple[str, ...] = ()) -> dict[str, set[str]]:

@@ -129,6 +129,10 @@ MATCHING_EVENTS = "matching events"  # only visitors with an event that meets so
 PROFILES = "profiles"    # only visitors with a profile
 CONVERTERS = "converters"  # only visitors with a conversion
 BOTH = "both"            # profiles ∪ converters
+# The event rows whose health a plan of each scope counts (see visitor_frame): every event up to as_of, the
+# conversion events, or none; what the SQL engines count too (sql/statement.row_checks).
+CHECKED_ROWS = {ALL: "events", MATCHING_EVENTS: "events", CONVERTERS: "conversions", BOTH: "conversions",
+                PROFILES: None}
 SCOPE_WORDS = {
     ALL: "every visitor (profiles and events up to as_of)",
     MATCHING_EVENTS: "the visitors with an event that meets one of the segment's event rules or a chain of its sequences",

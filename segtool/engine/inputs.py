@@ -205,8 +205,7 @@ class Table:
             expr = decimal_point(expr)
         if canonical in NUMBER_COLUMNS[self.name]:
             if dtype == pl.String:
-                expr = expr.str.strip_chars()
-                expr = pl.when(expr != "").then(expr)
+                expr = _number_text(expr)
             return expr.cast(pl.Float64, strict=True).fill_nan(None)
         if canonical == "timestamp":
             return expr
@@ -218,6 +217,20 @@ class Table:
         """Whether the export stores the column as dates or date-times (`select` gives their ISO text)."""
         dtype = self.dtype(canonical) if self.has(canonical) else None
         return dtype == pl.Date or isinstance(dtype, pl.Datetime)
+
+    def not_numbers(self, canonical: str, limit: int = 3) -> list[str]:
+        """The first values of a number column (as `typed` reads it) that are neither blank nor a number, as
+        written: a read of the column, for error messages (none where it cannot be read)."""
+        if not self.has(canonical) or self.dtype(canonical) != pl.String:
+            return []
+        raw = pl.col(self.export_name(canonical))
+        text = _number_text(decimal_point(raw) if self.format == "csv" and self.reading.csv.decimal_comma else raw)
+        bad = text.is_not_null() & text.cast(pl.Float64, strict=False).is_null()
+        try:
+            found = self.scan().select(raw.filter(bad).unique(maintain_order=True).head(limit))
+            return found.collect(engine="streaming").to_series().to_list()
+        except (pl.exceptions.PolarsError, OSError):
+            return []
 
     def typed_dtype(self, canonical: str) -> pl.DataType:
         """The type `select` gives the column: floats for numeric columns, numbers kept, the rest text."""
@@ -293,6 +306,12 @@ def derived_table(name: str, events: Table, preset) -> Table:
     """A table that a preset reads from the events' own files (Shopify's line items and customers)."""
     return Table(name, events.spec, events.files, events.reading, {}, preset.views[name],
                  f"{name} of {preset.vendor}", preset.name)
+
+
+def _number_text(text: pl.Expr) -> pl.Expr:
+    """A number column's text without white space; blank text is missing."""
+    stripped = text.str.strip_chars()
+    return pl.when(stripped != "").then(stripped)
 
 
 def decimal_point(text: pl.Expr) -> pl.Expr:

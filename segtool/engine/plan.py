@@ -13,8 +13,8 @@ import polars as pl
 from ..timeframe import AsOf
 from ..tree import Segment
 from .compile import Context, grid_cell, required_events, translate
-from .features import (ALL, BOTH, CONVERTERS, MATCHING_EVENTS, PROFILES, Features, Preparation, VisitorFrame,
-                       profile_name, visitor_frame)
+from .features import (ALL, BOTH, CHECKED_ROWS, CONVERTERS, MATCHING_EVENTS, PROFILES, Features, Preparation,
+                       VisitorFrame, profile_name, visitor_frame)
 from .health import EventHealth, check_health, read_health
 from .inputs import VID, Inputs
 from .source import collect_all, known_visitors
@@ -55,6 +55,14 @@ def build_plan(segments: list[Segment], inputs: Inputs, as_of: AsOf, *, per_rule
     frame = visitors.frame.select(pl.col(VID), *extra, *outputs)
     notes = {c: note for c, note in prepared.prediction_notes.items() if c in features.profile_columns}
     return Plan(segments, frame, notes, visitors, columns, scope)
+
+
+def checked_rows(segments: list[Segment], inputs: Inputs, as_of: AsOf, per_rule: bool = False
+                 ) -> tuple[str | None, bool]:
+    """Which event rows a run checks (features.CHECKED_ROWS), and whether it counts the conversion types: as
+    the plan of the run decides, whichever engine then runs it (no rows read)."""
+    plan = build_plan(segments, inputs, as_of, per_rule=per_rule)
+    return CHECKED_ROWS[plan.scope], plan.checks.conversion_types is not None
 
 
 def grid_plan(inputs: Inputs, as_of: AsOf) -> Plan:

@@ -128,25 +128,33 @@ def collect_all(frames: list[pl.LazyFrame], inputs: Inputs) -> list[pl.DataFrame
         raise _data_error(exc, inputs) from None
 
 
-def _decimal_comma_hint(table: Table, values: str) -> str:
+def _decimal_comma_hint(table: Table, values: list[str]) -> str:
     """A hint where a value that is not a number is one written with a decimal comma (`12,50`)."""
     if table.format != "csv" or table.reading.csv.decimal_comma:
         return ""
-    comma = [v for v in re.findall(r'"((?:[^"\\]|\\.)*)"', values) if re.match(DECIMAL_COMMA, v)]
+    comma = [v for v in values if re.match(DECIMAL_COMMA, v)]
     return (f"; {comma[0]!r} is a number written with a decimal comma: set `csv: {{decimal_comma: true}}` in the "
             f"config (or `decimal_comma: true` under data.{table.name})") if comma else ""
 
 
+def not_numbers_error(table: Table, canonical: str) -> DataError:
+    """Values of a number column that are not numbers: the error every engine reports, with the first few."""
+    values = table.not_numbers(canonical)
+    shown = f": {', '.join(map(repr, values))}" if values else ""
+    return DataError(f"values that are not numbers in {table.name}{shown}{_decimal_comma_hint(table, values)}",
+                     file=table.label, column=table.export_name(canonical))
+
+
 def _data_error(exc: Exception, inputs: Inputs) -> DataError:
     message = str(exc)
-    found = re.search(r"in column '([^']+)'.*?: (\[.*?\])", message, re.S)
     tables = [t for t in (inputs.events, inputs.profiles, inputs.items) if t is not None]
-    for table in tables if found else ():
-        for canonical in NUMBER_COLUMNS[table.name]:
-            if found.group(1) in (canonical, table.export_name(canonical)):
-                return DataError(f"values that are not numbers in {table.name}: {found.group(2)}"
-                                 f"{_decimal_comma_hint(table, found.group(2))}",
-                                 file=table.label, column=table.export_name(canonical))
+    named = re.search(r"in column '([^']+)'", message)  # a cast polars could not make names its column
+    if named is not None or isinstance(exc, pl.exceptions.InvalidOperationError):
+        for table in tables:
+            for canonical in NUMBER_COLUMNS[table.name]:
+                if (named is None or named.group(1) in (canonical, table.export_name(canonical))) \
+                        and table.not_numbers(canonical):
+                    return not_numbers_error(table, canonical)
     first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
     if "os error 12" in first or "Cannot allocate memory" in first or "memory allocation" in first:
         from ..supervisor import MEMORY_HINT

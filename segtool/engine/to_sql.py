@@ -1,8 +1,12 @@
 """The opened tables (inputs.py) as the SQL compiler sees them, and the SQL engines that run it: DuckDB in
-this process. The compiler itself (segtool/sql) knows nothing of polars; this module tells it where each
-table is and how its columns are stored and typed, and turns the engines' answers into polars frames."""
+this process, Spark through a session. The compiler itself (segtool/sql) knows nothing of polars; this module
+tells it where each table is and how its columns are stored and typed, turns the engines' answers into
+polars frames, and judges the counts that check the input rows as the polars engine judges its own."""
 
 from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import polars as pl
 from sqlglot import exp
@@ -10,11 +14,15 @@ from sqlglot import exp
 from .. import temporaries
 from ..catalog import NUMBER_COLUMNS
 from ..config import CsvOptions
-from ..sql.compiler import CompileError, Columns
-from ..sql.statement import Source, Tables
-from .files import is_cloud
 from ..errors import DataError
+from ..sql.compiler import CompileError, Columns
+from ..sql.statement import (CHECKED_ROWS, UNREADABLE, WITHOUT_VISITOR, Source, Tables, conversion_count,
+                             not_numbers)
+from .files import is_cloud
+from .health import EventHealth, check_health
 from .inputs import ID_COLUMNS, Inputs, Table
+from .source import not_numbers_error
+
 
 def stored_kind(dtype: pl.DataType) -> str:
     if dtype == pl.String:
@@ -121,29 +129,63 @@ def _duckdb_reader(table: Table) -> exp.Expression:
         exp.EQ(this=exp.var("union_by_name"), expression=exp.true())])
 
 
-def run_duckdb(sql: str) -> pl.DataFrame:
-    """Run the statement in an embedded DuckDB (UTC session). The answer travels as a Parquet file, so no
-    row passes through Python."""
+Run = Callable[[str], pl.DataFrame]  # runs a statement, returns its answer
+
+
+@contextmanager
+def engine(name: str, inputs: Inputs, views: dict[str, str] | None, settings) -> Iterator[Run]:
+    """The SQL engine `name` ("duckdb" or "spark"), opened once for the statements of a run."""
+    with (_duckdb() if name == "duckdb" else _spark(inputs, views or {}, settings)) as run:
+        yield run
+
+
+@contextmanager
+def _duckdb() -> Iterator[Run]:
+    """An embedded DuckDB (UTC session). Answers travel as a Parquet file, so no row passes through Python."""
     try:
         import duckdb
     except ImportError:
         raise CompileError("--engine duckdb needs DuckDB: pip install 'segtool[sql]'") from None
     with temporaries.folder("segtool-duckdb-") as folder:
-        answer = f"{folder}/answer.parquet"
         connection = duckdb.connect()
+
+        def run(sql: str) -> pl.DataFrame:
+            answer = f"{folder}/answer.parquet"
+            try:
+                connection.execute(f"COPY ({sql}) TO '{answer}' (FORMAT PARQUET)")
+            except duckdb.Error as exc:
+                raise DataError(f"DuckDB could not run the segments: {str(exc).splitlines()[0]}") from None
+            return pl.read_parquet(answer)
+
         try:
             connection.execute("SET TimeZone = 'UTC'")
-            connection.execute(f"COPY ({sql}) TO '{answer}' (FORMAT PARQUET)")
-        except duckdb.Error as exc:
-            raise DataError(f"DuckDB could not run the segments: {str(exc).splitlines()[0]}") from None
+            yield run
         finally:
             connection.close()
-        return _typed_answer(pl.read_parquet(answer))
 
 
-def _typed_answer(frame: pl.DataFrame) -> pl.DataFrame:
+def typed_answer(frame: pl.DataFrame) -> pl.DataFrame:
+    """The segments' answer as the polars engine types it: text IDs, booleans."""
     return frame.with_columns(pl.col("visitor_id").cast(pl.String),
                               *(pl.col(c).cast(pl.Boolean) for c in frame.columns if c.startswith("segment_")))
+
+
+def check_counts(counts: dict[str, int], inputs: Inputs, as_of, conversion_types: bool = True) -> EventHealth | None:
+    """The counts an engine made of the input rows (sql/statement.row_checks), judged as the polars engine
+    judges its own: values that are not numbers in a number column the run reads, then the health of the
+    event rows it reads (health.check_health); the health, where event rows were checked."""
+    for name in ("events", "profiles", "items"):
+        table = getattr(inputs, name)
+        for canonical in NUMBER_COLUMNS[name]:
+            if counts.get(not_numbers(name, canonical)):
+                raise not_numbers_error(table, canonical)
+    if CHECKED_ROWS not in counts:
+        return None
+    types = inputs.config.conversion_events
+    found = {t: counts[conversion_count(i)] for i, t in enumerate(types) if conversion_count(i) in counts}
+    health = EventHealth(counts[CHECKED_ROWS], counts[WITHOUT_VISITOR], counts[UNREADABLE], found)
+    check_health(health, inputs, as_of, conversion_types)
+    return health
 
 
 SPARK_VIEWS = {"events": "segtool_events", "profiles": "segtool_profiles", "items": "segtool_items"}
@@ -154,10 +196,11 @@ def spark_views(inputs: Inputs) -> dict[str, str]:
     return {t.name: SPARK_VIEWS[t.name] for t in (inputs.events, inputs.profiles, inputs.items) if t is not None}
 
 
-def run_spark(sql: str, inputs: Inputs, views: dict[str, str], settings) -> pl.DataFrame:
-    """Run the statement through a SparkSession: Spark Connect where `engine.spark.remote` names one, else a
-    local session (`engine.spark.master`, default local[*]), in UTC. Each table's files are registered as a
-    view (Parquet as stored, CSV with its header and every column as text, as the polars engine reads it)."""
+@contextmanager
+def _spark(inputs: Inputs, views: dict[str, str], settings) -> Iterator[Run]:
+    """A SparkSession: Spark Connect where `engine.spark.remote` names one, else a local session
+    (`engine.spark.master`, default local[*]), in UTC. Each table's files are registered as a view (Parquet
+    as stored, CSV with its header and every column as text, as the polars engine reads it)."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -169,19 +212,29 @@ def run_spark(sql: str, inputs: Inputs, views: dict[str, str], settings) -> pl.D
         builder = builder.config(key, value)
     remote = settings.spark.get("remote")
     builder = builder.remote(remote) if remote else builder.master(settings.spark.get("master") or "local[*]")
-    try:
+    with _spark_errors():
         spark = builder.getOrCreate()
         if not remote:
             spark.sparkContext.setLogLevel("FATAL")  # errors come back as exceptions, with their message
         for table in (inputs.events, inputs.profiles, inputs.items):
             if table is not None and table.name in views and table.name not in settings.tables:
                 _spark_view(spark, table, views[table.name])
-        frame = _spark_answer(spark.sql(sql), local=not remote)
+
+    def run(sql: str) -> pl.DataFrame:
+        with _spark_errors():
+            return _spark_answer(spark.sql(sql), local=not remote)
+
+    yield run
+
+
+@contextmanager
+def _spark_errors():
+    try:
+        yield
     except Exception as exc:  # Spark reports through py4j/grpc exceptions of its own
         if isinstance(exc, (CompileError, DataError)):
             raise
         raise DataError(f"Spark could not run the segments: {str(exc).strip().splitlines()[0]}") from None
-    return _typed_answer(frame)
 
 
 def _spark_answer(rows, local: bool) -> pl.DataFrame:

@@ -18,7 +18,8 @@ KEYWORDS = {"IN", "OVER", "AS", "AND", "OR", "NOT", "EXISTS", "FROM", "SELECT", 
             "WHERE", "VALUES", "ARRAY", "BY", "THEN", "ELSE", "WHEN", "ALL", "DISTINCT", "INTERVAL", "FILTER",
             "PARTITION", "ORDER", "GROUP", "HAVING", "LIMIT", "USING", "LATERAL", "IS", "NULLS", "END"}
 CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
-STRING = re.compile(r"'(?:[^']|'')*'|`[^`]*`")
+# the nodes a dialect may write as a function call (the rest is structure, names and literals)
+OPERATIONS = (exp.Func, exp.Binary, exp.Unary, exp.Predicate)
 
 
 DEPTH = 20_000  # the written-out URL decoding nests a few hundred calls deep: sqlglot recurses over them
@@ -26,14 +27,38 @@ DEPTH = 20_000  # the written-out URL decoding nests a few hundred calls deep: s
 
 def render(query: exp.Expression, dialect: str) -> str:
     """The statement as the dialect writes it, checked against its allowlist of functions."""
-    with deep_recursion():
-        text = _pretty(query, dialect)
-    called = {name.upper() for name in CALL.findall(STRING.sub("''", text))} - KEYWORDS
-    unknown = sorted(called - dialect_named(dialect).allowed())
+    unknown = sorted(called(query, dialect) - dialect_named(dialect).allowed())
     if unknown:
         raise CompileError(f"the {dialect} SQL would call {', '.join(unknown)}, which segtool does not know to "
                            f"mean the same there; use another dialect or engine")
-    return text
+    with deep_recursion():
+        return _pretty(query, dialect)
+
+
+def called(query: exp.Expression, dialect: str) -> set[str]:
+    """The functions the statement calls in `dialect`, read off the tree: an anonymous function by its name,
+    every other operation by how the dialect writes it with placeholders for its operands. A column or table
+    name, or a text literal, is never read as a call, whatever characters it holds."""
+    names = set()
+    for node in query.walk():
+        if isinstance(node, exp.Anonymous):
+            names.add(node.name.upper())
+        elif isinstance(node, OPERATIONS) and not (isinstance(node, exp.If) and isinstance(node.parent, exp.Case)):
+            shell = type(node)(**{key: _operand(value) for key, value in node.args.items()})
+            names.update(name.upper() for name in CALL.findall(shell.sql(dialect=dialect)))
+    return names - KEYWORDS
+
+
+def _operand(value):
+    """An operand as the placeholder it is written with: types, numbers and flags kept, text emptied,
+    anything else a bare column."""
+    if isinstance(value, list):
+        return [_operand(v) for v in value]
+    if not isinstance(value, exp.Expression) or isinstance(value, (exp.DataType, exp.Var, exp.Null, exp.Boolean)):
+        return value.copy() if isinstance(value, exp.Expression) else value
+    if isinstance(value, exp.Literal):
+        return value.copy() if not value.is_string else exp.Literal.string("")
+    return exp.column("x")
 
 
 def _pretty(query: exp.Expression, dialect: str) -> str:

@@ -18,7 +18,7 @@ from functools import singledispatch
 from sqlglot import exp
 
 from .. import catalog
-from ..errors import SegtoolError
+from ..errors import Location, SegtoolError
 from ..operators import Predicate
 from ..sampling import buckets_below
 from ..semantics import (ASCII_UPPER, EARTH_RADIUS_KM, EDGE_TOLERANCE_KM, HOST_PATTERN, SUM_DECIMALS,
@@ -32,9 +32,14 @@ TRUE, FALSE = exp.true(), exp.false()
 
 
 class CompileError(SegtoolError):
-    """A rule the SQL engines cannot answer exactly as the polars engine does (exit 1: pick another engine)."""
+    """A rule the SQL engines cannot answer exactly as the polars engine does (exit 1: pick another engine),
+    at the rule's position in its segment file where it is one rule's."""
 
     exit_code = 1
+
+    def __init__(self, message: str, location: Location | None = None):
+        self.location = location
+        super().__init__(f"{location}: {message}" if location is not None else message)
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,7 @@ class Context:
     grid: tuple
     conversion_events: tuple[str, ...]
     site_domains: tuple[str, ...] = ()
+    computed: frozenset[str] = frozenset()  # profile columns the polars engine computes from events
     answers: dict[str, exp.Expression] = field(default_factory=dict)
 
     def answer(self, segment: Segment) -> exp.Expression:
@@ -137,8 +143,7 @@ def as_number(column: exp.Expression, kind: str | None, dialect: Dialect) -> exp
         value = exp.cast(column, "DOUBLE")
     else:  # only what polars reads as a number (timeframe.NUMBER_TEXT): engines' casts accept more (1_000)
         text = trimmed(exp.cast(column, "VARCHAR"))
-        value = exp.Case(ifs=[exp.If(this=dialect.search(text, NUMBER_TEXT, False), true=exp.TryCast(
-            this=text, to=exp.DataType.build("DOUBLE")))])
+        value = exp.Case(ifs=[exp.If(this=dialect.search(text, NUMBER_TEXT, False), true=exp.cast(text, "DOUBLE"))])
     return exp.Case(ifs=[exp.If(this=exp.Not(this=dialect.is_nan(value)), true=value)])
 
 
@@ -205,32 +210,50 @@ def apply(column: exp.Expression, p: Predicate, value_type: str, kind: str | Non
 
 
 # -- the tree --------------------------------------------------------------------------------------------
-@singledispatch
 def translate(rule, ctx: Context) -> exp.Expression:
+    """The rule as a two-valued boolean over the visitor's row; what cannot be compiled is refused at the
+    innermost rule that has a position, named as the segment writes it."""
+    try:
+        return _translate(rule, ctx)
+    except CompileError as exc:
+        if exc.location is not None or getattr(rule, "loc", None) is None:
+            raise
+        raise CompileError(f"{rule_name(rule)}: {exc}", rule.loc) from None
+
+
+def rule_name(rule) -> str:
+    if isinstance(rule, Condition):
+        return rule.field.name
+    return {EventRule: "event", Sequence: "sequence", SegmentRef: "segment", Sample: "sample", Not: "not",
+            AllOf: "all", AnyOf: "any"}[type(rule)]
+
+
+@singledispatch
+def _translate(rule, ctx: Context) -> exp.Expression:
     raise CompileError(f"the SQL engines cannot run {type(rule).__name__} rules yet; use the polars engine")
 
 
-@translate.register
+@_translate.register
 def _all(rule: AllOf, ctx: Context) -> exp.Expression:
     return exp.paren(exp.and_(*(translate(r, ctx) for r in rule.rules)))
 
 
-@translate.register
+@_translate.register
 def _any(rule: AnyOf, ctx: Context) -> exp.Expression:
     return exp.paren(exp.or_(*(translate(r, ctx) for r in rule.rules)))
 
 
-@translate.register
+@_translate.register
 def _not(rule: Not, ctx: Context) -> exp.Expression:
     return exp.Not(this=exp.paren(translate(rule.rule, ctx)))
 
 
-@translate.register
+@_translate.register
 def _ref(rule: SegmentRef, ctx: Context) -> exp.Expression:
     return ctx.answer(rule.target)
 
 
-@translate.register
+@_translate.register
 def _sample(rule: Sample, ctx: Context) -> exp.Expression:
     name = ctx.needs.samples.setdefault(rule.seed, f"b{len(ctx.needs.samples)}")
     return two_valued(exp.LT(this=exp.column(name), expression=num(buckets_below(rule.percent))))
@@ -252,7 +275,7 @@ def _micros_of(period) -> int | None:
     return None if period is None else exact_length(period) // timedelta(microseconds=1)
 
 
-@translate.register
+@_translate.register
 def _sequence(rule: Sequence, ctx: Context) -> exp.Expression:
     def test(step) -> exp.Expression:
         return exp.and_(TRUE, *(_event_condition(c, ctx) for c in step.conditions))
@@ -269,15 +292,15 @@ def _sequence(rule: Sequence, ctx: Context) -> exp.Expression:
     return is_one(exp.column(ctx.needs.sequences[key][0]))
 
 
-@translate.register
+@_translate.register
 def _condition(rule: Condition, ctx: Context) -> exp.Expression:
     compiler = FAMILIES.get(rule.field.family)
     if compiler is None:
-        raise CompileError(f"{rule.field.name} rules are not compiled to SQL yet; use the polars engine")
+        raise CompileError("rules on this field are not compiled to SQL yet; use the polars engine")
     return compiler(rule, ctx)
 
 
-@translate.register
+@_translate.register
 def _event_rule(rule: EventRule, ctx: Context) -> exp.Expression:
     tests = [_event_condition(c, ctx) for c in rule.conditions]
     mask = exp.and_(period_mask(rule.period, ctx), *tests) if tests else period_mask(rule.period, ctx)
@@ -388,8 +411,11 @@ def _percent_decoded(value: exp.Expression, ctx: Context) -> exp.Expression:
 def compile_profile(rule: Condition, ctx: Context) -> exp.Expression:
     column, p = rule.field.column, rule.predicate
     kind = ctx.columns.kind("profiles", column)
+    if column in ctx.computed:
+        raise CompileError(f"{column} computed from events (predictions) is not compiled to SQL; use the polars "
+                           "engine or a profiles column")
     if p.takes_duration or kind in ("instant", "date"):
-        raise CompileError(f"{rule.field.name}: dates in profiles are not compiled to SQL yet; use the polars engine")
+        raise CompileError("dates in profiles are not compiled to SQL yet; use the polars engine")
     ctx.needs.profile_columns.add(column)
     positive = matches(exp.column(column), _positive(p), rule.field.value_type, kind, ctx)
     test = ctx.needs._add(ctx.needs.profile, "p", ("profile", column, _positive(p)), flag(positive))
@@ -456,6 +482,7 @@ def _conversion(measure: str, rule: Condition, mask: exp.Expression, ctx: Contex
 
 def compile_conversion(rule: Condition, ctx: Context) -> exp.Expression:
     p, measure = rule.predicate, rule.field.measure
+    ctx.needs.event_columns.update(c for reads in rule.field.reads for c in reads.columns)  # order_value, if read
     mask = period_mask(rule.period, ctx)
     if rule.items:
         mask = exp.and_(mask, is_one(_items_flag(rule.items, ctx)))
@@ -469,7 +496,7 @@ def compile_conversion(rule: Condition, ctx: Context) -> exp.Expression:
     if measure == "days_since_last":
         return apply(days_since(_conversion("last", rule, mask, ctx), ctx), p, "number", "integer", ctx)
     if measure not in CONVERSION_MEASURES:
-        raise CompileError(f"{rule.field.name} is not compiled to SQL yet; use the polars engine")
+        raise CompileError("not compiled to SQL yet; use the polars engine")
     return apply(_conversion(measure, rule, mask, ctx), p, "number", "float", ctx)
 
 
@@ -483,7 +510,7 @@ def _items_flag(items: tuple[ItemCondition, ...], ctx: Context) -> exp.Expressio
 def compile_visits(rule: Condition, ctx: Context) -> exp.Expression:
     aggregate = {"first": exp.Min, "last": exp.Max}.get(rule.field.measure)
     if aggregate is None:
-        raise CompileError(f"{rule.field.name} is not compiled to SQL yet; use the polars engine")
+        raise CompileError("not compiled to SQL yet; use the polars engine")
     instant = ctx.needs._add(ctx.needs.events, "v", ("visits", rule.field.measure), aggregate(this=exp.column("ts")))
     return instant_test(instant, rule.predicate, ctx)
 

@@ -106,12 +106,19 @@ class Dialect:
                 "trino": "FAIL"}[self.name]
         return exp.Anonymous(this=name, expressions=[exp.Literal.string(message)])
 
+    def divide(self, dividend: exp.Expression, divisor: exp.Expression) -> exp.Expression:
+        """The integer quotient of non-negative integers, exact in every dialect."""
+        if self.name == "trino":  # BIGINT / BIGINT divides as integers there; `typed` keeps sqlglot from DOUBLE
+            return exp.Div(this=exp.cast(dividend, "BIGINT"), expression=exp.cast(divisor, "BIGINT"), typed=True)
+        if self.name == "snowflake":  # a quotient keeps 6 decimals there, rounded: divide a multiple instead
+            whole = dividend if isinstance(dividend, (exp.Paren, exp.Column)) else exp.paren(dividend)
+            multiple = exp.Sub(this=whole, expression=exp.paren(exp.Mod(this=whole, expression=divisor)))
+            return exp.cast(exp.Div(this=exp.paren(multiple), expression=divisor), "BIGINT")
+        return exp.IntDiv(this=dividend, expression=divisor)
+
     def whole_days(self, micros: exp.Expression) -> exp.Expression:
-        """Whole days in a non-negative number of microseconds: integer division, exact in every dialect."""
-        day = exp.Literal.number(MICROSECONDS_PER_DAY)
-        if self.name == "trino":  # BIGINT / BIGINT divides as integers there (sqlglot would go through DOUBLE)
-            return exp.Div(this=exp.cast(micros, "BIGINT"), expression=exp.cast(day, "BIGINT"))
-        return exp.IntDiv(this=micros, expression=day)
+        """Whole days in a non-negative number of microseconds."""
+        return self.divide(micros, exp.Literal.number(MICROSECONDS_PER_DAY))
 
     def ends_with(self, column, suffix: str) -> exp.Expression:
         if self.name != "trino":
@@ -154,7 +161,7 @@ DIALECTS = {
         "DIV", "MOD", "INSTR", "IS_NAN", "REGEXP_EXTRACT", "ERROR", "REGEXP_CONTAINS", "UNIX_MICROS", "TO_HEX",
         "STRPOS", "STARTS_WITH", "ENDS_WITH"})),
     "snowflake": Dialect("snowflake", extra=frozenset(_SHARED | {
-        "TRUNC", "REGEXP_SUBSTR", "REGEXP_INSTR", "DATE_PART", "TO_NUMBER", "CHARINDEX", "STARTSWITH", "ENDSWITH"})),
+        "REGEXP_SUBSTR", "REGEXP_INSTR", "DATE_PART", "TO_NUMBER", "CHARINDEX", "STARTSWITH", "ENDSWITH"})),
     "trino": Dialect("trino", extra=frozenset(_SHARED | {
         "SUBSTR", "IS_NAN", "REGEXP_EXTRACT", "FAIL", "REGEXP_LIKE", "TO_HEX", "TO_UTF8", "FROM_BASE", "STRPOS",
         "STARTS_WITH", "TO_UNIXTIME"})),

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from ..catalog import NUMBER_COLUMNS
-from ..timeframe import ISO_TEXT, NUMBER_TEXT, AsOf
+from ..timeframe import NUMBER_TEXT, AsOf
 from ..tree import Segment
-from .compiler import CompileError, Columns, Context, Needs, micros, num, trimmed, two_valued
+from .compiler import TRUE, CompileError, Columns, Context, Needs, flag, micros, num, trimmed, two_valued
 from .dialects import Dialect
+from .iso import iso_micros, with_iso_fields
 from .portable import WHITESPACE
 
 EPOCH_FACTORS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
@@ -47,12 +48,7 @@ def segment_column(index: int) -> str:
 def build(segments: list[Segment], tables: Tables, columns: Columns, as_of: AsOf, dialect: Dialect, grid,
           conversion_events: tuple[str, ...], computed: frozenset[str] = frozenset(),
           site_domains: tuple[str, ...] = (), per_rule: bool = False) -> exp.Select:
-    ctx = Context(Needs(), columns, as_of, dialect, grid, conversion_events, site_domains)
-    for segment in segments:
-        for column in computed:
-            if column in _profile_fields(segment):
-                raise CompileError(f"{segment.name}: {column} computed from events (predictions) is not compiled to "
-                                   "SQL; use the polars engine or a profiles column")
+    ctx = Context(Needs(), columns, as_of, dialect, grid, conversion_events, site_domains, computed)
     answers = [ctx.answer(s).as_(segment_column(i)) for i, s in enumerate(segments)]
     if per_rule:
         from .compiler import translate
@@ -106,6 +102,54 @@ def build(segments: list[Segment], tables: Tables, columns: Columns, as_of: AsOf
     return query.order_by("visitor_id")
 
 
+EVENT_ROWS, CHECKED_ROWS, WITHOUT_VISITOR, UNREADABLE = "event_rows", "checked_rows", "without_visitor", \
+    "unreadable_timestamps"
+
+
+def conversion_count(index: int) -> str:
+    return f"conversion_{index}"
+
+
+def not_numbers(table: str, column: str) -> str:
+    return f"not_numbers_{table}_{column}"
+
+
+def row_checks(tables: Tables, columns: Columns, as_of: AsOf, dialect: Dialect, rows: str | None,
+               conversion_types: tuple[str, ...], numbers: dict[str, set[str]]) -> exp.Select:
+    """One row of counts that check the input rows as the polars engine checks its own (engine/health.py
+    judges them alike): of the event rows up to as_of (EVENT_ROWS), those `rows` names ("events": every one,
+    "conversions": the conversion events, None: none) with their rows without a visitor and with a visitor
+    but no readable timestamp; the events of each of `conversion_types` with a visitor and a readable
+    timestamp; and for each number column stored as text among `numbers` (table -> canonical columns a run
+    reads), the values in all its rows that are neither blank nor a number."""
+    ts, visitor, event_type = exp.column("ts"), exp.column("visitor_id"), exp.column("event_type")
+    missing_ts = exp.Is(this=ts, expression=exp.Null())
+    counts = [exp.Count(this=exp.Star()).as_(EVENT_ROWS)]
+    if rows is not None:
+        checked = TRUE if rows == "events" else exp.In(
+            this=event_type, expressions=[exp.Literal.string(t) for t in conversion_types])
+        blank = exp.Not(this=two_valued(_known(visitor, dialect)))
+        counts += [exp.Sum(this=flag(checked)).as_(CHECKED_ROWS),
+                   exp.Sum(this=flag(exp.and_(checked, blank))).as_(WITHOUT_VISITOR),
+                   exp.Sum(this=flag(exp.and_(checked, exp.Not(this=blank), missing_ts))).as_(UNREADABLE)]
+    present = exp.and_(exp.Not(this=exp.Is(this=visitor, expression=exp.Null())),
+                       exp.NEQ(this=visitor, expression=exp.Literal.string("")), exp.Not(this=missing_ts))
+    counts += [exp.Sum(this=flag(exp.and_(present, exp.EQ(this=event_type, expression=exp.Literal.string(t)))))
+               .as_(conversion_count(i)) for i, t in enumerate(conversion_types)]
+    events = exp.select(*counts).from_("ev").where(exp.or_(missing_ts, _up_to(as_of)))
+    query = exp.select("*").from_(events.subquery("events"))
+    for name in ("events", "profiles", "items"):
+        source = getattr(tables, name)
+        for column in sorted(numbers.get(name, ())):
+            if source is None or column not in NUMBER_COLUMNS[name] or source.raw_kinds.get(column) != "text":
+                continue
+            _, blank, number = _number_text(source.column(column), dialect)
+            bad = exp.Sum(this=flag(exp.and_(exp.Not(this=exp.paren(blank)), exp.Not(this=number)))).as_(
+                not_numbers(name, column))
+            query = query.join(exp.select(bad).from_(source.relation).subquery(f"{name}_{column}"), join_type="cross")
+    return query.with_("ev", as_=_events(tables, columns, Needs(), dialect))
+
+
 def _known(visitor: exp.Expression, dialect: Dialect) -> exp.Expression:
     """An ID with some character that is not white space (a blank ID is no visitor)."""
     return dialect.search(visitor, f"[^{_class(WHITESPACE)}]", False)
@@ -116,17 +160,13 @@ def _class(characters: str) -> str:
     return "".join("\\" + c if c in "\\]^-[" else c for c in characters)
 
 
-def _profile_fields(segment: Segment) -> set[str]:
-    from ..catalog import PROFILE
-    from ..tree import conditions
-
-    return {rule.field.column for rule in conditions(segment.root) if rule.field.family == PROFILE}
+def _up_to(as_of: AsOf) -> exp.Expression:
+    ts, end = exp.column("ts"), num(micros(as_of.instant))
+    return exp.LTE(this=ts, expression=end) if as_of.inclusive else exp.LT(this=ts, expression=end)
 
 
 def _before(as_of: AsOf) -> exp.Expression:
-    ts, end = exp.column("ts"), num(micros(as_of.instant))
-    bound = exp.LTE(this=ts, expression=end) if as_of.inclusive else exp.LT(this=ts, expression=end)
-    return exp.and_(exp.Not(this=exp.Is(this=ts, expression=exp.Null())), bound)
+    return exp.and_(exp.Not(this=exp.Is(this=exp.column("ts"), expression=exp.Null())), _up_to(as_of))
 
 
 def _text(value: exp.Expression) -> exp.Expression:
@@ -141,12 +181,10 @@ def _typed(source: Source, table: str, canonical: str, kind: str | None, dialect
     stored = source.raw_kinds.get(canonical)
     if canonical in NUMBER_COLUMNS.get(table, ()):
         if stored == "text":
-            text = trimmed(raw)
+            text, blank, number = _number_text(raw, dialect)
             stop = exp.cast(dialect.fail(f"a value of {table}.{canonical} is not a number"), "DOUBLE")
-            blank = exp.or_(exp.Is(this=text, expression=exp.Null()), exp.EQ(this=text, expression=exp.Literal.string("")))
             value = exp.Case(ifs=[exp.If(this=blank, true=exp.Null()),
-                                  exp.If(this=dialect.search(text, NUMBER_TEXT, False), true=exp.cast(text, "DOUBLE"))],
-                             default=stop)
+                                  exp.If(this=number, true=exp.cast(text, "DOUBLE"))], default=stop)
         elif stored in ("integer", "float"):
             value = exp.cast(raw, "DOUBLE")
         else:
@@ -160,33 +198,48 @@ def _typed(source: Source, table: str, canonical: str, kind: str | None, dialect
                        "compare as the polars engine does; use the polars engine")
 
 
-def _timestamp(source: Source, timestamp_format: str, dialect: Dialect) -> exp.Expression:
-    raw, stored = source.column("timestamp"), source.raw_kinds.get("timestamp")
+def _number_text(raw: exp.Expression, dialect: Dialect) -> tuple[exp.Expression, exp.Expression, exp.Expression]:
+    """A number column stored as text: the text without white space, whether it is blank (missing), whether
+    it is a number as polars reads one (anything else is a data error)."""
+    text = trimmed(raw)
+    blank = exp.or_(exp.Is(this=text, expression=exp.Null()), exp.EQ(this=text, expression=exp.Literal.string("")))
+    return text, blank, dialect.search(text, NUMBER_TEXT, False)
+
+
+def _timestamp(source: Source, timestamp_format: str, dialect: Dialect) -> tuple[exp.Expression, exp.Expression]:
+    """The events' rows to read (with the fields of ISO text taken apart, where it is text), and the
+    timestamp as microseconds since the epoch (NULL where unreadable)."""
+    raw, stored, rows = source.column("timestamp"), source.raw_kinds.get("timestamp"), source.relation
     if timestamp_format in EPOCH_FACTORS:
-        whole = raw if stored == "integer" else exp.TryCast(this=trimmed(_text(raw)), to=exp.DataType.build("BIGINT"))
-        return exp.Mul(this=whole, expression=num(EPOCH_FACTORS[timestamp_format]))
+        factor = EPOCH_FACTORS[timestamp_format]
+        if stored == "integer":
+            return rows, exp.Mul(this=raw, expression=num(factor))
+        # whole numbers as polars reads them (a sign, digits, nothing around them), short enough that the
+        # microseconds fit in a BIGINT (18 digits); a cast only where the text is one, so no engine stops
+        digits = 18 - (len(str(factor)) - 1)
+        whole = exp.Case(ifs=[exp.If(this=dialect.search(_text(raw), f"^[+-]?[0-9]{{1,{digits}}}$", False),
+                                     true=exp.cast(_text(raw), "BIGINT"))])
+        return rows, exp.Mul(this=whole, expression=num(factor))
     if timestamp_format != "iso":
         raise CompileError(f"timestamp_format {timestamp_format!r} is not compiled to SQL; use the polars engine")
     if stored == "instant":
-        return dialect.micros(exp.cast(raw, "TIMESTAMPTZ"))  # any unit and zone (DuckDB's epoch_us wants µs)
+        return rows, dialect.micros(exp.cast(raw, "TIMESTAMPTZ"))  # any unit and zone (DuckDB's epoch_us wants µs)
     if stored == "text":  # only the ISO text every engine reads alike (timeframe.ISO_TEXT), as polars does
-        text = trimmed(raw)
-        parsed = dialect.micros(exp.TryCast(this=text, to=exp.DataType.build("TIMESTAMPTZ")))
-        return exp.Case(ifs=[exp.If(this=dialect.search(text, ISO_TEXT, False), true=parsed)])
+        return with_iso_fields(rows, _text(raw), trimmed(_text(raw)), dialect, "events"), iso_micros(dialect)
     raise CompileError(f"the events' timestamp is stored as {stored}; the SQL engines read ISO text or timestamps")
 
 
 def _events(tables: Tables, columns: Columns, needs: Needs, dialect: Dialect) -> exp.Select:
     source = tables.events
-    wanted = ["event_type", "order_id", "order_value", *sorted(needs.event_columns - {"event_type"})]
-    selected = [_text(source.column("visitor_id")).as_("visitor_id"),
-                _timestamp(source, tables.timestamp_format, dialect).as_("ts")]
-    for canonical in dict.fromkeys(wanted):
-        kind = columns.kind("events", canonical)
+    read = {"event_type", "order_id"} | needs.event_columns  # order_value where a rule reads it, as polars does
+    rows, ts = _timestamp(source, tables.timestamp_format, dialect)
+    selected = [_text(source.column("visitor_id")).as_("visitor_id"), ts.as_("ts")]
+    for canonical in dict.fromkeys(["event_type", "order_id", "order_value", *sorted(read)]):
+        kind = columns.kind("events", canonical) if canonical in read else None
         value = _typed(source, "events", canonical, kind, dialect) if kind is not None else (
             exp.cast(exp.Null(), "DOUBLE" if canonical in NUMBER_COLUMNS["events"] else "VARCHAR"))
         selected.append(value.as_(canonical))
-    return exp.select(*selected).from_(source.relation)
+    return exp.select(*selected).from_(rows)
 
 
 def _profiles(source: Source, columns: Columns, needs: Needs, dialect: Dialect) -> exp.Select:

@@ -4,10 +4,7 @@ WITH ev AS (
     UNIX_MICROS(CAST(`timestamp` AS TIMESTAMP)) AS ts,
     CAST(`event_type` AS STRING) AS event_type,
     CAST(`order_id` AS STRING) AS order_id,
-    CASE
-      WHEN NOT ISNAN(CAST(`order_value` AS DOUBLE))
-      THEN CAST(`order_value` AS DOUBLE)
-    END AS order_value,
+    CAST(NULL AS DOUBLE) AS order_value,
     CAST(`referrer` AS STRING) AS referrer,
     CAST(`url` AS STRING) AS url,
     CAST(`utm_campaign` AS STRING) AS utm_campaign

@@ -4,10 +4,7 @@ WITH ev AS (
     EPOCH_US(CAST("timestamp" AS TIMESTAMPTZ)) AS ts,
     CAST("event_type" AS TEXT) AS event_type,
     CAST("order_id" AS TEXT) AS order_id,
-    CASE
-      WHEN NOT ISNAN(CAST("order_value" AS DOUBLE))
-      THEN CAST("order_value" AS DOUBLE)
-    END AS order_value,
+    CAST(NULL AS DOUBLE) AS order_value,
     CAST("referrer" AS TEXT) AS referrer,
     CAST("url" AS TEXT) AS url,
     CAST("utm_campaign" AS TEXT) AS utm_campaign

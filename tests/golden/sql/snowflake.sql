@@ -4,10 +4,7 @@ WITH ev AS (
     DATE_PART(EPOCH_MICROSECOND, CAST("timestamp" AS TIMESTAMPTZ)) AS ts,
     CAST("event_type" AS VARCHAR) AS event_type,
     CAST("order_id" AS VARCHAR) AS order_id,
-    CASE
-      WHEN NOT CAST("order_value" AS DOUBLE) = CAST('NaN' AS DOUBLE)
-      THEN CAST("order_value" AS DOUBLE)
-    END AS order_value,
+    CAST(NULL AS DOUBLE) AS order_value,
     CAST("referrer" AS VARCHAR) AS referrer,
     CAST("url" AS VARCHAR) AS url,
     CAST("utm_campaign" AS VARCHAR) AS utm_campaign
@@ -517,12 +514,24 @@ SELECT
             (
               COALESCE(c2, 0) >= 1
               AND COALESCE(c2, 0) <= 1
-              AND CAST(TRUNC((
-                1782820800000000 - c3
-              ) / 86400000000) AS BIGINT) >= 0
-              AND CAST(TRUNC((
-                1782820800000000 - c3
-              ) / 86400000000) AS BIGINT) <= 90
+              AND CAST((
+                (
+                  1782820800000000 - c3
+                ) - (
+                  (
+                    1782820800000000 - c3
+                  ) % 86400000000
+                )
+              ) / 86400000000 AS BIGINT) >= 0
+              AND CAST((
+                (
+                  1782820800000000 - c3
+                ) - (
+                  (
+                    1782820800000000 - c3
+                  ) % 86400000000
+                )
+              ) / 86400000000 AS BIGINT) <= 90
             ),
             FALSE
           )
@@ -531,12 +540,24 @@ SELECT
             (
               COALESCE(c2, 0) >= 2
               AND COALESCE(c2, 0) <= 3
-              AND CAST(TRUNC((
-                1782820800000000 - c3
-              ) / 86400000000) AS BIGINT) >= 0
-              AND CAST(TRUNC((
-                1782820800000000 - c3
-              ) / 86400000000) AS BIGINT) <= 90
+              AND CAST((
+                (
+                  1782820800000000 - c3
+                ) - (
+                  (
+                    1782820800000000 - c3
+                  ) % 86400000000
+                )
+              ) / 86400000000 AS BIGINT) >= 0
+              AND CAST((
+                (
+                  1782820800000000 - c3
+                ) - (
+                  (
+                    1782820800000000 - c3
+                  ) % 86400000000
+                )
+              ) / 86400000000 AS BIGINT) <= 90
             ),
             FALSE
           )
@@ -544,12 +565,24 @@ SELECT
           WHEN COALESCE(
             (
               COALESCE(c2, 0) >= 4
-              AND CAST(TRUNC((
-                1782820800000000 - c3
-              ) / 86400000000) AS BIGINT) >= 0
-              AND CAST(TRUNC((
-                1782820800000000 - c3
-              ) / 86400000000) AS BIGINT) <= 90
+              AND CAST((
+                (
+                  1782820800000000 - c3
+                ) - (
+                  (
+                    1782820800000000 - c3
+                  ) % 86400000000
+                )
+              ) / 86400000000 AS BIGINT) >= 0
+              AND CAST((
+                (
+                  1782820800000000 - c3
+                ) - (
+                  (
+                    1782820800000000 - c3
+                  ) % 86400000000
+                )
+              ) / 86400000000 AS BIGINT) <= 90
             ),
             FALSE
           )
@@ -558,9 +591,15 @@ SELECT
             (
               COALESCE(c2, 0) >= 1
               AND COALESCE(c2, 0) <= 3
-              AND CAST(TRUNC((
-                1782820800000000 - c3
-              ) / 86400000000) AS BIGINT) >= 91
+              AND CAST((
+                (
+                  1782820800000000 - c3
+                ) - (
+                  (
+                    1782820800000000 - c3
+                  ) % 86400000000
+                )
+              ) / 86400000000 AS BIGINT) >= 91
             ),
             FALSE
           )
@@ -568,9 +607,15 @@ SELECT
           WHEN COALESCE(
             (
               COALESCE(c2, 0) >= 4
-              AND CAST(TRUNC((
-                1782820800000000 - c3
-              ) / 86400000000) AS BIGINT) >= 91
+              AND CAST((
+                (
+                  1782820800000000 - c3
+                ) - (
+                  (
+                    1782820800000000 - c3
+                  ) % 86400000000
+                )
+              ) / 86400000000 AS BIGINT) >= 91
             ),
             FALSE
           )

@@ -4,10 +4,7 @@ WITH ev AS (
     CAST(ROUND(TO_UNIXTIME(CAST("timestamp" AS TIMESTAMP WITH TIME ZONE)) * 1000000) AS BIGINT) AS ts,
     CAST("event_type" AS VARCHAR) AS event_type,
     CAST("order_id" AS VARCHAR) AS order_id,
-    CASE
-      WHEN NOT IS_NAN(CAST("order_value" AS DOUBLE))
-      THEN CAST("order_value" AS DOUBLE)
-    END AS order_value,
+    CAST(NULL AS DOUBLE) AS order_value,
     CAST("referrer" AS VARCHAR) AS referrer,
     CAST("url" AS VARCHAR) AS url,
     CAST("utm_campaign" AS VARCHAR) AS utm_campaign
@@ -541,12 +538,12 @@ SELECT
             (
               COALESCE(c2, 0) >= 1
               AND COALESCE(c2, 0) <= 1
-              AND CAST(CAST((
+              AND CAST((
                 1782820800000000 - c3
-              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) >= 0
-              AND CAST(CAST((
+              ) AS BIGINT) / CAST(86400000000 AS BIGINT) >= 0
+              AND CAST((
                 1782820800000000 - c3
-              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) <= 90
+              ) AS BIGINT) / CAST(86400000000 AS BIGINT) <= 90
             ),
             FALSE
           )
@@ -555,12 +552,12 @@ SELECT
             (
               COALESCE(c2, 0) >= 2
               AND COALESCE(c2, 0) <= 3
-              AND CAST(CAST((
+              AND CAST((
                 1782820800000000 - c3
-              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) >= 0
-              AND CAST(CAST((
+              ) AS BIGINT) / CAST(86400000000 AS BIGINT) >= 0
+              AND CAST((
                 1782820800000000 - c3
-              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) <= 90
+              ) AS BIGINT) / CAST(86400000000 AS BIGINT) <= 90
             ),
             FALSE
           )
@@ -568,12 +565,12 @@ SELECT
           WHEN COALESCE(
             (
               COALESCE(c2, 0) >= 4
-              AND CAST(CAST((
+              AND CAST((
                 1782820800000000 - c3
-              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) >= 0
-              AND CAST(CAST((
+              ) AS BIGINT) / CAST(86400000000 AS BIGINT) >= 0
+              AND CAST((
                 1782820800000000 - c3
-              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) <= 90
+              ) AS BIGINT) / CAST(86400000000 AS BIGINT) <= 90
             ),
             FALSE
           )
@@ -582,9 +579,9 @@ SELECT
             (
               COALESCE(c2, 0) >= 1
               AND COALESCE(c2, 0) <= 3
-              AND CAST(CAST((
+              AND CAST((
                 1782820800000000 - c3
-              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) >= 91
+              ) AS BIGINT) / CAST(86400000000 AS BIGINT) >= 91
             ),
             FALSE
           )
@@ -592,9 +589,9 @@ SELECT
           WHEN COALESCE(
             (
               COALESCE(c2, 0) >= 4
-              AND CAST(CAST((
+              AND CAST((
                 1782820800000000 - c3
-              ) AS BIGINT) AS DOUBLE) / CAST(86400000000 AS BIGINT) >= 91
+              ) AS BIGINT) / CAST(86400000000 AS BIGINT) >= 91
             ),
             FALSE
           )
