@@ -7,10 +7,10 @@ from pathlib import Path
 
 from .config import PREDICTIVE_SOURCES, Config, load_config
 from .errors import DataError, SegmentError, UsageError
-from .parse import check_segments, segment_files
+from .language.parse import check_segments, segment_files
 from .results import Explanation, GridResult, RunResult, SegmentResult
-from .timeframe import LATEST, NOW, AsOf, now, parse_as_of
-from .tree import Segment
+from .language.timeframe import LATEST, NOW, AsOf, now, parse_as_of
+from .language.tree import Segment
 
 
 @dataclass
@@ -71,8 +71,8 @@ class Session:
 
     def hold(self, segments: list[Segment], columns: tuple[str, ...] = ()) -> None:
         """Read the data once for runs at several instants: the columns the segments read, kept in memory."""
-        from .engine.checks import columns_read
-        from .engine.source import hold_inputs
+        from .inputs.checks import columns_read
+        from .inputs.source import hold_inputs
 
         self.check_data(segments, columns)
         self.check_epoch_unit()
@@ -92,7 +92,7 @@ class Session:
     def inputs(self):
         """The tables, opened (file lists resolved; schemas read when first needed; no rows read)."""
         if self._inputs is None:
-            from .engine.inputs import open_inputs
+            from .inputs.tables import open_inputs
 
             paths = {name: getattr(self.overrides, name) for name in ("events", "profiles", "items")}
             self._inputs = open_inputs(self.config, paths)
@@ -104,7 +104,7 @@ class Session:
         if self._as_of is None:
             setting = self._as_of_setting()
             if setting == LATEST:
-                from .engine.health import check_events, latest_event
+                from .inputs.health import check_events, latest_event
 
                 self.check_epoch_unit()
                 setting = latest_event(check_events(self.inputs(), None), self.inputs())
@@ -122,7 +122,7 @@ class Session:
 
     def check_epoch_unit(self) -> None:
         """Epoch timestamps in the unit the config says (the first rows of the events tell)."""
-        from .engine.health import check_epoch_unit
+        from .inputs.health import check_epoch_unit
 
         if not self._epoch_checked:
             check_epoch_unit(self.inputs())
@@ -155,19 +155,19 @@ class Session:
     # -- checks against the data --------------------------------------------------
     def check_data(self, segments: list[Segment], columns: tuple[str, ...] = ()) -> None:
         """The names the segments, the config and `columns` use must exist in the data (schemas only)."""
-        from .engine.checks import check_names
+        from .inputs.checks import check_names
 
         check_names(segments, self.inputs(), columns)
 
     def reads_conversions(self, segments: list[Segment]) -> bool:
         """Whether evaluating the segments reads conversions (conversion or grid rules, or predictions)."""
-        from .engine.checks import reads_conversions
+        from .inputs.checks import reads_conversions
 
         return reads_conversions(segments, self.inputs())
 
     def check_events(self, conversions: bool = True):
         """The health of every event row up to as_of (skipped rows, conversion types), checked: one pass."""
-        from .engine.health import check_events
+        from .inputs.health import check_events
 
         self.check_epoch_unit()
         return check_events(self.inputs(), self.as_of(), conversions)
@@ -177,11 +177,11 @@ class Session:
         """What the plan needs from the data besides its scans: predictions where a rule (or an output
         column) reads a predictive column computed from events, and the events' first rows where a rule
         reads referrers or URLs. Without `read_data`, placeholders that read nothing (for explain)."""
-        from . import catalog
-        from .engine.checks import single_event_columns
-        from .engine.events import SAMPLE_ROWS
-        from .engine.features import Preparation
-        from .tree import conditions, with_references
+        from .language import catalog
+        from .inputs.checks import single_event_columns
+        from .backends.polars.events import SAMPLE_ROWS
+        from .backends.polars.features import Preparation
+        from .language.tree import conditions, with_references
 
         inputs = self.inputs()
         rules = [rule for segment in with_references(segments) for rule in conditions(segment.root)]
@@ -200,7 +200,7 @@ class Session:
             notes = {c: source_note(c, fitted.models) for c in predicted}
         sample = rows = None
         if event_columns & {"referrer", "url"}:  # a test may derive a host or a UTM: the sample decides how
-            from .engine.source import collect, event_rows
+            from .inputs.source import collect, event_rows
 
             sample = collect(event_rows(inputs, self.as_of(), event_columns).head(SAMPLE_ROWS), inputs)
             rows = inputs.events.estimated_rows()
@@ -208,7 +208,7 @@ class Session:
 
     def plan(self, segments: list[Segment], *, per_rule: bool = False, columns: tuple[str, ...] = ()):
         """The checked, prepared plan of a run (engine.plan.Plan)."""
-        from .engine.plan import build_plan
+        from .backends.polars.plan import build_plan
 
         self.check_data(segments, columns)
         self.check_epoch_unit()
@@ -222,8 +222,8 @@ class Session:
         `per_rule` the size of each top-level rule on its own. The universe is counted where the plan goes
         over all of it (per_rule), or where `count_universe` asks (a pass over two columns of the events);
         otherwise `universe` is the size of the narrower set of visitors the plan needed."""
-        from .engine.features import ALL, profile_name
-        from .engine.plan import rule_column, run_plan, segment_column
+        from .backends.polars.features import ALL, profile_name
+        from .backends.polars.plan import rule_column, run_plan, segment_column
 
         plan = self.plan(segments, per_rule=per_rule, columns=columns)
         frame, health = run_plan(plan, self.inputs(), self.as_of(), self._conversion_types_checked)
@@ -237,7 +237,7 @@ class Session:
             results.append(SegmentResult(segment, members, sizes))
         universe, rows = frame.height, health.rows if health else None
         if count_universe and plan.scope != ALL:
-            from .engine.source import universe_counts
+            from .inputs.source import universe_counts
 
             universe, rows = universe_counts(self.inputs(), self.as_of())
         return RunResult(self.as_of(), universe, tuple(results), health.skipped if health else 0,
@@ -258,10 +258,10 @@ class Session:
             import sqlglot  # noqa: F401
         except ImportError:
             raise UsageError("the SQL engines need sqlglot: pip install 'segtool[sql]'") from None
-        from .engine.to_sql import sql_columns, sql_tables
-        from .sql import render
-        from .sql.dialects import dialect as dialect_named
-        from .sql.statement import build, row_checks
+        from .backends.sql.engines import sql_columns, sql_tables
+        from .backends.sql import render
+        from .backends.sql.dialects import dialect as dialect_named
+        from .backends.sql.statement import build, row_checks
 
         self.check_data(segments)
         self.check_epoch_unit()
@@ -274,8 +274,8 @@ class Session:
         statement = render(query, dialect)
         if not checks:
             return statement, None
-        from .engine.checks import columns_read
-        from .engine.plan import checked_rows
+        from .inputs.checks import columns_read
+        from .backends.polars.plan import checked_rows
 
         rows, conversion_types = checked_rows(segments, inputs, self.as_of(), per_rule)
         counts = row_checks(sources, columns, self.as_of(), dialect_named(dialect), rows,
@@ -286,7 +286,7 @@ class Session:
         """The segments run by an SQL engine (`run --engine duckdb|spark`) from the statement `sql` makes,
         after the engine counted what checks the input rows, judged as in `run`: the same members, errors and
         skipped rows as `run`; the universe is counted whole."""
-        from .engine import to_sql
+        from .backends.sql import engines as to_sql
 
         views = to_sql.spark_views(self.inputs()) if engine == "spark" else None
         statement, counts = self._sql(segments, "duckdb" if engine == "duckdb" else "spark", per_rule, views,
@@ -313,7 +313,7 @@ class Session:
         """Visitors per retention grid cell (every configured cell listed, zeros included; null = no cell)."""
         import polars as pl
 
-        from .engine.plan import grid_plan, run_plan
+        from .backends.polars.plan import grid_plan, run_plan
 
         self.check_epoch_unit()
         cells, _ = run_plan(grid_plan(self.inputs(), self.as_of()), self.inputs(), self.as_of())
@@ -327,8 +327,8 @@ class Session:
         """The segment in words and its query plan. Without reading event rows: `as_of: latest`, the
         predictions and the choices the events' first rows make stand in for what a run finds; with
         `prepare`, that work is done and the plan is the one a run would execute."""
-        from .describe import describe_segment
-        from .engine.plan import build_plan
+        from .language.describe import describe_segment
+        from .backends.polars.plan import build_plan
 
         if prepare:
             plan = self.plan([segment])
@@ -343,8 +343,8 @@ class Session:
                 as_of = setting if setting != NOW else now(self.config.timezone)
                 when = as_of.describe()
             plan = build_plan([segment], self.inputs(), as_of, prepared=self.prepare([segment], read_data=False))
-        from .engine.checks import column_sources
-        from .engine.features import SCOPE_WORDS
+        from .inputs.checks import column_sources
+        from .backends.polars.features import SCOPE_WORDS
 
         notes = tuple(f"{column}: {note}" for column, note in plan.computed_predictive.items())
         return Explanation(tuple(describe_segment(segment)), when, notes, plan.frame.explain(),

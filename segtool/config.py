@@ -7,14 +7,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import ConfigError, Location, Problem, UsageError, did_you_mean, suggest
-from .grid import DEFAULT_GRID, GridCell
-from .timeframe import parse_as_of
-from .yamlsource import Node, load_yaml
+from .language.grid import DEFAULT_GRID, GridCell
+from .language.timeframe import parse_as_of
+from .language.yamlsource import Node, load_yaml
 
 TABLES = ("events", "profiles", "items")
 TOP_KEYS = ("as_of", "data", "engine", "columns", "timestamp_format", "conversion_events", "site", "retention_grid", "predictive",
             "max_skipped_rows", "library", "preset", "csv", "timezone")
-PRESETS = ("ga4", "shopify_orders", "segment")  # engine/presets holds what each reads
+PRESETS = ("ga4", "shopify_orders", "segment")  # inputs/presets holds what each reads
 CSV_KEYS = ("separator", "decimal_comma", "encoding", "quote_char", "null_values")
 SOURCE_KEYS = ("path", "preset", *CSV_KEYS)
 TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .grid import GridCell
-from .timeframe import AsOf
-from .tree import Segment
+from .language.grid import GridCell
+from .language.timeframe import AsOf
+from .language.tree import Segment
 
 if TYPE_CHECKING:
     import polars as pl

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from segtool.cli import app
+from segtool.cli.main import app
 
 REPO = Path(__file__).resolve().parent.parent
 EVENT_COLUMNS = ["visitor_id", "timestamp", "event_type", "url", "referrer", "utm_source", "utm_medium",
@@ -95,7 +95,7 @@ class Workspace:
 def segtool_command(*args: str, hook: str = "") -> list[str]:
     """segtool as a command of its own (the supervisor and its child), after `hook`: Python code run first in
     the process that forks, so that what it patches reaches the command."""
-    return [sys.executable, "-c", f"{hook}\nfrom segtool.cli import entry; entry()", *args]
+    return [sys.executable, "-c", f"{hook}\nfrom segtool.cli.main import entry; entry()", *args]
 
 
 def _event_columns(rows) -> list[str]:

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import REPO, Workspace, conversion, pageview
-from segtool.cli import app
+from segtool.cli.main import app
 
 SEGMENT = "name: buyers\nrules:\n  - conversions: {gte: 1}\n"
 
@@ -154,7 +154,7 @@ def test_fields_lists_the_catalog():
 def test_fields_are_readable_in_a_narrow_terminal(width):
     """No line wider than the terminal; every name whole on a line of its own; every meaning and every
     type's operators in one piece (wrapped between words only)."""
-    from segtool.commands import catalog_data
+    from segtool.cli.commands import catalog_data
 
     result = CliRunner().invoke(app, ["fields"], env={"COLUMNS": str(width)})
     assert result.exit_code == 0
@@ -188,13 +188,13 @@ def completions(args: list[str], incomplete: str) -> list[str]:
 
 
 def test_option_values_complete_to_what_the_commands_take():
-    from segtool.commands import GRID_FORMATS
+    from segtool.cli.commands import GRID_FORMATS
     from segtool.config import ENGINES, PREDICTIVE_SOURCES, PRESETS
-    from segtool.output import FORMATS
+    from segtool.jobs.output import FORMATS
     from segtool.predict.command import PREDICT_FORMATS
-    from segtool.replay import DIFF_FORMATS, HISTORY_FORMATS
-    from segtool.sample_vendors import FORMATS as VENDOR_FORMATS
-    from segtool.sql.dialects import DIALECTS
+    from segtool.jobs.replay import DIFF_FORMATS, HISTORY_FORMATS
+    from segtool.synth.vendors import FORMATS as VENDOR_FORMATS
+    from segtool.backends.sql.dialects import DIALECTS
 
     expected = {("run", "--engine"): ENGINES, ("run", "--format"): FORMATS, ("sql", "--dialect"): DIALECTS,
                 ("diff", "--format"): DIFF_FORMATS, ("history", "--format"): HISTORY_FORMATS,
@@ -225,7 +225,7 @@ def test_select_and_exclude_complete_segment_names_and_tags(tmp_path, monkeypatc
 
 def test_completion_through_the_shell_protocol():
     """As bash asks (the script of --show-completion sets these variables), through segtool's own entry."""
-    entry = "import sys; sys.argv[0] = 'segtool'; from segtool.cli import entry; entry()"
+    entry = "import sys; sys.argv[0] = 'segtool'; from segtool.cli.main import entry; entry()"
     env = {**os.environ, "_SEGTOOL_COMPLETE": "complete_bash", "COMP_WORDS": "segtool run --engine d",
            "COMP_CWORD": "3"}
     result = subprocess.run([sys.executable, "-c", entry], capture_output=True, text=True, env=env, cwd=REPO)

@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 
 from conftest import REPO, Workspace, conversion, pageview, segtool_command
-from segtool.supervisor import OUT_OF_MEMORY_EXIT, supervise
+from segtool.cli.supervisor import OUT_OF_MEMORY_EXIT, supervise
 
 AS_OF = "2024-07-01"
 SEGMENT = "rules:\n  - url: {is_set: true}\n"
@@ -143,7 +143,7 @@ def test_a_signal_during_a_write_leaves_no_temporary_file(site: Workspace, tmp_p
 # signal handler cannot run; with one thread the rows take their turns, far longer than the test allows.
 SLOW_URL, SLOW_NEEDLE = "/" + "a" * 40_000, "a" * 20_000 + "b"
 EVALUATING = ("import os, pathlib, time\n"
-              "from segtool.engine import plan\n"
+              "from segtool.backends.polars import plan\n"
               "evaluate = plan.collect_all\n"
               "def marked(*a, **k):\n"
               "    pathlib.Path(os.environ['EVALUATING']).touch()\n"
@@ -422,7 +422,7 @@ def test_a_file_size_limit(site: Workspace, tmp_path):
 def test_a_closed_stdout_ends_quietly(site: Workspace):
     rows = [pageview(f"visitor-{i:06d}", url="/") for i in range(50_000)]
     site.events(*rows)
-    command = [sys.executable, "-c", "from segtool.cli import entry; entry()", "run", str(site.segment(SEGMENT)),
+    command = [sys.executable, "-c", "from segtool.cli.main import entry; entry()", "run", str(site.segment(SEGMENT)),
                "--as-of", AS_OF, "--config", str(site._write_config())]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=site.root)
     process.stdout.close()  # like `| head -c 0`

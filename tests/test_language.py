@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from conftest import Workspace, conversion, pageview
-from segtool.parse_events import MAX_RULE_DEPTH
+from segtool.language.parse_events import MAX_RULE_DEPTH
 
 AS_OF = "2024-06-30T12:00:00Z"
 

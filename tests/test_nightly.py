@@ -166,7 +166,7 @@ def test_quiet_and_formats_on_stdout(shop: Workspace):
 def test_version_help_and_relative_as_of(shop: Workspace, monkeypatch):
     assert shop.cli("--version").stdout == f"segtool {__version__}\n"
     assert "Usage" in shop.cli("run", "-h").stdout
-    from segtool import timeframe
+    from segtool.language import timeframe
 
     monkeypatch.setattr(timeframe, "current_time", lambda: datetime(2024, 6, 25, 9, 0, tzinfo=UTC))
     path = shop.segment("rules:\n  - conversions: {gte: 1}\n")
@@ -180,7 +180,7 @@ def test_no_color_turns_off_every_style_on_a_terminal(monkeypatch):
     from typer.testing import CliRunner
 
     from conftest import REPO
-    from segtool.cli import app
+    from segtool.cli.main import app
 
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("FORCE_COLOR", "1")  # rich then draws as on a terminal
@@ -195,7 +195,7 @@ def test_tables_fit_60_columns(monkeypatch):
     from typer.testing import CliRunner
 
     from conftest import REPO
-    from segtool.cli import app
+    from segtool.cli.main import app
 
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("COLUMNS", "60")
@@ -210,7 +210,7 @@ def test_tables_fit_60_columns(monkeypatch):
 def test_progress_only_on_a_terminal():
     from rich.console import Console
 
-    from segtool.feedback import Feedback
+    from segtool.cli.feedback import Feedback
 
     terminal = Console(force_terminal=True, record=True, width=60)
     list(Feedback(terminal).steps(range(3), "writing", total=3))
@@ -228,7 +228,7 @@ def test_progress_only_on_a_terminal():
 def test_shell_completion_and_json_summaries_keep_whole_rules(shop: Workspace):
     from typer.testing import CliRunner
 
-    from segtool.cli import app
+    from segtool.cli.main import app
 
     assert "complete" in CliRunner().invoke(app, ["--show-completion", "bash"]).stdout
     long = " or ".join(["x"] * 40)
@@ -270,8 +270,8 @@ def test_an_empty_segment_in_json_compares_as_no_ids(shop: Workspace):
 
 
 def test_a_run_that_fails_midway_leaves_the_folder_as_it_was(shop: Workspace, monkeypatch):
-    from segtool import run_command
-    from segtool.output import OutputError
+    from segtool.jobs import run as run_command
+    from segtool.jobs.output import OutputError
 
     assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0
     out = shop.root / "out"
@@ -296,7 +296,7 @@ def test_a_run_killed_while_writing_leaves_the_folder_as_it_was(shop: Workspace)
     out = shop.root / "out"
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".segtool.lock"}
     hook = ("import os, signal\n"
-            "from segtool import run_command\n"
+            "from segtool.jobs import run as run_command\n"
             "write = run_command.write_members\n"
             "def killed(*args):\n"
             "    write(*args)\n"

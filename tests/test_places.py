@@ -4,7 +4,7 @@ import pytest
 from haversine import Unit, haversine
 from typer.testing import CliRunner
 
-from segtool.cli import app
+from segtool.cli.main import app
 from segtool.places import UnknownPlace, resolve_place
 
 

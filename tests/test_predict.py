@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from conftest import REPO, Workspace, conversion, pageview
 from segtool.api import Overrides, Session
-from segtool.cli import app
+from segtool.cli.main import app
 from segtool.config import Config
 from segtool.predict import models as m
 from segtool.predict import predict_visitors

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import REPO
-from segtool.cli import app
-from segtool.engine import files
+from segtool.cli.main import app
+from segtool.inputs import files
 
 SEGMENTS = REPO / "segments"
 PICKED = ["one_time_buyers", "abandoned_cart", "sleepers", "brand_buyers", "instagram_no_purchase_30d"]
@@ -86,7 +86,7 @@ def test_history_draws_in_the_terminal_and_writes_a_png(tmp_path):
 
 
 def test_history_png_of_many_segments_has_a_panel_each_and_honours_top_and_log(tmp_path, monkeypatch):
-    from segtool import charts
+    from segtool.cli import charts
 
     figures = []
     drawn = charts.history_figure

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote_plus, urlsplit
 import polars as pl
 import pytest
 
-from segtool.sample import generate_sample
+from segtool.synth.sample import generate_sample
 
 SEARCH_HOSTS = r"^https://(?:www\.)?(?:google\.[a-z.]+|bing\.com|duckduckgo\.com|ecosia\.org|search\.yahoo\.com)/"
 INTERNAL = r"(?i)^https?://(?:[^/?#]*\.)?shop\.example(?::\d+)?(?:[/?#]|$)"

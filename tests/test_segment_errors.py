@@ -103,7 +103,7 @@ def test_config_grid_cells_are_known_to_the_checker(ws: Workspace):
 def test_debug_shows_a_traceback(ws: Workspace):
     from typer.testing import CliRunner
 
-    from segtool.cli import app
+    from segtool.cli.main import app
     from segtool.errors import SegmentError
 
     path = ws.segment("rules:\n  - cty: {is: x}\n")

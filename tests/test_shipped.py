@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import REPO
-from segtool.cli import app
+from segtool.cli.main import app
 
 SEGMENT_FILES = sorted((REPO / "segments").glob("*.yaml"))
 
@@ -63,7 +63,7 @@ def test_sample_is_deterministic_and_shaped(tmp_path):
 
 
 def test_sample_in_chunks_writes_every_visitor(tmp_path):
-    from segtool.sample import generate_sample
+    from segtool.synth.sample import generate_sample
 
     written = generate_sample(tmp_path, 250, seed=1, chunk_visitors=100)
     events = pl.read_parquet(written["events"][0])

@@ -25,9 +25,9 @@ from typer.testing import CliRunner
 from conftest import REPO, Workspace, conversion, pageview
 from oracle import Oracle, field_cases
 from segtool.api import Overrides, Session
-from segtool.cli import app
-from segtool.sql import deep_recursion
-from segtool.sql.dialects import DIALECTS
+from segtool.cli.main import app
+from segtool.backends.sql import deep_recursion
+from segtool.backends.sql.dialects import DIALECTS
 
 SAMPLE = REPO / "sample_data"
 SEGMENT_FILES = sorted((REPO / "segments").glob("*.yaml"))
@@ -185,7 +185,7 @@ def test_the_lowering_table_writes_what_each_dialect_means(named_tables):
 def as_duckdb(text: str, dialect: str) -> str:
     """SQL of `dialect` parsed back by sqlglot (checked: nothing off the dialect's allowlist) and written for
     DuckDB; a division sqlglot marks as typed (Trino's) of two integers is the integer division it is there."""
-    from segtool.sql import called
+    from segtool.backends.sql import called
 
     tree = sqlglot.parse_one(text, read=dialect)
     assert called(tree, dialect) <= DIALECTS[dialect].allowed()
@@ -510,7 +510,7 @@ def _iso_reference(path: Path) -> list:
     import polars as pl
 
     from segtool.config import Config
-    from segtool.engine.inputs import parse_timestamps, resolve_table
+    from segtool.inputs.tables import parse_timestamps, resolve_table
 
     table = resolve_table("events", str(path), Config())
     return table.scan().select(parse_timestamps(table, "iso").dt.epoch("us")).collect().to_series().to_list()
@@ -542,8 +542,8 @@ def test_warehouse_sql_reads_csv_exports(ws: Workspace):
 @functools.cache
 def _iso_in_duckdb(dialect: str) -> str:
     """The written-out ISO parsing of a column of table t as `dialect` writes it (no timestamp cast), for DuckDB."""
-    from segtool.sql.compiler import trimmed
-    from segtool.sql.iso import iso_micros, with_iso_fields
+    from segtool.backends.sql.compiler import trimmed
+    from segtool.backends.sql.iso import iso_micros, with_iso_fields
 
     column = sqlglot.exp.column("timestamp", quoted=True)
     rows = with_iso_fields(sqlglot.exp.to_table("t"), column, trimmed(column), DIALECTS[dialect], "events")

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import REPO
-from segtool.cli import app
-from segtool.sample_vendors import vendor_ids
+from segtool.cli.main import app
+from segtool.synth.vendors import vendor_ids
 
 SEED, VISITORS, AS_OF = 11, 1500, "2026-06-30"
 EVERYWHERE = ["one_time_buyers", "brand_buyers", "order_value_50_100", "high_value_repeat"]

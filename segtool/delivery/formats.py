@@ -22,7 +22,7 @@ from typing import Callable
 import polars as pl
 
 from ..errors import ConfigError, DataError, Problem, UsageError, did_you_mean, suggest
-from ..output import output_target
+from ..jobs.output import output_target
 from . import normalise as n
 from .identity import ROLES, Identity
 

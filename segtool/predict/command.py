@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 from ..errors import UsageError
-from ..output import format_for, is_stdout, write_members, write_text
-from ..parse_periods import DAYS_PER_UNIT, MAX_PERIOD_DAYS, UNITS
+from ..jobs.output import format_for, is_stdout, write_members, write_text
+from ..language.parse_periods import DAYS_PER_UNIT, MAX_PERIOD_DAYS, UNITS
 
 PREDICT_FORMATS = ("csv", "parquet", "json", "ndjson")
 

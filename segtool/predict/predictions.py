@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from ..engine.inputs import VID, Inputs
-from ..engine.source import collect, known_visitors
+from ..inputs.tables import VID, Inputs
+from ..inputs.source import collect, known_visitors
 from ..errors import DataError
-from ..timeframe import AsOf
+from ..language.timeframe import AsOf
 from .models import FittedModels, expected_purchases, expected_value, fit_models, p_alive, p_purchase_if_alive
 from .summary import purchase_summary
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..engine import source
-from ..engine.inputs import UTC_US, VID, Inputs
-from ..timeframe import MICROSECONDS_PER_DAY
-from ..timeframe import AsOf
+from ..inputs import source
+from ..inputs.tables import UTC_US, VID, Inputs
+from ..language.timeframe import MICROSECONDS_PER_DAY
+from ..language.timeframe import AsOf
 
 
 

@@ -1,0 +1,240 @@
+"""Per-visitor features: everything the compiled rules need per visitor, computed once per run.
+
+Rules register what they need (a test of single events, an aggregate over de-duplicated conversions, a
+flag over line items, a test of the profile row, a profile column as it is) under a structural key, so
+what several rules or segments ask for is computed once. `visitor_frame` assembles them: one branch per
+kind of need, each reading its own columns through the source layer, joined per visitor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from ...errors import DataError
+from ...language.timeframe import AsOf
+from ...inputs import health, source
+from .events import EventTest, aggregate, event_flags
+from .sequences import SequenceSpec, sequence_flags
+from ...inputs.tables import VID, Inputs
+
+
+@dataclass
+class Aggregate:
+    name: str
+    expr: pl.Expr
+    default: object
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """What a plan needs from the data besides its scans, found before planning (api.Session.prepare):
+    predictions from the models, and the export's first rows, which decide how event rules derive values."""
+
+    predictions: pl.DataFrame | None = None  # visitor_id and the predicted columns
+    prediction_notes: dict[str, str] = field(default_factory=dict)  # column -> how it was computed
+    event_sample: pl.DataFrame | None = None  # the first rows of the events, with the event rules' columns
+    event_rows: int | None = None  # how many event rows there are (an estimate for CSV)
+
+
+@dataclass
+class Features:
+    event_tests: dict[object, EventTest] = field(default_factory=dict)
+    conversion_aggs: dict[object, Aggregate] = field(default_factory=dict)
+    item_flags: dict[object, Aggregate] = field(default_factory=dict)
+    event_columns: set[str] = field(default_factory=set)  # raw event columns the event tests read
+    profile_tests: dict[object, Aggregate] = field(default_factory=dict)  # a test of each profile row
+    profile_columns: dict[str, None] = field(default_factory=dict)  # profile columns joined as they are
+    profile_reads: dict[str, None] = field(default_factory=dict)  # profile columns the profile tests read
+    item_columns: dict[str, None] = field(default_factory=dict)  # item columns the item flags read
+    sequences: dict[object, tuple[str, SequenceSpec]] = field(default_factory=dict)
+    visit_aggs: dict[object, Aggregate] = field(default_factory=dict)  # over all of a visitor's events
+
+    def _register(self, table: dict, prefix: str, key, expr: pl.Expr, default):
+        if key not in table:
+            table[key] = Aggregate(f"{prefix}{len(table)}", expr, default)
+        return pl.col(table[key].name)
+
+    def any_event(self, key, build, columns: tuple[str, ...]) -> pl.Expr:
+        """Whether at least one of the visitor's events (up to as_of) passes the test `build(name)` makes
+        (events.event_test), which reads the raw event `columns`."""
+        if key not in self.event_tests:
+            self.event_tests[key] = build(f"e{len(self.event_tests)}")
+        self.event_columns.update(columns)
+        return pl.col(self.event_tests[key].name)
+
+    def sequence(self, key, spec: SequenceSpec, columns: tuple[str, ...]) -> pl.Expr:
+        """Whether the visitor has a chain of events that matches the sequence (sequences.py)."""
+        if key not in self.sequences:
+            self.sequences[key] = (f"s{len(self.sequences)}", spec)
+        self.event_columns.update(columns)
+        return pl.col(self.sequences[key][0])
+
+    def over_visits(self, key, expr: pl.Expr) -> pl.Expr:
+        """An aggregate over all of the visitor's events up to as_of (first or last timestamp)."""
+        return self._register(self.visit_aggs, "v", key, expr, None)
+
+    @property
+    def reads_events_one_by_one(self) -> bool:
+        return bool(self.event_tests or self.sequences or self.visit_aggs)
+
+    def over_conversions(self, key, expr: pl.Expr, default) -> pl.Expr:
+        """An aggregate over the visitor's de-duplicated conversions."""
+        return self._register(self.conversion_aggs, "c", key, expr, default)
+
+    def item_flag(self, key, line_expr: pl.Expr, columns: tuple[str, ...]) -> pl.Expr:
+        """Per conversion: whether one of its line items meets `line_expr` (over the item `columns`)."""
+        self.item_columns.update(dict.fromkeys(columns))
+        return self._register(self.item_flags, "i", key, line_expr, False)
+
+    def profile(self, column: str) -> pl.Expr:
+        """A profile column as it is, per visitor (for output, or computed from events)."""
+        self.profile_columns[column] = None
+        return pl.col(profile_name(column))
+
+    def profile_test(self, key, expr: pl.Expr, columns: tuple[str, ...]) -> pl.Expr:
+        """Whether the visitor's profile row meets `expr` (over the profile `columns`); False without one."""
+        self.profile_reads.update(dict.fromkeys(columns))
+        return self._register(self.profile_tests, "p", key, expr, False)
+
+    @property
+    def reads_profiles(self) -> bool:
+        return bool(self.profile_columns or self.profile_tests)
+
+
+def profile_name(column: str) -> str:
+    return f"profile:{column}"
+
+
+def conversion_rows(events: pl.LazyFrame, inputs: Inputs, features: Features) -> pl.LazyFrame:
+    """One row per conversion (source.conversions), with each item flag of the conversion's line items."""
+    rows = source.conversions(events, inputs)
+    if features.item_flags:
+        rows = rows.join(_item_flags(inputs, features), on="order_id", how="left").with_columns(
+            pl.col(a.name).fill_null(False) for a in features.item_flags.values())
+    return rows
+
+
+def _item_flags(inputs: Inputs, features: Features) -> pl.LazyFrame:
+    if inputs.items is None:
+        raise DataError("a rule uses `items`, but no items table is configured (data.items or --items)")
+    inputs.items.require(["order_id"])
+    lines = inputs.items.select(["order_id", *features.item_columns]).filter(pl.col("order_id").is_not_null())
+    return lines.group_by("order_id").agg(a.expr.any().alias(a.name) for a in features.item_flags.values())
+
+
+ALL = "all"              # the universe: profiles ∪ events up to as_of
+MATCHING_EVENTS = "matching events"  # only visitors with an event that meets some event rule's condition
+PROFILES = "profiles"    # only visitors with a profile
+CONVERTERS = "converters"  # only visitors with a conversion
+BOTH = "both"            # profiles ∪ converters
+# The event rows whose health a plan of each scope counts (see visitor_frame): every event up to as_of, the
+# conversion events, or none; what the SQL engines count too (backends/sql/statement.row_checks).
+CHECKED_ROWS = {ALL: "events", MATCHING_EVENTS: "events", CONVERTERS: "conversions", BOTH: "conversions",
+                PROFILES: None}
+SCOPE_WORDS = {
+    ALL: "every visitor (profiles and events up to as_of)",
+    MATCHING_EVENTS: "the visitors with an event that meets one of the segment's event rules or a chain of its sequences",
+    PROFILES: "the visitors with a profile",
+    CONVERTERS: "the visitors with a conversion",
+    BOTH: "the visitors with a profile or a conversion",
+}
+
+
+@dataclass
+class VisitorFrame:
+    """The per-visitor plan, and the one-row checks of the event rows it reads (health.py): `skips` counts
+    rows without a visitor or a readable timestamp (`skipped_from` are those rows, where the count must be
+    made exact), `conversion_types` counts the events of each conversion type."""
+
+    frame: pl.LazyFrame
+    skips: pl.LazyFrame | None = None
+    skipped_from: pl.LazyFrame | None = None
+    conversion_types: pl.LazyFrame | None = None
+
+
+def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = ALL,
+                  prepared: Preparation = Preparation()) -> VisitorFrame:
+    """One row per visitor of the universe (profiles ∪ events up to as_of) with every feature column.
+
+    A narrower `scope` leaves out visitors that cannot match any output (see plan.universe_scope), which
+    spares the per-visitor pass over all events when no rule reads events one by one. Each branch reads
+    its own columns of the events in a scan of its own, streaming; only small results are cached."""
+    events = source.event_rows(inputs, as_of, features.event_columns)
+    predicted = [c for c in features.profile_columns if inputs.computes(c)]
+    profiles = _profile_rows(inputs, features, predicted) if inputs.profiles is not None else None
+    result = VisitorFrame(pl.LazyFrame())
+    per_converter = None
+    if features.conversion_aggs:
+        converted = source.conversion_events(inputs, as_of)
+        types = inputs.config.conversion_events
+        result.conversion_types = health.conversion_type_counts(converted, types)
+        per_converter = conversion_rows(converted, inputs, features).group_by(VID).agg(
+            a.expr.alias(a.name) for a in features.conversion_aggs.values())
+        if scope in (CONVERTERS, BOTH):
+            result.skips, result.skipped_from = health.skip_counts(converted), converted
+    tests = list(features.event_tests.values())
+    if scope == ALL:
+        by_time = [t for t in tests if t.reads_only_time]  # answered by the pass that finds every visitor
+        tests = [t for t in tests if not t.reads_only_time]
+        seen = source.event_base(inputs, as_of).group_by(VID).agg(
+            pl.len().alias(health.ROWS), pl.col("timestamp").null_count().alias(health.UNREADABLE),
+            *(a.expr.alias(a.name) for a in features.visit_aggs.values()), *map(aggregate, by_time)).cache()
+        result.skips = health.skip_counts_per_visitor(seen)
+        universe = seen.filter(pl.col(health.ROWS) > pl.col(health.UNREADABLE)).select(
+            VID, *(a.name for a in features.visit_aggs.values()), *(t.name for t in by_time))
+    elif scope == MATCHING_EVENTS:
+        read = source.event_base(inputs, as_of)
+        result.skips, result.skipped_from = health.skip_counts(read), read
+    if scope in (ALL, MATCHING_EVENTS):
+        flags = event_flags(events, tests, inputs.config.site_domains, prepared.event_sample,
+                            prepared.event_rows) if tests else None
+        if scope == ALL:
+            universe = universe.join(flags, on=VID, how="left") if flags is not None else universe
+        else:  # every segment needs a matching event or chain: the visitors with one are the universe
+            universe = flags.filter(pl.any_horizontal(pl.col(t.name) for t in tests)) if flags is not None else None
+        for name, spec in features.sequences.values():
+            found = sequence_flags(events, spec, name, as_of, inputs.config.site_domains)
+            universe = found if universe is None else universe.join(
+                found, on=VID, how="left" if scope == ALL else "full", coalesce=True)
+        if profiles is not None and (scope == ALL or features.reads_profiles):
+            universe = universe.join(profiles, on=VID, how="full" if scope == ALL else "left", coalesce=True)
+    elif scope == CONVERTERS or (scope == BOTH and profiles is None):
+        universe, per_converter = per_converter, None
+        if profiles is not None and features.reads_profiles:
+            universe = universe.join(profiles, on=VID, how="left")
+    else:
+        universe = profiles
+        if scope == BOTH:
+            universe, per_converter = universe.join(per_converter, on=VID, how="full", coalesce=True), None
+    if profiles is None and features.reads_profiles:
+        universe = universe.with_columns(*(pl.lit(None).alias(profile_name(c)) for c in features.profile_columns
+                                           if c not in predicted),
+                                         *(pl.lit(False).alias(a.name) for a in features.profile_tests.values()))
+    if predicted:
+        universe = universe.join(_predictions(prepared, predicted), on=VID, how="left")
+    if per_converter is not None:
+        universe = universe.join(per_converter, on=VID, how="left")
+    defaults = {t.name: t.default for t in features.event_tests.values()}
+    defaults.update({name: False for name, _ in features.sequences.values()})
+    defaults.update({a.name: False for a in features.profile_tests.values()})
+    defaults.update({a.name: a.default for a in features.conversion_aggs.values() if a.default is not None})
+    result.frame = universe.with_columns(pl.col(name).fill_null(value) for name, value in defaults.items())
+    return result
+
+
+def _profile_rows(inputs: Inputs, features: Features, predicted: list[str]) -> pl.LazyFrame:
+    """One row per visitor with a profile (its first): the profile tests' answers and the columns joined
+    as they are."""
+    wanted = [c for c in features.profile_columns if c not in predicted]
+    rows = source.profile_rows(inputs, [*wanted, *features.profile_reads])
+    return rows.select(VID, *(pl.col(c).alias(profile_name(c)) for c in wanted),
+                       *(a.expr.alias(a.name) for a in features.profile_tests.values()))
+
+
+def _predictions(prepared: Preparation, columns: list[str]) -> pl.LazyFrame:
+    """The predicted columns per visitor; null columns where the plan is only to be shown (explain)."""
+    if prepared.predictions is None:
+        return pl.LazyFrame(schema={VID: pl.String, **{profile_name(c): pl.Float64 for c in columns}})
+    return prepared.predictions.lazy().select(VID, *(pl.col(c).alias(profile_name(c)) for c in columns))

@@ -1,0 +1,129 @@
+"""ISO 8601 text as microseconds since the epoch (UTC), written out for every dialect: the fields taken apart
+with regular expressions (each with one group, as BigQuery wants), checked against the calendar and added up
+in integer arithmetic. No dialect's timestamp cast is sent: each reads another set of forms, and some stop
+the query at an impossible date (Spark's CAST under ANSI mode, Snowflake's) where polars skips the row.
+
+The text read is timeframe.ISO_TEXT, as polars reads it: a date alone is its midnight, no offset is UTC,
+a fraction beyond microseconds is cut, offsets run to ±23:59. Anything else is NULL (an unreadable timestamp).
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from ...language.timeframe import ISO_TEXT
+from .dialects import Dialect
+
+# After white space is stripped the text is ISO_TEXT, so the first match of each pattern (none anchored: the
+# text may still hold that white space) is the field it names; each group holds digits only.
+_DATE = r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+FIELDS = {
+    "year": r"([0-9]{4})-[0-9]{1,2}-",
+    "month": r"[0-9]{4}-([0-9]{1,2})-",
+    "day": r"[0-9]{4}-[0-9]{1,2}-([0-9]{1,2})",
+    "hour": _DATE + r"[T ]([0-9]{1,2}):",
+    "minute": _DATE + r"[T ][0-9]{1,2}:([0-9]{2})",
+    "second": _DATE + r"[T ][0-9]{1,2}:[0-9]{2}:([0-9]{2})",
+    "fraction": r"[.]([0-9]{1,9})",
+    "zone_hour": r":[0-9]{2}(?:[.][0-9]{1,9})?[+-]([0-9]{2})",
+    "zone_minute": r":[0-9]{2}(?:[.][0-9]{1,9})?[+-][0-9]{2}:?([0-9]{2})",
+    "west": r":[0-9]{2}(?:[.][0-9]{1,9})?([-])[0-9]{2}",
+}
+MICROS = {"hour": 3_600_000_000, "minute": 60_000_000, "second": 1_000_000}
+DAY = 86_400_000_000
+
+
+def _n(value: int) -> exp.Expression:
+    return exp.Literal.number(value)
+
+
+def _grouped(value: exp.Expression) -> exp.Expression:
+    """An operand in parentheses where it is itself an operation (sqlglot writes operands as they are)."""
+    return exp.paren(value) if isinstance(value, exp.Binary) else value
+
+
+def _op(kind, left: exp.Expression, right: exp.Expression) -> exp.Expression:
+    return kind(this=_grouped(left), expression=_grouped(right))
+
+
+def _sum(*terms: exp.Expression) -> exp.Expression:
+    total = terms[0]
+    for term in terms[1:]:
+        total = _op(exp.Add, total, term)
+    return total
+
+
+def _div(dialect: Dialect, left: exp.Expression, right: int) -> exp.Expression:
+    return dialect.divide(_grouped(left), _n(right))
+
+
+def with_iso_fields(relation: exp.Expression, text: exp.Expression, stripped: exp.Expression, dialect: Dialect,
+                    alias: str) -> exp.Expression:
+    """`relation` with the fields of the ISO text `text` (`stripped`: the same without surrounding white space)
+    as columns: taken apart once per row, for `iso_micros` to add up."""
+    def field(name: str) -> exp.Expression:
+        return exp.cast(dialect.extract(text, FIELDS[name], False), "BIGINT")
+
+    def zero_if_missing(value: exp.Expression) -> exp.Expression:
+        return exp.Coalesce(this=value, expressions=[_n(0)])
+
+    digits = exp.DPipe(this=dialect.extract(text, FIELDS["fraction"], False), expression=exp.Literal.string("000000"))
+    fraction = exp.cast(exp.Substring(this=digits, start=_n(1), length=_n(6)), "BIGINT")  # cut to microseconds
+    clock = _sum(*(_op(exp.Mul, zero_if_missing(field(name)), _n(factor)) for name, factor in MICROS.items()),
+                 zero_if_missing(fraction))
+    west = exp.Not(this=exp.Is(this=dialect.extract(text, FIELDS["west"], False), expression=exp.Null()))
+    fields = {"iso": dialect.search(stripped, ISO_TEXT, False), "year": field("year"), "month": field("month"),
+              "day": field("day"), "clock": clock, "zone_hour": zero_if_missing(field("zone_hour")),
+              "zone_minute": zero_if_missing(field("zone_minute")),
+              "zone_sign": exp.Case(ifs=[exp.If(this=west, true=_n(-1))], default=_n(1))}
+    return exp.select("*", *(value.as_(_column_name(name)) for name, value in fields.items())).from_(
+        relation).subquery(alias)
+
+
+def iso_micros(dialect: Dialect) -> exp.Expression:
+    """Microseconds since the epoch (UTC) from the columns `with_iso_fields` adds; NULL where the text is no
+    ISO text or names no day of the calendar."""
+    year, month, day, clock, zone_hour, zone_minute, zone_sign = map(
+        _column, ("year", "month", "day", "clock", "zone_hour", "zone_minute", "zone_sign"))
+    offset = _sum(_op(exp.Mul, zone_hour, _n(MICROS["hour"])), _op(exp.Mul, zone_minute, _n(MICROS["minute"])))
+    local = _sum(_op(exp.Mul, days_from_civil(year, month, day, dialect), _n(DAY)), clock)
+    utc = _op(exp.Sub, local, _op(exp.Mul, zone_sign, offset))
+    valid = exp.and_(_column("iso"), exp.Between(this=month, low=_n(1), high=_n(12)),
+                     exp.Between(this=day, low=_n(1), high=days_in_month(year, month)),
+                     exp.LTE(this=zone_hour, expression=_n(23)), exp.LTE(this=zone_minute, expression=_n(59)))
+    return exp.Case(ifs=[exp.If(this=valid, true=utc)])
+
+
+def _column_name(field: str) -> str:
+    return f"segtool_iso_{field}"
+
+
+def _column(field: str) -> exp.Expression:
+    return exp.column(_column_name(field))
+
+
+def days_in_month(year: exp.Expression, month: exp.Expression) -> exp.Expression:
+    def divisible(by: int) -> exp.Expression:
+        return exp.EQ(this=_op(exp.Mod, year, _n(by)), expression=_n(0))
+
+    leap = exp.or_(exp.and_(divisible(4), exp.Not(this=divisible(100))), divisible(400))
+    short = exp.In(this=month, expressions=[_n(4), _n(6), _n(9), _n(11)])
+    return exp.Case(ifs=[exp.If(this=exp.EQ(this=month, expression=_n(2)),
+                                true=exp.Case(ifs=[exp.If(this=leap, true=_n(29))], default=_n(28))),
+                         exp.If(this=short, true=_n(30))], default=_n(31))
+
+
+def days_from_civil(year: exp.Expression, month: exp.Expression, day: exp.Expression,
+                    dialect: Dialect) -> exp.Expression:
+    """Days from 1970-01-01 to a day of the proleptic Gregorian calendar (Howard Hinnant's days_from_civil),
+    for the years 0000-9999: shifted by 400 years (146097 days), every division is of non-negative integers."""
+    before_march = exp.Case(ifs=[exp.If(this=exp.LTE(this=month, expression=_n(2)), true=_n(1))], default=_n(0))
+    march_year = _op(exp.Sub, _sum(year, _n(400)), before_march)
+    era = _div(dialect, march_year, 400)
+    year_of_era = _op(exp.Sub, march_year, _op(exp.Mul, era, _n(400)))
+    month_from_march = _op(exp.Mod, _sum(month, _n(9)), _n(12))
+    day_of_year = _op(exp.Sub, _sum(_div(dialect, _sum(_op(exp.Mul, _n(153), month_from_march), _n(2)), 5), day),
+                      _n(1))
+    day_of_era = _sum(_op(exp.Sub, _sum(_op(exp.Mul, year_of_era, _n(365)), _div(dialect, year_of_era, 4)),
+                          _div(dialect, year_of_era, 100)), day_of_year)
+    return _op(exp.Sub, _sum(_op(exp.Mul, era, _n(146097)), day_of_era), _n(719468 + 146097))

@@ -1,0 +1,175 @@
+"""What each CLI command does, over the library API; rendering stays here, options stay in cli.py."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from ..errors import Problem, UsageError
+from ..jobs.output import format_for, is_stdout
+
+
+def validate_segments(session, paths: list[Path], data: bool, stdout, as_json: bool = False) -> None:
+    if as_json:
+        return _validate_as_json(session, paths, data)
+    checked = session.load_segments(paths)
+    if data:
+        session.check_data(checked)
+        health = session.check_events(conversions=session.reads_conversions(checked))
+    for segment in checked:
+        stdout.print(f"ok  {segment.file}  ({segment.name}, {len(segment.top_rules)} rule(s))", markup=False)
+    if data:
+        stdout.print(f"ok  data: {health.rows:,} event rows, {health.skipped:,} skipped, as of "
+                     f"{session.as_of().describe()}", markup=False)
+
+
+def _validate_as_json(session, paths: list[Path], data: bool) -> None:
+    """{"ok", "segments": [{file, name, rules}], "problems": [{file, line, column, code, message,
+    suggestions}]} on stdout; the exit code of the problems (1 segment or config, 3 data) as without JSON."""
+    import json
+    import sys
+
+    from ..errors import SegtoolError
+
+    report, failure = {"ok": True, "segments": [], "problems": []}, None
+    try:
+        checked = session.load_segments(paths)
+        report["segments"] = [{"file": s.file, "name": s.name, "rules": len(s.top_rules)} for s in checked]
+        if data:
+            session.check_data(checked)
+            session.check_events(conversions=session.reads_conversions(checked))
+    except SegtoolError as exc:
+        failure = exc
+        problems = getattr(exc, "problems", None) or [Problem(None, str(exc), type(exc).__name__)]
+        report.update(ok=False, problems=[p.to_json() for p in problems])
+    sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    if failure is not None:
+        raise SystemExit(failure.exit_code)
+
+
+def explain_segment(session, path: Path, stdout, prepare: bool = False) -> None:
+    (segment,) = session.load_segments([path])
+    explanation = session.explain(segment, prepare=prepare)
+    for line in explanation.words:
+        stdout.print(line, markup=False)
+    stdout.print(f"\nas of {explanation.as_of}", markup=False)
+    stdout.print(f"over {explanation.universe}", markup=False)
+    for table in explanation.sources:
+        stdout.print(f"{table.table} from {table.read_from}:", markup=False)
+        for column, source in table.columns:
+            stdout.print(f"  {column} ← {', '.join(source) or 'nothing (the export has no such column)'}",
+                         markup=False)
+    for note in explanation.notes:
+        stdout.print(note, markup=False)
+    stdout.print("\npolars plan (optimized):", markup=False)
+    stdout.print(explanation.plan, markup=False)
+
+
+RULE_KINDS = {
+    "event": "{type: {is: add_to_cart}, url: {contains: /sale/}, count: {gte: 2}, period: 7d}: how many of the "
+             "visitor's events meet every condition on one and the same event (default count: {gte: 1})",
+    "sequence": "{steps: [{...}, {..., within: 1h}], then_not: {..., within: 2d}, period: 30d}: events in order, "
+                "each within its time of the one before, then none of a kind",
+    "segment": "NAME: the members of another segment (of the run, the configured library or the same folder)",
+    "sample": "{percent: 10, seed: spring-promo}: a stable share of the visitors (md5 of seed and visitor_id)",
+}
+QUALIFIERS = ("period (7d, 12h, 2w, {last: 30, unit: days}, {from: DATE, to: DATE}, {from: 90d, to: 30d}); "
+              "items ({column: {operator: value}, ...}: one line item must meet all); "
+              "ignore_case: true beside a text operator")
+
+
+def catalog_data() -> dict:
+    """The catalog as data: what `segtool fields` draws, and prints with --format json."""
+    from ..language.catalog import FIELDS
+    from ..language.operators import CASE_OPERATORS, OPERATORS
+    from ..language.parse import operators_for
+
+    fields = [{"field": spec.name, "group": spec.group, "type": spec.value_type,
+               "operators": ["within_km", "of"] if spec.value_type == "location" else operators_for(spec.value_type),
+               "qualifiers": sorted(spec.qualifiers), "meaning": spec.description} for spec in FIELDS.values()]
+    fields.append({"field": "profile.<column>", "group": "Profile", "type": "any", "operators": list(OPERATORS),
+                   "qualifiers": [], "meaning": "any profile column"})
+    operators = [{"operator": spec.name, "meaning": spec.wording, "takes": spec.takes,
+                  "ignore_case": spec.name in CASE_OPERATORS} for spec in OPERATORS.values()]
+    return {"fields": fields, "operators": operators, "rule_kinds": RULE_KINDS, "qualifiers": QUALIFIERS,
+            "combinators": "all: [rules], any: [rules], not: rule; match: all|any at the top"}
+
+
+def print_fields(stdout, as_json: bool = False) -> None:
+    """The catalog as lists that wrap to the terminal's width (60 columns are enough): each field with its
+    type and qualifiers, its meaning below it; then the operators each type takes, and the rule kinds."""
+    import json
+
+    data = catalog_data()
+    if as_json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    def wrapped(text: str, first: str, rest: str, style: str | None = None) -> None:
+        for line in textwrap.wrap(text, stdout.width, initial_indent=first, subsequent_indent=rest):
+            stdout.print(line, markup=False, style=style)
+
+    stdout.print("Fields", style="bold", markup=False)
+    group = None
+    for row in data["fields"]:
+        if row["group"] != group:
+            group = row["group"]
+            wrapped(group, "", "", style="bold")
+        qualifiers = f"; {', '.join(row['qualifiers'])}" if row["qualifiers"] else ""
+        wrapped(f"{row['field']} ({row['type']}{qualifiers})", "  ", "      ")
+        wrapped(row["meaning"], "      ", "      ")
+    stdout.print("Operators by type", style="bold", markup=False)
+    for value_type, operators in {row["type"]: row["operators"] for row in data["fields"]}.items():
+        wrapped(", ".join(operators), f"  {value_type:<10}", " " * 12)
+    ops = Table(title="Operators")
+    for heading in ("operator", "meaning", "takes", "ignore_case"):
+        ops.add_column(heading)
+    for row in data["operators"]:
+        ops.add_row(row["operator"], row["meaning"], row["takes"], "yes" if row["ignore_case"] else "-")
+    stdout.print(ops)
+    kinds = Table(title="Rule kinds besides fields")
+    for heading in ("rule", "takes"):
+        kinds.add_column(heading, overflow="fold")
+    for name, text in data["rule_kinds"].items():
+        kinds.add_row(name, text)
+    stdout.print(kinds)
+    wrapped(f"Qualifiers: {data['qualifiers']}.", "", "  ")
+    wrapped(f"Combinators: {data['combinators']}.", "", "  ")
+
+
+GRID_FORMATS = ("csv", "json")
+
+
+def show_grid(session, fmt: str | None, output: Path | None, stdout) -> None:
+    from .report import render_grid, write_grid
+
+    grid = session.grid()
+    counts = grid.counts
+    if output is not None or fmt:
+        fmt = fmt or format_for(output, None, default="csv")
+        if fmt not in GRID_FORMATS:
+            raise UsageError(f"grid --format takes {' or '.join(GRID_FORMATS)}, found {fmt!r}")
+        if output is not None and not is_stdout(output):
+            session.check_output(output, [])
+        write_grid(counts, session.config.grid, fmt, output)
+        return
+    render_grid(counts, grid.cells, grid.as_of, stdout)
+
+
+def print_sql(session, paths: list[Path], dialect: str, per_rule: bool, output: Path | None, select_: tuple,
+              exclude: tuple) -> None:
+    """`segtool sql`: the statement on stdout or in a file (segment_<i> columns in the order listed below
+    it, as a comment)."""
+    from ..jobs.output import write_text
+    from ..jobs.selection import select
+
+    segments = select(session.load_segments(paths), select_, exclude)
+    if output is not None and not is_stdout(output):
+        session.check_output(output, paths)
+    text = session.sql(segments, dialect, per_rule=per_rule)
+    legend = "".join(f"-- segment_{i}: {s.name} ({s.file})\n" for i, s in enumerate(segments))
+    write_text(f"-- segtool {session.as_of().describe()} ({dialect})\n{legend}{text};\n", output)
+
+
+__all__ = ["print_sql", "validate_segments", "explain_segment", "print_fields", "show_grid"]

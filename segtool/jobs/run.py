@@ -1,0 +1,344 @@
+"""`segtool run`: evaluate segments and write them to stdout, a file, or an output directory that keeps a
+manifest (outdir.py), with guards (guards.py) and the changes against the last run."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import ENGINES
+from ..errors import SegmentError, UsageError
+from .guards import EXIT_GUARD, breaches
+from .outdir import checksum
+from .output import EXTENSIONS, FORMATS, format_for, is_stdout, write_members
+from ..language.parse import segment_files
+from .selection import select
+
+PARTS = "abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass
+class RunRequest:
+    output: Path | None = None
+    output_dir: Path | None = None
+    summary: bool = False
+    fmt: str | None = None
+    columns: tuple[str, ...] = ()
+    split: tuple[float, ...] = ()  # shares of a stable split, adding up to 100
+    split_seed: str | None = None
+    changes: bool = False  # entered/exited against the files the last run wrote into output_dir
+    keep_going: bool = False
+    wait: bool = True  # for another run's lock on output_dir
+    select: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    engine: str | None = None  # polars, duckdb or spark (default: the config's engine.name)
+
+
+def parse_split(text: str | None) -> tuple[float, ...]:
+    """`90:10` → (90.0, 10.0): two to 26 positive shares that add up to 100."""
+    if not text:
+        return ()
+    try:
+        shares = tuple(float(part) for part in text.split(":"))
+    except ValueError:
+        shares = ()
+    if not 2 <= len(shares) <= 26 or any(not math.isfinite(s) or s <= 0 for s in shares) \
+            or abs(sum(shares) - 100) > 1e-9:
+        raise UsageError(f"--split takes shares that add up to 100, like 90:10 or 50:25:25, found {text!r}")
+    return shares
+
+
+def _check_request(request: RunRequest, count: int) -> None:
+    if request.output and request.output_dir:
+        raise UsageError("use either -o or --output-dir, not both")
+    if request.output and count > 1:
+        raise UsageError(f"-o writes one segment, but {count} were given; use --output-dir DIR")
+    if request.fmt is not None and request.fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, found {request.fmt!r}")
+    if request.columns and not (request.output or request.output_dir):
+        raise UsageError("--columns adds columns to output files; use it with -o or --output-dir")
+    if request.split and not (request.output or request.output_dir):
+        raise UsageError("--split writes a file per part; use it with -o FILE or --output-dir DIR")
+    if request.split and request.output and is_stdout(request.output):
+        raise UsageError("--split writes a file per part, not stdout; use -o FILE or --output-dir DIR")
+    if not request.wait and not request.output_dir:
+        raise UsageError("--no-wait is about the lock of an output directory; use it with --output-dir DIR")
+    if request.split_seed is not None and not request.split:
+        raise UsageError("--split-seed seeds --split; use it with --split")
+    if request.engine is not None and request.engine not in ENGINES:
+        raise UsageError(f"--engine takes {', '.join(ENGINES)}, found {request.engine!r}")
+    if request.changes and request.split:
+        raise UsageError("--changes compares whole segments; it cannot be used with --split")
+    if request.changes and not request.output_dir:
+        raise UsageError("--changes compares with the files of the last run in an output directory; use it "
+                         "with --output-dir DIR (or see `segtool diff`)")
+
+
+def run_segments(session, paths: list[Path], request: RunRequest, stdout, feedback) -> int:
+    """Run, write, and return the exit code: 0, 4 when a guard broke, 1 when --keep-going left out an
+    invalid segment file (problems are reported on stderr as they are found)."""
+    started = time.time()
+    if request.keep_going:
+        segments, invalid = session.load_valid_segments(paths)
+        for problem in invalid:
+            feedback.warn(f"Error: {problem}")
+        if not segments:
+            raise SegmentError(invalid)
+    else:
+        segments, invalid = session.load_segments(paths), []
+    segments = select(segments, request.select, request.exclude)
+    _check_request(request, len(segments))
+    if request.columns and not session.has_profiles():
+        raise UsageError("--columns needs a profiles table (data.profiles or --profiles)")
+    targets = _targets(request, segments)
+    for target in targets:
+        for path in [_part_path(target, letter) for letter in PARTS[:len(request.split)]] or [target]:
+            session.check_output(path, segment_files(paths))
+    if request.output_dir:
+        from .outdir import locked
+
+        def waiting(holder: str) -> None:
+            feedback.warn(f"waiting for another segtool run writing into {request.output_dir} ({holder or 'running'})")
+
+        with locked(request.output_dir, request.wait, waiting):
+            code = _into_folder(session, paths, segments, request, stdout, feedback, started)
+    else:
+        code = _into_file(session, segments, request, stdout, feedback, targets)
+    return 1 if invalid else code
+
+
+def _check_file_names(request: RunRequest, segments, kept: dict[str, str]) -> None:
+    """No two files of a run into a folder may share a name, nor take the manifest's or the lock's, nor
+    the name of a file a segment not run this time keeps (`kept`: file -> segment)."""
+    from .outdir import LOCK, MANIFEST
+
+    ext = EXTENSIONS[request.fmt or "csv"]
+    owners: dict[str, str] = dict(kept)
+    for segment in segments:
+        names = ([f"{segment.name}.{letter}{ext}" for letter in PARTS[:len(request.split)]]
+                 or [f"{segment.name}{ext}"])
+        if request.changes:
+            names += [f"{segment.name}.entered{ext}", f"{segment.name}.exited{ext}"]
+        for name in names:
+            if name in (MANIFEST, LOCK) or name in owners:
+                other = f"segment {owners[name]!r}" if name in owners else "segtool's own file"
+                raise UsageError(f"segment {segment.name!r} would write {name}, which is also {other}'s; "
+                                 "rename one of them (`name:` in the segment file)")
+            owners[name] = segment.name
+
+
+def _evaluate(session, segments, request: RunRequest, feedback, show_summary: bool, count_universe: bool = False):
+    engine = request.engine or session.config.engine.name
+    with feedback.phase(f"evaluating {len(segments)} segment{'s' * (len(segments) != 1)} ({engine})"):
+        if engine == "polars":
+            return session.run(segments, per_rule=show_summary, columns=request.columns,
+                               count_universe=count_universe)
+        if request.columns:
+            raise UsageError(f"--columns is written by the polars engine only; leave it out with --engine {engine}")
+        return session.run_sql(segments, engine, per_rule=show_summary)
+
+
+def _into_file(session, segments, request: RunRequest, stdout, feedback, targets: list[Path]) -> int:
+    show_summary = request.summary or len(segments) > 1
+    result = _evaluate(session, segments, request, feedback, show_summary)
+    broken = False
+    for i, segment_result in enumerate(result.segments):
+        if _report_breaches(segment_result, None, feedback):
+            broken = True
+            continue
+        if targets and request.split:
+            _write_split(segment_result, targets[i], request, feedback)
+        elif targets:
+            write_members(segment_result.members, targets[i], _output_format(request, targets[i]))
+            if not is_stdout(targets[i]):
+                feedback.note(f"{segment_result.segment.name}: {segment_result.size} visitors → {targets[i]}")
+        elif not show_summary:
+            write_members(segment_result.members.select("visitor_id"), None, request.fmt or "txt")
+    if show_summary:
+        _summary(result, request, stdout)
+    return EXIT_GUARD if broken else 0
+
+
+def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback, started: float) -> int:
+    """Every file is written into a staging folder inside DIR first, then renamed into place together just
+    before the manifest: a run that dies midway leaves DIR as the last run left it."""
+    from .outdir import Previous, staging, write_manifest
+
+    folder = request.output_dir
+    previous = Previous.read(folder)
+    kept = {name for name, entry in previous.segments.items() if name not in {s.name for s in segments}
+            and _still_there(entry, name, segments)}
+    _check_file_names(request, segments, previous.names(kept))
+    result = _evaluate(session, segments, request, feedback, request.summary, count_universe=True)
+    fmt, ext = request.fmt or "csv", EXTENSIONS[request.fmt or "csv"]
+    with staging(folder, feedback.note) as stage:
+        entries, staged, broken = {}, [], False
+        for segment_result in feedback.steps(result.segments, "writing", total=len(result.segments)):
+            segment = segment_result.segment
+            problems = _report_breaches(segment_result, previous.size(segment.name), feedback)
+            if problems:
+                broken = True
+                entries[segment.name] = {**previous.segments.get(segment.name, {}), "status": "guard_failed",
+                                         "breaches": problems, "found_size": segment_result.size}
+                continue
+            before = previous.ids(segment.name, feedback.warn) if request.changes else None
+            target = stage / f"{segment.name}{ext}"
+            written = (_write_split(segment_result, target, request, feedback, folder) if request.split
+                       else _write_one(segment_result, target, fmt, feedback, folder))
+            entry = _entry(segment_result, result, None if request.split else target, fmt)
+            if request.changes:
+                entry.update(_write_changes(segment_result, before, stage, fmt, feedback))
+                written += [stage / entry["entered_file"], stage / entry["exited_file"]]
+            entry["files"] = [p.name for p in written]
+            entry["checksums"] = {p.name: checksum(p) for p in written}
+            entries[segment.name] = entry
+            staged += written
+        for path in staged:
+            os.replace(path, folder / path.name)
+        for name in entries:
+            previous.remove_unless(set(entries[name].get("files", [])), {name})
+        for name, entry in previous.segments.items():
+            if name in kept:
+                entries[name] = {**entry, "status": "kept"}  # not run this time (--select, --keep-going)
+            elif name not in entries:
+                for path in previous.remove_unless(set(), {name}):
+                    feedback.note(f"{name}: removed {path} (its segment file is gone or renamed it)")
+        write_manifest(folder, _manifest(session, result, entries, started), stage)
+    if request.summary:
+        _summary(result, request, stdout)
+    return EXIT_GUARD if broken else 0
+
+
+def _still_there(entry: dict, name: str, segments) -> bool:
+    """Whether a segment of the last run that this run does not run still exists (left out by --select,
+    or its file is invalid now): its file is there and does not give a segment of another name now."""
+    source = entry.get("segment_file")
+    return isinstance(source, str) and Path(source).is_file() and not _renamed(source, name, segments)
+
+
+def _renamed(source: str, name: str, segments) -> bool:
+    """Whether the file that gave `name` last time now gives a segment of another name."""
+    resolved = str(Path(source).resolve())
+    return any(str(Path(s.file).resolve()) == resolved and s.name != name for s in segments)
+
+
+def _report_breaches(segment_result, previous_size: int | None, feedback) -> list[str]:
+    segment = segment_result.segment
+    problems = breaches(segment.expect, segment_result.size, previous_size)
+    for problem in problems:
+        where = segment.expect.loc or segment.file
+        feedback.warn(f"Guard: {where}: {segment.name}: {problem}; its output was not written")
+    return problems
+
+
+def _write_one(segment_result, target: Path, fmt: str, feedback, shown: Path | None = None) -> list[Path]:
+    """Write the members to `target`; `shown`: the folder the file ends up in, when it is staged first."""
+    write_members(segment_result.members, target, fmt)
+    final = shown / target.name if shown is not None else target
+    feedback.note(f"{segment_result.segment.name}: {segment_result.size} visitors → {final}")
+    return [target]
+
+
+def _write_changes(segment_result, before, folder: Path, fmt: str, feedback) -> dict:
+    """NAME.entered.EXT and NAME.exited.EXT: against the IDs of the file the last run wrote (none: everyone
+    entered)."""
+    import polars as pl
+
+    now = segment_result.members.select("visitor_id")
+    known = before is not None
+    before = (before if known else pl.Series("visitor_id", [], dtype=pl.String)).rename("visitor_id").to_frame()
+    entered = now.join(before, on="visitor_id", how="anti").sort("visitor_id")
+    exited = before.unique().join(now, on="visitor_id", how="anti").sort("visitor_id")
+    name, ext = segment_result.segment.name, EXTENSIONS[fmt]
+    for kind, frame in (("entered", entered), ("exited", exited)):
+        write_members(frame, folder / f"{name}.{kind}{ext}", fmt)
+    feedback.note(f"{name}: {entered.height} entered, {exited.height} exited since the last run")
+    return {"entered": entered.height, "exited": exited.height, "entered_file": f"{name}.entered{ext}",
+            "exited_file": f"{name}.exited{ext}", "changes_since": "last run" if known else "nothing (no earlier file)"}
+
+
+def _entry(segment_result, result, target: Path | None, fmt: str) -> dict:
+    segment, universe = segment_result.segment, result.universe
+    return {"status": "written", "as_of": result.as_of.describe(), "segment_file": str(Path(segment.file).resolve()),
+            "description": segment.description, "tags": list(segment.tags), "size": segment_result.size,
+            "share": round(segment_result.size / universe, 6) if universe else 0.0,
+            "output": target.name if target is not None else None, "format": fmt}
+
+
+def _manifest(session, result, entries: dict, started: float) -> dict:
+    from .. import __version__
+    from .outdir import checksum, file_facts
+
+    inputs = []
+    for table in session.tables():
+        rows = result.event_rows if table.name == "events" else table.exact_rows()
+        inputs.append({"table": table.name, "path": table.spec, "read_as": table.origin or table.format,
+                       "files": [file_facts(f) for f in table.files], "rows": rows,
+                       "rows_counted": ("up to as_of" if table.name == "events" else "all") if rows is not None
+                       else None})
+    config = session.config.path
+    return {
+        "segtool_version": __version__,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "duration_s": round(time.time() - started, 3),
+        "as_of": {"requested": session.as_of_requested(), "resolved": result.as_of.describe(),
+                  "instant": result.as_of.instant.isoformat().replace("+00:00", "Z"),
+                  "timezone": result.as_of.zone},
+        "universe": result.universe,
+        "skipped_event_rows": result.skipped_event_rows,
+        "inputs": inputs,
+        "config": ({"path": str(config), "sha256": checksum(config), "text": config.read_text(encoding="utf-8")}
+                   if config is not None and config.is_file() else None),
+        "segments": dict(sorted(entries.items())),
+    }
+
+
+def _summary(result, request: RunRequest, stdout) -> None:
+    from ..cli.report import render_summary, summary_data
+
+    render_summary(summary_data(result), stdout, as_json=request.fmt == "json")
+
+
+def _write_split(result, target: Path, request: RunRequest, feedback, shown: Path | None = None) -> list[Path]:
+    """NAME.a.csv, NAME.b.csv, ...: the members by their bucket for the seed (sampling.py)."""
+    import polars as pl
+
+    from ..plan.sampling import buckets, split_bounds
+
+    members = result.members
+    seed = request.split_seed if request.split_seed is not None else result.segment.name
+    placed = members.with_columns(pl.Series("_bucket", buckets(seed, members["visitor_id"].to_list())))
+    fmt = _output_format(request, target)
+    written = []
+    for letter, (low, high) in zip(PARTS, split_bounds(request.split)):
+        part = placed.filter((pl.col("_bucket") >= low) & (pl.col("_bucket") < high)).drop("_bucket")
+        path = _part_path(target, letter)
+        write_members(part, path, fmt)
+        final = shown / path.name if shown is not None else path
+        feedback.note(f"{result.segment.name} part {letter}: {part.height} visitors → {final}")
+        written.append(path)
+    return written
+
+
+def _part_path(target: Path, letter: str) -> Path:
+    """out/x.csv → out/x.a.csv; out/x → out/x.a"""
+    return target.with_name(f"{target.stem}.{letter}{target.suffix}")
+
+
+def _targets(request: RunRequest, segments) -> list[Path]:
+    """The file each segment is written to (none when the IDs go to stdout)."""
+    if request.output:
+        return [request.output]
+    if request.output_dir:
+        ext = EXTENSIONS[request.fmt or "csv"]
+        return [request.output_dir / f"{segment.name}{ext}" for segment in segments]
+    return []
+
+
+def _output_format(request: RunRequest, target: Path) -> str:
+    if request.output_dir:
+        return request.fmt or "csv"
+    return format_for(target, request.fmt, default="csv" if request.columns else "txt")  # `-o -`: like no -o
