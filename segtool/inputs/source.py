@@ -14,7 +14,7 @@ import polars as pl
 from ..language.catalog import ITEM_COLUMNS, NUMBER_COLUMNS
 from ..errors import DataError
 from ..language.timeframe import AsOf
-from .tables import DECIMAL_COMMA, PREDICTIVE_COLUMNS, VID, Inputs, Table, before_as_of, parse_timestamps
+from .tables import DECIMAL_COMMA, PREDICTED_COLUMNS, VID, Inputs, Table, before_as_of, parse_timestamps
 
 CONVERSION_COLUMNS = ("event_type", "order_id", "order_value")
 # Branches of a plan that read the same scan would share it through a cache that holds every row in
@@ -96,7 +96,7 @@ def known_visitors(frame: pl.DataFrame) -> pl.DataFrame:
 def hold_inputs(inputs: Inputs, wanted: dict[str, set[str]]) -> None:
     """Read each table once, only the columns runs at several instants need (the required and conversion
     columns, and `wanted`), and keep them in memory for those runs."""
-    base = {"events": {VID, "timestamp", *CONVERSION_COLUMNS}, "profiles": {VID, *PREDICTIVE_COLUMNS},
+    base = {"events": {VID, "timestamp", *CONVERSION_COLUMNS}, "profiles": {VID, *PREDICTED_COLUMNS},
             "items": set(ITEM_COLUMNS)}
     for name, table in (("events", inputs.events), ("profiles", inputs.profiles), ("items", inputs.items)):
         if table is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ..language.catalog import NUMBER_COLUMNS
+from ..language.catalog import NUMBER_COLUMNS, PREDICTED_COLUMNS
 from ..config import Config
 from ..errors import DataError
 from ..language.timeframe import ISO_TEXT, AsOf
@@ -22,7 +22,6 @@ from .files import Reading
 from .presets.common import View
 
 VID = "visitor_id"
-PREDICTIVE_COLUMNS = ("conversion_potential", "clv")  # profile columns the models can compute from events
 REQUIRED = {"events": ("visitor_id", "timestamp", "event_type"), "profiles": ("visitor_id",), "items": ("order_id",)}
 ID_COLUMNS = ("visitor_id", "order_id")  # text whatever the file stores: `7` and `007` stay as written
 DATE_FORMAT = "%Y-%m-%d"
@@ -232,6 +231,21 @@ class Table:
         except (pl.exceptions.PolarsError, OSError):
             return []
 
+    def columns(self) -> list[str]:
+        """The canonical names of the table's columns (an unmapped export column keeps its name)."""
+        reverse = {export: canonical for canonical, export in self.mapping.items()}
+        return [reverse.get(name, name) for name in self.schema()]
+
+    def kind(self, canonical: str) -> str:
+        """How rules see the column: `float` (the number columns, and floats), `integer`, `instant` (dates and
+        date-times, which reach the rules as their ISO text), `text` (the rest), or `absent`."""
+        if not self.has(canonical):
+            return "absent"
+        if self.stores_instants(canonical) and canonical not in NUMBER_COLUMNS[self.name]:
+            return "instant"
+        dtype = self.typed_dtype(canonical)
+        return "float" if dtype.is_float() else "integer" if dtype.is_integer() else "text"
+
     def typed_dtype(self, canonical: str) -> pl.DataType:
         """The type `select` gives the column: floats for numeric columns, numbers kept, the rest text."""
         if canonical in NUMBER_COLUMNS[self.name]:
@@ -251,11 +265,16 @@ class Inputs:
     items: Table | None
     config: Config
 
+    def kinds(self) -> dict[str, dict[str, str]]:
+        """Each configured table's columns and their kinds (Table.kind)."""
+        return {t.name: {c: t.kind(c) for c in t.columns()} for t in (self.events, self.profiles, self.items)
+                if t is not None}
+
     def computes(self, column: str) -> bool:
         """Whether a predictive profile column comes from the models rather than the profiles: config
         `predictive: events`, or `auto` where the profiles lack the column (or there are no profiles)."""
         source = self.config.predictive
-        return column in PREDICTIVE_COLUMNS and (
+        return column in PREDICTED_COLUMNS and (
             source == "events" or (source == "auto" and (self.profiles is None or not self.profiles.has(column))))
 
 

@@ -48,7 +48,8 @@ class FieldSpec:
     group: str        # the heading it is listed under in `segtool fields`
     column: str = ""  # the input column it reads, where there is one
     reads: tuple[Reads, ...] = ()
-    measure: str = ""  # the per-visitor value: a key of each backend's compiler table
+    measure: str = ""  # the per-visitor value: a key of plan.lower.MEASURES
+    predicted: bool = False  # a profile column the models can compute from events (predictions)
 
 
 _PERIOD = frozenset({"period"})
@@ -71,9 +72,9 @@ def _conversion(name: str, measure: str, description: str, subject: str, reads=(
                      reads=reads, measure=measure)
 
 
-def _profile(name: str, value_type: str, description: str, group: str) -> FieldSpec:
+def _profile(name: str, value_type: str, description: str, group: str, predicted: bool = False) -> FieldSpec:
     return FieldSpec(name, PROFILE, value_type, _NONE, description, name, group, column=name,
-                     reads=(Reads("profiles", (name,)),), measure="profile")
+                     reads=(Reads("profiles", (name,)),), measure="profile", predicted=predicted)
 
 
 FIELDS: dict[str, FieldSpec] = {
@@ -97,15 +98,15 @@ FIELDS: dict[str, FieldSpec] = {
                   "retention grid cell", "Conversion", measure="grid_cell"),
         FieldSpec("first_conversion", CONVERSION, "instant", _NONE,
                   "the visitor's first conversion (within: 30d, before: 30d, or whole days since it)",
-                  "the first conversion", "Conversion", measure="first"),
+                  "the first conversion", "Conversion", measure="first_conversion"),
         FieldSpec("first_seen", VISITS, "instant", _NONE,
                   "the visitor's first event (within: 30d, before: 30d, or whole days since it)",
-                  "the first event", "Activity", measure="first"),
+                  "the first event", "Activity", measure="first_seen"),
         FieldSpec("last_seen", VISITS, "instant", _NONE,
                   "the visitor's last event (within: 30d, before: 30d, or whole days since it)",
-                  "the last event", "Activity", measure="last"),
-        _profile("conversion_potential", "number", "predicted chance to convert, 0-100", "Predictive"),
-        _profile("clv", "number", "customer lifetime value", "Predictive"),
+                  "the last event", "Activity", measure="last_seen"),
+        _profile("conversion_potential", "number", "predicted chance to convert, 0-100", "Predictive", predicted=True),
+        _profile("clv", "number", "customer lifetime value", "Predictive", predicted=True),
         _profile("customer_type", "text", "customer type (Economical, Believer, ...)", "Predictive"),
         _profile("persuasion_type", "text", "persuasion type (Authority, Scarcity, ...)", "Predictive"),
         _profile("city", "text", "city of the visitor's profile", "Geographic"),
@@ -115,6 +116,19 @@ FIELDS: dict[str, FieldSpec] = {
                   "within_km of a point or a named place (profile latitude/longitude)", "location", "Geographic",
                   reads=(Reads("profiles", ("latitude",)), Reads("profiles", ("longitude",))), measure="distance"),
     )
+}
+
+
+# Profile columns the models compute from events where the profiles lack them (config `predictive`).
+PREDICTED_COLUMNS = tuple(f.column for f in FIELDS.values() if f.predicted)
+# The fields of one event an `event:` or `sequence:` condition may name: the events column it reads and how
+# it compares (`properties.<column>` names any other column).
+EVENT_FIELDS = {
+    "type": ("event_type", "text"),
+    **{f.name: (f.reads[0].columns[0], "text")
+       for f in sorted(FIELDS.values(), key=lambda f: f.name != "url") if f.family == REFERRER_UTM},
+    "order_id": ("order_id", "text"),
+    "order_value": ("order_value", "number"),
 }
 
 

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .catalog import UTM_FIELDS
+from .catalog import EVENT_FIELDS
 from ..errors import Problem, did_you_mean, suggest
 from .operators import Predicate
 from .tree import AllOf, AnyOf, EventCondition, EventRule, Not, Segment, SegmentRef, Sequence, Step, nodes
 from .tree import Sample as SampleRule
 from .yamlsource import Node
 
-# The fields of one event an `event:` condition may name: the events column it reads and how it compares.
-EVENT_FIELDS = {
-    "type": ("event_type", "text"),
-    "url": ("url", "text"),
-    "referrer": ("referrer", "text"),
-    "referrer_domain": ("referrer", "text"),
-    **{name: (name, "text") for name in UTM_FIELDS},
-    "order_id": ("order_id", "text"),
-    "order_value": ("order_value", "number"),
-}
 PROPERTIES = "properties."
 AT_LEAST_ONE = Predicate("gte", 1.0, written="gte")
 RULE_KINDS = ("event", "sequence", "segment", "sample")

@@ -13,102 +13,84 @@ joined back instead. Either way the result is the rule's exact answer; memory gr
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import polars as pl
 
-from ...language.catalog import UTM_FIELDS
-from ...language.operators import Predicate
-from . import expressions as ex
 from ...inputs.tables import VID
+from ...plan import ir
+from . import expressions as ex
+from .translate import Context, translate
 
-INTERNAL, DOMAIN = "internal", "referrer_domain"  # derived from the referrer's host
 SAMPLE_ROWS = 200_000
 DISTINCT_PAYS_ROWS = 1_000_000  # candidates needing a value beyond which a distinct pass is considered
 DISTINCT_PAYS_RATIO = 0.5       # ... and chosen when distinct values per candidate are below this in the sample
-
-
-@dataclass(frozen=True)
-class Test:
-    """A test of single events: `prefilter` (cheap, over raw columns) holds wherever `exact` (over raw and
-    `derived` columns) can hold, so `exact` is only worked out where `prefilter` holds."""
-
-    prefilter: pl.Expr
-    exact: pl.Expr = field(default_factory=lambda: pl.lit(True))
-    derived: frozenset[str] = frozenset()  # INTERNAL, DOMAIN, utm_* (read from the URL)
-
-    def __and__(self, other: "Test") -> "Test":
-        return Test(self.prefilter & other.prefilter, self.exact & other.exact, self.derived | other.derived)
-
-    @property
-    def negated(self) -> "Test":
-        """The events where this test fails: any event may, so no prefilter."""
-        return Test(pl.lit(True), ~(self.prefilter & self.exact).fill_null(False), self.derived)
+COSTLY = (ir.Host, ir.UrlParameter)  # derived from a referrer or a URL: worked out on candidates only
 
 
 @dataclass
 class EventTest:
-    """One rule's test of single events, aggregated per visitor: `any` (has such an event) or `count`."""
+    """One rule's test of single events (`where`, a predicate of the lowered plan), aggregated per visitor:
+    `any` (has such an event) or `count`. `prefilter` (cheap, over raw columns) holds wherever `where` can
+    hold, so `where` is only worked out where `prefilter` holds; `costly` are the derived values it reads."""
 
     name: str
+    fn: str
+    where: ir.Node
     prefilter: pl.Expr
-    exact: pl.Expr
-    derived: frozenset[str] = field(default_factory=frozenset)
-    aggregate: str = "any"
+    costly: tuple[ir.Node, ...]
 
     @classmethod
-    def of(cls, name: str, test: Test, window: pl.Expr, aggregate: str = "any") -> "EventTest":
-        return cls(name, window & test.prefilter, test.exact, test.derived, aggregate)
+    def of(cls, name: str, fn: str, where: ir.Node, ctx: Context) -> "EventTest":
+        found = candidate_test(where, ctx)
+        costly = tuple(dict.fromkeys(n for n in ir.walk(where) if isinstance(n, COSTLY)))
+        return cls(name, fn, where, pl.lit(True) if found is None else found, costly)
 
     @property
     def reads_only_time(self) -> bool:
         """A test of the period alone (`last_seen: {within: D}`, `event: {count: ...}` with no condition)."""
-        return not self.derived and set(self.prefilter.meta.root_names()) <= {"timestamp"} \
-            and not self.exact.meta.root_names()
-
-    @property
-    def default(self):
-        """The value for a visitor without a candidate event."""
-        return 0.0 if self.aggregate == "count" else False
+        return not self.costly and {n.name for n in ir.walk(self.where) if isinstance(n, ir.Column)} <= {"timestamp"}
 
 
-def field_test(field_name: str, p: Predicate, has_column, column: str = "", value_type: str = "text",
-               dtype: pl.DataType | None = pl.String) -> Test:
-    """The test of `p` (negation included) on one event field: a canonical one (`url`, `referrer`,
-    `referrer_domain`, `utm_*`), or any events `column` compared by `value_type`."""
-    if p.negated:
-        return field_test(field_name, replace(p, negated=False, written=""), has_column, column, value_type,
-                          dtype).negated
-    if field_name == "url":
-        return Test(ex.matches(pl.col("url"), p, "text", pl.String))
-    if field_name == "referrer":  # the raw referrer, when it is not the site's own
-        return Test(ex.matches(pl.col("referrer"), p, "text", pl.String), ~pl.col(INTERNAL), frozenset({INTERNAL}))
-    if field_name == "referrer_domain":
-        literal = _literals(p)
-        raw = pl.col("referrer")
-        maybe = raw.is_not_null() if literal is None else raw.str.contains(_any_literal(literal, True))
-        return Test(maybe, ex.matches(pl.col(DOMAIN), p, "text", pl.String), frozenset({DOMAIN}))
-    if field_name in UTM_FIELDS:  # a UTM: its column where set, else the URL's query string
-        utm = pl.col(field_name)
-        in_url = _in_url(field_name) if has_column("url") else pl.lit(False)
-        maybe = (ex.matches(utm, p, "text", pl.String) | (utm.is_null() & in_url)) if has_column(field_name) \
-            else in_url
-        return Test(maybe, ex.matches(pl.col(f"derived:{field_name}"), p, "text", pl.String), frozenset({field_name}))
-    return Test(ex.matches(pl.col(column), p, value_type, dtype))
+def candidate_test(node: ir.Node, ctx: Context) -> pl.Expr | None:
+    """A test over the raw columns that every event meeting `node` passes (None: any event may)."""
+    if not any(isinstance(n, COSTLY) for n in ir.walk(node)):
+        return translate(node, ctx)
+    if isinstance(node, ir.And):
+        parts = [p for p in (candidate_test(part, ctx) for part in node.parts) if p is not None]
+        return pl.all_horizontal(parts) if parts else None
+    if isinstance(node, ir.Or):
+        parts = [candidate_test(part, ctx) for part in node.parts]
+        return None if any(p is None for p in parts) else pl.any_horizontal(parts)
+    if isinstance(node, (ir.TextTest, ir.Present)):
+        return _may_meet(node.value, node, ctx)
+    return None  # a negation, say: any event may fail a test
 
 
-def _in_url(utm: str) -> pl.Expr:
-    """Whether the URL may carry the UTM parameter (what utm_from_url reads needs `utm_x=` in it)."""
-    return pl.col("url").str.contains(f"{utm}=", literal=True)
+def _may_meet(value: ir.Node, test: ir.Node, ctx: Context) -> pl.Expr | None:
+    """A cheap test every event passes whose `value` meets `test` (a TextTest or Present of a value)."""
+    if isinstance(value, ir.Coalesce) and not any(isinstance(n, COSTLY) for n in ir.walk(value.values[0])):
+        first, rest = value.values[0], value.values[1:]
+        later = _may_meet(rest[0] if len(rest) == 1 else ir.Coalesce(rest), test, ctx)
+        met = translate(replace(test, value=first), ctx)
+        return None if later is None else met | (translate(first, ctx).is_null() & later)
+    if isinstance(value, ir.UrlParameter):  # what utm_from_url reads needs `name=` in the URL
+        return translate(value.url, ctx).str.contains(f"{value.name}=", literal=True)
+    host = value.default if isinstance(value, ir.Case) and isinstance(value.default, ir.Host) else value
+    if isinstance(host, ir.Host):  # a host meeting a literal test holds the literal, ignoring case
+        raw = translate(host.url, ctx)
+        literal = _literals(test) if isinstance(test, ir.TextTest) else None
+        return raw.is_not_null() if literal is None else raw.str.contains(_any_literal(literal, True))
+    return None
 
 
-def _literals(p: Predicate) -> tuple[str, ...] | None:
-    """Texts one of which the raw referrer must contain (ignoring case) for a domain to meet `p`."""
-    if p.op in ("is", "contains", "starts_with", "ends_with"):
-        return (p.value.removeprefix("www."),) if p.value else None
-    if p.op == "in" and all(p.value) and len(p.value) <= MAX_LITERALS:
-        return tuple(v.removeprefix("www.") for v in p.value)
-    return None  # matches, is_set, a very long list: no text is certain (or cheap to search for)
+def _literals(test: ir.TextTest) -> tuple[str, ...] | None:
+    """Texts one of which the raw referrer must contain (ignoring case) for a host to meet the test."""
+    if test.op in ("is", "contains", "starts_with", "ends_with"):
+        return (test.operand.removeprefix("www."),) if test.operand else None
+    if test.op == "in" and all(test.operand) and len(test.operand) <= MAX_LITERALS:
+        return tuple(v.removeprefix("www.") for v in test.operand)
+    return None  # matches, a very long list: no text is certain (or cheap to search for)
 
 
 MAX_LITERALS = 1_000  # an `in:` list beyond this is no search pattern (the regex engine has a size limit)
@@ -118,83 +100,62 @@ def _any_literal(texts: tuple[str, ...], ignore_case: bool) -> str:
     return ("(?i)" if ignore_case else "") + "|".join(re.escape(t) for t in texts)
 
 
-def event_flags(events: pl.LazyFrame, tests: list[EventTest], site_domains: tuple[str, ...],
-                sample: pl.DataFrame | None = None, rows: int | None = None) -> pl.LazyFrame:
-    """visitor_id and one boolean column per test: whether one of the visitor's `events` passes it. Only
-    visitors with a candidate event are listed (the others have no matching event).
+def event_flags(events: pl.LazyFrame, tests: list[EventTest], ctx: Context, sample: pl.DataFrame | None = None,
+                rows: int | None = None) -> pl.LazyFrame:
+    """visitor_id and one column per test: whether one of the visitor's `events` passes it (or how many
+    do). Only visitors with a candidate event are listed (the others have no matching event).
 
     `sample` (the first rows of `events`) and `rows` (an estimate of their number) decide, per derived
     value, whether to compute it per candidate or once per distinct value."""
-    return _candidates(events, tests, site_domains, sample, rows).group_by(VID).agg(aggregate(t) for t in tests)
+    candidates, derived = _candidates(events, tests, ctx, sample, rows)
+    inner = ctx.within(derived)
+    return candidates.group_by(VID).agg(aggregate(t, inner) for t in tests)
 
 
-def _candidates(events: pl.LazyFrame, tests: list[EventTest], site_domains: tuple[str, ...], sample, rows
-                ) -> pl.LazyFrame:
-    """The events that pass some test's prefilter, with the derived columns the tests' exact parts read."""
-    candidates = events.filter(pl.any_horizontal([t.prefilter for t in tests]))
-    needed = frozenset().union(*(t.derived for t in tests))
-    if needed & {INTERNAL, DOMAIN}:
-        users = [t for t in tests if t.derived & {INTERNAL, DOMAIN}]
-        candidates = _with_host(candidates, users, site_domains, sample, rows)
-    for utm in sorted(needed - {INTERNAL, DOMAIN}):
-        candidates = _with_utm(candidates, [t for t in tests if utm in t.derived], utm, sample, rows)
-    return candidates
-
-
-def aggregate(test: EventTest) -> pl.Expr:
+def aggregate(test: EventTest, ctx: Context) -> pl.Expr:
     """The test's answer for one visitor's events (in a group_by over visitors)."""
-    passes = (test.prefilter & test.exact).fill_null(False)
-    if test.aggregate == "count":  # count rows rather than sum `passes`: a test may be a literal, which sums to 1
+    passes = (test.prefilter & translate(test.where, ctx)).fill_null(False)
+    if test.fn == "count":  # count rows rather than sum `passes`: a test may be a literal, which sums to 1
         return pl.when(passes).then(pl.col("timestamp")).count().cast(pl.Float64).alias(test.name)
     return passes.any().alias(test.name)
 
 
-def matching_events(events: pl.LazyFrame, tests: list[EventTest], site_domains: tuple[str, ...]) -> pl.LazyFrame:
+def matching_events(events: pl.LazyFrame, tests: list[EventTest], ctx: Context) -> pl.LazyFrame:
     """visitor_id, timestamp and one boolean column per test of each event that passes one (for sequences:
     one read for every step)."""
-    passes = [(t.prefilter & t.exact).fill_null(False).alias(t.name) for t in tests]
-    return _candidates(events, tests, site_domains, None, None).select(VID, "timestamp", *passes).filter(
-        pl.any_horizontal(pl.col(t.name) for t in tests))
+    candidates, derived = _candidates(events, tests, ctx, None, None)
+    inner = ctx.within(derived)
+    passes = [(t.prefilter & translate(t.where, inner)).fill_null(False).alias(t.name) for t in tests]
+    return candidates.select(VID, "timestamp", *passes).filter(pl.any_horizontal(pl.col(t.name) for t in tests))
 
 
-def _with_host(candidates: pl.LazyFrame, users: list[EventTest], site_domains: tuple[str, ...], sample, rows
-               ) -> pl.LazyFrame:
-    """`internal` and `referrer_domain` (null for the site's own referrers), on the candidates of the tests
-    that read them (`users`)."""
-    def derive(values: pl.LazyFrame, wanted: pl.Expr) -> pl.LazyFrame:
-        domain = ex.referrer_domain(pl.when(wanted).then(pl.col("referrer")))
-        internal = ex.is_internal(domain, site_domains)
-        return values.with_columns(internal.alias(INTERNAL), pl.when(internal).then(None).otherwise(domain).alias(DOMAIN))
-
-    return _derive(candidates, "referrer", derive, (INTERNAL, DOMAIN), users, sample, rows)
-
-
-def _with_utm(candidates: pl.LazyFrame, users: list[EventTest], utm: str, sample, rows) -> pl.LazyFrame:
-    """`derived:<utm>`: the UTM column where set, else the parameter in the URL's query string (read on the
-    candidates of the tests that need it, `users`)."""
-    schema = candidates.collect_schema()
-    column = pl.col(utm) if utm in schema else pl.lit(None, pl.String)
-    if "url" in schema:
-        def derive(values: pl.LazyFrame, wanted: pl.Expr) -> pl.LazyFrame:
-            url = pl.when(wanted & column.is_null()).then(pl.col("url"))
-            return values.with_columns(ex.percent_decoded(ex.utm_from_url(url, utm)).alias(f"from_url:{utm}"))
-
-        candidates = _derive(candidates, "url", derive, (f"from_url:{utm}",), users, sample, rows)
-        column = pl.coalesce(column, pl.col(f"from_url:{utm}"))
-    return candidates.with_columns(column.alias(f"derived:{utm}"))
+def _candidates(events: pl.LazyFrame, tests: list[EventTest], ctx: Context, sample, rows
+                ) -> tuple[pl.LazyFrame, dict[ir.Node, str]]:
+    """The events that pass some test's prefilter, with a column for each costly value the tests read."""
+    candidates = events.filter(pl.any_horizontal([t.prefilter for t in tests]))
+    derived: dict[ir.Node, str] = {}
+    for node in dict.fromkeys(n for t in tests for n in t.costly):
+        name = derived[node] = f"derived:{len(derived)}"
+        users = [t for t in tests if node in t.costly]
+        candidates = _derive(candidates, node, name, users, ctx, sample, rows)
+    return candidates, derived
 
 
-def _derive(candidates: pl.LazyFrame, key: str, derive, added: tuple[str, ...], users: list[EventTest],
+def _derive(candidates: pl.LazyFrame, node: ir.Node, name: str, users: list[EventTest], ctx: Context,
             sample: pl.DataFrame | None, rows: int | None) -> pl.LazyFrame:
-    """`derive(frame, wanted)` (which adds the columns `added`, computed from `key` where `wanted` holds) for
-    the candidates of `users`: per row (the other rows' inputs are nulled, which string functions skip), or
-    once per distinct value of `key` joined back, whichever the sample says pays."""
+    """The column `name`: the costly value `node` on the candidates of the tests that read it (`users`); per
+    row (the other rows' inputs are nulled, which string functions skip), or once per distinct input value
+    joined back, whichever the sample says pays."""
+    key = node.url.name  # a Host or a UrlParameter of a column
     wanted = pl.any_horizontal([t.prefilter for t in users])
     if not _distinct_pays(sample, users, key, rows):
-        return derive(candidates, wanted)
+        masked = f"{name}:input"
+        value = translate(replace(node, url=ir.Column(masked)), Context(ctx.features))
+        return candidates.with_columns(pl.when(wanted).then(pl.col(key)).alias(masked)).with_columns(
+            value.alias(name))
     values = candidates.filter(wanted).select(pl.col(key).unique().drop_nulls())
-    lookup = derive(values, pl.lit(True)).select(key, *added)
-    return candidates.join(lookup, on=key, how="left")
+    value = translate(node, Context(ctx.features))
+    return candidates.join(values.with_columns(value.alias(name)), on=key, how="left")
 
 
 def _distinct_pays(sample: pl.DataFrame | None, tests: list[EventTest], key: str, rows: int | None) -> bool:

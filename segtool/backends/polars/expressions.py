@@ -1,18 +1,13 @@
-"""Operators and value helpers as polars expressions: one table entry per operator."""
+"""The primitives of the polars backend: operators (one table entry each) and the values derived from text."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 
 import polars as pl
 
-from ...plan import semantics
-from ...language.operators import Predicate
-from ...plan.semantics import ASCII_UPPER, EARTH_RADIUS_KM, EDGE_TOLERANCE_KM, HOST_PATTERN
-from ...language.tree import WithinKm
-
+from ...plan.semantics import ASCII_UPPER, HOST_PATTERN
 
 
 def _folded(pattern: str) -> str:
@@ -20,7 +15,7 @@ def _folded(pattern: str) -> str:
     return "(?i)" + pattern
 
 
-_TEXT: dict[str, Callable[[pl.Expr, object, bool], pl.Expr]] = {
+TEXT_OPERATORS: dict[str, Callable[[pl.Expr, object, bool], pl.Expr]] = {
     "is": lambda c, v, ic: c.str.contains(_folded(f"^{re.escape(v)}$")) if ic else c == v,
     "in": lambda c, v, ic: c.str.contains(_folded(f"^(?:{'|'.join(map(re.escape, v))})$")) if ic else c.is_in(list(v)),
     "contains": lambda c, v, ic: c.str.contains(_folded(re.escape(v))) if ic else c.str.contains(v, literal=True),
@@ -29,8 +24,7 @@ _TEXT: dict[str, Callable[[pl.Expr, object, bool], pl.Expr]] = {
     "matches": lambda c, v, ic: c.str.contains(("(?i)" if ic else "") + v),
 }
 
-_NUMBER: dict[str, Callable[[pl.Expr, object], pl.Expr]] = {
-    "is": lambda c, v: c == v,
+NUMBER_OPERATORS: dict[str, Callable[[pl.Expr, object], pl.Expr]] = {
     "eq": lambda c, v: c == v,
     "in": lambda c, v: c.is_in(list(v)),
     "lt": lambda c, v: c < v,
@@ -41,33 +35,6 @@ _NUMBER: dict[str, Callable[[pl.Expr, object], pl.Expr]] = {
 }
 
 
-def _as_number(value):
-    if isinstance(value, tuple):
-        return tuple(_as_number(v) for v in value)
-    return float(value)
-
-
-def compares_as_number(p: Predicate, value_type: str, dtype: pl.DataType | None) -> bool:
-    return semantics.compares_as_number(p, value_type, dtype is not None and dtype.is_numeric())
-
-
-def matches(column: pl.Expr, p: Predicate, value_type: str, dtype: pl.DataType | None = None) -> pl.Expr:
-    """The positive form of `p` on a column, row by row; a missing value never matches (False, not null)."""
-    if p.op == "is_set":
-        if dtype is not None and dtype.is_float():
-            return numbers(column, dtype).is_not_null()
-        present = column.is_not_null()
-        if dtype is None or dtype == pl.String:
-            present = present & (column.cast(pl.String) != "")
-        return present
-    if compares_as_number(p, value_type, dtype):
-        expr = _NUMBER[p.op](numbers(column, dtype), _as_number(p.value))
-    else:
-        text = column if dtype == pl.String else column.cast(pl.String)
-        expr = _TEXT[p.op](text, p.value, p.ignore_case)
-    return expr.fill_null(False)
-
-
 def numbers(column: pl.Expr, dtype: pl.DataType | None) -> pl.Expr:
     """A column as Float64 numbers: text that is not a number, and NaN, are missing."""
     if dtype is None or not dtype.is_numeric():
@@ -75,31 +42,13 @@ def numbers(column: pl.Expr, dtype: pl.DataType | None) -> pl.Expr:
     return column.cast(pl.Float64).fill_nan(None)
 
 
-def apply(column: pl.Expr, p: Predicate, value_type: str, dtype: pl.DataType | None = None) -> pl.Expr:
-    """`p` on a column, negation included: a negative operator is `not` of the positive one."""
-    positive = matches(column, p, value_type, dtype)
-    return ~positive if p.negated else positive
-
-
-def within_km(latitude: pl.Expr, longitude: pl.Expr, w: WithinKm) -> pl.Expr:
-    """Haversine distance from the rule's point, written as the haversine package computes it."""
-    to_radians = math.pi / 180
-    lat1, lng1 = w.latitude * to_radians, w.longitude * to_radians
-    lat2, lng2 = latitude * to_radians, longitude * to_radians
-    dlat, dlng = lat2 - lat1, lng2 - lng1
-    d = (dlat * 0.5).sin() ** 2 + math.cos(lat1) * lat2.cos() * (dlng * 0.5).sin() ** 2
-    distance = 2 * EARTH_RADIUS_KM * d.sqrt().arcsin()
-    return (distance <= w.km + EDGE_TOLERANCE_KM).fill_null(False)
-
-
 # -- event values ----------------------------------------------------------------
 
 
-def referrer_domain(referrer: pl.Expr) -> pl.Expr:
-    """The referrer's host, lower-cased (ASCII letters), without port or a leading www."""
-    host = referrer.str.extract("(?i)" + HOST_PATTERN, 1).str.replace_many(list(ASCII_UPPER),
-                                                                             list(ASCII_UPPER.lower()))
-    return host.str.replace(r"^www\.", "").str.strip_suffix(".")
+def host(url: pl.Expr) -> pl.Expr:
+    """A URL's host, lower-cased (ASCII letters), without port, a leading www. and a trailing dot."""
+    found = url.str.extract("(?i)" + HOST_PATTERN, 1).str.replace_many(list(ASCII_UPPER), list(ASCII_UPPER.lower()))
+    return found.str.replace(r"^www\.", "").str.strip_suffix(".")
 
 
 def is_internal(domain: pl.Expr, site_domains: tuple[str, ...]) -> pl.Expr:
@@ -140,11 +89,6 @@ def _unquote(values: pl.Series) -> pl.Series:
     distinct = values.drop_nulls().unique()
     decoded = pl.Series([unquote_plus(v) for v in distinct.to_list()], dtype=pl.String)
     return values.replace_strict(distinct, decoded, default=None, return_dtype=pl.String)
-
-
-def numbers_pass(p: Predicate, value: float) -> bool:
-    """Whether the number `value` meets `p` (negation included)."""
-    return pl.select(apply(pl.lit(value, pl.Float64), p, "number", pl.Float64)).item()
 
 
 def sample_bucket(visitor_id: pl.Expr, seed: str) -> pl.Expr:

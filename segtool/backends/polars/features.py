@@ -15,16 +15,17 @@ import polars as pl
 from ...errors import DataError
 from ...language.timeframe import AsOf
 from ...inputs import health, source
+from ...inputs.tables import VID, Inputs
+from ...plan import ir
 from .events import EventTest, aggregate, event_flags
 from .sequences import SequenceSpec, sequence_flags
-from ...inputs.tables import VID, Inputs
+from .translate import Context, aggregate_expression, translate
 
 
 @dataclass
 class Aggregate:
     name: str
     expr: pl.Expr
-    default: object
 
 
 @dataclass(frozen=True)
@@ -40,71 +41,85 @@ class Preparation:
 
 @dataclass
 class Features:
-    event_tests: dict[object, EventTest] = field(default_factory=dict)
-    conversion_aggs: dict[object, Aggregate] = field(default_factory=dict)
-    item_flags: dict[object, Aggregate] = field(default_factory=dict)
+    """The per-visitor aggregates of a plan (plan/ir.py), each registered once under its node, with the
+    columns of each table their expressions read."""
+
+    event_tests: dict[ir.EventAggregate, EventTest] = field(default_factory=dict)  # any/count of some events
+    visit_aggs: dict[ir.EventAggregate, Aggregate] = field(default_factory=dict)  # over all of a visitor's events
+    conversion_aggs: dict[ir.ConversionAggregate, Aggregate] = field(default_factory=dict)
+    item_flags: dict[ir.OrderHasLine, Aggregate] = field(default_factory=dict)
+    profile_values: dict[ir.FirstProfile, Aggregate] = field(default_factory=dict)  # over each first profile row
+    predicted_columns: dict[str, None] = field(default_factory=dict)  # computed by the models
+    sequences: dict[ir.Chain, tuple[str, SequenceSpec]] = field(default_factory=dict)
     event_columns: set[str] = field(default_factory=set)  # raw event columns the event tests read
-    profile_tests: dict[object, Aggregate] = field(default_factory=dict)  # a test of each profile row
-    profile_columns: dict[str, None] = field(default_factory=dict)  # profile columns joined as they are
-    profile_reads: dict[str, None] = field(default_factory=dict)  # profile columns the profile tests read
-    item_columns: dict[str, None] = field(default_factory=dict)  # item columns the item flags read
-    sequences: dict[object, tuple[str, SequenceSpec]] = field(default_factory=dict)
-    visit_aggs: dict[object, Aggregate] = field(default_factory=dict)  # over all of a visitor's events
+    item_columns: dict[str, None] = field(default_factory=dict)
+    profile_reads: dict[str, None] = field(default_factory=dict)
+    rows: Context = field(init=False)  # translates the expressions over single rows
 
-    def _register(self, table: dict, prefix: str, key, expr: pl.Expr, default):
-        if key not in table:
-            table[key] = Aggregate(f"{prefix}{len(table)}", expr, default)
-        return pl.col(table[key].name)
+    def __post_init__(self):
+        self.rows = Context(self)
 
-    def any_event(self, key, build, columns: tuple[str, ...]) -> pl.Expr:
-        """Whether at least one of the visitor's events (up to as_of) passes the test `build(name)` makes
-        (events.event_test), which reads the raw event `columns`."""
-        if key not in self.event_tests:
-            self.event_tests[key] = build(f"e{len(self.event_tests)}")
-        self.event_columns.update(columns)
-        return pl.col(self.event_tests[key].name)
+    def event_aggregate(self, node: ir.EventAggregate) -> str:
+        """`any`/`count` of the events meeting a test (events.py), or the first/last of all events."""
+        if node.fn in ("min", "max"):
+            if node not in self.visit_aggs:
+                self.visit_aggs[node] = Aggregate(f"v{len(self.visit_aggs)}", aggregate_expression(node, self.rows))
+            return self.visit_aggs[node].name
+        if node not in self.event_tests:
+            self.event_tests[node] = EventTest.of(f"e{len(self.event_tests)}", node.fn, node.where, self.rows)
+            self.event_columns.update(columns_of(node.where))
+        return self.event_tests[node].name
 
-    def sequence(self, key, spec: SequenceSpec, columns: tuple[str, ...]) -> pl.Expr:
+    def chain(self, node: ir.Chain) -> str:
         """Whether the visitor has a chain of events that matches the sequence (sequences.py)."""
-        if key not in self.sequences:
-            self.sequences[key] = (f"s{len(self.sequences)}", spec)
-        self.event_columns.update(columns)
-        return pl.col(self.sequences[key][0])
-
-    def over_visits(self, key, expr: pl.Expr) -> pl.Expr:
-        """An aggregate over all of the visitor's events up to as_of (first or last timestamp)."""
-        return self._register(self.visit_aggs, "v", key, expr, None)
+        if node not in self.sequences:
+            self.sequences[node] = (f"s{len(self.sequences)}", SequenceSpec.of(node, self.rows))
+            for step in (*node.steps, *([node.then_not] if node.then_not is not None else [])):
+                self.event_columns.update(columns_of(step))
+        return self.sequences[node][0]
 
     @property
     def reads_events_one_by_one(self) -> bool:
         return bool(self.event_tests or self.sequences or self.visit_aggs)
 
-    def over_conversions(self, key, expr: pl.Expr, default) -> pl.Expr:
-        """An aggregate over the visitor's de-duplicated conversions."""
-        return self._register(self.conversion_aggs, "c", key, expr, default)
+    def conversion_aggregate(self, node: ir.ConversionAggregate) -> str:
+        """An aggregate over the visitor's de-duplicated conversions (with their item flags)."""
+        if node not in self.conversion_aggs:
+            self.conversion_aggs[node] = Aggregate(f"c{len(self.conversion_aggs)}",
+                                                   aggregate_expression(node, self.rows))
+        return self.conversion_aggs[node].name
 
-    def item_flag(self, key, line_expr: pl.Expr, columns: tuple[str, ...]) -> pl.Expr:
-        """Per conversion: whether one of its line items meets `line_expr` (over the item `columns`)."""
-        self.item_columns.update(dict.fromkeys(columns))
-        return self._register(self.item_flags, "i", key, line_expr, False)
+    def item_flag(self, node: ir.OrderHasLine) -> str:
+        """Per conversion: whether one of its line items meets the node's test."""
+        if node not in self.item_flags:
+            self.item_flags[node] = Aggregate(f"i{len(self.item_flags)}", translate(node.where, self.rows))
+            self.item_columns.update(dict.fromkeys(sorted(columns_of(node.where))))
+        return self.item_flags[node].name
 
-    def profile(self, column: str) -> pl.Expr:
-        """A profile column as it is, per visitor (for output, or computed from events)."""
-        self.profile_columns[column] = None
-        return pl.col(profile_name(column))
+    def first_profile(self, node: ir.FirstProfile) -> str:
+        """A value of the visitor's first profile row (null without one)."""
+        if node not in self.profile_values:
+            self.profile_values[node] = Aggregate(f"p{len(self.profile_values)}", translate(node.value, self.rows))
+            self.profile_reads.update(dict.fromkeys(sorted(columns_of(node.value))))
+        return self.profile_values[node].name
 
-    def profile_test(self, key, expr: pl.Expr, columns: tuple[str, ...]) -> pl.Expr:
-        """Whether the visitor's profile row meets `expr` (over the profile `columns`); False without one."""
-        self.profile_reads.update(dict.fromkeys(columns))
-        return self._register(self.profile_tests, "p", key, expr, False)
+    def predicted(self, column: str) -> str:
+        """A column the models compute per visitor (Preparation.predictions)."""
+        self.predicted_columns[column] = None
+        return profile_name(column)
 
     @property
     def reads_profiles(self) -> bool:
-        return bool(self.profile_columns or self.profile_tests)
+        return bool(self.profile_values)
 
 
 def profile_name(column: str) -> str:
     return f"profile:{column}"
+
+
+def columns_of(node: ir.Node) -> set[str]:
+    """The columns of its table a row expression reads."""
+    return {n.name for n in ir.walk(node) if isinstance(n, ir.Column) and n.kind != "absent"}
 
 
 def conversion_rows(events: pl.LazyFrame, inputs: Inputs, features: Features) -> pl.LazyFrame:
@@ -162,8 +177,8 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
     spares the per-visitor pass over all events when no rule reads events one by one. Each branch reads
     its own columns of the events in a scan of its own, streaming; only small results are cached."""
     events = source.event_rows(inputs, as_of, features.event_columns)
-    predicted = [c for c in features.profile_columns if inputs.computes(c)]
-    profiles = _profile_rows(inputs, features, predicted) if inputs.profiles is not None else None
+    predicted = list(features.predicted_columns)
+    profiles = _profile_rows(inputs, features) if inputs.profiles is not None else None
     result = VisitorFrame(pl.LazyFrame())
     per_converter = None
     if features.conversion_aggs:
@@ -180,7 +195,8 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
         tests = [t for t in tests if not t.reads_only_time]
         seen = source.event_base(inputs, as_of).group_by(VID).agg(
             pl.len().alias(health.ROWS), pl.col("timestamp").null_count().alias(health.UNREADABLE),
-            *(a.expr.alias(a.name) for a in features.visit_aggs.values()), *map(aggregate, by_time)).cache()
+            *(a.expr.alias(a.name) for a in features.visit_aggs.values()),
+            *(aggregate(t, features.rows) for t in by_time)).cache()
         result.skips = health.skip_counts_per_visitor(seen)
         universe = seen.filter(pl.col(health.ROWS) > pl.col(health.UNREADABLE)).select(
             VID, *(a.name for a in features.visit_aggs.values()), *(t.name for t in by_time))
@@ -188,14 +204,14 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
         read = source.event_base(inputs, as_of)
         result.skips, result.skipped_from = health.skip_counts(read), read
     if scope in (ALL, MATCHING_EVENTS):
-        flags = event_flags(events, tests, inputs.config.site_domains, prepared.event_sample,
-                            prepared.event_rows) if tests else None
+        flags = event_flags(events, tests, features.rows, prepared.event_sample, prepared.event_rows) \
+            if tests else None
         if scope == ALL:
             universe = universe.join(flags, on=VID, how="left") if flags is not None else universe
         else:  # every segment needs a matching event or chain: the visitors with one are the universe
             universe = flags.filter(pl.any_horizontal(pl.col(t.name) for t in tests)) if flags is not None else None
         for name, spec in features.sequences.values():
-            found = sequence_flags(events, spec, name, as_of, inputs.config.site_domains)
+            found = sequence_flags(events, spec, name, features.rows)
             universe = found if universe is None else universe.join(
                 found, on=VID, how="left" if scope == ALL else "full", coalesce=True)
         if profiles is not None and (scope == ALL or features.reads_profiles):
@@ -208,29 +224,18 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
         universe = profiles
         if scope == BOTH:
             universe, per_converter = universe.join(per_converter, on=VID, how="full", coalesce=True), None
-    if profiles is None and features.reads_profiles:
-        universe = universe.with_columns(*(pl.lit(None).alias(profile_name(c)) for c in features.profile_columns
-                                           if c not in predicted),
-                                         *(pl.lit(False).alias(a.name) for a in features.profile_tests.values()))
     if predicted:
         universe = universe.join(_predictions(prepared, predicted), on=VID, how="left")
     if per_converter is not None:
         universe = universe.join(per_converter, on=VID, how="left")
-    defaults = {t.name: t.default for t in features.event_tests.values()}
-    defaults.update({name: False for name, _ in features.sequences.values()})
-    defaults.update({a.name: False for a in features.profile_tests.values()})
-    defaults.update({a.name: a.default for a in features.conversion_aggs.values() if a.default is not None})
-    result.frame = universe.with_columns(pl.col(name).fill_null(value) for name, value in defaults.items())
+    result.frame = universe
     return result
 
 
-def _profile_rows(inputs: Inputs, features: Features, predicted: list[str]) -> pl.LazyFrame:
-    """One row per visitor with a profile (its first): the profile tests' answers and the columns joined
-    as they are."""
-    wanted = [c for c in features.profile_columns if c not in predicted]
-    rows = source.profile_rows(inputs, [*wanted, *features.profile_reads])
-    return rows.select(VID, *(pl.col(c).alias(profile_name(c)) for c in wanted),
-                       *(a.expr.alias(a.name) for a in features.profile_tests.values()))
+def _profile_rows(inputs: Inputs, features: Features) -> pl.LazyFrame:
+    """One row per visitor with a profile (its first), with the values the plan reads of it."""
+    rows = source.profile_rows(inputs, list(features.profile_reads))
+    return rows.select(VID, *(a.expr.alias(a.name) for a in features.profile_values.values()))
 
 
 def _predictions(prepared: Preparation, columns: list[str]) -> pl.LazyFrame:

@@ -10,14 +10,18 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from dataclasses import replace
+
+from ...inputs.health import EventHealth, check_health, read_health
+from ...inputs.source import collect_all, known_visitors
+from ...inputs.tables import VID, Inputs
 from ...language.timeframe import AsOf
 from ...language.tree import Segment
-from .compile import Context, grid_cell, required_events, translate
+from ...plan import ir
+from ...plan.lower import Lowering, Schema, Settings, grid_cell, lower_segments, profile_value
 from .features import (ALL, BOTH, CHECKED_ROWS, CONVERTERS, MATCHING_EVENTS, PROFILES, Features, Preparation,
                        VisitorFrame, profile_name, visitor_frame)
-from ...inputs.health import EventHealth, check_health, read_health
-from ...inputs.tables import VID, Inputs
-from ...inputs.source import collect_all, known_visitors
+from .translate import Context, translate
 
 
 def segment_column(index: int) -> str:
@@ -40,21 +44,44 @@ class Plan:
 
 def build_plan(segments: list[Segment], inputs: Inputs, as_of: AsOf, *, per_rule: bool = False,
                columns: tuple[str, ...] = (), prepared: Preparation = Preparation()) -> Plan:
-    """Compile every segment against one shared set of per-visitor features."""
+    """Lower every segment (plan/lower.py) and translate it against one shared set of per-visitor features."""
+    schema = Schema.of(inputs)
+    lowered = lower_segments(segments, schema, Settings.of(inputs.config, as_of), per_rule=per_rule,
+                             columns=columns)
     features = Features()
-    ctx = Context(features, inputs, as_of)
+    ctx = features.rows
     outputs = []
-    for i, segment in enumerate(segments):
-        outputs.append(ctx.answer(segment).alias(segment_column(i)))
-        if per_rule:
-            outputs.extend(translate(rule, ctx).alias(rule_column(i, j)) for j, rule in enumerate(segment.top_rules))
-    extra = [features.profile(c).alias(profile_name(c)) for c in columns]
-    needs_event = all(required_events(segment.root, ctx) for segment in segments)
-    scope = ALL if per_rule else universe_scope(features, inputs, as_of, outputs, needs_event, bool(ctx.buckets))
+    for i, segment in enumerate(lowered.segments):
+        outputs.append(translate(segment.answer, ctx).alias(segment_column(i)))
+        outputs.extend(translate(rule, ctx).alias(rule_column(i, j)) for j, rule in enumerate(segment.rules))
+    extra = [translate(profile_value(c, schema), ctx).alias(profile_name(c)) for c in columns]
+    needs_event = all(required_events(segment.answer, features) for segment in lowered.segments)
+    samples = any(isinstance(n, ir.Bucket) for segment in lowered.segments for n in ir.walk(segment.answer))
+    scope = ALL if per_rule else universe_scope(features, inputs, as_of, outputs, needs_event, samples)
     visitors = visitor_frame(inputs, features, as_of, scope, prepared)
     frame = visitors.frame.select(pl.col(VID), *extra, *outputs)
-    notes = {c: note for c, note in prepared.prediction_notes.items() if c in features.profile_columns}
+    notes = {c: note for c, note in prepared.prediction_notes.items() if c in features.predicted_columns}
     return Plan(segments, frame, notes, visitors, columns, scope)
+
+
+def required_events(node: ir.Node, features: Features) -> frozenset[str] | None:
+    """Names of event aggregates or chains at least one of which holds wherever `node` holds (None: no such
+    set). `all` needs one of its parts' sets, `any` all of them; `not` and negative operators never do."""
+    if isinstance(node, ir.And):
+        options = [r for r in (required_events(part, features) for part in node.parts) if r is not None]
+        return min(options, key=len) if options else None
+    if isinstance(node, ir.Or):
+        options = [required_events(part, features) for part in node.parts]
+        return frozenset().union(*options) if options and None not in options else None
+    if isinstance(node, ir.Coalesce) and isinstance(node.values[0], ir.Chain):
+        return frozenset({features.sequences[node.values[0]][0]})
+    if isinstance(node, ir.Coalesce) and isinstance(node.values[0], ir.EventAggregate) and node.values[0].fn == "any":
+        return frozenset({features.event_tests[node.values[0]].name})
+    counted = node.value.values[0] if isinstance(node, ir.NumberTest) and isinstance(node.value, ir.Coalesce) else None
+    if isinstance(counted, ir.EventAggregate) and counted.fn == "count":
+        zero_passes = pl.select(translate(replace(node, value=ir.Const(0.0)), Context(features))).item()
+        return None if zero_passes else frozenset({features.event_tests[counted].name})
+    return None
 
 
 def checked_rows(segments: list[Segment], inputs: Inputs, as_of: AsOf, per_rule: bool = False
@@ -68,7 +95,8 @@ def checked_rows(segments: list[Segment], inputs: Inputs, as_of: AsOf, per_rule:
 def grid_plan(inputs: Inputs, as_of: AsOf) -> Plan:
     """Every visitor's retention grid cell (`cell`; null where a redefined grid has no cell for them)."""
     features = Features()
-    cell = grid_cell(Context(features, inputs, as_of)).alias("cell")
+    lowering = Lowering(Schema.of(inputs), Settings.of(inputs.config, as_of))
+    cell = translate(grid_cell(lowering), features.rows).alias("cell")
     visitors = visitor_frame(inputs, features, as_of)
     return Plan([], visitors.frame.select(VID, cell), checks=visitors)
 
@@ -93,7 +121,7 @@ def universe_scope(features: Features, inputs: Inputs, as_of: AsOf, outputs: lis
     """The narrowest set of visitors outside which no output can be true.
 
     When every segment needs an event that meets one of its event rules, or a chain of one of its sequences
-    (`needs_event`, from compile.required_events), only the visitors with such an event or chain. When no rule reads events one by one,
+    (`needs_event`, from required_events), only the visitors with such an event or chain. When no rule reads events one by one,
     a visitor without a profile and without a conversion has only default features (null profile columns,
     zero conversions). If every output is false for such a visitor, the universe can be profiles ∪
     converters (or just one of them), and the pass over all events that finds every visitor is not needed.
@@ -102,11 +130,10 @@ def universe_scope(features: Features, inputs: Inputs, as_of: AsOf, outputs: lis
         return MATCHING_EVENTS
     if samples:  # a sample's answer depends on the visitor's ID alone: the default row cannot tell
         return ALL
-    if features.reads_events_one_by_one or any(inputs.computes(c) for c in features.profile_columns):
+    if features.reads_events_one_by_one or features.predicted_columns:
         return ALL  # predictions value visitors without a profile or a conversion too
     schema = visitor_frame(inputs, features, as_of).frame.collect_schema()
-    defaults = {a.name: a.default for a in [*features.conversion_aggs.values(), *features.profile_tests.values()]}
-    row = pl.DataFrame({name: [defaults.get(name)] for name in schema}, schema=dict(schema))
+    row = pl.DataFrame({name: [None] for name in schema}, schema=dict(schema))
     if row.select(pl.any_horizontal(pl.lit(False), *outputs).fill_null(False)).item():
         return ALL
     if not features.conversion_aggs:

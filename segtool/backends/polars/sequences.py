@@ -16,37 +16,35 @@ per step, never joined pairwise.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 
 import polars as pl
 
-from ...language.timeframe import AsOf, exact_length
-from ...language.tree import LastPeriod
-from .events import EventTest, Test, matching_events
 from ...inputs.tables import UTC_US, VID
-
+from ...plan import ir
+from .events import EventTest, matching_events
+from .translate import Context
 
 
 @dataclass(frozen=True)
 class SequenceSpec:
-    steps: list[Test]
-    within: list[LastPeriod | None]  # per step; the first is None
-    then_not: Test | None
-    then_not_within: LastPeriod | None
-    period: pl.Expr  # the window every step's event lies in
+    steps: list[EventTest]
+    within: list[int | None]  # microseconds, per step; the first is None
+    then_not: EventTest | None
+    gap: int | None  # microseconds
+    until: datetime
+
+    @classmethod
+    def of(cls, chain: ir.Chain, ctx: Context) -> "SequenceSpec":
+        steps = [EventTest.of(f"step:{i}", "any", step, ctx) for i, step in enumerate(chain.steps)]
+        then_not = EventTest.of("then_not", "any", chain.then_not, ctx) if chain.then_not is not None else None
+        return cls(steps, list(chain.within), then_not, chain.gap, chain.until)
 
 
-def duration(period: LastPeriod) -> timedelta:
-    return exact_length(period)
-
-
-def sequence_flags(events: pl.LazyFrame, spec: SequenceSpec, name: str, as_of: AsOf,
-                   site_domains: tuple[str, ...]) -> pl.LazyFrame:
+def sequence_flags(events: pl.LazyFrame, spec: SequenceSpec, name: str, ctx: Context) -> pl.LazyFrame:
     """visitor_id and `name`: True for each visitor with a chain that matches (only those are listed)."""
-    tests = [EventTest.of(f"step:{i}", test, spec.period) for i, test in enumerate(spec.steps)]
-    if spec.then_not is not None:
-        tests.append(EventTest.of("then_not", spec.then_not, pl.lit(True)))
-    matched = matching_events(events, tests, site_domains).cache()  # one read; the sorts hold them anyway
+    tests = [*spec.steps, *([spec.then_not] if spec.then_not is not None else [])]
+    matched = matching_events(events, tests, ctx).cache()  # one read; the sorts hold them anyway
 
     def step_events(name: str) -> pl.LazyFrame:
         return matched.filter(pl.col(name)).select(VID, "timestamp").sort("timestamp")
@@ -59,13 +57,13 @@ def sequence_flags(events: pl.LazyFrame, spec: SequenceSpec, name: str, as_of: A
             check_sortedness=False)  # each side sorted by time above
         near = pl.col("before").is_not_null()
         if within is not None:
-            near = near & (pl.col("timestamp") - pl.col("before") <= pl.lit(duration(within)))
+            near = near & (pl.col("timestamp") - pl.col("before") <= pl.duration(microseconds=within))
         reached = joined.filter(near).select(VID, "timestamp")
     if spec.then_not is not None:
-        gap = pl.lit(duration(spec.then_not_within))
+        gap = pl.duration(microseconds=spec.gap)
         following = step_events("then_not").rename({"timestamp": "after"})
         joined = reached.join_asof(following, left_on="timestamp", right_on="after", by=VID, strategy="forward",
                                    allow_exact_matches=False, check_sortedness=False)
-        elapsed = pl.col("timestamp") + gap <= pl.lit(as_of.last_instant, dtype=UTC_US)
+        elapsed = pl.col("timestamp") + gap <= pl.lit(spec.until, dtype=UTC_US)
         reached = joined.filter(elapsed & (pl.col("after").is_null() | (pl.col("after") - pl.col("timestamp") > gap)))
     return reached.group_by(VID).agg(pl.lit(True).alias(name))

@@ -492,7 +492,7 @@ def compile_conversion(rule: Condition, ctx: Context) -> exp.Expression:
         found = ctx.needs._add(ctx.needs.conversions, "c", key, exp.Max(this=flag(row)), num(0))
         return negate_if(p, is_one(found))
     if rule.field.value_type == "instant":
-        return instant_test(_conversion(measure, rule, mask, ctx), p, ctx)
+        return instant_test(_conversion("first", rule, mask, ctx), p, ctx)
     if measure == "days_since_last":
         return apply(days_since(_conversion("last", rule, mask, ctx), ctx), p, "number", "integer", ctx)
     if measure not in CONVERSION_MEASURES:
@@ -508,7 +508,7 @@ def _items_flag(items: tuple[ItemCondition, ...], ctx: Context) -> exp.Expressio
 
 
 def compile_visits(rule: Condition, ctx: Context) -> exp.Expression:
-    aggregate = {"first": exp.Min, "last": exp.Max}.get(rule.field.measure)
+    aggregate = {"first_seen": exp.Min, "last_seen": exp.Max}.get(rule.field.measure)
     if aggregate is None:
         raise CompileError("not compiled to SQL yet; use the polars engine")
     instant = ctx.needs._add(ctx.needs.events, "v", ("visits", rule.field.measure), aggregate(this=exp.column("ts")))
