@@ -263,14 +263,17 @@ class Session:
         from .backends.sql.dialects import dialect as dialect_named
         from .backends.sql.statement import build, row_checks
 
+        from .plan.lower import Lowering, Schema, Settings, lower_segments
+
         self.check_data(segments)
         self.check_epoch_unit()
         inputs = self.inputs()
-        computed = frozenset(c for c in ("clv", "conversion_potential") if inputs.computes(c))
         named = {**(tables or {}), **self.config.engine.tables}
         sources, columns = sql_tables(inputs, dialect, named), sql_columns(inputs)
-        query = build(segments, sources, columns, self.as_of(), dialect_named(dialect), self.config.grid,
-                      self.config.conversion_events, computed, self.config.site_domains, per_rule)
+        lowering = Lowering(Schema.of(inputs), Settings.of(self.config, self.as_of()))
+        lowered = lower_segments(segments, lowering.schema, lowering.settings, per_rule=per_rule)
+        query = build(segments, lowered, lowering, sources, columns, dialect_named(dialect),
+                      self.config.conversion_events)
         statement = render(query, dialect)
         if not checks:
             return statement, None

@@ -199,14 +199,17 @@ def as_duckdb(text: str, dialect: str) -> str:
 
 
 @pytest.mark.parametrize("dialect", sorted(DIALECTS))
-def test_whole_days_are_an_exact_integer_division_in_every_dialect(dialect):
-    """A microsecond short of 3 days is 2 whole days. Trino's division went through DOUBLE, and Snowflake keeps
-    a quotient's 6 decimals, rounded, before TRUNC sees it."""
+@pytest.mark.parametrize("micros, days", [(3 * 86_400_000_000 - 1, 2), (86_400_000_000, 1), (0, 0), (-1, -1),
+                                          (-86_400_000_000, -1), (-86_400_000_001, -2)])
+def test_whole_days_are_an_exact_integer_division_in_every_dialect(dialect, micros, days):
+    """A microsecond short of 3 days is 2 whole days; a date a microsecond ahead is -1 (rounded down, as
+    polars does). Trino's division went through DOUBLE, and Snowflake keeps a quotient's 6 decimals, rounded,
+    before TRUNC sees it."""
     import duckdb
 
-    days = DIALECTS[dialect].whole_days(sqlglot.exp.Literal.number(3 * 86_400_000_000 - 1))
-    text = sqlglot.exp.select(days.as_("days")).sql(dialect=dialect)
-    assert duckdb.connect().execute(as_duckdb(text, dialect)).fetchone()[0] == 2
+    found = DIALECTS[dialect].floor_days(sqlglot.exp.Literal.number(micros))
+    text = sqlglot.exp.select(found.as_("days")).sql(dialect=dialect)
+    assert duckdb.connect().execute(as_duckdb(text, dialect)).fetchone()[0] == days
     assert not list(sqlglot.parse_one(text, read=dialect).find_all(sqlglot.exp.Trunc))
 
 
@@ -630,16 +633,29 @@ def test_skipped_rows_are_counted_and_judged_the_same_on_every_engine(ws: Worksp
     assert result.exit_code == 3 and "conversion_events" in result.stderr
 
 
-def test_a_text_operator_on_numbers_is_refused_at_its_rule(ws: Workspace):
-    """Polars reads integers as text for starts_with; the SQL engines refuse it (the engines write numbers as
-    text differently), naming the segment file, line and column, and the rule."""
+def test_a_text_operator_on_integers_reads_their_digits_on_every_engine(ws: Workspace):
+    """An integer column is its decimal digits to a text operator, alike on every engine."""
+    import polars as pl
+
+    ws.events(pageview("a"), pageview("b"), pageview("c"))
+    pl.DataFrame({"visitor_id": ["a", "b", "c"], "age": [41, 14, None]}).write_parquet(ws.root / "profiles.parquet")
+    path = ws.segment("rules:\n  - last_seen: {within: 30d}\n  - profile.age: {starts_with: '4'}\n")
+    for engine in ("polars", "duckdb"):
+        result = ws.cli("run", str(path), "--engine", engine, "--profiles", str(ws.root / "profiles.parquet"),
+                        "--as-of", "2024-06-30", "--config", str(ws.root / "segtool.yaml"))
+        assert result.ids == ["a"], engine
+
+
+def test_a_text_operator_on_floats_is_refused_at_its_rule_on_every_engine(ws: Workspace):
+    """Floating-point numbers have no one way to be written as text (1e20, 1e+20, 1.0E20): a text operator on
+    them is a segment error at the rule, whichever engine runs it."""
     import polars as pl
 
     ws.events(pageview("a"))
-    pl.DataFrame({"visitor_id": ["a"], "age": [41]}).write_parquet(ws.root / "profiles.parquet")
-    path = ws.segment("rules:\n  - last_seen: {within: 30d}\n  - profile.age: {starts_with: '4'}\n")
-    for command in (["run", "--engine", "duckdb"], ["sql"]):
+    pl.DataFrame({"visitor_id": ["a"], "score": [41.5]}).write_parquet(ws.root / "profiles.parquet")
+    path = ws.segment("rules:\n  - last_seen: {within: 30d}\n  - profile.score: {starts_with: '4'}\n")
+    for command in (["run"], ["run", "--engine", "duckdb"], ["sql"]):
         result = ws.cli(command[0], str(path), *command[1:], "--profiles", str(ws.root / "profiles.parquet"),
                         "--as-of", "2024-06-30", "--config", str(ws.root / "segtool.yaml"))
-        assert result.exit_code == 1
-        assert result.stderr.startswith(f"Error: {path}:3:5: profile.age: a text operator (starts_with)")
+        assert result.exit_code == 1, command
+        assert result.stderr.startswith(f"Error: {path}:3:5: starts_with: a text operator on a column of floating")

@@ -102,7 +102,11 @@ class Lowering:
 
 def lower_segments(segments: list[Segment], schema: Schema, settings: Settings, *, per_rule: bool = False,
                    columns: tuple[str, ...] = ()) -> ir.LoweredPlan:
-    ctx = Lowering(schema, settings)
+    return lower_with(Lowering(schema, settings), segments, per_rule=per_rule, columns=columns)
+
+
+def lower_with(ctx: "Lowering", segments: list[Segment], *, per_rule: bool = False,
+               columns: tuple[str, ...] = ()) -> ir.LoweredPlan:
     plans = []
     for segment in segments:
         rules = tuple(lower(rule, ctx) for rule in segment.top_rules) if per_rule else ()
@@ -161,7 +165,7 @@ def _condition(rule: Condition, ctx: Lowering) -> Node:
 @lower.register
 def _event_rule(rule: EventRule, ctx: Lowering) -> Node:
     """How many of the visitor's events in the period meet every condition on one and the same event."""
-    where = And((in_period(rule.period, ctx), *(event_condition(c, ctx, rule.loc) for c in rule.conditions)))
+    where = both(in_period(rule.period, ctx), *(event_condition(c, ctx, rule.loc) for c in rule.conditions))
     count = Coalesce((EventAggregate("count", where), Const(0.0)))
     return number_rule(count, rule.count)
 
@@ -169,7 +173,7 @@ def _event_rule(rule: EventRule, ctx: Lowering) -> Node:
 @lower.register
 def _sequence(rule: Sequence, ctx: Lowering) -> Node:
     period = in_period(rule.period, ctx)
-    steps = tuple(And((period, step_test(step, ctx, rule.loc))) for step in rule.steps)
+    steps = tuple(both(period, step_test(step, ctx, rule.loc)) for step in rule.steps)
     within = tuple(None if step.within is None else micros(step.within) for step in rule.steps)
     then_not = step_test(rule.then_not, ctx, rule.loc) if rule.then_not is not None else None
     gap = micros(rule.then_not.within) if rule.then_not is not None else None
@@ -177,7 +181,7 @@ def _sequence(rule: Sequence, ctx: Lowering) -> Node:
 
 
 def step_test(step: Step, ctx: Lowering, loc: Location | None) -> Node:
-    return And(tuple(event_condition(c, ctx, loc) for c in step.conditions))
+    return both(*(event_condition(c, ctx, loc) for c in step.conditions))
 
 
 def micros(period) -> int:
@@ -186,6 +190,12 @@ def micros(period) -> int:
 
 
 # -- values and tests ---------------------------------------------------------------------------------------
+def both(*parts: Node) -> Node:
+    """All of `parts` (those that are TRUE left out): a part alone is itself."""
+    kept = tuple(p for p in parts if p != TRUE)
+    return kept[0] if len(kept) == 1 else And(kept) if kept else TRUE
+
+
 def positive(p: Predicate) -> Predicate:
     return replace(p, negated=False, written="")
 
@@ -271,7 +281,7 @@ def event_field_test(name: str, p: Predicate, ctx: Lowering) -> Node:
     found = test(event_value(name, ctx), p, "text", "text")
     if name == "referrer":
         own = _own_host(Host(ctx.events("referrer")), ctx)
-        return found if own is None else And((found, Not(own)))
+        return found if own is None else both(found, Not(own))
     return found
 
 
@@ -287,7 +297,7 @@ def event_condition(c: EventCondition, ctx: Lowering, loc: Location | None) -> N
 
 def some_event(rule: Condition, ctx: Lowering) -> Node:
     """At least one event in the period whose value meets the positive operator; negation per visitor."""
-    where = And((in_period(rule.period, ctx), event_field_test(rule.field.name, positive(rule.predicate), ctx)))
+    where = both(in_period(rule.period, ctx), event_field_test(rule.field.name, positive(rule.predicate), ctx))
     return negate_if(rule.predicate, Coalesce((EventAggregate("any", where), FALSE)))
 
 
@@ -295,7 +305,7 @@ def some_event(rule: Condition, ctx: Lowering) -> Node:
 def conversion_mask(rule: Condition, ctx: Lowering) -> Node:
     mask = in_period(rule.period, ctx)
     if rule.items:
-        mask = And((mask, OrderHasLine(items_test(rule.items, ctx, rule.loc))))
+        mask = both(mask, OrderHasLine(items_test(rule.items, ctx, rule.loc)))
     return mask
 
 
@@ -307,7 +317,7 @@ def items_test(items: tuple[ItemCondition, ...], ctx: Lowering, loc: Location | 
         column = Column(c.column, "text" if kind == "absent" else kind)
         parts.append(negate_if(c.predicate, test(column, positive(c.predicate), catalog.item_value_type(c.column),
                                                  kind, loc)))
-    return And(tuple(parts))
+    return both(*parts)
 
 
 def _order_value(ctx: Lowering) -> Column:
@@ -322,7 +332,7 @@ def conversion_count(rule: Condition, ctx: Lowering) -> Node:
 def some_conversion_value(rule: Condition, ctx: Lowering) -> Node:
     """At least one conversion whose value meets the operator: tested per conversion."""
     p = rule.predicate
-    where = And((conversion_mask(rule, ctx), test(_order_value(ctx), positive(p), "number", "float")))
+    where = both(conversion_mask(rule, ctx), test(_order_value(ctx), positive(p), "number", "float"))
     return negate_if(p, Coalesce((ConversionAggregate("any", where), FALSE)))
 
 
@@ -372,7 +382,7 @@ def grid_cell(ctx: Lowering) -> Node:
             tests.append(NumberTest(days, "gte", float(cell.min_days)))
         if cell.max_days is not None:
             tests.append(NumberTest(days, "lte", float(cell.max_days)))
-        whens.append((And(tuple(tests)), Const(cell.name)))
+        whens.append((both(*tests), Const(cell.name)))
     return Case(tuple(whens), Const(None))
 
 

@@ -116,9 +116,13 @@ class Dialect:
             return exp.cast(exp.Div(this=exp.paren(multiple), expression=divisor), "BIGINT")
         return exp.IntDiv(this=dividend, expression=divisor)
 
-    def whole_days(self, micros: exp.Expression) -> exp.Expression:
-        """Whole days in a non-negative number of microseconds."""
-        return self.divide(micros, exp.Literal.number(MICROSECONDS_PER_DAY))
+    def floor_days(self, micros: exp.Expression) -> exp.Expression:
+        """Whole days in a number of microseconds, rounded down (towards the past where it is negative)."""
+        day = exp.Literal.number(MICROSECONDS_PER_DAY)
+        negative = exp.LT(this=micros.copy(), expression=exp.Literal.number(0))
+        behind = exp.Sub(this=exp.Sub(this=day.copy(), expression=exp.Literal.number(1)), expression=micros.copy())
+        return exp.Case(ifs=[exp.If(this=negative, true=exp.Neg(this=exp.paren(self.divide(exp.paren(behind), day.copy()))))],
+                        default=self.divide(micros, day))
 
     def ends_with(self, column, suffix: str) -> exp.Expression:
         if self.name != "trino":

@@ -13,6 +13,7 @@ from sqlglot import exp
 
 from ...language.timeframe import ISO_TEXT
 from .dialects import Dialect
+from .portable import WHITESPACE
 
 # After white space is stripped the text is ISO_TEXT, so the first match of each pattern (none anchored: the
 # text may still hold that white space) is the field it names; each group holds digits only.
@@ -61,6 +62,20 @@ def with_iso_fields(relation: exp.Expression, text: exp.Expression, stripped: ex
                     alias: str) -> exp.Expression:
     """`relation` with the fields of the ISO text `text` (`stripped`: the same without surrounding white space)
     as columns: taken apart once per row, for `iso_micros` to add up."""
+    fields = iso_fields(text, stripped, dialect)
+    return exp.select("*", *(value.as_(_column_name(name)) for name, value in fields.items())).from_(
+        relation).subquery(alias)
+
+
+def iso_micros_of(text: exp.Expression, dialect: Dialect) -> exp.Expression:
+    """`iso_micros` of one text value, its fields taken apart where they are used (for a value read once per
+    visitor, such as a profile's date)."""
+    stripped = exp.Trim(this=text.copy(), expression=exp.Literal.string(WHITESPACE))
+    return iso_micros(dialect, iso_fields(text, stripped, dialect))
+
+
+def iso_fields(text: exp.Expression, stripped: exp.Expression, dialect: Dialect) -> dict[str, exp.Expression]:
+    """The fields of ISO text, each an expression over `text`."""
     def field(name: str) -> exp.Expression:
         return exp.cast(dialect.extract(text, FIELDS[name], False), "BIGINT")
 
@@ -76,19 +91,21 @@ def with_iso_fields(relation: exp.Expression, text: exp.Expression, stripped: ex
               "day": field("day"), "clock": clock, "zone_hour": zero_if_missing(field("zone_hour")),
               "zone_minute": zero_if_missing(field("zone_minute")),
               "zone_sign": exp.Case(ifs=[exp.If(this=west, true=_n(-1))], default=_n(1))}
-    return exp.select("*", *(value.as_(_column_name(name)) for name, value in fields.items())).from_(
-        relation).subquery(alias)
+    return fields
 
 
-def iso_micros(dialect: Dialect) -> exp.Expression:
-    """Microseconds since the epoch (UTC) from the columns `with_iso_fields` adds; NULL where the text is no
-    ISO text or names no day of the calendar."""
+def iso_micros(dialect: Dialect, fields: dict[str, exp.Expression] | None = None) -> exp.Expression:
+    """Microseconds since the epoch (UTC) from the columns `with_iso_fields` adds (or the `fields`
+    themselves); NULL where the text is no ISO text or names no day of the calendar."""
+    def get(name: str) -> exp.Expression:
+        return fields[name].copy() if fields is not None else _column(name)
+
     year, month, day, clock, zone_hour, zone_minute, zone_sign = map(
-        _column, ("year", "month", "day", "clock", "zone_hour", "zone_minute", "zone_sign"))
+        get, ("year", "month", "day", "clock", "zone_hour", "zone_minute", "zone_sign"))
     offset = _sum(_op(exp.Mul, zone_hour, _n(MICROS["hour"])), _op(exp.Mul, zone_minute, _n(MICROS["minute"])))
     local = _sum(_op(exp.Mul, days_from_civil(year, month, day, dialect), _n(DAY)), clock)
     utc = _op(exp.Sub, local, _op(exp.Mul, zone_sign, offset))
-    valid = exp.and_(_column("iso"), exp.Between(this=month, low=_n(1), high=_n(12)),
+    valid = exp.and_(get("iso"), exp.Between(this=month, low=_n(1), high=_n(12)),
                      exp.Between(this=day, low=_n(1), high=days_in_month(year, month)),
                      exp.LTE(this=zone_hour, expression=_n(23)), exp.LTE(this=zone_minute, expression=_n(59)))
     return exp.Case(ifs=[exp.If(this=valid, true=utc)])

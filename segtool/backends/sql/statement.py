@@ -11,7 +11,10 @@ from sqlglot import exp
 from ...language.catalog import NUMBER_COLUMNS
 from ...language.timeframe import NUMBER_TEXT, AsOf
 from ...language.tree import Segment
-from .compiler import TRUE, CompileError, Columns, Context, Needs, flag, micros, num, trimmed, two_valued
+from ...plan import ir
+from ...plan.lower import Lowering, lower
+from .compiler import (TRUE, CompileError, Columns, Context, Needs, flag, micros, num, predicted_column, translate,
+                       trimmed, two_valued)
 from .dialects import Dialect
 from .iso import iso_micros, with_iso_fields
 from .portable import WHITESPACE
@@ -39,22 +42,47 @@ class Tables:
     profiles: Source | None
     items: Source | None
     timestamp_format: str = "iso"
+    predictions: Source | None = None  # visitor_id and the columns the models compute
 
 
 def segment_column(index: int) -> str:
     return f"segment_{index}"
 
 
-def build(segments: list[Segment], tables: Tables, columns: Columns, as_of: AsOf, dialect: Dialect, grid,
-          conversion_events: tuple[str, ...], computed: frozenset[str] = frozenset(),
-          site_domains: tuple[str, ...] = (), per_rule: bool = False) -> exp.Select:
-    ctx = Context(Needs(), columns, as_of, dialect, grid, conversion_events, site_domains, computed)
-    answers = [ctx.answer(s).as_(segment_column(i)) for i, s in enumerate(segments)]
-    if per_rule:
-        from .compiler import translate
+def _answer(answer: ir.Node, segment: Segment, lowering: Lowering, ctx: Context) -> exp.Expression:
+    """A segment's answer; what cannot be compiled is refused at the top-level rule that asks for it."""
+    try:
+        return translate(answer, ctx)
+    except CompileError as refused:
+        if refused.location is not None:
+            raise
+        for rule in segment.top_rules:
+            try:
+                translate(lower(rule, lowering), Context(Needs(), ctx.dialect, predictions=ctx.predictions))
+            except CompileError as exc:
+                raise CompileError(f"{rule_name(rule)}: {exc}", getattr(rule, "loc", None)) from None
+        raise
 
-        answers += [translate(rule, ctx).as_(f"{segment_column(i)}_rule_{j}")
-                    for i, s in enumerate(segments) for j, rule in enumerate(s.top_rules)]
+
+def rule_name(rule) -> str:
+    """A rule as the segment file names it: its field, or its kind."""
+    field = getattr(rule, "field", None)
+    if field is not None:
+        return field.name
+    return {"EventRule": "event", "SegmentRef": "segment", "AllOf": "all", "AnyOf": "any"}.get(
+        type(rule).__name__, type(rule).__name__.lower())
+
+
+def build(segments: list[Segment], lowered: ir.LoweredPlan, lowering: Lowering, tables: Tables, columns: Columns,
+          dialect: Dialect, conversion_events: tuple[str, ...]) -> exp.Select:
+    """The statement of a lowered plan (`lowering` lowered it, from `segments`: their rules' positions name
+    what the SQL engines refuse)."""
+    ctx = Context(Needs(), dialect, predictions=tables.predictions is not None)
+    answers = []
+    for i, (segment, plan) in enumerate(zip(segments, lowered.segments)):
+        answers.append(_answer(plan.answer, segment, lowering, ctx).as_(segment_column(i)))
+        answers += [translate(rule, ctx).as_(f"{segment_column(i)}_rule_{j}") for j, rule in enumerate(plan.rules)]
+    as_of = lowering.as_of
     needs = ctx.needs
     ctes = [("ev", _events(tables, columns, needs, dialect)),
             ("ev_ok", exp.select("*", *(value.as_(name) for name, value in needs.derived.items()))
@@ -76,7 +104,7 @@ def build(segments: list[Segment], tables: Tables, columns: Columns, as_of: AsOf
                 raise CompileError("a rule uses `items`, but no items table is configured (data.items or --items)")
             ctes.append(("item_flags", _item_flags(tables.items, columns, needs, dialect)))
         ctes.append(("conv", _conversions(conversion_events, [n for n, _ in needs.items.values()])))
-        ctes.append(("per_conversion", exp.select("visitor_id", *(e.as_(n) for n, e, _ in needs.conversions.values()))
+        ctes.append(("per_conversion", exp.select("visitor_id", *(e.as_(n) for n, e in needs.conversions.values()))
                      .from_("conv").group_by("visitor_id")))
         joins.append("per_conversion")
     for name, spec in needs.sequences.values():
@@ -86,6 +114,11 @@ def build(segments: list[Segment], tables: Tables, columns: Columns, as_of: AsOf
         ctes.append(("per_profile", exp.select("visitor_id", *(e.as_(n) for n, e in needs.profile.values()))
                      .from_("prof")))
         joins.append("per_profile")
+    if needs.predicted:
+        ctes.append(("per_prediction", exp.select(
+            exp.column("visitor_id"), *(exp.column(c).as_(predicted_column(c)) for c in sorted(needs.predicted)))
+            .from_(tables.predictions.relation)))
+        joins.append("per_prediction")
     visitors = exp.select("universe.visitor_id", *_feature_columns(needs, tables, joins),
                           *(dialect.md5_bucket(exp.DPipe(this=exp.Literal.string(f"{seed}:"),
                                                          expression=exp.column("visitor_id", "universe"))).as_(name)
@@ -353,9 +386,7 @@ def _nearest(kept, looked_up, aggregate, side: str) -> exp.Select:
 def _feature_columns(needs: Needs, tables: Tables, joins: list[str]) -> list[exp.Expression]:
     columns = [exp.column(n, "per_event").as_(n) for n, _ in needs.events.values()]
     columns += [exp.column(n, f"per_{n}").as_(n) for n, _ in needs.sequences.values()]
-    columns += [exp.column(n, "per_conversion").as_(n) for n, _, _ in needs.conversions.values()]
-    if "per_profile" in joins:
-        columns += [exp.column(n, "per_profile").as_(n) for n, _ in needs.profile.values()]
-    else:
-        columns += [exp.Literal.number(0).as_(n) for n, _ in needs.profile.values()]
+    columns += [exp.column(n, "per_conversion").as_(n) for n, _ in needs.conversions.values()]
+    columns += [exp.column(n, "per_profile").as_(n) for n, _ in needs.profile.values()]
+    columns += [exp.column(predicted_column(c), "per_prediction").as_(predicted_column(c)) for c in sorted(needs.predicted)]
     return columns

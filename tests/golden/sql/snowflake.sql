@@ -69,40 +69,37 @@ WITH ev AS (
         '^www[.]',
         ''
       )
-    END AS derived_referrer_domain,
-    COALESCE(
-      utm_campaign,
-      CASE
-        WHEN CHARINDEX(
-          '%',
-          CASE
-            WHEN REGEXP_INSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 0, 'c') > 0
-            THEN COALESCE(
-              NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 'e', 1), ''),
-              ''
-            )
-          END
-        ) > 0
-        OR CHARINDEX(
-          '+',
-          CASE
-            WHEN REGEXP_INSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 0, 'c') > 0
-            THEN COALESCE(
-              NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 'e', 1), ''),
-              ''
-            )
-          END
-        ) > 0
-        THEN CASE WHEN CHARINDEX('', CASE WHEN REGEXP_INSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 0, 'c') > 0 THEN COALESCE(NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 'e', 1), ''), '') END) > 0 OR CHARINDEX('', REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REGEXP_REPLACE(REPLACE(CASE WHEN REGEXP_INSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 0, 'c') > 0 THEN COALESCE(NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 'e', 1), ''), '') END, '+', ' '), '%([0-9A-Fa-f][0-9A-Fa-f])', '\\1'), '20', ' '), '21', '!'), '22', '"'), '23', '#'), '24', '$'), '25', '%'), '26', '&'), '27', '\''), '28', '('), '29', ')'), '2A', '*'), '2a', '*'), '2B', '+'), '2b', '+'), '2C', ','), '2c', ','), '2D', '-'), '2d', '-'), '2E', '.'), '2e', '.'), '2F', '/'), '2f', '/'), '30', '0'), '31', '1'), '32', '2'), '33', '3'), '34', '4'), '35', '5'), '36', '6'), '37', '7'), '38', '8'), '39', '9'), '3A', ':'), '3a', ':'), '3B', ';'), '3b', ';'), '3C', '<'), '3c', '<'), '3D', '='), '3d', '='), '3E', '>'), '3e', '>'), '3F', '?'), '3f', '?'), '40', '@'), '41', 'A'), '42', 'B'), '43', 'C'), '44', 'D'), '45', 'E'), '46', 'F'), '47', 'G'), '48', 'H'), '49', 'I'), '4A', 'J'), '4a', 'J'), '4B', 'K'), '4b', 'K'), '4C', 'L'), '4c', 'L'), '4D', 'M'), '4d', 'M'), '4E', 'N'), '4e', 'N'), '4F', 'O'), '4f', 'O'), '50', 'P'), '51', 'Q'), '52', 'R'), '53', 'S'), '54', 'T'), '55', 'U'), '56', 'V'), '57', 'W'), '58', 'X'), '59', 'Y'), '5A', 'Z'), '5a', 'Z'), '5B', '['), '5b', '['), '5C', '\\'), '5c', '\\'), '5D', ']'), '5d', ']'), '5E', '^'), '5e', '^'), '5F', '_'), '5f', '_'), '60', '`'), '61', 'a'), '62', 'b'), '63', 'c'), '64', 'd'), '65', 'e'), '66', 'f'), '67', 'g'), '68', 'h'), '69', 'i'), '6A', 'j'), '6a', 'j'), '6B', 'k'), '6b', 'k'), '6C', 'l'), '6c', 'l'), '6D', 'm'), '6d', 'm'), '6E', 'n'), '6e', 'n'), '6F', 'o'), '6f', 'o'), '70', 'p'), '71', 'q'), '72', 'r'), '73', 's'), '74', 't'), '75', 'u'), '76', 'v'), '77', 'w'), '78', 'x'), '79', 'y'), '7A', 'z'), '7a', 'z'), '7B', '{'), '7b', '{'), '7C', '|'), '7c', '|'), '7D', '}'), '7d', '}'), '7E', '~'), '7e', '~')) > 0 THEN CAST(CAST('segtool: a UTM read from a URL holds a percent-encoded character beyond printable ASCII, which the SQL engines do not decode; run it with the polars engine' AS INT) AS VARCHAR) ELSE REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REGEXP_REPLACE(REPLACE(CASE WHEN REGEXP_INSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 0, 'c') > 0 THEN COALESCE(NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 'e', 1), ''), '') END, '+', ' '), '%([0-9A-Fa-f][0-9A-Fa-f])', '\\1'), '20', ' '), '21', '!'), '22', '"'), '23', '#'), '24', '$'), '25', '%'), '26', '&'), '27', '\''), '28', '('), '29', ')'), '2A', '*'), '2a', '*'), '2B', '+'), '2b', '+'), '2C', ','), '2c', ','), '2D', '-'), '2d', '-'), '2E', '.'), '2e', '.'), '2F', '/'), '2f', '/'), '30', '0'), '31', '1'), '32', '2'), '33', '3'), '34', '4'), '35', '5'), '36', '6'), '37', '7'), '38', '8'), '39', '9'), '3A', ':'), '3a', ':'), '3B', ';'), '3b', ';'), '3C', '<'), '3c', '<'), '3D', '='), '3d', '='), '3E', '>'), '3e', '>'), '3F', '?'), '3f', '?'), '40', '@'), '41', 'A'), '42', 'B'), '43', 'C'), '44', 'D'), '45', 'E'), '46', 'F'), '47', 'G'), '48', 'H'), '49', 'I'), '4A', 'J'), '4a', 'J'), '4B', 'K'), '4b', 'K'), '4C', 'L'), '4c', 'L'), '4D', 'M'), '4d', 'M'), '4E', 'N'), '4e', 'N'), '4F', 'O'), '4f', 'O'), '50', 'P'), '51', 'Q'), '52', 'R'), '53', 'S'), '54', 'T'), '55', 'U'), '56', 'V'), '57', 'W'), '58', 'X'), '59', 'Y'), '5A', 'Z'), '5a', 'Z'), '5B', '['), '5b', '['), '5C', '\\'), '5c', '\\'), '5D', ']'), '5d', ']'), '5E', '^'), '5e', '^'), '5F', '_'), '5f', '_'), '60', '`'), '61', 'a'), '62', 'b'), '63', 'c'), '64', 'd'), '65', 'e'), '66', 'f'), '67', 'g'), '68', 'h'), '69', 'i'), '6A', 'j'), '6a', 'j'), '6B', 'k'), '6b', 'k'), '6C', 'l'), '6c', 'l'), '6D', 'm'), '6d', 'm'), '6E', 'n'), '6e', 'n'), '6F', 'o'), '6f', 'o'), '70', 'p'), '71', 'q'), '72', 'r'), '73', 's'), '74', 't'), '75', 'u'), '76', 'v'), '77', 'w'), '78', 'x'), '79', 'y'), '7A', 'z'), '7a', 'z'), '7B', '{'), '7b', '{'), '7C', '|'), '7c', '|'), '7D', '}'), '7d', '}'), '7E', '~'), '7e', '~') END
-        ELSE CASE
+    END AS derived_0,
+    CASE
+      WHEN CHARINDEX(
+        '%',
+        CASE
           WHEN REGEXP_INSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 0, 'c') > 0
           THEN COALESCE(
             NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 'e', 1), ''),
             ''
           )
         END
+      ) > 0
+      OR CHARINDEX(
+        '+',
+        CASE
+          WHEN REGEXP_INSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 0, 'c') > 0
+          THEN COALESCE(
+            NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 'e', 1), ''),
+            ''
+          )
+        END
+      ) > 0
+      THEN CASE WHEN CHARINDEX('', CASE WHEN REGEXP_INSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 0, 'c') > 0 THEN COALESCE(NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 'e', 1), ''), '') END) > 0 OR CHARINDEX('', REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REGEXP_REPLACE(REPLACE(CASE WHEN REGEXP_INSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 0, 'c') > 0 THEN COALESCE(NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 'e', 1), ''), '') END, '+', ' '), '%([0-9A-Fa-f][0-9A-Fa-f])', '\\1'), '20', ' '), '21', '!'), '22', '"'), '23', '#'), '24', '$'), '25', '%'), '26', '&'), '27', '\''), '28', '('), '29', ')'), '2A', '*'), '2a', '*'), '2B', '+'), '2b', '+'), '2C', ','), '2c', ','), '2D', '-'), '2d', '-'), '2E', '.'), '2e', '.'), '2F', '/'), '2f', '/'), '30', '0'), '31', '1'), '32', '2'), '33', '3'), '34', '4'), '35', '5'), '36', '6'), '37', '7'), '38', '8'), '39', '9'), '3A', ':'), '3a', ':'), '3B', ';'), '3b', ';'), '3C', '<'), '3c', '<'), '3D', '='), '3d', '='), '3E', '>'), '3e', '>'), '3F', '?'), '3f', '?'), '40', '@'), '41', 'A'), '42', 'B'), '43', 'C'), '44', 'D'), '45', 'E'), '46', 'F'), '47', 'G'), '48', 'H'), '49', 'I'), '4A', 'J'), '4a', 'J'), '4B', 'K'), '4b', 'K'), '4C', 'L'), '4c', 'L'), '4D', 'M'), '4d', 'M'), '4E', 'N'), '4e', 'N'), '4F', 'O'), '4f', 'O'), '50', 'P'), '51', 'Q'), '52', 'R'), '53', 'S'), '54', 'T'), '55', 'U'), '56', 'V'), '57', 'W'), '58', 'X'), '59', 'Y'), '5A', 'Z'), '5a', 'Z'), '5B', '['), '5b', '['), '5C', '\\'), '5c', '\\'), '5D', ']'), '5d', ']'), '5E', '^'), '5e', '^'), '5F', '_'), '5f', '_'), '60', '`'), '61', 'a'), '62', 'b'), '63', 'c'), '64', 'd'), '65', 'e'), '66', 'f'), '67', 'g'), '68', 'h'), '69', 'i'), '6A', 'j'), '6a', 'j'), '6B', 'k'), '6b', 'k'), '6C', 'l'), '6c', 'l'), '6D', 'm'), '6d', 'm'), '6E', 'n'), '6e', 'n'), '6F', 'o'), '6f', 'o'), '70', 'p'), '71', 'q'), '72', 'r'), '73', 's'), '74', 't'), '75', 'u'), '76', 'v'), '77', 'w'), '78', 'x'), '79', 'y'), '7A', 'z'), '7a', 'z'), '7B', '{'), '7b', '{'), '7C', '|'), '7c', '|'), '7D', '}'), '7d', '}'), '7E', '~'), '7e', '~')) > 0 THEN CAST(CAST('segtool: a UTM read from a URL holds a percent-encoded character beyond printable ASCII, which the SQL engines do not decode; run it with the polars engine' AS INT) AS VARCHAR) ELSE REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REGEXP_REPLACE(REPLACE(CASE WHEN REGEXP_INSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 0, 'c') > 0 THEN COALESCE(NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 'e', 1), ''), '') END, '+', ' '), '%([0-9A-Fa-f][0-9A-Fa-f])', '\\1'), '20', ' '), '21', '!'), '22', '"'), '23', '#'), '24', '$'), '25', '%'), '26', '&'), '27', '\''), '28', '('), '29', ')'), '2A', '*'), '2a', '*'), '2B', '+'), '2b', '+'), '2C', ','), '2c', ','), '2D', '-'), '2d', '-'), '2E', '.'), '2e', '.'), '2F', '/'), '2f', '/'), '30', '0'), '31', '1'), '32', '2'), '33', '3'), '34', '4'), '35', '5'), '36', '6'), '37', '7'), '38', '8'), '39', '9'), '3A', ':'), '3a', ':'), '3B', ';'), '3b', ';'), '3C', '<'), '3c', '<'), '3D', '='), '3d', '='), '3E', '>'), '3e', '>'), '3F', '?'), '3f', '?'), '40', '@'), '41', 'A'), '42', 'B'), '43', 'C'), '44', 'D'), '45', 'E'), '46', 'F'), '47', 'G'), '48', 'H'), '49', 'I'), '4A', 'J'), '4a', 'J'), '4B', 'K'), '4b', 'K'), '4C', 'L'), '4c', 'L'), '4D', 'M'), '4d', 'M'), '4E', 'N'), '4e', 'N'), '4F', 'O'), '4f', 'O'), '50', 'P'), '51', 'Q'), '52', 'R'), '53', 'S'), '54', 'T'), '55', 'U'), '56', 'V'), '57', 'W'), '58', 'X'), '59', 'Y'), '5A', 'Z'), '5a', 'Z'), '5B', '['), '5b', '['), '5C', '\\'), '5c', '\\'), '5D', ']'), '5d', ']'), '5E', '^'), '5e', '^'), '5F', '_'), '5f', '_'), '60', '`'), '61', 'a'), '62', 'b'), '63', 'c'), '64', 'd'), '65', 'e'), '66', 'f'), '67', 'g'), '68', 'h'), '69', 'i'), '6A', 'j'), '6a', 'j'), '6B', 'k'), '6b', 'k'), '6C', 'l'), '6c', 'l'), '6D', 'm'), '6d', 'm'), '6E', 'n'), '6e', 'n'), '6F', 'o'), '6f', 'o'), '70', 'p'), '71', 'q'), '72', 'r'), '73', 's'), '74', 't'), '75', 'u'), '76', 'v'), '77', 'w'), '78', 'x'), '79', 'y'), '7A', 'z'), '7a', 'z'), '7B', '{'), '7b', '{'), '7C', '|'), '7c', '|'), '7D', '}'), '7d', '}'), '7E', '~'), '7e', '~') END
+      ELSE CASE
+        WHEN REGEXP_INSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 0, 'c') > 0
+        THEN COALESCE(
+          NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 'e', 1), ''),
+          ''
+        )
       END
-    ) AS derived_utm_campaign
+    END AS derived_1
   FROM ev
   WHERE
     NOT ts IS NULL AND ts <= 1782820800000000
@@ -147,17 +144,14 @@ WITH ev AS (
     visitor_id,
     MAX(
       CASE
-        WHEN TRUE
-        AND (
+        WHEN (
           COALESCE((
             CHARINDEX('facebook', referrer) > 0
           ), FALSE)
-          AND NOT COALESCE(
-            (
-              derived_referrer_domain = 'shop.example'
-              OR ENDSWITH(derived_referrer_domain, '.shop.example')
-            ),
-            FALSE
+          AND NOT (
+            COALESCE((
+              derived_0 = 'shop.example' OR ENDSWITH(derived_0, '.shop.example')
+            ), FALSE)
           )
         )
         THEN 1
@@ -166,15 +160,25 @@ WITH ev AS (
     ) AS e0,
     MAX(
       CASE
-        WHEN TRUE
-        AND COALESCE((
-          REGEXP_INSTR(derived_utm_campaign, 'sale', 1, 1, 0, 'i') > 0
-        ), FALSE)
+        WHEN COALESCE(
+          (
+            REGEXP_INSTR(COALESCE(utm_campaign, derived_1), 'sale', 1, 1, 0, 'i') > 0
+          ),
+          FALSE
+        )
         THEN 1
         ELSE 0
       END
     ) AS e1,
-    MAX(ts) AS v2
+    MAX(
+      CASE
+        WHEN COALESCE((
+          NOT ts IS NULL AND ts > 1775044800000000
+        ), FALSE)
+        THEN 1
+        ELSE 0
+      END
+    ) AS e2
   FROM ev_ok
   GROUP BY
     visitor_id
@@ -235,11 +239,19 @@ WITH ev AS (
 ), per_conversion AS (
   SELECT
     visitor_id,
-    COUNT(CASE WHEN NOT ts IS NULL AND ts > 1775044800000000 THEN ts END) AS c0,
+    SUM(
+      CASE
+        WHEN COALESCE((
+          NOT ts IS NULL AND ts > 1775044800000000
+        ), FALSE)
+        THEN 1
+        ELSE 0
+      END
+    ) AS c0,
     MIN(CASE WHEN TRUE THEN ts END) AS c1,
-    COUNT(CASE WHEN TRUE THEN ts END) AS c2,
+    SUM(CASE WHEN TRUE THEN 1 ELSE 0 END) AS c2,
     MAX(CASE WHEN TRUE THEN ts END) AS c3,
-    COUNT(CASE WHEN TRUE AND COALESCE(i0, 0) = 1 THEN ts END) AS c4
+    SUM(CASE WHEN COALESCE(i0, 0) = 1 THEN 1 ELSE 0 END) AS c4
   FROM conv
   GROUP BY
     visitor_id
@@ -249,44 +261,32 @@ WITH ev AS (
     ts,
     COALESCE(
       (
-        COALESCE(
-          (
-            (
-              NOT ts IS NULL AND ts > 1780228800000000
-            )
-            AND (
-              TRUE AND COALESCE((
-                event_type = 'add_to_cart'
-              ), FALSE)
-            )
-          ),
-          FALSE
+        (
+          COALESCE((
+            NOT ts IS NULL AND ts > 1780228800000000
+          ), FALSE)
+          AND COALESCE((
+            event_type = 'add_to_cart'
+          ), FALSE)
         )
       ),
       FALSE
     ) AS step_0,
     COALESCE(
       (
-        COALESCE(
-          (
-            (
-              NOT ts IS NULL AND ts > 1780228800000000
-            )
-            AND (
-              TRUE AND COALESCE((
-                event_type = 'begin_checkout'
-              ), FALSE)
-            )
-          ),
-          FALSE
+        (
+          COALESCE((
+            NOT ts IS NULL AND ts > 1780228800000000
+          ), FALSE)
+          AND COALESCE((
+            event_type = 'begin_checkout'
+          ), FALSE)
         )
       ),
       FALSE
     ) AS step_1,
     COALESCE((
-      TRUE AND COALESCE((
-        event_type = 'conversion'
-      ), FALSE)
+      event_type = 'conversion'
     ), FALSE) AS then_not
   FROM ev_ok
 ), q0_reached_0 AS (
@@ -386,52 +386,70 @@ WITH ev AS (
 ), per_profile AS (
   SELECT
     visitor_id,
-    CASE
-      WHEN COALESCE(
+    COALESCE(
+      (
         (
           12742.0176 * ASIN(
             SQRT(
-              POWER(
-                SIN(
+              (
+                (
+                  POWER(
+                    SIN(
+                      (
+                        (
+                          (
+                            CASE
+                              WHEN NOT CAST(latitude AS DOUBLE) = CAST('NaN' AS DOUBLE)
+                              THEN CAST(latitude AS DOUBLE)
+                            END * 0.017453292519943295
+                          ) - 0.7935012035156823
+                        ) * 0.5
+                      )
+                    ),
+                    2.0
+                  )
+                ) + (
                   (
-                    CASE
-                      WHEN NOT CAST(latitude AS DOUBLE) = CAST('NaN' AS DOUBLE)
-                      THEN CAST(latitude AS DOUBLE)
-                    END * 0.017453292519943295 - 0.7935012035156823
-                  ) * 0.5
-                ),
-                2
-              ) + 0.7013539153453 * COS(
-                CASE
-                  WHEN NOT CAST(latitude AS DOUBLE) = CAST('NaN' AS DOUBLE)
-                  THEN CAST(latitude AS DOUBLE)
-                END * 0.017453292519943295
-              ) * POWER(
-                SIN(
-                  (
-                    CASE
-                      WHEN NOT CAST(longitude AS DOUBLE) = CAST('NaN' AS DOUBLE)
-                      THEN CAST(longitude AS DOUBLE)
-                    END * 0.017453292519943295 - 0.16038720614494412
-                  ) * 0.5
-                ),
-                2
+                    0.7013539153453 * COS(
+                      (
+                        CASE
+                          WHEN NOT CAST(latitude AS DOUBLE) = CAST('NaN' AS DOUBLE)
+                          THEN CAST(latitude AS DOUBLE)
+                        END * 0.017453292519943295
+                      )
+                    )
+                  ) * (
+                    POWER(
+                      SIN(
+                        (
+                          (
+                            (
+                              CASE
+                                WHEN NOT CAST(longitude AS DOUBLE) = CAST('NaN' AS DOUBLE)
+                                THEN CAST(longitude AS DOUBLE)
+                              END * 0.017453292519943295
+                            ) - 0.16038720614494412
+                          ) * 0.5
+                        )
+                      ),
+                      2.0
+                    )
+                  )
+                )
               )
             )
-          ) <= 5.000000001
-        ),
-        FALSE
-      )
-      THEN 1
-      ELSE 0
-    END AS p0
+          )
+        ) <= 5.000000001
+      ),
+      FALSE
+    ) AS p0
   FROM prof
 ), visitors AS (
   SELECT
     universe.visitor_id,
     per_event.e0 AS e0,
     per_event.e1 AS e1,
-    per_event.v2 AS v2,
+    per_event.e2 AS e2,
     per_q0.q0 AS q0,
     per_conversion.c0 AS c0,
     per_conversion.c1 AS c1,
@@ -458,39 +476,28 @@ WITH ev AS (
 SELECT
   visitor_id,
   (
-    COALESCE(
-      (
-        CASE
-          WHEN NOT CAST(COALESCE(c0, 0) AS DOUBLE) = CAST('NaN' AS DOUBLE)
-          THEN CAST(COALESCE(c0, 0) AS DOUBLE)
-        END = 1.0
-      ),
-      FALSE
-    )
+    COALESCE((
+      COALESCE(c0, 0.0) = 1.0
+    ), FALSE)
   ) AS segment_0,
   (
-    COALESCE(e0, 0) = 1
+    COALESCE(e0 = 1, FALSE)
   ) AS segment_1,
   (
-    COALESCE(e1, 0) = 1
+    COALESCE(e1 = 1, FALSE)
   ) AS segment_2,
   (
-    COALESCE(q0, 0) = 1
+    COALESCE(COALESCE(q0, 0) = 1, FALSE)
   ) AS segment_3,
   (
-    COALESCE(p0, 0) = 1
+    COALESCE(p0, FALSE)
   ) AS segment_4,
   (
-    COALESCE((
-      NOT v2 IS NULL AND v2 > 1775044800000000 AND v2 <= 1782820800000000
-    ), FALSE)
+    COALESCE(e2 = 1, FALSE)
     AND NOT (
       (
-        COALESCE((
-          NOT v2 IS NULL AND v2 > 1775044800000000 AND v2 <= 1782820800000000
-        ), FALSE)
-        AND COALESCE((
-          b0 < 1000
+        COALESCE(e2 = 1, FALSE) AND COALESCE((
+          b0 < 1000.0
         ), FALSE)
       )
     )
@@ -506,133 +513,334 @@ SELECT
     COALESCE(
       (
         CASE
-          WHEN COALESCE((
-            COALESCE(c2, 0) >= 0 AND COALESCE(c2, 0) <= 0
-          ), FALSE)
+          WHEN (
+            COALESCE((
+              COALESCE(c2, 0.0) >= 0.0
+            ), FALSE)
+            AND COALESCE((
+              COALESCE(c2, 0.0) <= 0.0
+            ), FALSE)
+          )
           THEN 'never_converted'
-          WHEN COALESCE(
-            (
-              COALESCE(c2, 0) >= 1
-              AND COALESCE(c2, 0) <= 1
-              AND CAST((
-                (
-                  1782820800000000 - c3
-                ) - (
-                  (
+          WHEN (
+            COALESCE((
+              COALESCE(c2, 0.0) >= 1.0
+            ), FALSE)
+            AND COALESCE((
+              COALESCE(c2, 0.0) <= 1.0
+            ), FALSE)
+            AND COALESCE(
+              (
+                CASE
+                  WHEN (
                     1782820800000000 - c3
-                  ) % 86400000000
-                )
-              ) / 86400000000 AS BIGINT) >= 0
-              AND CAST((
-                (
-                  1782820800000000 - c3
-                ) - (
-                  (
+                  ) < 0
+                  THEN -(
+                    CAST((
+                      (
+                        86400000000 - 1 - (
+                          1782820800000000 - c3
+                        )
+                      ) - (
+                        (
+                          86400000000 - 1 - (
+                            1782820800000000 - c3
+                          )
+                        ) % 86400000000
+                      )
+                    ) / 86400000000 AS BIGINT)
+                  )
+                  ELSE CAST((
+                    (
+                      1782820800000000 - c3
+                    ) - (
+                      (
+                        1782820800000000 - c3
+                      ) % 86400000000
+                    )
+                  ) / 86400000000 AS BIGINT)
+                END >= 0.0
+              ),
+              FALSE
+            )
+            AND COALESCE(
+              (
+                CASE
+                  WHEN (
                     1782820800000000 - c3
-                  ) % 86400000000
-                )
-              ) / 86400000000 AS BIGINT) <= 90
-            ),
-            FALSE
+                  ) < 0
+                  THEN -(
+                    CAST((
+                      (
+                        86400000000 - 1 - (
+                          1782820800000000 - c3
+                        )
+                      ) - (
+                        (
+                          86400000000 - 1 - (
+                            1782820800000000 - c3
+                          )
+                        ) % 86400000000
+                      )
+                    ) / 86400000000 AS BIGINT)
+                  )
+                  ELSE CAST((
+                    (
+                      1782820800000000 - c3
+                    ) - (
+                      (
+                        1782820800000000 - c3
+                      ) % 86400000000
+                    )
+                  ) / 86400000000 AS BIGINT)
+                END <= 90.0
+              ),
+              FALSE
+            )
           )
           THEN 'one_time_buyer'
-          WHEN COALESCE(
-            (
-              COALESCE(c2, 0) >= 2
-              AND COALESCE(c2, 0) <= 3
-              AND CAST((
-                (
-                  1782820800000000 - c3
-                ) - (
-                  (
+          WHEN (
+            COALESCE((
+              COALESCE(c2, 0.0) >= 2.0
+            ), FALSE)
+            AND COALESCE((
+              COALESCE(c2, 0.0) <= 3.0
+            ), FALSE)
+            AND COALESCE(
+              (
+                CASE
+                  WHEN (
                     1782820800000000 - c3
-                  ) % 86400000000
-                )
-              ) / 86400000000 AS BIGINT) >= 0
-              AND CAST((
-                (
-                  1782820800000000 - c3
-                ) - (
-                  (
+                  ) < 0
+                  THEN -(
+                    CAST((
+                      (
+                        86400000000 - 1 - (
+                          1782820800000000 - c3
+                        )
+                      ) - (
+                        (
+                          86400000000 - 1 - (
+                            1782820800000000 - c3
+                          )
+                        ) % 86400000000
+                      )
+                    ) / 86400000000 AS BIGINT)
+                  )
+                  ELSE CAST((
+                    (
+                      1782820800000000 - c3
+                    ) - (
+                      (
+                        1782820800000000 - c3
+                      ) % 86400000000
+                    )
+                  ) / 86400000000 AS BIGINT)
+                END >= 0.0
+              ),
+              FALSE
+            )
+            AND COALESCE(
+              (
+                CASE
+                  WHEN (
                     1782820800000000 - c3
-                  ) % 86400000000
-                )
-              ) / 86400000000 AS BIGINT) <= 90
-            ),
-            FALSE
+                  ) < 0
+                  THEN -(
+                    CAST((
+                      (
+                        86400000000 - 1 - (
+                          1782820800000000 - c3
+                        )
+                      ) - (
+                        (
+                          86400000000 - 1 - (
+                            1782820800000000 - c3
+                          )
+                        ) % 86400000000
+                      )
+                    ) / 86400000000 AS BIGINT)
+                  )
+                  ELSE CAST((
+                    (
+                      1782820800000000 - c3
+                    ) - (
+                      (
+                        1782820800000000 - c3
+                      ) % 86400000000
+                    )
+                  ) / 86400000000 AS BIGINT)
+                END <= 90.0
+              ),
+              FALSE
+            )
           )
           THEN 'promising'
-          WHEN COALESCE(
-            (
-              COALESCE(c2, 0) >= 4
-              AND CAST((
-                (
-                  1782820800000000 - c3
-                ) - (
-                  (
+          WHEN (
+            COALESCE((
+              COALESCE(c2, 0.0) >= 4.0
+            ), FALSE)
+            AND COALESCE(
+              (
+                CASE
+                  WHEN (
                     1782820800000000 - c3
-                  ) % 86400000000
-                )
-              ) / 86400000000 AS BIGINT) >= 0
-              AND CAST((
-                (
-                  1782820800000000 - c3
-                ) - (
-                  (
+                  ) < 0
+                  THEN -(
+                    CAST((
+                      (
+                        86400000000 - 1 - (
+                          1782820800000000 - c3
+                        )
+                      ) - (
+                        (
+                          86400000000 - 1 - (
+                            1782820800000000 - c3
+                          )
+                        ) % 86400000000
+                      )
+                    ) / 86400000000 AS BIGINT)
+                  )
+                  ELSE CAST((
+                    (
+                      1782820800000000 - c3
+                    ) - (
+                      (
+                        1782820800000000 - c3
+                      ) % 86400000000
+                    )
+                  ) / 86400000000 AS BIGINT)
+                END >= 0.0
+              ),
+              FALSE
+            )
+            AND COALESCE(
+              (
+                CASE
+                  WHEN (
                     1782820800000000 - c3
-                  ) % 86400000000
-                )
-              ) / 86400000000 AS BIGINT) <= 90
-            ),
-            FALSE
+                  ) < 0
+                  THEN -(
+                    CAST((
+                      (
+                        86400000000 - 1 - (
+                          1782820800000000 - c3
+                        )
+                      ) - (
+                        (
+                          86400000000 - 1 - (
+                            1782820800000000 - c3
+                          )
+                        ) % 86400000000
+                      )
+                    ) / 86400000000 AS BIGINT)
+                  )
+                  ELSE CAST((
+                    (
+                      1782820800000000 - c3
+                    ) - (
+                      (
+                        1782820800000000 - c3
+                      ) % 86400000000
+                    )
+                  ) / 86400000000 AS BIGINT)
+                END <= 90.0
+              ),
+              FALSE
+            )
           )
           THEN 'loyal'
-          WHEN COALESCE(
-            (
-              COALESCE(c2, 0) >= 1
-              AND COALESCE(c2, 0) <= 3
-              AND CAST((
-                (
-                  1782820800000000 - c3
-                ) - (
-                  (
+          WHEN (
+            COALESCE((
+              COALESCE(c2, 0.0) >= 1.0
+            ), FALSE)
+            AND COALESCE((
+              COALESCE(c2, 0.0) <= 3.0
+            ), FALSE)
+            AND COALESCE(
+              (
+                CASE
+                  WHEN (
                     1782820800000000 - c3
-                  ) % 86400000000
-                )
-              ) / 86400000000 AS BIGINT) >= 91
-            ),
-            FALSE
+                  ) < 0
+                  THEN -(
+                    CAST((
+                      (
+                        86400000000 - 1 - (
+                          1782820800000000 - c3
+                        )
+                      ) - (
+                        (
+                          86400000000 - 1 - (
+                            1782820800000000 - c3
+                          )
+                        ) % 86400000000
+                      )
+                    ) / 86400000000 AS BIGINT)
+                  )
+                  ELSE CAST((
+                    (
+                      1782820800000000 - c3
+                    ) - (
+                      (
+                        1782820800000000 - c3
+                      ) % 86400000000
+                    )
+                  ) / 86400000000 AS BIGINT)
+                END >= 91.0
+              ),
+              FALSE
+            )
           )
           THEN 'sleeper'
-          WHEN COALESCE(
-            (
-              COALESCE(c2, 0) >= 4
-              AND CAST((
-                (
-                  1782820800000000 - c3
-                ) - (
-                  (
+          WHEN (
+            COALESCE((
+              COALESCE(c2, 0.0) >= 4.0
+            ), FALSE)
+            AND COALESCE(
+              (
+                CASE
+                  WHEN (
                     1782820800000000 - c3
-                  ) % 86400000000
-                )
-              ) / 86400000000 AS BIGINT) >= 91
-            ),
-            FALSE
+                  ) < 0
+                  THEN -(
+                    CAST((
+                      (
+                        86400000000 - 1 - (
+                          1782820800000000 - c3
+                        )
+                      ) - (
+                        (
+                          86400000000 - 1 - (
+                            1782820800000000 - c3
+                          )
+                        ) % 86400000000
+                      )
+                    ) / 86400000000 AS BIGINT)
+                  )
+                  ELSE CAST((
+                    (
+                      1782820800000000 - c3
+                    ) - (
+                      (
+                        1782820800000000 - c3
+                      ) % 86400000000
+                    )
+                  ) / 86400000000 AS BIGINT)
+                END >= 91.0
+              ),
+              FALSE
+            )
           )
           THEN 'red_alert'
+          ELSE NULL
         END = 'red_alert'
       ),
       FALSE
     )
-    AND COALESCE(
-      (
-        CASE
-          WHEN NOT CAST(COALESCE(c4, 0) AS DOUBLE) = CAST('NaN' AS DOUBLE)
-          THEN CAST(COALESCE(c4, 0) AS DOUBLE)
-        END >= 1.0
-      ),
-      FALSE
-    )
+    AND COALESCE((
+      COALESCE(c4, 0.0) >= 1.0
+    ), FALSE)
   ) AS segment_6
 FROM visitors
 ORDER BY
