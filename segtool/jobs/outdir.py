@@ -167,8 +167,9 @@ def staging(folder: Path):
 
 
 def publish(folder: Path, staged: Path, link: Path, keep: "Previous", warn) -> None:
-    """Rename the staged folder to its version, with the mode of the folder DIR links to, and switch DIR to it at
-    once (the new link renamed over the old), then remove the versions before the one DIR linked to (that one stays for readers still reading)."""
+    """Rename the staged folder to its version, with the mode of the folder DIR links to, and switch DIR to it
+    at once (the new link renamed over the old); then remove the versions before the one DIR linked to (that
+    one stays, for readers still reading it)."""
     where = store(folder)
     version = where / staged.name[1:]
     like = keep.folder if keep.folder is not None else where  # a first run's: what a new folder gets (the umask)
