@@ -19,14 +19,18 @@ from pathlib import Path
 _RECORD: list[int] = []  # the file descriptor of the record, under the supervisor
 
 
-def make(folder: Path | str, prefix: str, suffix: str = "", *, directory: bool = False) -> Path:
-    """A new file (empty, with the mode the umask gives) or folder (private) in `folder`, recorded first."""
+def make(folder: Path | str, prefix: str, suffix: str = "", *, directory: bool = False,
+         link_to: str | None = None) -> Path:
+    """A new file (empty, with the mode the umask gives), folder (private) or symbolic link (to `link_to`) in
+    `folder`, recorded first."""
     while True:
         path = Path(os.path.abspath(folder)) / f"{prefix}{secrets.token_hex(6)}{suffix}"
         _note(b"+", path)
         try:
             if directory:
                 os.mkdir(path, 0o700)
+            elif link_to is not None:
+                os.symlink(link_to, path)
             else:
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return path

@@ -1,19 +1,28 @@
 """The nightly job: an output directory with a manifest, changes against the last run, guards, a lock,
---keep-going, --select/--exclude and tags, and script-friendly output."""
+--keep-going, --select/--exclude and tags, and script-friendly output; the output directory as a link
+switched from one run's folder to the next."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import hashlib
 import json
+import os
+import shutil
+import signal
+import stat
 import subprocess
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from conftest import Workspace, conversion, pageview, segtool_command
 from segtool import __version__
+from segtool.jobs.outdir import store
 
 BUYERS = "name: buyers\ntags: [nightly, email]\nrules:\n  - conversions: {gte: 1}\n"
 VISITORS = "name: visitors\ntags: [nightly]\nrules:\n  - event: {type: {is: pageview}}\n"
@@ -38,6 +47,28 @@ def nightly(ws: Workspace, *args: str, as_of: str = "2024-06-30"):
 
 def lines(path) -> list[str]:
     return path.read_text().splitlines()
+
+
+def whole_run(folder: Path) -> dict[str, bytes]:
+    """The files of one run, read from `folder`: each as its manifest's checksum says, and nothing else
+    (but what a segtool before versions kept in its folder)."""
+    manifest = json.loads((folder / "manifest.json").read_bytes())
+    files = {}
+    for entry in manifest["segments"].values():
+        for name, digest in entry["checksums"].items():
+            files[name] = (folder / name).read_bytes()
+            assert "sha256:" + hashlib.sha256(files[name]).hexdigest() == digest, f"{folder / name} is another run's"
+    assert {p.name for p in folder.iterdir() if not p.name.startswith(".segtool")} == {*files, "manifest.json"}
+    return files
+
+
+def requested(folder: Path) -> str:
+    return json.loads((folder / "manifest.json").read_text())["as_of"]["requested"]
+
+
+def versions(out: Path) -> list[str]:
+    """What .out.segtool holds besides the lock."""
+    return sorted(p.name for p in store(out).iterdir() if p.name != "lock")
 
 
 def test_the_manifest_records_the_run(shop: Workspace):
@@ -93,6 +124,18 @@ def test_a_guard_breach_keeps_the_old_file_writes_the_others_and_exits_4(shop: W
     assert manifest["big_spenders"]["status"] == "written"
 
 
+def test_a_guard_keeps_the_old_files_run_after_run(shop: Workspace):
+    out = shop.root / "out"
+    assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0
+    kept = {name: (out / name).read_bytes() for name in ("buyers.csv", "buyers.entered.csv", "buyers.exited.csv")}
+    first = out.resolve()
+    (shop.root / "segments" / "buyers.yaml").write_text(BUYERS + "expect: {max_size: 1}\n")  # 2 by 30 June
+    for _ in range(3):  # the folder they were written to is removed meanwhile: they go on in each run's folder
+        assert nightly(shop, "--changes", "-q").exit_code == 4
+        assert {name: (out / name).read_bytes() for name in kept} == kept and whole_run(out)
+    assert not first.exists()
+
+
 def test_a_guard_on_stdout_prints_nothing(shop: Workspace):
     path = shop.segment("rules:\n  - conversions: {gte: 1}\nexpect: {min_size: 5}\n")
     result = shop.cli("run", str(path), "--as-of", "2024-06-30")
@@ -102,21 +145,28 @@ def test_a_guard_on_stdout_prints_nothing(shop: Workspace):
 def test_files_of_a_deleted_segment_are_removed_and_nothing_else(shop: Workspace):
     out = shop.root / "out"
     assert nightly(shop, "--changes").exit_code == 0
-    (out / "notes.txt").write_text("mine\n")
     (shop.root / "segments" / "big_spenders.yaml").unlink()
     result = nightly(shop)
     assert result.exit_code == 0
     assert not (out / "big_spenders.csv").exists() and not (out / "big_spenders.entered.csv").exists()
-    assert (out / "notes.txt").read_text() == "mine\n" and (out / "buyers.csv").exists()
+    assert (out / "buyers.csv").exists() and "big_spenders: its files are gone" in result.stderr
     assert "big_spenders" not in json.loads((out / "manifest.json").read_text())["segments"]
+    # a file put into the folder by hand would go with the run's folder: the next run refuses, and keeps it
+    (out / "notes.txt").write_text("mine\n")
+    written = out.resolve()
+    result = nightly(shop)
+    assert result.exit_code == 2 and "holds files segtool did not write (notes.txt)" in result.stderr
+    assert out.resolve() == written and (out / "notes.txt").read_text() == "mine\n"
 
 
 def test_select_exclude_and_tags(shop: Workspace):
     out = shop.root / "out"
     assert nightly(shop, "--select", "tag:nightly", "--exclude", "visitors").exit_code == 0
     assert sorted(p.name for p in out.glob("*.csv")) == ["buyers.csv"]
-    assert nightly(shop, "--select", "big_*").exit_code == 0
-    assert sorted(p.name for p in out.glob("*.csv")) == ["big_spenders.csv", "buyers.csv"]  # buyers kept
+    for _ in range(2):  # a kept file goes into each run's folder, whatever becomes of the earlier ones
+        assert nightly(shop, "--select", "big_*").exit_code == 0
+        assert sorted(p.name for p in out.glob("*.csv")) == ["big_spenders.csv", "buyers.csv"]  # buyers kept
+    assert lines(out / "buyers.csv") == ["visitor_id", "a", "b"] and whole_run(out)
     assert set(json.loads((out / "manifest.json").read_text())["segments"]) == {"buyers", "big_spenders"}
     result = nightly(shop, "--select", "tag:weekly")
     assert result.exit_code == 2 and "matches no segment" in result.stderr and "nightly" in result.stderr
@@ -131,9 +181,9 @@ def test_keep_going_writes_the_valid_segments(shop: Workspace):
     assert (shop.root / "out" / "buyers.csv").exists() and (shop.root / "out" / "manifest.json").exists()
 
 
-def hold_lock(folder):
-    folder.mkdir(exist_ok=True)
-    handle = open(folder / ".segtool.lock", "a+")
+def hold_lock(out):
+    store(out).mkdir(exist_ok=True)
+    handle = open(store(out) / "lock", "a+")
     fcntl.flock(handle, fcntl.LOCK_EX)
     return handle
 
@@ -288,50 +338,110 @@ def test_a_run_that_fails_midway_leaves_the_folder_as_it_was(shop: Workspace, mo
     monkeypatch.setattr(run_command, "write_members", failing)
     assert nightly(shop, "--changes").exit_code == 2
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
-    assert not [p for p in out.iterdir() if p.name.startswith(".segtool-staging")]
+    assert versions(out) == [out.resolve().name]  # no staging folder left
 
 
-def test_a_run_killed_while_writing_leaves_the_folder_as_it_was(shop: Workspace):
-    assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0
-    out = shop.root / "out"
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".segtool.lock"}
-    hook = ("import os, signal\n"
-            "from segtool.jobs import run as run_command\n"
-            "write = run_command.write_members\n"
-            "def killed(*args):\n"
-            "    write(*args)\n"
-            "    os.kill(os.getpid(), signal.SIGKILL)\n"  # the command's own process: no `finally` of it runs
-            "run_command.write_members = killed\n")
-    command = segtool_command("run", str(shop.root / "segments"), "--output-dir", str(out), "--as-of", "2024-06-30",
-                              "--changes", "--config", str(shop._write_config()), hook=hook)
-    process = subprocess.run(command, cwd=shop.root, capture_output=True, text=True, timeout=120)
-    assert process.returncode != 0 and "Traceback" not in process.stderr
-    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".segtool.lock"} == before
-
-
-def test_the_next_run_removes_the_staging_folders_of_killed_runs(shop: Workspace):
+def test_the_next_run_removes_what_killed_runs_left(shop: Workspace):
     out = shop.root / "out"
     assert nightly(shop).exit_code == 0
-    written = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "manifest.json"}
-    stale = out / ".segtool-staging-k1ll3d"
+    written = whole_run(out)
+    stale = store(out) / ".20240101T000000Z-0123456789ab"  # a staging folder, as a run killed while writing left it
     stale.mkdir()
     (stale / "buyers.csv").write_text("visitor_id\nz\n")
-    (stale / ".visitors.csv.0123abcd.tmp").write_text("visitor_id\na\n")
-    handle = hold_lock(out)  # a run that is writing: its staging folder stays
+    (store(out) / f"{stale.name}.4567.link").symlink_to(stale.name[1:])
+    unswitched = store(out) / "20240101T000001Z-0123456789ab"  # a whole run, killed before it switched
+    shutil.copytree(out.resolve(), unswitched)
+    handle = hold_lock(out)  # a run that is writing: what it writes stays
     assert nightly(shop, "--no-wait").exit_code == 5 and (stale / "buyers.csv").exists()
     handle.close()
-    assert nightly(shop).exit_code == 0
-    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "manifest.json"} == written
+    first = out.resolve()
+    result = nightly(shop)
+    assert result.exit_code == 0 and f"removed {stale}, left by a run that was killed" in result.stderr
+    assert whole_run(out) == written and versions(out) == sorted([first.name, out.resolve().name])
+
+
+def kill_hook(target: str, after: bool, condition: str = "True") -> str:
+    """Python code that has segtool and its command killed (SIGKILL to the process group: no `finally` runs,
+    and no supervisor removes what the command left) when `target` is called with arguments that meet
+    `condition`, before or after it does its work."""
+    module, name = target.rsplit(".", 1)
+    return (f"import os, signal, {module} as m\n"
+            f"real = m.{name}\n"
+            "def dies(*args, **kwargs):\n"
+            f"    if {not after} and ({condition}):\n"
+            "        os.killpg(0, signal.SIGKILL)\n"
+            "    value = real(*args, **kwargs)\n"
+            f"    if {after} and ({condition}):\n"
+            "        os.killpg(0, signal.SIGKILL)\n"
+            "    return value\n"
+            f"m.{name} = dies\n")
+
+
+def plain_folder(shop: Workspace, *extra: str) -> Path:
+    """out as a segtool before versions left it, as of 2024-06-10: a plain folder with the files, the
+    manifest, the lock, a killed run's staging folder, and `extra` files of the user's."""
+    out = shop.root / "out"
+    assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0 and whole_run(out)
+    files = {p.name: p.read_bytes() for p in out.iterdir()}
+    out.unlink()
+    shutil.rmtree(store(out))
+    out.mkdir()
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+    (out / ".segtool.lock").touch()
+    (out / ".segtool-staging-0123456789ab").mkdir()
+    for name in extra:
+        (out / name).write_text("mine\n")
+    return out
+
+
+KILLS = {  # where a run into out (as of 2024-06-30, over out as of 2024-06-10) is killed -> which run DIR shows
+    "while writing": (False, "segtool.jobs.run.write_members", True, "True", "2024-06-10"),
+    "the manifest written": (False, "segtool.jobs.outdir.write_manifest", True, "True", "2024-06-10"),
+    "before the switch": (False, "os.replace", False, "str(args[1]) == OUT", "2024-06-10"),
+    "after the switch": (False, "os.replace", True, "str(args[1]) == OUT", "2024-06-30"),
+    "migrating, before the swap": (True, "segtool.jobs.outdir._exchange", False, "True", "2024-06-10"),
+    "migrating, after the swap": (True, "segtool.jobs.outdir._exchange", True, "True", "2024-06-10"),
+}
+
+
+@pytest.mark.parametrize("point", KILLS)
+def test_a_run_killed_anywhere_leaves_one_whole_run_and_the_next_cleans_up(shop: Workspace, point):
+    plain, target, after, condition, shown = KILLS[point]
+    out = shop.root / "out"
+    if plain:
+        plain_folder(shop)
+    else:
+        assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0
+    hook = f"OUT = {str(out)!r}\n" + kill_hook(target, after, condition)
+    command = segtool_command("run", str(shop.root / "segments"), "--output-dir", str(out), "--as-of", "2024-06-30",
+                              "--changes", "--config", str(shop._write_config()), hook=hook)
+    process = subprocess.run(command, cwd=shop.root, capture_output=True, text=True, timeout=120,
+                             start_new_session=True)
+    assert process.returncode == -signal.SIGKILL, process.stderr
+    assert requested(out) == shown and whole_run(out)
+    before = out.resolve()
+    result = nightly(shop, "--changes")
+    assert result.exit_code == 0, result.stderr
+    assert out.is_symlink() and requested(out) == "2024-06-30" and whole_run(out)
+    assert len(versions(out)) == 2 and out.resolve().name in versions(out)  # this run's, the one it replaced
+    assert before == out or before.name in versions(out)
+    assert all(whole_run(store(out) / name) for name in versions(out))
 
 
 def test_a_lock_file_that_is_a_link_is_refused(shop: Workspace):
     out = shop.root / "out"
-    out.mkdir()
+    store(out).mkdir()
     victim = shop.root / "victim.txt"
     victim.write_text("data\n")
-    (out / ".segtool.lock").symlink_to(victim)
+    (store(out) / "lock").symlink_to(victim)
     result = nightly(shop)
     assert result.exit_code == 2 and "symbolic link" in result.stderr and victim.read_text() == "data\n"
+    (store(out) / "lock").unlink()
+    store(out).rmdir()
+    store(out).symlink_to(shop.root)  # nor is a folder of versions that is a link: it would be emptied
+    result = nightly(shop)
+    assert result.exit_code == 2 and "is a symbolic link" in result.stderr and victim.read_text() == "data\n"
 
 
 def test_manifest_universe_and_kept_entries(shop: Workspace):
@@ -398,3 +508,130 @@ def test_an_edited_file_of_the_last_run_is_compared_with_a_warning(shop: Workspa
 def test_options_that_would_be_ignored_are_usage_errors(shop: Workspace, args, message):
     result = shop.cli("run", str(shop.root / "segments" / "buyers.yaml"), *args)
     assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+
+# -- the output directory switched at once ------------------------------------------------------------------
+def test_a_reader_that_resolves_the_link_once_reads_one_whole_run(shop: Workspace):
+    out = shop.root / "out"
+    assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0
+    before = out.resolve()
+    old = whole_run(before)
+    assert os.readlink(out) == f".out.segtool/{before.name}"  # relative: the parent folder may move
+    assert nightly(shop, "--changes").exit_code == 0
+    after = out.resolve()
+    assert after != before and whole_run(before) == old  # a reader still reading the last run reads it whole
+    new = whole_run(after)
+    assert new["buyers.csv"] != old["buyers.csv"] and requested(out) == "2024-06-30"
+    assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0
+    assert not before.exists() and whole_run(after) == new  # one earlier run stays, no more
+    assert versions(out) == sorted([after.name, out.resolve().name])
+
+
+def test_a_reader_during_many_runs_never_sees_a_mix(shop: Workspace):
+    out = shop.root / "out"
+    assert nightly(shop, "--changes").exit_code == 0
+    seen, failed, stop = set(), [], threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            folder = out.resolve()  # once, then every file from there
+            try:
+                whole_run(folder)
+                seen.add(folder.name)
+            except (FileNotFoundError, AssertionError) as exc:  # a mix, or a folder being removed
+                failed.append((folder, exc))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for night in range(8):  # files of every other night differ
+            assert nightly(shop, "--changes", "-q", as_of=("2024-06-10", "2024-06-30")[night % 2]).exit_code == 0
+    finally:
+        stop.set()
+        reader.join()
+    assert len(seen) >= 3
+    assert not [(folder, exc) for folder, exc in failed if folder.exists()]  # only one removed as a whole failed
+
+
+@pytest.mark.parametrize("swap", [True, False], ids=["swapped at once", "moved then linked"])
+def test_a_plain_folder_of_an_earlier_segtool_becomes_the_first_version(shop: Workspace, monkeypatch, swap):
+    from segtool.jobs import outdir
+
+    if not swap:  # a system without renameat2's exchange
+        monkeypatch.setattr(outdir, "_exchange", lambda first, second: False)
+    out = plain_folder(shop)
+    old = whole_run(out)
+    result = nightly(shop, "--changes")
+    assert result.exit_code == 0 and f"{out} is now a link to" in result.stderr
+    assert out.is_symlink() and lines(out / "buyers.entered.csv") == ["visitor_id", "b"]  # against the old files
+    (adopted,) = set(versions(out)) - {out.resolve().name}
+    assert whole_run(store(out) / adopted) == old and (store(out) / adopted / ".segtool.lock").exists()
+    assert nightly(shop, "--changes").exit_code == 0 and adopted not in versions(out)
+
+
+def test_an_empty_folder_becomes_the_first_version(shop: Workspace):
+    out = shop.root / "out"
+    out.mkdir()
+    assert nightly(shop).exit_code == 0
+    assert out.is_symlink() and whole_run(out) and len(versions(out)) == 2
+
+
+def test_a_plain_folder_with_files_segtool_did_not_write_is_left_alone(shop: Workspace):
+    out = plain_folder(shop, "notes.txt", "upload.log")
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    result = nightly(shop, "--changes")
+    assert result.exit_code == 2 and "holds files segtool did not write (notes.txt, upload.log)" in result.stderr
+    assert "Nightly jobs" in result.stderr and not out.is_symlink() and versions(out) == []
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_an_earlier_version_with_files_segtool_did_not_write_is_kept(shop: Workspace):
+    out = shop.root / "out"
+    assert nightly(shop).exit_code == 0
+    first = out.resolve()
+    assert nightly(shop).exit_code == 0
+    (first / "notes.txt").write_text("mine\n")  # into the folder of the run before last, resolved long ago
+    result = nightly(shop)
+    assert result.exit_code == 0 and f"kept {first}, an earlier version of {out}" in result.stderr
+    assert (first / "notes.txt").read_text() == "mine\n" and len(versions(out)) == 3
+
+
+def test_each_runs_folder_has_the_mode_of_the_one_it_replaces(shop: Workspace):
+    out = shop.root / "out"
+    mask = os.umask(0o022)
+    try:
+        assert nightly(shop).exit_code == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o755  # as any new folder: others may read what cron wrote
+    finally:
+        os.umask(mask)
+    out.chmod(0o750)
+    assert nightly(shop).exit_code == 0 and stat.S_IMODE(out.stat().st_mode) == 0o750
+
+
+def test_a_link_segtool_did_not_make_is_refused(shop: Workspace):
+    out, elsewhere = shop.root / "out", shop.root / "elsewhere"
+    elsewhere.mkdir()
+    out.symlink_to(elsewhere)
+    result = nightly(shop)
+    assert result.exit_code == 2 and "which segtool did not make" in result.stderr
+    assert os.readlink(out) == str(elsewhere) and not list(elsewhere.iterdir())
+
+
+def test_a_filesystem_without_symbolic_links_is_a_clear_error(shop: Workspace, monkeypatch):
+    def refused(*args, **kwargs):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+    monkeypatch.setattr(os, "symlink", refused)
+    result = nightly(shop)
+    assert result.exit_code == 2 and "needs a filesystem with symbolic links" in result.stderr
+    assert "Traceback" not in result.stderr and not (shop.root / "out").exists() and versions(shop.root / "out") == []
+
+
+def test_diff_writes_no_files_into_a_folder_that_run_switches(shop: Workspace):
+    out = shop.root / "out"
+    assert nightly(shop).exit_code == 0
+    written = whole_run(out)
+    result = shop.cli("diff", str(shop.root / "segments"), "--from", "2024-06-10", "--to", "2024-06-30",
+                      "--output-dir", str(out), "--config", str(shop._write_config()))
+    assert result.exit_code == 2 and "where `segtool run` writes its runs" in result.stderr
+    assert whole_run(out) == written

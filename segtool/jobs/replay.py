@@ -57,9 +57,12 @@ def diff_segments(session, replay: Replay, start_text: str, end_text: str | None
             for kind in ("entered", "exited"):
                 session.check_output(output_dir / f"{segment.name}.{kind}{EXTENSIONS[fmt or 'csv']}", replay.paths)
     if output_dir is not None:
-        from .outdir import locked
+        from .outdir import is_switched, locked
 
         with locked(output_dir, wait=True):
+            if is_switched(output_dir):  # its files are one run's, listed in its manifest: diff's would mix in
+                raise UsageError(f"{output_dir} is where `segtool run` writes its runs; write the changes into "
+                                 "another folder (or see `segtool run --changes`)")
             _diff(session, segments, start, end, output_dir, fmt, summary, stdout, feedback)
     else:
         _diff(session, segments, start, end, output_dir, fmt, summary, stdout, feedback)

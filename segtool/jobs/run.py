@@ -4,7 +4,6 @@ manifest (outdir.py), with guards (guards.py) and the changes against the last r
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,9 +110,9 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, feedba
 
 
 def _check_file_names(request: RunRequest, segments, kept: dict[str, str]) -> None:
-    """No two files of a run into a folder may share a name, nor take the manifest's or the lock's, nor
-    the name of a file a segment not run this time keeps (`kept`: file -> segment)."""
-    from .outdir import LOCK, MANIFEST
+    """No two files of a run into a folder may share a name, nor take the manifest's, nor the name of a file a
+    segment not run this time keeps (`kept`: file -> segment)."""
+    from .outdir import MANIFEST
 
     ext = EXTENSIONS[request.fmt or "csv"]
     owners: dict[str, str] = dict(kept)
@@ -123,7 +122,7 @@ def _check_file_names(request: RunRequest, segments, kept: dict[str, str]) -> No
         if request.changes:
             names += [f"{segment.name}.entered{ext}", f"{segment.name}.exited{ext}"]
         for name in names:
-            if name in (MANIFEST, LOCK) or name in owners:
+            if name == MANIFEST or name in owners:
                 other = f"segment {owners[name]!r}" if name in owners else "segtool's own file"
                 raise UsageError(f"segment {segment.name!r} would write {name}, which is also {other}'s; "
                                  "rename one of them (`name:` in the segment file)")
@@ -163,24 +162,25 @@ def _into_file(session, segments, request: RunRequest, stdout, feedback, targets
 
 
 def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback, started: float) -> int:
-    """Every file is written into a staging folder inside DIR first, then renamed into place together just
-    before the manifest: a run that dies midway leaves DIR as the last run left it."""
-    from .outdir import Previous, staging, write_manifest
+    """Every file is written into a new folder beside DIR, then DIR is switched to it at once (outdir.py): a
+    run that dies midway leaves DIR as the last run left it, and a reader sees one run's files."""
+    from .outdir import last_run, publish, staging, write_manifest
 
     folder = request.output_dir
-    previous = Previous.read(folder)
+    previous = last_run(folder, feedback.note, feedback.warn)
     kept = {name for name, entry in previous.segments.items() if name not in {s.name for s in segments}
             and _still_there(entry, name, segments)}
     _check_file_names(request, segments, previous.names(kept))
-    result = _evaluate(session, segments, request, feedback, request.summary, count_universe=True)
     fmt, ext = request.fmt or "csv", EXTENSIONS[request.fmt or "csv"]
-    with staging(folder, feedback.note) as stage:
-        entries, staged, broken = {}, [], False
+    with staging(folder) as (stage, link):
+        result = _evaluate(session, segments, request, feedback, request.summary, count_universe=True)
+        entries, broken = {}, False
         for segment_result in feedback.steps(result.segments, "writing", total=len(result.segments)):
             segment = segment_result.segment
             problems = _report_breaches(segment_result, previous.size(segment.name), feedback)
             if problems:
                 broken = True
+                previous.carry(segment.name, stage, feedback.warn)
                 entries[segment.name] = {**previous.segments.get(segment.name, {}), "status": "guard_failed",
                                          "breaches": problems, "found_size": segment_result.size}
                 continue
@@ -195,18 +195,14 @@ def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback
             entry["files"] = [p.name for p in written]
             entry["checksums"] = {p.name: checksum(p) for p in written}
             entries[segment.name] = entry
-            staged += written
-        for path in staged:
-            os.replace(path, folder / path.name)
-        for name in entries:
-            previous.remove_unless(set(entries[name].get("files", [])), {name})
         for name, entry in previous.segments.items():
             if name in kept:
+                previous.carry(name, stage, feedback.warn)
                 entries[name] = {**entry, "status": "kept"}  # not run this time (--select, --keep-going)
-            elif name not in entries:
-                for path in previous.remove_unless(set(), {name}):
-                    feedback.note(f"{name}: removed {path} (its segment file is gone or renamed it)")
-        write_manifest(folder, _manifest(session, result, entries, started), stage)
+            elif name not in entries and previous.files(name):
+                feedback.note(f"{name}: its files are gone from {folder} (its segment file is gone or renamed it)")
+        write_manifest(_manifest(session, result, entries, started), stage)
+        publish(folder, stage, link, previous, feedback.warn)
     if request.summary:
         _summary(result, request, stdout)
     return EXIT_GUARD if broken else 0
