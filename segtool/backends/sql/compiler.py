@@ -409,28 +409,19 @@ def _aggregate_value(node: ir.Node, name: str) -> exp.Expression:
     return exp.EQ(this=column, expression=num(1)) if node.fn == "any" else column
 
 
-@_translate.register
-def _event_aggregate(node: ir.EventAggregate, ctx: Context) -> exp.Expression:
-    rows = ctx.over("events")
+@_translate.register(ir.EventAggregate)
+@_translate.register(ir.ConversionAggregate)
+def _over_visitor_rows(node: ir.Node, ctx: Context) -> exp.Expression:
+    """An aggregate over the visitor's events (per_event) or conversions (per_conversion, read off the events)."""
+    table, prefix, rows = ((ctx.needs.events, "e", ctx.over("events")) if isinstance(node, ir.EventAggregate)
+                           else (ctx.needs.conversions, "c", ctx.over("conversions")))
 
     def build():
         ctx.needs.event_columns.update(_columns_read(node.where, node.value))
         value = translate(node.value, rows) if node.value is not None else None
         return _over_rows(node.fn, translate(node.where, rows), value)
 
-    return _aggregate_value(node, ctx.needs.add(ctx.needs.events, "e", node, build))
-
-
-@_translate.register
-def _conversion_aggregate(node: ir.ConversionAggregate, ctx: Context) -> exp.Expression:
-    rows = ctx.over("conversions")
-
-    def build():
-        ctx.needs.event_columns.update(_columns_read(node.where, node.value))
-        value = translate(node.value, rows) if node.value is not None else None
-        return _over_rows(node.fn, translate(node.where, rows), value)
-
-    return _aggregate_value(node, ctx.needs.add(ctx.needs.conversions, "c", node, build))
+    return _aggregate_value(node, ctx.needs.add(table, prefix, node, build))
 
 
 @_translate.register
