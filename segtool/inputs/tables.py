@@ -15,6 +15,7 @@ import polars as pl
 from ..language.catalog import NUMBER_COLUMNS, PREDICTED_COLUMNS
 from ..config import Config
 from ..errors import DataError
+from ..language import strftime
 from ..language.timeframe import ISO_TEXT, AsOf
 from . import files as filesystem
 from .drift import UTC_US, aligned, common_schema
@@ -363,7 +364,12 @@ def parse_timestamps(table: Table, timestamp_format: str, col: pl.Expr | None = 
                         column=table.export_name("timestamp"))
     text = col.str.strip_chars()
     if timestamp_format != "iso":
-        return text.str.to_datetime(timestamp_format, strict=False, time_zone="UTC", time_unit="us")
+        parsed = text.str.to_datetime(timestamp_format, strict=False, time_zone="UTC", time_unit="us")
+        try:
+            grammar = strftime.pattern(timestamp_format)
+        except strftime.OutsideGrammar:
+            return parsed  # read by polars alone (the SQL engines refuse the pattern)
+        return pl.when(text.str.contains(grammar.regex())).then(parsed)  # the text every engine reads alike
     parsed = pl.coalesce([text.str.to_datetime(f, strict=False, time_zone="UTC", time_unit="us")
                           for f in ISO_FORMATS])
     return pl.when(text.str.contains(ISO_TEXT)).then(parsed)  # the text every engine reads alike

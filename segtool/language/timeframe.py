@@ -27,9 +27,18 @@ ISO_TEXT = (r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[T ]" + _CLOCK + r":[0-5][0-9](?
             r"|T" + _CLOCK + _ZONE + r"?| " + _CLOCK + r")?$")
 # A number as text (white space stripped): what polars reads as a float, and so must every SQL engine.
 NUMBER_TEXT = r"^[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])$"
+# Unicode White_Space (what Rust's `\\s`, chrono's and polars' strip_chars() mean), as literal characters
+WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
 LATEST = "latest"
 NOW = "now"
 UTC_NAME = "UTC"
+
+
+def char_class(characters: str, negated: bool = False) -> str:
+    """A [...] class of `characters`, literally (none of them is special there, except these), in every
+    engine's regular expressions."""
+    inner = "".join("\\" + c if c in "\\]^-[" else c for c in characters)
+    return f"[{'^' if negated else ''}{inner}]"
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,19 @@
-"""ISO 8601 text as microseconds since the epoch (UTC), written out for every dialect: the fields taken apart
-with regular expressions (each with one group, as BigQuery wants), checked against the calendar and added up
-in integer arithmetic. No dialect's timestamp cast is sent: each reads another set of forms, and some stop
-the query at an impossible date (Spark's CAST under ANSI mode, Snowflake's) where polars skips the row.
+"""ISO 8601 text, and text read by a strftime pattern, as microseconds since the epoch (UTC), written out for
+every dialect: the fields taken apart with regular expressions (each with one group, as BigQuery wants),
+checked against the calendar and added up in integer arithmetic. No dialect's timestamp cast or parser is
+sent: each reads another set of forms, and some stop the query at an impossible date (Spark's CAST under ANSI
+mode, Snowflake's) where polars skips the row.
 
 The text read is timeframe.ISO_TEXT, as polars reads it: a date alone is its midnight, no offset is UTC,
-a fraction beyond microseconds is cut, offsets run to ±23:59. Anything else is NULL (an unreadable timestamp).
+a fraction beyond microseconds is cut, offsets run to ±23:59; or the grammar of a strftime pattern
+(language/strftime.py). Anything else is NULL (an unreadable timestamp).
 """
 
 from __future__ import annotations
 
 from sqlglot import exp
 
+from ...language.strftime import MONTHS, Pattern
 from ...language.timeframe import ISO_TEXT
 from .dialects import Dialect
 from .portable import WHITESPACE
@@ -70,8 +73,11 @@ def with_iso_fields(relation: exp.Expression, text: exp.Expression, stripped: ex
 def iso_micros_of(text: exp.Expression, dialect: Dialect) -> exp.Expression:
     """`iso_micros` of one text value, its fields taken apart where they are used (for a value read once per
     visitor, such as a profile's date)."""
-    stripped = exp.Trim(this=text.copy(), expression=exp.Literal.string(WHITESPACE))
-    return iso_micros(dialect, iso_fields(text, stripped, dialect))
+    return iso_micros(dialect, iso_fields(text, _stripped(text.copy()), dialect))
+
+
+def _stripped(text: exp.Expression) -> exp.Expression:
+    return exp.Trim(this=text, expression=exp.Literal.string(WHITESPACE))
 
 
 def iso_fields(text: exp.Expression, stripped: exp.Expression, dialect: Dialect) -> dict[str, exp.Expression]:
@@ -102,13 +108,105 @@ def iso_micros(dialect: Dialect, fields: dict[str, exp.Expression] | None = None
 
     year, month, day, clock, zone_hour, zone_minute, zone_sign = map(
         get, ("year", "month", "day", "clock", "zone_hour", "zone_minute", "zone_sign"))
-    offset = _sum(_op(exp.Mul, zone_hour, _n(MICROS["hour"])), _op(exp.Mul, zone_minute, _n(MICROS["minute"])))
-    local = _sum(_op(exp.Mul, days_from_civil(year, month, day, dialect), _n(DAY)), clock)
-    utc = _op(exp.Sub, local, _op(exp.Mul, zone_sign, offset))
+    utc = _utc(days_from_civil(year, month, day, dialect), clock, zone_sign, zone_hour, zone_minute)
     valid = exp.and_(get("iso"), exp.Between(this=month, low=_n(1), high=_n(12)),
                      exp.Between(this=day, low=_n(1), high=days_in_month(year, month)),
                      exp.LTE(this=zone_hour, expression=_n(23)), exp.LTE(this=zone_minute, expression=_n(59)))
     return exp.Case(ifs=[exp.If(this=valid, true=utc)])
+
+
+def _utc(days: exp.Expression, clock: exp.Expression, zone_sign: exp.Expression, zone_hour: exp.Expression,
+         zone_minute: exp.Expression) -> exp.Expression:
+    """Microseconds since the epoch of a day, a time of day in microseconds and an offset (UTC + sign × it)."""
+    offset = _sum(_op(exp.Mul, zone_hour, _n(MICROS["hour"])), _op(exp.Mul, zone_minute, _n(MICROS["minute"])))
+    local = _sum(_op(exp.Mul, days, _n(DAY)), clock)
+    return _op(exp.Sub, local, _op(exp.Mul, zone_sign, offset))
+
+
+def with_pattern_fields(relation: exp.Expression, stripped: exp.Expression, pattern: Pattern, dialect: Dialect,
+                        alias: str) -> exp.Expression:
+    """`relation` with the fields of text read by a strftime pattern's grammar (language/strftime.py) as
+    columns, taken apart once per row for `pattern_micros`: whether the stripped text matches it, and each
+    field's number (a month name's, a 2-digit year's in 1970-2069, 12 for pm, an offset's sign)."""
+    def text(field: str) -> exp.Expression:
+        return dialect.extract(stripped, pattern.regex(field), False)
+
+    def number(field: str) -> exp.Expression:
+        return exp.cast(_stripped(text(field)), "BIGINT")  # a short field keeps the white space after it
+
+    def starts(field: str, letters: str) -> exp.Expression:
+        first = exp.Substring(this=text(field), start=_n(1), length=_n(len(letters)))
+        return exp.EQ(this=exp.Lower(this=first), expression=exp.Literal.string(letters))
+
+    fields = pattern.fields
+    values = {"matched": dialect.search(stripped, pattern.regex(), False)}
+    values.update({name: number(name) for name in sorted(fields & {"year", "month", "day", "ordinal", "hour",
+                                                                   "hour12", "minute", "second", "zone_hour",
+                                                                   "zone_minute"})})
+    if "year2" in fields:  # 00-69 are 2000-2069, 70-99 1970-1999
+        values["year"] = _sum(number("year2"), exp.Case(
+            ifs=[exp.If(this=exp.LT(this=number("year2"), expression=_n(70)), true=_n(2000))], default=_n(1900)))
+    if "month_name" in fields:
+        values["month"] = exp.Case(ifs=[exp.If(this=starts("month_name", name[:3]), true=_n(i))
+                                        for i, name in enumerate(MONTHS, start=1)])
+    if "ampm" in fields:
+        values["pm"] = exp.Case(ifs=[exp.If(this=starts("ampm", "p"), true=_n(12))], default=_n(0))
+    if "fraction" in fields:  # cut to microseconds
+        digits = exp.DPipe(this=text("fraction"), expression=exp.Literal.string("000000"))
+        micros = exp.cast(exp.Substring(this=digits, start=_n(1), length=_n(6)), "BIGINT")
+        values["fraction"] = exp.Coalesce(this=micros, expressions=[_n(0)])
+    if "zone_sign" in fields:
+        east = exp.EQ(this=text("zone_sign"), expression=exp.Literal.string("+"))
+        values["zone_sign"] = exp.Case(ifs=[exp.If(this=east, true=_n(1))], default=_n(-1))
+    return exp.select("*", *(value.as_(_pattern_name(name)) for name, value in values.items())).from_(
+        relation).subquery(alias)
+
+
+def pattern_micros(pattern: Pattern, dialect: Dialect) -> exp.Expression:
+    """Microseconds since the epoch (UTC) from the columns `with_pattern_fields` adds, checked as chrono checks
+    the fields (ranges, the calendar); NULL where the text does not match or names no instant."""
+    fields, valid = pattern.fields, [_pattern_column("matched")]
+
+    def value(name: str, default: int = 0, low: int | None = None, high: int | None = None) -> exp.Expression:
+        if name not in fields:
+            return _n(default)
+        column = _pattern_column(name)
+        if high is not None:
+            valid.append(exp.LTE(this=column, expression=_n(high)) if low is None
+                         else exp.Between(this=column, low=_n(low), high=_n(high)))
+        return column
+
+    year = _pattern_column("year")
+    if "ordinal" in fields:
+        ordinal = _pattern_column("ordinal")
+        days = _sum(days_from_civil(year, _n(1), _n(1), dialect), _op(exp.Sub, ordinal, _n(1)))
+        valid.append(exp.Between(this=ordinal, low=_n(1), high=_sum(_n(337), days_in_month(year, _n(2)))))
+    else:
+        month, day = _pattern_column("month"), _pattern_column("day")
+        days = days_from_civil(year, month, day, dialect)
+        valid += [exp.Between(this=month, low=_n(1), high=_n(12)),
+                  exp.Between(this=day, low=_n(1), high=days_in_month(year, month))]
+    if "hour12" in fields:
+        hour = _sum(_op(exp.Mod, value("hour12", low=1, high=12), _n(12)), _pattern_column("pm"))
+    else:
+        hour = value("hour", high=23)
+    clock = _sum(_op(exp.Mul, hour, _n(MICROS["hour"])), _op(exp.Mul, value("minute", high=59), _n(MICROS["minute"])),
+                 _op(exp.Mul, value("second", high=60), _n(MICROS["second"])),  # :60 is the next minute
+                 value("fraction"))
+    if "zone_sign" in fields:
+        utc = _utc(days, clock, _pattern_column("zone_sign"), value("zone_hour", high=23),
+                   _pattern_column("zone_minute"))
+    else:
+        utc = _sum(_op(exp.Mul, days, _n(DAY)), clock)
+    return exp.Case(ifs=[exp.If(this=exp.and_(*valid), true=utc)])
+
+
+def _pattern_name(field: str) -> str:
+    return f"segtool_ts_{field}"
+
+
+def _pattern_column(field: str) -> exp.Expression:
+    return exp.column(_pattern_name(field))
 
 
 def _column_name(field: str) -> str:

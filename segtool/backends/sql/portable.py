@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import re
 
-# Unicode White_Space (what Rust's `\\s` and polars' strip_chars() mean), as literal characters
-WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+from ...language.timeframe import WHITESPACE  # noqa: F401  (Unicode White_Space, as literal characters)
 
 
 def literal_regex(text: str) -> str:

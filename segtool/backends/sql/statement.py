@@ -9,14 +9,15 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from ...language.catalog import NUMBER_COLUMNS
-from ...language.timeframe import NUMBER_TEXT, AsOf
+from ...language import strftime
+from ...language.timeframe import NUMBER_TEXT, AsOf, char_class
 from ...language.tree import Segment
 from ...plan import ir
 from ...plan.lower import Lowering, lower
 from .compiler import (TRUE, CompileError, Columns, Context, Needs, flag, micros, num, predicted_column, translate,
                        trimmed, two_valued)
 from .dialects import Dialect
-from .iso import iso_micros, with_iso_fields
+from .iso import iso_micros, pattern_micros, with_iso_fields, with_pattern_fields
 from .portable import WHITESPACE
 
 EPOCH_FACTORS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
@@ -185,12 +186,7 @@ def row_checks(tables: Tables, columns: Columns, as_of: AsOf, dialect: Dialect, 
 
 def _known(visitor: exp.Expression, dialect: Dialect) -> exp.Expression:
     """An ID with some character that is not white space (a blank ID is no visitor)."""
-    return dialect.search(visitor, f"[^{_class(WHITESPACE)}]", False)
-
-
-def _class(characters: str) -> str:
-    """Characters inside a [...] class, literally (none of them is special there, except these)."""
-    return "".join("\\" + c if c in "\\]^-[" else c for c in characters)
+    return dialect.search(visitor, char_class(WHITESPACE, negated=True), False)
 
 
 def _up_to(as_of: AsOf) -> exp.Expression:
@@ -240,9 +236,11 @@ def _number_text(raw: exp.Expression, dialect: Dialect) -> tuple[exp.Expression,
 
 
 def _timestamp(source: Source, timestamp_format: str, dialect: Dialect) -> tuple[exp.Expression, exp.Expression]:
-    """The events' rows to read (with the fields of ISO text taken apart, where it is text), and the
-    timestamp as microseconds since the epoch (NULL where unreadable)."""
+    """The events' rows to read (with the fields of ISO text, or of text in the pattern timestamp_format names,
+    taken apart), and the timestamp as microseconds since the epoch (NULL where unreadable)."""
     raw, stored, rows = source.column("timestamp"), source.raw_kinds.get("timestamp"), source.relation
+    if stored in ("instant", "date"):  # whatever the format, as polars reads them
+        return rows, dialect.micros(exp.cast(raw, "TIMESTAMPTZ"))  # any unit and zone (DuckDB's epoch_us wants µs)
     if timestamp_format in EPOCH_FACTORS:
         factor = EPOCH_FACTORS[timestamp_format]
         if stored == "integer":
@@ -253,13 +251,21 @@ def _timestamp(source: Source, timestamp_format: str, dialect: Dialect) -> tuple
         whole = exp.Case(ifs=[exp.If(this=dialect.search(_text(raw), f"^[+-]?[0-9]{{1,{digits}}}$", False),
                                      true=exp.cast(_text(raw), "BIGINT"))])
         return rows, exp.Mul(this=whole, expression=num(factor))
-    if timestamp_format != "iso":
-        raise CompileError(f"timestamp_format {timestamp_format!r} is not compiled to SQL; use the polars engine")
-    if stored == "instant":
-        return rows, dialect.micros(exp.cast(raw, "TIMESTAMPTZ"))  # any unit and zone (DuckDB's epoch_us wants µs)
-    if stored == "text":  # only the ISO text every engine reads alike (timeframe.ISO_TEXT), as polars does
+    if stored == "text" and timestamp_format == "iso":  # the ISO text every engine reads alike (timeframe.ISO_TEXT)
         return with_iso_fields(rows, _text(raw), trimmed(_text(raw)), dialect, "events"), iso_micros(dialect)
+    if stored == "text":  # the text the pattern's grammar reads (language/strftime.py), as polars reads it
+        grammar = _pattern(timestamp_format, dialect)
+        rows = with_pattern_fields(rows, trimmed(_text(raw)), grammar, dialect, "events")
+        return rows, pattern_micros(grammar, dialect)
     raise CompileError(f"the events' timestamp is stored as {stored}; the SQL engines read ISO text or timestamps")
+
+
+def _pattern(timestamp_format: str, dialect: Dialect) -> strftime.Pattern:
+    try:
+        return strftime.pattern(timestamp_format)
+    except strftime.OutsideGrammar as exc:
+        raise CompileError(f"timestamp_format {timestamp_format!r}: the {dialect.name} SQL does not read {exc.what} as "
+                           f"polars does (it reads {strftime.READ}); use the polars engine") from None
 
 
 def _events(tables: Tables, columns: Columns, needs: Needs, dialect: Dialect) -> exp.Select:

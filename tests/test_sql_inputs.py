@@ -1,0 +1,191 @@
+"""How each table's rows reach the SQL engines, against the polars engine: timestamp_format patterns give the
+same members, outputs and errors on `run --engine duckdb` as on polars; the SQL other dialects are sent is
+parsed back by sqlglot and run in DuckDB.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sqlglot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import Workspace, conversion, pageview
+from segtool.backends.sql.dialects import DIALECTS
+from test_sql_engines import as_duckdb, every_engine
+
+# -- timestamp_format: a strftime pattern, read as chrono reads it, by every engine --------------------------
+PATTERNS = ["%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M", "%Y%m%d%H%M%S", "%d %b %Y", "%B %d, %Y %I:%M %p",
+            "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%j", "%F %T", "%d.%m.%y %H:%M:%S%.3f", "%Y-%m-%d %H:%M:%S %Z",
+            "%m/%d/%Y %l:%M:%S %P", "%Y-%m-%d %H:%M:%S%:z", "%d-%b-%Y %H:%M:%S.%6f", "%e %B %Y", "%Y %m %d %H %M",
+            "%y%m%d %k%M"]
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December"]
+SPACES = st.sampled_from(["", " ", "  ", "\t", "\u3000", "\xa0"])
+
+
+def _number(most: int, high: int):
+    """A field's digits: often right, sometimes too many, too few, out of range, after white space."""
+    digits = st.builds(lambda n, width: str(n).zfill(width), st.integers(0, high), st.integers(0, most + 1))
+    return st.builds(lambda space, text: space + text, st.sampled_from([""] * 6) | SPACES, digits)
+
+
+def _cased(text: str):
+    return st.lists(st.booleans(), min_size=len(text), max_size=len(text)).map(
+        lambda upper: "".join(c.upper() if u else c.lower() for c, u in zip(text, upper)))
+
+
+DIRECTIVES = {
+    "%Y": _number(4, 9999), "%y": _number(2, 99), "%m": _number(2, 13), "%d": _number(2, 32), "%e": _number(2, 32),
+    "%j": _number(3, 367), "%H": _number(2, 24), "%k": _number(2, 24), "%I": _number(2, 13), "%l": _number(2, 13),
+    "%M": _number(2, 60), "%S": _number(2, 61),
+    "%b": st.sampled_from([m[:3] for m in MONTHS] + ["Foo"]).flatmap(_cased),
+    "%B": st.sampled_from(MONTHS + [m[:3] for m in MONTHS] + ["Juni"]).flatmap(_cased),
+    "%p": st.sampled_from(["AM", "pm", "Pm", "xm", "A"]), "%P": st.sampled_from(["am", "PM", "p"]),
+    "%.f": st.sampled_from(["", ".", ".5", ".123", ".123456", ".123456789", ".1234567891"]),
+    "%.3f": st.sampled_from(["", ".12", ".123", ".1234"]), "%6f": st.sampled_from(["12345", "123456", "1234567"]),
+    "%z": st.builds(lambda space, sign, hours, colon, minutes: space + sign + hours + colon + minutes, SPACES,
+                    st.sampled_from(["+", "-", "\u2212", ""]), st.sampled_from(["00", "02", "23", "24", "2"]),
+                    st.sampled_from(["", ":", " ", "::"]), st.sampled_from(["00", "30", "59", "60", "7", ""])),
+    "%Z": st.sampled_from(["UTC", "", "CEST", "Z9"]),
+}
+DIRECTIVES["%:z"] = DIRECTIVES["%z"]
+EXPANDED = {"%F": "%Y-%m-%d", "%T": "%H:%M:%S"}
+
+
+def pattern_text(pattern: str):
+    """Text written in `pattern`, or nearly: each directive's field generated, literal text mostly kept."""
+    parts = []
+    for token in re.findall(r"%[:.]?[0-9]?[A-Za-z]|\s+|[^%\s]+", pattern):
+        if token in EXPANDED:
+            parts.append(pattern_text(EXPANDED[token]))
+        elif token in DIRECTIVES:
+            parts.append(DIRECTIVES[token])
+        elif token.isspace():
+            parts.append(SPACES)
+        else:
+            parts.append(st.sampled_from([token] * 12 + ["", "x" + token]))
+    return st.tuples(*parts).map("".join)
+
+
+def polars_instants(path: Path, pattern: str) -> list:
+    """The timestamps as the polars engine reads them (microseconds; None where unreadable)."""
+    from segtool.config import Config
+    from segtool.inputs.tables import parse_timestamps, resolve_table
+
+    table = resolve_table("events", str(path), Config())
+    return table.scan().select(parse_timestamps(table, pattern).dt.epoch("us")).collect().to_series().to_list()
+
+
+@functools.cache
+def _pattern_in_duckdb(pattern: str, dialect: str) -> str:
+    """The timestamp column of table t read by the SQL `dialect` is sent (no timestamp cast or parser), for DuckDB."""
+    from segtool.backends.sql.compiler import trimmed
+    from segtool.backends.sql.iso import pattern_micros, with_pattern_fields
+    from segtool.language.strftime import pattern as grammar_of
+
+    grammar, column = grammar_of(pattern), sqlglot.exp.column("timestamp", quoted=True)
+    rows = with_pattern_fields(sqlglot.exp.to_table("t"), trimmed(column), grammar, DIALECTS[dialect], "events")
+    query = sqlglot.exp.select(pattern_micros(grammar, DIALECTS[dialect]).as_("m"), "i").from_(rows).order_by("i")
+    text = query.sql(dialect=dialect)
+    temporal = sqlglot.exp.DataType.TEMPORAL_TYPES
+    assert not [c for c in sqlglot.parse_one(text, read=dialect).find_all(sqlglot.exp.Cast) if c.to.is_type(*temporal)]
+    return as_duckdb(text, dialect)
+
+
+def sql_instants(path: Path, pattern: str, dialect: str) -> list:
+    """The column as the SQL of `dialect` reads it, run in DuckDB (microseconds; None where unreadable)."""
+    import duckdb
+
+    connection = duckdb.connect()
+    connection.execute(f"CREATE VIEW t AS SELECT *, row_number() OVER () AS i FROM read_parquet('{path}')")
+    return [row[0] for row in connection.execute(_pattern_in_duckdb(pattern, dialect)).fetchall()]
+
+
+def write_stamps(path: Path, texts: list[str]) -> Path:
+    pl.DataFrame({"visitor_id": ["a"] * len(texts), "timestamp": texts, "event_type": ["x"] * len(texts)},
+                 schema={"visitor_id": pl.String, "timestamp": pl.String, "event_type": pl.String}).write_parquet(path)
+    return path
+
+
+EVERY_DIALECT = {"%Y%m%d%H%M%S", "%B %d, %Y %I:%M %p", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%j", "%d.%m.%y %H:%M:%S%.3f"}
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_pattern_text_is_read_as_polars_reads_it_in_every_dialect(pattern, tmp_path, data):
+    """Out-of-range fields, a day the month lacks, :60, digits run together, month names in any case,
+    offsets past ±23:59, white space inside: the rows polars reads, the SQL reads alike (every dialect's, for
+    patterns that hold every kind of field between them)."""
+    texts = data.draw(st.lists(pattern_text(pattern), min_size=5, max_size=40))
+    path = write_stamps(tmp_path / "stamps.parquet", texts)
+    reference = polars_instants(path, pattern)
+    for dialect in sorted(DIALECTS) if pattern in EVERY_DIALECT else ["duckdb"]:
+        assert sql_instants(path, pattern, dialect) == reference, dialect
+
+
+TRICKY = {  # pattern: [(text, read by both engines)]
+    "%Y-%m-%d %H:%M:%S": [("2024-12-31 23:59:60", True), ("2024-06-31 10:00:00", False), ("2024-6-1 1:2:3", True),
+                          ("2024-06-0110:00:00", True), ("24-06-01 10:00:00", True), ("2024-06-01 24:00:00", False),
+                          ("2023-02-29 00:00:00", False), ("0000-02-29 00:00:00", True),
+                          ("2024- 6- 1\u300010:00:00", True), ("2024-06-01 10:00:00 UTC", False),
+                          ("-2024-06-01 10:00:00", False), ("+2024-06-01 10:00:00", False)],  # chrono reads signs
+    "%y-%m-%d": [("2a-06-01", False), ("-2-06-01", False), ("2-06-01", True), ("69-06-01", True)],  # polars' fast path
+    "%Y%m%d": [("2024611", False), ("202461", False), ("2024 6 1", True), ("20240601", True)],
+    "%Y-%m-%d %H:%M:%S%z": [("2024-06-01 10:00:00\u22120130", True), ("2024-06-01 10:00:00+02 00", True),
+                            ("2024-06-01 10:00:00+2400", False), ("2024-06-01 10:00:00Z", False)],
+    "%Y-%j": [("2024-366", True), ("2023-366", False), ("2024-0001", False)],
+    "%I:%M %p %d/%m/%Y": [("12:00 AM 01/06/2024", True), ("12:00 pm 01/06/2024", True), ("0:00 AM 01/06/2024", False)],
+}
+
+
+@pytest.mark.parametrize("pattern", sorted(TRICKY))
+def test_tricky_pattern_text_reads_alike(pattern, tmp_path):
+    """chrono's way of scanning (a field takes all the digits it may, white space before a number is
+    skipped) kept; what polars' fast parser alone reads (`2a` as a year), and signed years, read by neither."""
+    texts, readable = zip(*TRICKY[pattern])
+    path = write_stamps(tmp_path / "stamps.parquet", list(texts))
+    reference = polars_instants(path, pattern)
+    assert [value is not None for value in reference] == list(readable)
+    assert sql_instants(path, pattern, "duckdb") == reference
+
+
+def test_a_pattern_runs_on_every_engine_with_the_same_skipped_rows(ws: Workspace):
+    ws.events(pageview("a", "01/06/2024 10:00"), pageview("b", " 2/6/2024 9:05 "), pageview("c", "31/06/2024 10:00"),
+              conversion("d", "05/06/2024  23:59", 20, "o1"), pageview("e", "2024-06-01T10:00:00Z"))
+    ws.config("timestamp_format: '%d/%m/%Y %H:%M'\nmax_skipped_rows: 50%\n")
+    summary = json.loads(every_engine(ws, "last_seen: {within: 30d}", "--summary", "--format", "json").stdout)
+    assert summary["skipped_event_rows"] == 2 and summary["segments"][0]["size"] == 3
+    assert every_engine(ws, "days_since_last_conversion: {lte: 25}").stdout.split() == ["d"]
+    ws.config("timestamp_format: '%d/%m/%Y %H'\n")  # polars reads no hour without minutes: the same error
+    assert every_engine(ws, "last_seen: {within: 30d}").exit_code == 3
+
+
+def test_a_pattern_beyond_the_grammar_is_refused_by_the_sql_naming_its_directive(ws: Workspace):
+    ws.events(pageview("a", "Sat 01 Jun 2024 10:00"))
+    ws.config("timestamp_format: '%a %d %b %Y %H:%M'\n")
+    assert ws.run("rules:\n  - last_seen: {within: 30d}\n") == ["a"]  # polars reads it as before
+    for command in (["run", "--engine", "duckdb"], ["sql", "--dialect", "trino"]):
+        result = ws.cli(command[0], str(ws.root / "seg.yaml"), *command[1:], "--as-of", "2024-06-30",
+                        "--config", str(ws.root / "segtool.yaml"))
+        assert result.exit_code == 1 and "does not read %a" in result.stderr, result.stderr
+        assert ("duckdb" if "run" in command else "trino") in result.stderr
+
+
+def test_stored_instants_are_read_as_stored_whatever_the_format(ws: Workspace):
+    """Dates and date-times in Parquet are what they are, whatever timestamp_format says (as polars reads them)."""
+    from datetime import date, datetime
+
+    events = ws.root / "events.parquet"
+    ws.config(f"data:\n  events: {events}\ntimestamp_format: '%d/%m/%Y'\n")
+    for stamps in ([date(2024, 6, 1), date(2024, 5, 1)], [datetime(2024, 6, 1, 10), datetime(2024, 5, 1, 10)]):
+        frame = pl.DataFrame({"visitor_id": ["a", "b"], "timestamp": stamps, "event_type": ["pageview"] * 2})
+        frame.write_parquet(events)
+        assert every_engine(ws, "last_seen: {within: 30d}", as_of="2024-06-10").stdout.split() == ["a"]
