@@ -253,7 +253,7 @@ class Session:
     def _sql(self, segments: list[Segment], dialect: str, per_rule: bool, tables: dict[str, str] | None,
              checks: bool = False) -> tuple[str, str | None]:
         """The statement for the segments, and with `checks` the one that counts what checks the input rows
-        (as the polars engine's plan of the same run checks them)."""
+        (as the polars engine's plan of the same run checks them), for an engine that runs it here."""
         try:
             import sqlglot  # noqa: F401
         except ImportError:
@@ -269,7 +269,7 @@ class Session:
         self.check_epoch_unit()
         inputs = self.inputs()
         named = {**(tables or {}), **self.config.engine.tables}
-        sources, columns = sql_tables(inputs, dialect, named), sql_columns(inputs)
+        sources, columns = sql_tables(inputs, dialect, named, here=checks), sql_columns(inputs)
         lowering = Lowering(Schema.of(inputs), Settings.of(self.config, self.as_of()))
         lowered = lower_segments(segments, lowering.schema, lowering.settings, per_rule=per_rule)
         query = build(segments, lowered, lowering, sources, columns, dialect_named(dialect),

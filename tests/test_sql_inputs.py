@@ -1,6 +1,6 @@
-"""How each table's rows reach the SQL engines, against the polars engine: timestamp_format patterns give the
-same members, outputs and errors on `run --engine duckdb` as on polars; the SQL other dialects are sent is
-parsed back by sqlglot and run in DuckDB.
+"""How each table's rows reach the SQL engines, against the polars engine: timestamp_format patterns and the CSV
+options give the same members, outputs and errors on `run --engine duckdb` as on polars; the SQL other
+dialects are sent is parsed back by sqlglot and run in DuckDB.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import textwrap
 from pathlib import Path
 
 import polars as pl
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import Workspace, conversion, pageview
+from segtool.backends.sql import deep_recursion
 from segtool.backends.sql.dialects import DIALECTS
 from test_sql_engines import as_duckdb, every_engine
 
@@ -189,3 +191,88 @@ def test_stored_instants_are_read_as_stored_whatever_the_format(ws: Workspace):
         frame = pl.DataFrame({"visitor_id": ["a", "b"], "timestamp": stamps, "event_type": ["pageview"] * 2})
         frame.write_parquet(events)
         assert every_engine(ws, "last_seen: {within: 30d}", as_of="2024-06-10").stdout.split() == ["a"]
+
+
+# -- the CSV options ------------------------------------------------------------------------------------------
+EUROPEAN = textwrap.dedent("""\
+    visitor_id;timestamp;event_type;order_value;order_id;url
+    a;2024-06-01T10:00:00Z;conversion;'12,50';o1;https://x.example/?utm_source=café
+    b;2024-06-02T10:00:00Z;conversion;'1.234,56';o2;''
+    c;2024-06-03T10:00:00Z;conversion;n/a;o3;NULL
+    d;2024-06-04T10:00:00Z;pageview;;;'a;b'
+    e;2024-06-05T10:00:00Z;conversion;'7';NULL;'it''s'
+    'NULL';2024-06-05T10:00:00Z;pageview;;;x
+    """)
+EUROPEAN_PROFILES = textwrap.dedent("""\
+    visitor_id;city;age;note
+    a;Malmö;'41,5';'12,50'
+    b;NULL;n/a;''
+    c;'Zürich';40;x
+    d;-;'1.000,5';'-'
+    """)
+EUROPEAN_RULES = ["total_order_value: {gte: 12}", "conversions: {gte: 1}", "url: {is_set: true}",
+                  "url: {contains: ';'}", "utm_source: {is: café}", "city: {is_set: false}",
+                  "city: {in: [Malmö, Zürich]}", "profile.age: {gte: 41}", "profile.note: {is: '12.50'}",
+                  "profile.note: {is_set: true}", "url: {is: \"it's\"}", "url: {matches: '^$'}",
+                  "profile.age: {lt: 1001}"]
+EUROPEAN_CSV = "csv: {separator: ';', quote_char: \"'\", null_values: [NULL, n/a, '-'], decimal_comma: true, " \
+               "encoding: cp1252}\nmax_skipped_rows: 50%\n"
+
+
+def european(ws: Workspace) -> Workspace:
+    """A cp1252 export with `;`, `'` quotes, texts that mean missing and decimal commas."""
+    (ws.root / "events.csv").write_bytes(EUROPEAN.encode("cp1252"))
+    (ws.root / "profiles.csv").write_bytes(EUROPEAN_PROFILES.encode("cp1252"))
+    return ws.config(EUROPEAN_CSV)
+
+
+@pytest.mark.parametrize("rule", EUROPEAN_RULES)
+def test_the_csv_options_give_the_polars_answer(ws: Workspace, rule):
+    european(ws)
+    assert every_engine(ws, rule, as_of="2024-06-10").exit_code == 0
+
+
+def test_more_csv_options_give_the_polars_answer(ws: Workspace):
+    """No quote character, tabs, bytes that are not UTF-8 read as U+FFFD, a decimal comma that is no number."""
+    (ws.root / "events.csv").write_bytes(b'visitor_id\ttimestamp\tevent_type\turl\n'
+                                         b'a\t2024-06-01T10:00:00Z\tpageview\t"quoted"\n'
+                                         b'b\t2024-06-01T10:00:00Z\tpageview\tit"s \xff\xfe\n'
+                                         b'"c\t2024-06-01T10:00:00Z\tpageview\t""\n')
+    ws.config("csv: {separator: tab, quote_char: null, encoding: utf8-lossy}\n")
+    for rule in ("url: {contains: '\"'}", "url: {is: '\"\"'}", "url: {ends_with: \"\\uFFFD\\uFFFD\"}"):
+        assert every_engine(ws, rule).exit_code == 0
+    assert every_engine(ws, "url: {contains: '\"'}").stdout.split() == ['"c', "a", "b"]
+    ws.events(conversion("a", "2024-06-01T10:00:00Z", "12,5x", "o1"))
+    ws.config("csv: {decimal_comma: true}\n")
+    assert every_engine(ws, "total_order_value: {gte: 1}").exit_code == 3
+
+
+def test_printed_sql_reads_the_csv_options_on_warehouse_tables(ws: Workspace):
+    """Where the SQL reads tables (engine.tables), texts that mean missing and decimal commas in their text
+    columns are read as polars reads the CSV export (run on DuckDB; every dialect's SQL parses back); a printed
+    DuckDB statement reads only UTF-8 files."""
+    import duckdb
+
+    european(ws)
+    ws.config(EUROPEAN_CSV + "engine:\n  tables: {events: shop.events, profiles: shop.profiles}\n")
+    connection = duckdb.connect()
+    connection.execute("CREATE SCHEMA shop")
+    for table in ("events", "profiles"):
+        (ws.root / f"{table}.utf8.csv").write_text((ws.root / f"{table}.csv").read_bytes().decode("cp1252"))
+        connection.execute(f"CREATE TABLE shop.{table} AS SELECT * FROM read_csv('{ws.root / table}.utf8.csv', "
+                           "all_varchar = true, delim = ';', quote = '''', escape = '''', allow_quoted_nulls = false)")
+    for rule in ("total_order_value: {gte: 12}", "profile.age: {gte: 41}", "city: {is_set: false}"):
+        path = ws.segment(f"rules:\n  - {rule}\n")
+        polars = ws.cli("run", str(path), "--as-of", "2024-06-10")
+        for dialect in sorted(DIALECTS):
+            result = ws.cli("sql", str(path), "--dialect", dialect, "--as-of", "2024-06-10",
+                            "--config", str(ws.root / "segtool.yaml"))
+            assert result.exit_code == 0, result.stderr
+            with deep_recursion():
+                sqlglot.parse_one(result.stdout.rstrip().rstrip(";"), read=dialect)
+            if dialect == "duckdb":
+                rows = connection.execute(result.stdout.rstrip().rstrip(";")).fetchall()
+                assert sorted(r[0] for r in rows if r[1]) == polars.ids, rule
+    ws.config(EUROPEAN_CSV)
+    result = ws.cli("sql", str(path), "--dialect", "duckdb", "--config", str(ws.root / "segtool.yaml"))
+    assert result.exit_code == 1 and "cp1252" in result.stderr and "iconv" in result.stderr

@@ -120,15 +120,17 @@ def scan(files: list[str] | str, reading: Reading, hive: bool) -> pl.LazyFrame:
 _COPIES: dict[tuple[str, str], str] = {}
 
 
-def utf8_copy(file: str, encoding: str) -> str:
+def utf8_copy(file: str, encoding: str, lossy: bool = False) -> str:
     """The file itself when it is UTF-8; else a UTF-8 copy in a temporary folder (removed at exit), made
-    once per run. polars reads UTF-8 only."""
-    if encoding.lower() in CSV_ENCODINGS_NATIVE:
+    once per run. polars reads UTF-8 only, and `utf8-lossy` itself; with `lossy`, for engines that read only
+    valid UTF-8, that too is a copy (bad bytes as U+FFFD, as polars reads them)."""
+    if encoding.lower() in CSV_ENCODINGS_NATIVE and not (lossy and encoding.lower() == "utf8-lossy"):
         return file
     key = (file, encoding)
+    codec, errors = ("utf-8", "replace") if encoding.lower() == "utf8-lossy" else (encoding, "strict")
     if key not in _COPIES:
         try:
-            codecs.lookup(encoding)
+            codecs.lookup(codec)
         except LookupError:
             raise DataError(f"unknown encoding {encoding!r}; use a name Python knows, such as latin-1, cp1252 or "
                             "utf-16", file=file) from None
@@ -140,7 +142,7 @@ def utf8_copy(file: str, encoding: str) -> str:
         opener = gzip.open if compression_of(file) == ".gz" else open
         try:
             with opener(file, "rb") as raw, open(target, "w", encoding="utf-8", newline="") as out:
-                shutil.copyfileobj(codecs.getreader(encoding)(raw, errors="strict"), out, 1 << 20)
+                shutil.copyfileobj(codecs.getreader(codec)(raw, errors=errors), out, 1 << 20)
         except (UnicodeDecodeError, OSError) as exc:
             raise DataError(f"cannot read the file as {encoding}: {exc}", file=file) from None
         _COPIES[key] = target

@@ -16,7 +16,7 @@ from ..language.catalog import NUMBER_COLUMNS, PREDICTED_COLUMNS
 from ..config import Config
 from ..errors import DataError
 from ..language import strftime
-from ..language.timeframe import ISO_TEXT, AsOf
+from ..language.timeframe import DECIMAL_COMMA_TEXT, ISO_TEXT, AsOf
 from . import files as filesystem
 from .drift import UTC_US, aligned, common_schema
 from .files import Reading
@@ -38,8 +38,7 @@ ISO_FORMATS = (
 )
 EPOCH_UNITS = {"epoch_s": "s", "epoch_ms": "ms", "epoch_us": "us"}
 SEPARATORS = {";": "';'", "\t": "a tab ('\\t')", "|": "'|'", ",": "','"}
-# a number written with a decimal comma, thousands optionally grouped by dots: 1.234,56
-DECIMAL_COMMA = r"^\s*[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+\s*$"
+DECIMAL_COMMA = r"^\s*" + DECIMAL_COMMA_TEXT[1:-1] + r"\s*$"  # with the white space around it
 
 
 @dataclass

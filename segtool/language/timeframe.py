@@ -27,6 +27,8 @@ ISO_TEXT = (r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[T ]" + _CLOCK + r":[0-5][0-9](?
             r"|T" + _CLOCK + _ZONE + r"?| " + _CLOCK + r")?$")
 # A number as text (white space stripped): what polars reads as a float, and so must every SQL engine.
 NUMBER_TEXT = r"^[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])$"
+# A number written with a decimal comma (white space stripped), thousands optionally grouped by dots: 1.234,56
+DECIMAL_COMMA_TEXT = r"^[+-]?(?:[0-9]{1,3}(?:[.][0-9]{3})+|[0-9]+),[0-9]+$"
 # Unicode White_Space (what Rust's `\\s`, chrono's and polars' strip_chars() mean), as literal characters
 WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
 LATEST = "latest"

@@ -18,7 +18,7 @@ from ...errors import DataError
 from .compiler import CompileError, Columns
 from .statement import (CHECKED_ROWS, UNREADABLE, WITHOUT_VISITOR, Source, Tables, conversion_count,
                              not_numbers)
-from ...inputs.files import is_cloud
+from ...inputs import files as filesystem
 from ...inputs.health import EventHealth, check_health
 from ...inputs.tables import ID_COLUMNS, Inputs, Table
 from ...inputs.source import not_numbers_error
@@ -60,9 +60,10 @@ def sql_columns(inputs: Inputs) -> Columns:
     return Columns(kinds)
 
 
-def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None) -> Tables:
+def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None, here: bool = False) -> Tables:
     """Each table as a relation of the dialect: a configured table name, else its files read by the
-    engine (DuckDB's readers, Spark's file sources); for other dialects the table's own name."""
+    engine (DuckDB's readers, Spark's file sources); for other dialects the table's own name. `here` where
+    the statement runs in this process (a printed one reads no file of this run)."""
     sources = {}
     for table in (inputs.events, inputs.profiles, inputs.items):
         if table is None:
@@ -70,19 +71,20 @@ def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None
         if table.view is not None:
             raise CompileError(f"{table.label}: exports read through a preset are read by the polars engine only; "
                                "convert them to the canonical columns (or use --engine polars)")
-        relation = _relation(table, dialect, (named or {}).get(table.name))
+        relation = _relation(table, dialect, (named or {}).get(table.name), here)
         raw = {c: stored_kind(dtype) for c, dtype in zip(_columns_of(table), table.schema().values())}
         for column in ("visitor_id", "order_id"):
             if raw.get(column) == "float":
                 raise CompileError(f"{table.label}: {column} is stored as floating-point numbers, which the engines "
                                    "write as text differently; store IDs as text or integers")
         order = exp.column("segtool_row") if table.name == "profiles" else None
-        sources[table.name] = Source(relation, dict(table.mapping), order, raw)
+        csv = table.reading.csv if table.format == "csv" else CsvOptions()
+        sources[table.name] = Source(relation, dict(table.mapping), order, raw, csv.null_values, csv.decimal_comma)
     return Tables(sources["events"], sources.get("profiles"), sources.get("items"),
                   inputs.config.timestamp_format)
 
 
-def _relation(table: Table, dialect: str, name: str | None) -> exp.Expression:
+def _relation(table: Table, dialect: str, name: str | None, here: bool = False) -> exp.Expression:
     """The table's rows; profiles numbered in the order they are written, where the engine knows it (a
     visitor's first row counts): DuckDB reads files in order, Spark numbers rows by partition and position;
     a warehouse table has no order, so a visitor with two profile rows gets either."""
@@ -95,7 +97,7 @@ def _relation(table: Table, dialect: str, name: str | None) -> exp.Expression:
     if name is not None:
         source = exp.to_table(name, dialect=dialect)
     elif dialect == "duckdb":
-        source = _duckdb_reader(table)
+        source = _duckdb_reader(table, here)
     elif dialect in ("spark", "databricks") and table.format in ("parquet", "csv"):
         paths = [f.replace("`", "") for f in table.files]
         source = exp.to_table(f"{table.format}.`{paths[0] if len(paths) == 1 else table.spec}`", dialect="spark")
@@ -106,9 +108,11 @@ def _relation(table: Table, dialect: str, name: str | None) -> exp.Expression:
     return exp.select(exp.Star(), numbered.as_("segtool_row")).from_(source).subquery(table.name)
 
 
-def _duckdb_reader(table: Table) -> exp.Expression:
+def _duckdb_reader(table: Table, here: bool) -> exp.Expression:
+    """DuckDB's reader of the table's files, with the CSV options as polars reads them; `here` where the
+    statement runs in this process (so it may read the UTF-8 copies of files in another encoding)."""
     files = exp.Array(expressions=[exp.Literal.string(f) for f in table.files])
-    if any(is_cloud(f) for f in table.files):
+    if any(filesystem.is_cloud(f) for f in table.files):
         raise CompileError(f"{table.label}: the DuckDB engine reads local files; use the polars engine for buckets")
     if table.format == "parquet":
         return exp.Anonymous(this="READ_PARQUET", expressions=[
@@ -117,16 +121,25 @@ def _duckdb_reader(table: Table) -> exp.Expression:
     if table.format != "csv":
         raise CompileError(f"{table.label}: the DuckDB engine reads CSV and Parquet; use the polars engine")
     options: CsvOptions = table.reading.csv
-    if options.decimal_comma or options.encoding != "utf8" or options.null_values or options.quote_char != '"':
-        raise CompileError(f"{table.label}: the csv options decimal_comma, encoding, null_values and quote_char "
-                           "are read by the polars engine only")
+    quote = exp.Literal.string(options.quote_char or "")  # '' reads no quotes, as polars' quote_char null
+    if not here and options.encoding.lower() not in ("utf8", "utf-8"):
+        raise CompileError(f"{table.label}: the printed SQL reads files as UTF-8, not {options.encoding}; convert them "
+                           f"(iconv -f {options.encoding} -t utf-8), or run it with `run --engine duckdb`")
     return exp.Anonymous(this="READ_CSV", expressions=[
-        files, exp.EQ(this=exp.var("all_varchar"), expression=exp.true()),
+        exp.Array(expressions=[exp.Literal.string(f) for f in (utf8_files(table) if here else table.files)]),
+        exp.EQ(this=exp.var("all_varchar"), expression=exp.true()),
         exp.EQ(this=exp.var("header"), expression=exp.true()),
         exp.EQ(this=exp.var("delim"), expression=exp.Literal.string(options.separator)),
-        exp.EQ(this=exp.var("quote"), expression=exp.Literal.string('"')),
-        exp.EQ(this=exp.var("escape"), expression=exp.Literal.string('"')),  # RFC 4180, as polars reads CSV
+        exp.EQ(this=exp.var("quote"), expression=quote),
+        exp.EQ(this=exp.var("escape"), expression=quote),  # RFC 4180 with its quote, as polars reads CSV
+        exp.EQ(this=exp.var("allow_quoted_nulls"), expression=exp.false()),  # "" is text, as in polars
         exp.EQ(this=exp.var("union_by_name"), expression=exp.true())])
+
+
+def utf8_files(table: Table) -> list[str]:
+    """A CSV table's files as UTF-8, which DuckDB and Spark read: the files, or the copies polars reads
+    (the encoding decoded by Python, `utf8-lossy` with U+FFFD for bad bytes, as polars reads it)."""
+    return [filesystem.utf8_copy(f, table.reading.csv.encoding, lossy=True) for f in table.files]
 
 
 Run = Callable[[str], pl.DataFrame]  # runs a statement, returns its answer
@@ -200,7 +213,7 @@ def spark_views(inputs: Inputs) -> dict[str, str]:
 def _spark(inputs: Inputs, views: dict[str, str], settings) -> Iterator[Run]:
     """A SparkSession: Spark Connect where `engine.spark.remote` names one, else a local session
     (`engine.spark.master`, default local[*]), in UTC. Each table's files are registered as a view (Parquet
-    as stored, CSV with its header and every column as text, as the polars engine reads it)."""
+    as stored, CSV with its header, options and every column as text, as the polars engine reads it)."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -218,7 +231,10 @@ def _spark(inputs: Inputs, views: dict[str, str], settings) -> Iterator[Run]:
             spark.sparkContext.setLogLevel("FATAL")  # errors come back as exceptions, with their message
         for table in (inputs.events, inputs.profiles, inputs.items):
             if table is not None and table.name in views and table.name not in settings.tables:
-                _spark_view(spark, table, views[table.name])
+                if table.view is not None:
+                    raise CompileError(f"{table.label}: exports read through a preset are read by the polars "
+                                       "engine only")
+                _spark_frame(spark, table, bool(remote)).createOrReplaceTempView(views[table.name])
 
     def run(sql: str) -> pl.DataFrame:
         with _spark_errors():
@@ -247,16 +263,20 @@ def _spark_answer(rows, local: bool) -> pl.DataFrame:
         return pl.read_parquet(f"{folder}/answer/*.parquet")
 
 
-def _spark_view(spark, table: Table, view: str) -> None:
-    if table.view is not None:
-        raise CompileError(f"{table.label}: exports read through a preset are read by the polars engine only")
-    reader = spark.read
+def _spark_frame(spark, table: Table, remote: bool):
+    """The table's files as Spark reads them: Parquet as stored, CSV with its options (files in another
+    encoding: the UTF-8 copies polars reads, which only a local session can see)."""
     if table.format == "parquet":
-        frame = reader.parquet(*table.files)
-    elif table.format == "csv":
-        options = table.reading.csv
-        frame = reader.options(header=True, inferSchema=False, sep=options.separator, multiLine=True,
-                               escape='"').csv(table.files)
-    else:
+        return spark.read.parquet(*table.files)
+    if table.format != "csv":
         raise CompileError(f"{table.label}: the Spark engine reads CSV and Parquet; use the polars engine")
-    frame.createOrReplaceTempView(view)
+    options = table.reading.csv
+    if remote and options.encoding.lower() not in ("utf8", "utf-8"):
+        raise CompileError(f"{table.label}: Spark Connect reads the files where the cluster is, as UTF-8, not "
+                           f"{options.encoding}; convert them (iconv -f {options.encoding} -t utf-8), or use a local "
+                           "session (engine.spark.master)")
+    quote = options.quote_char or ""  # '' reads no quotes, as polars' quote_char null
+    # an empty field is null and a quoted empty one "" text, as in polars (Spark's nullValue "" nulls both)
+    return spark.read.options(header=True, inferSchema=False, sep=options.separator, quote=quote,
+                              escape=quote or "\\", multiLine=True, nullValue="\0segtool: no text is null\0",
+                              ).csv(table.files if remote else utf8_files(table))

@@ -10,7 +10,7 @@ from sqlglot import exp
 
 from ...language.catalog import NUMBER_COLUMNS
 from ...language import strftime
-from ...language.timeframe import NUMBER_TEXT, AsOf, char_class
+from ...language.timeframe import DECIMAL_COMMA_TEXT, NUMBER_TEXT, AsOf, char_class
 from ...language.tree import Segment
 from ...plan import ir
 from ...plan.lower import Lowering, lower
@@ -21,20 +21,42 @@ from .iso import iso_micros, pattern_micros, with_iso_fields, with_pattern_field
 from .portable import WHITESPACE
 
 EPOCH_FACTORS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
+TEXT_AS_WRITTEN = ("visitor_id", "order_id", "timestamp")  # never read with a decimal comma
 
 
 @dataclass(frozen=True)
 class Source:
-    """Where a table's rows come from (a table name or a reader call), its columns' export names, and for
-    profiles the expression that orders its rows as written (the first row of a visitor counts)."""
+    """Where a table's rows come from (a table name or a reader call), its columns' export names, for
+    profiles the expression that orders its rows as written (the first row of a visitor counts), and how
+    the text of a CSV export is read (its `csv:` options null_values and decimal_comma, as polars reads them)."""
 
     relation: exp.Expression
     names: dict[str, str] = field(default_factory=dict)  # canonical -> export name
     row_order: exp.Expression | None = None
     raw_kinds: dict[str, str] = field(default_factory=dict)  # canonical -> kind of the column as stored
+    null_values: tuple[str, ...] = ()  # texts that mean missing, in text columns
+    decimal_comma: bool = False  # numbers in text columns may be written 1.234,56
 
     def column(self, canonical: str) -> exp.Expression:
-        return exp.column(self.names.get(canonical, canonical), quoted=True)
+        """The column as read: a text that means missing is NULL."""
+        raw = exp.column(self.names.get(canonical, canonical), quoted=True)
+        if not self.null_values or self.raw_kinds.get(canonical) != "text":
+            return raw
+        missing = exp.In(this=raw, expressions=[exp.Literal.string(v) for v in self.null_values])
+        return exp.Case(ifs=[exp.If(this=missing, true=exp.Null())], default=raw)
+
+    def value(self, canonical: str, dialect: Dialect) -> exp.Expression:
+        """A column as `_typed` reads it: with a decimal comma, text that is such a number has a point (IDs
+        and the timestamp stay as written), as inputs/tables.py decimal_point."""
+        read = self.column(canonical)
+        if not self.decimal_comma or self.raw_kinds.get(canonical) != "text" or canonical in TEXT_AS_WRITTEN:
+            return read
+        stripped = trimmed(read)
+        point = exp.Replace(this=exp.Replace(this=stripped, expression=exp.Literal.string("."),
+                                             replacement=exp.Literal.string("")),
+                            expression=exp.Literal.string(","), replacement=exp.Literal.string("."))
+        return exp.Case(ifs=[exp.If(this=dialect.search(stripped, DECIMAL_COMMA_TEXT, False), true=point)],
+                        default=read)
 
 
 @dataclass(frozen=True)
@@ -177,7 +199,7 @@ def row_checks(tables: Tables, columns: Columns, as_of: AsOf, dialect: Dialect, 
         for column in sorted(numbers.get(name, ())):
             if source is None or column not in NUMBER_COLUMNS[name] or source.raw_kinds.get(column) != "text":
                 continue
-            _, blank, number = _number_text(source.column(column), dialect)
+            _, blank, number = _number_text(source.value(column, dialect), dialect)
             bad = exp.Sum(this=flag(exp.and_(exp.Not(this=exp.paren(blank)), exp.Not(this=number)))).as_(
                 not_numbers(name, column))
             query = query.join(exp.select(bad).from_(source.relation).subquery(f"{name}_{column}"), join_type="cross")
@@ -206,7 +228,7 @@ def _typed(source: Source, table: str, canonical: str, kind: str | None, dialect
     """A column as the polars engine types it: numbers of the contract as doubles (blank text and NaN
     missing; other text that is no number stops the query, as it is a data error there), IDs and other text
     as text, other numbers as they are."""
-    raw = source.column(canonical)
+    raw = source.value(canonical, dialect)
     stored = source.raw_kinds.get(canonical)
     if canonical in NUMBER_COLUMNS.get(table, ()):
         if stored == "text":
