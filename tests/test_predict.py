@@ -313,6 +313,20 @@ def test_predictive_option_overrides_the_config(shop: Workspace):
     assert bad.exit_code == 2 and "--predictive must be one of auto, profiles, events" in bad.stderr
 
 
+def test_columns_write_each_computed_column_its_own_predictions(shop: Workspace, tmp_path):
+    """--columns with two computed columns and a profile column, in any order: each its own values (a
+    translation cached by the id of a node that no longer existed gave one column's values to the next)."""
+    shop.config("predictive: events\n")
+    expected = predict_csv(shop).select("visitor_id", "clv", "conversion_potential")
+    path = shop.segment("rules:\n  - conversions: {gte: 0}\n")
+    for columns in ("clv,conversion_potential,city", "city,conversion_potential,clv", "clv,city"):
+        result = shop.cli("run", str(path), "--as-of", AS_OF, "-o", str(tmp_path / "out.csv"), "--columns", columns)
+        assert result.exit_code == 0, result.stderr
+        written = pl.read_csv(tmp_path / "out.csv", schema_overrides={"visitor_id": pl.String, "city": pl.String})
+        computed = [c for c in columns.split(",") if c != "city"]
+        assert written.select("visitor_id", *computed).equals(expected.select("visitor_id", *computed)), columns
+
+
 def test_predictions_without_a_profiles_table(ws: Workspace):
     purchases = {"x": [("2024-01-10", 10.0), ("2024-03-10", 20.0), ("2024-06-10", 30.0)],
                  "y": [("2024-02-10", 10.0), ("2024-02-20", 12.0)], "z": [("2024-05-10", 5.0)]}

@@ -25,7 +25,7 @@ DTYPES = {"integer": pl.Int64, "float": pl.Float64, "number": pl.Float64}
 class Context:
     features: object  # features.Features: registers the aggregates
     derived: dict[ir.Node, str] = field(default_factory=dict)  # costly values: the column holding each
-    memo: dict[int, pl.Expr] = field(default_factory=dict)
+    memo: dict[int, tuple[ir.Node, pl.Expr]] = field(default_factory=dict)  # by id, the node kept alive
 
     def within(self, derived: dict[ir.Node, str]) -> "Context":
         """The same registry, translating over a frame with the `derived` columns."""
@@ -35,9 +35,9 @@ class Context:
 def translate(node: ir.Node, ctx: Context) -> pl.Expr:
     """A node as a polars expression, once per node however often the plan shares it."""
     found = ctx.memo.get(id(node))
-    if found is None:
-        found = ctx.memo[id(node)] = _translate(node, ctx)
-    return found
+    if found is None:  # kept with its node: a node gone could leave its id to another
+        found = ctx.memo[id(node)] = (node, _translate(node, ctx))
+    return found[1]
 
 
 @singledispatch
