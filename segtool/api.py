@@ -177,16 +177,12 @@ class Session:
         """What the plan needs from the data besides its scans: predictions where a rule (or an output
         column) reads a predictive column computed from events, and the events' first rows where a rule
         reads referrers or URLs. Without `read_data`, placeholders that read nothing (for explain)."""
-        from .language import catalog
         from .inputs.checks import single_event_columns
         from .backends.polars.events import SAMPLE_ROWS
         from .backends.polars.features import Preparation
-        from .language.tree import conditions, with_references
 
         inputs = self.inputs()
-        rules = [rule for segment in with_references(segments) for rule in conditions(segment.root)]
-        predicted = sorted({r.field.column for r in rules if r.field.family == catalog.PROFILE
-                            and inputs.computes(r.field.column)} | {c for c in columns if inputs.computes(c)})
+        predicted = self._predicted(segments, columns)
         event_columns = single_event_columns(segments)
         if not read_data:
             notes = {c: "computed from events when the segment runs (BG/NBD + Gamma-Gamma)" for c in predicted}
@@ -205,6 +201,17 @@ class Session:
             sample = collect(event_rows(inputs, self.as_of(), event_columns).head(SAMPLE_ROWS), inputs)
             rows = inputs.events.estimated_rows()
         return Preparation(predictions, notes, sample, rows)
+
+    def _predicted(self, segments: list[Segment], columns: tuple[str, ...] = ()) -> list[str]:
+        """The predictive profile columns that a rule of the segments or an output column reads and that are
+        computed from events (config `predictive`)."""
+        from .language import catalog
+        from .language.tree import conditions, with_references
+
+        inputs = self.inputs()
+        rules = [rule for segment in with_references(segments) for rule in conditions(segment.root)]
+        return sorted({r.field.column for r in rules if r.field.family == catalog.PROFILE
+                       and inputs.computes(r.field.column)} | {c for c in columns if inputs.computes(c)})
 
     def plan(self, segments: list[Segment], *, per_rule: bool = False, columns: tuple[str, ...] = ()):
         """The checked, prepared plan of a run (engine.plan.Plan)."""
@@ -247,13 +254,15 @@ class Session:
             tables: dict[str, str] | None = None) -> str:
         """One SQL statement for the segments in `dialect`: visitor_id, a boolean per segment (`segment_<i>`)
         and with `per_rule` one per top-level rule (`segment_<i>_rule_<j>`). Tables are the config's
-        `engine.tables`, else `tables`, else the files as the dialect's engine reads them."""
+        `engine.tables`, else `tables`, else the files as the dialect's engine reads them; predictions computed
+        from events are read from `engine.tables.predictions` (made by `segtool predict`)."""
         return self._sql(segments, dialect, per_rule, tables)[0]
 
     def _sql(self, segments: list[Segment], dialect: str, per_rule: bool, tables: dict[str, str] | None,
-             checks: bool = False) -> tuple[str, str | None]:
+             checks: bool = False, staged: dict[str, str] | None = None) -> tuple[str, str | None]:
         """The statement for the segments, and with `checks` the one that counts what checks the input rows
-        (as the polars engine's plan of the same run checks them), for an engine that runs it here."""
+        (as the polars engine's plan of the same run checks them). `staged`: the tables this run wrote as
+        Parquet for an engine that runs here (None: the statement is printed, and reads no file of this run)."""
         try:
             import sqlglot  # noqa: F401
         except ImportError:
@@ -269,7 +278,7 @@ class Session:
         self.check_epoch_unit()
         inputs = self.inputs()
         named = {**(tables or {}), **self.config.engine.tables}
-        sources, columns = sql_tables(inputs, dialect, named, here=checks), sql_columns(inputs)
+        sources, columns = sql_tables(inputs, dialect, named, staged), sql_columns(inputs)
         lowering = Lowering(Schema.of(inputs), Settings.of(self.config, self.as_of()))
         lowered = lower_segments(segments, lowering.schema, lowering.settings, per_rule=per_rule)
         query = build(segments, lowered, lowering, sources, columns, dialect_named(dialect),
@@ -285,27 +294,67 @@ class Session:
                             self.config.conversion_events if conversion_types else (), columns_read(segments, inputs))
         return statement, render(counts, dialect)
 
-    def run_sql(self, segments: list[Segment], engine: str, *, per_rule: bool = False) -> RunResult:
+    def run_sql(self, segments: list[Segment], engine: str, *, per_rule: bool = False,
+                columns: tuple[str, ...] = ()) -> RunResult:
         """The segments run by an SQL engine (`run --engine duckdb|spark`) from the statement `sql` makes,
         after the engine counted what checks the input rows, judged as in `run`: the same members, errors and
-        skipped rows as `run`; the universe is counted whole."""
+        skipped rows as `run`; the universe is counted whole. A step before the engine hands it what it
+        cannot read where it is, as Parquet files: exports read through a preset's view, and the
+        predictions computed from events (with the polars engine's code); `columns` are the profile's (the
+        first row per visitor) or the predictions', joined to the members as the polars engine joins them."""
+        from . import temporaries
         from .backends.sql import engines as to_sql
 
-        views = to_sql.spark_views(self.inputs()) if engine == "spark" else None
-        statement, counts = self._sql(segments, "duckdb" if engine == "duckdb" else "spark", per_rule, views,
-                                      checks=True)
-        with to_sql.engine(engine, self.inputs(), views, self.config.engine) as run:
-            counted = {name: int(n or 0) for name, n in run(counts).row(0, named=True).items()}  # SUM of none: NULL
-            health = to_sql.check_counts(counted, self.inputs(), self.as_of(), self._conversion_types_checked)
-            frame = to_sql.typed_answer(run(statement))
+        inputs, settings = self.inputs(), self.config.engine
+        self.check_data(segments, columns)
+        self.check_epoch_unit()
+        predicted, fitted = self._predicted(segments, columns), None
+        if predicted:
+            from .predict import predict_visitors
+
+            fitted = predict_visitors(inputs, self.as_of())
+        read_by_rules = fitted is not None and bool(self._predicted(segments))
+        dialect = "duckdb" if engine == "duckdb" else "spark"
+        with temporaries.folder("segtool-staged-") as folder:
+            staged = to_sql.stage_tables(inputs, folder, fitted.frame if read_by_rules else None, settings.tables,
+                                         engine == "spark" and to_sql.remote_spark(settings))
+            views = to_sql.spark_views(inputs, staged) if engine == "spark" else None
+            statement, counts = self._sql(segments, dialect, per_rule, views, checks=True, staged=staged)
+            with to_sql.engine(engine, inputs, views, staged, settings) as run:
+                counted = {name: int(n or 0) for name, n in run(counts).row(0, named=True).items()}  # SUM of none: NULL
+                health = to_sql.check_counts(counted, inputs, self.as_of(), self._conversion_types_checked)
+                frame = to_sql.typed_answer(run(statement))
+        joined = self._output_columns(columns, fitted.frame if fitted is not None else None)
         results = []
         for i, segment in enumerate(segments):
-            members = frame.filter(f"segment_{i}").select("visitor_id").sort("visitor_id")
+            members = frame.filter(f"segment_{i}").select("visitor_id")
+            if joined is not None:
+                members = members.join(joined, on="visitor_id", how="left")
             sizes = tuple(int(frame[f"segment_{i}_rule_{j}"].sum()) for j in range(len(segment.top_rules))) \
                 if per_rule else ()
-            results.append(SegmentResult(segment, members, sizes))
-        return RunResult(self.as_of(), frame.height, tuple(results), health.skipped if health else 0,
+            results.append(SegmentResult(segment, members.sort("visitor_id"), sizes))
+        notes = {}
+        if fitted is not None:
+            from .predict import source_note
+
+            notes = {c: source_note(c, fitted.models) for c in predicted}
+        return RunResult(self.as_of(), frame.height, tuple(results), health.skipped if health else 0, notes,
                          event_rows=counted["event_rows"])
+
+    def _output_columns(self, columns: tuple[str, ...], predictions):
+        """The output `columns` per visitor, as the polars engine writes them beside the IDs: the first
+        profile row's, or the predictions' where a column is computed from events; None without columns."""
+        if not columns:
+            return None
+        from .inputs.source import collect, profile_rows
+
+        inputs = self.inputs()
+        computed = [c for c in columns if inputs.computes(c)]
+        joined = collect(profile_rows(inputs, [c for c in columns if c not in computed]), inputs)
+        if computed:
+            joined = joined.join(predictions.select("visitor_id", *computed), on="visitor_id", how="full",
+                                 coalesce=True)
+        return joined.select("visitor_id", *columns)
 
     def members(self, segment: Segment) -> list[str]:
         """The segment's visitor IDs, sorted (a convenience for scripts and tests)."""

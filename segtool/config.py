@@ -202,13 +202,14 @@ class _ConfigReader:
         return config
 
     def engine(self, node: Node) -> "EngineSettings":
-        """`engine: {name: polars|duckdb|spark, tables: {events: db.events}, spark: {remote: sc://..., master: ...}}`."""
+        """`engine: {name: polars|duckdb|spark, tables: {events: db.events, predictions: db.predictions}, spark:
+        {remote: sc://..., master: ...}}`."""
         if not self.keys(node, ("name", "tables", "spark"), "engine"):
             return EngineSettings()
         v = node.value
         name = self.choice(v["name"], "engine.name", ENGINES) if "name" in v else "polars"
         tables = {}
-        if "tables" in v and self.keys(v["tables"], TABLES, "engine.tables"):
+        if "tables" in v and self.keys(v["tables"], (*TABLES, "predictions"), "engine.tables"):
             tables = {t: self.scalar_text(n, f"engine.tables.{t}") or "" for t, n in v["tables"].value.items()}
         spark = {}
         if "spark" in v and self.keys(v["spark"], ("remote", "master", "conf"), "engine.spark"):

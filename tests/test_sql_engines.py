@@ -215,7 +215,6 @@ def test_whole_days_are_an_exact_integer_division_in_every_dialect(dialect, micr
 
 @pytest.mark.parametrize("config, rule, message", [
     ("timezone: Europe/Amsterdam\n", "days_since_last_conversion: {lte: 3}", "time zone Europe/Amsterdam"),
-    ("predictive: events\n", "clv: {gte: 100}", "computed from events"),
     ("", "first_seen: {within: 30d}", None),
 ])
 def test_what_sql_cannot_answer_exactly_is_refused(tmp_path, config, rule, message):
@@ -242,9 +241,6 @@ def test_run_engine_duckdb_on_the_cli_writes_what_polars_writes(tmp_path):
         run("segments/", "--output-dir", str(tmp_path / engine), "--engine", engine, "-q")
     for path in (tmp_path / "polars").glob("*.csv"):
         assert path.read_bytes() == (tmp_path / "duckdb" / path.name).read_bytes(), path.name
-    usage = CliRunner().invoke(app, ["run", "segments/high_clv.yaml", "-o", str(tmp_path / "x.csv"), "--columns",
-                                     "email", "--engine", "duckdb", "--config", str(REPO / "segtool.yaml")])
-    assert usage.exit_code == 2 and "polars engine only" in usage.stderr
 
 
 # -- Spark: a local session, where Java and PySpark are here ------------------------------------------------

@@ -1,6 +1,7 @@
-"""How each table's rows reach the SQL engines, against the polars engine: timestamp_format patterns and the CSV
-options give the same members, outputs and errors on `run --engine duckdb` as on polars; the SQL other
-dialects are sent is parsed back by sqlglot and run in DuckDB.
+"""How each table's rows reach the SQL engines, against the polars engine: the CSV options, timestamp_format
+patterns, exports read through a preset, predictions computed from events, and `--columns` give the same
+members, outputs and errors on `run --engine duckdb` (and Spark, where Java and PySpark are here) as on
+polars; the SQL other dialects are sent is parsed back by sqlglot and run in DuckDB.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import sqlglot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import Workspace, conversion, pageview
+from conftest import REPO, Workspace, conversion, pageview
+from segtool.api import Overrides, Session
 from segtool.backends.sql import deep_recursion
 from segtool.backends.sql.dialects import DIALECTS
-from test_sql_engines import as_duckdb, every_engine
+from test_sql_engines import SAMPLE, as_duckdb, every_engine, spark
+from test_vendors import CASES, EXPECTED, FILES, preset_workspace
 
 # -- timestamp_format: a strftime pattern, read as chrono reads it, by every engine --------------------------
 PATTERNS = ["%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M", "%Y%m%d%H%M%S", "%d %b %Y", "%B %d, %Y %I:%M %p",
@@ -276,3 +279,128 @@ def test_printed_sql_reads_the_csv_options_on_warehouse_tables(ws: Workspace):
     ws.config(EUROPEAN_CSV)
     result = ws.cli("sql", str(path), "--dialect", "duckdb", "--config", str(ws.root / "segtool.yaml"))
     assert result.exit_code == 1 and "cp1252" in result.stderr and "iconv" in result.stderr
+
+
+# -- exports read through a preset ---------------------------------------------------------------------------
+@pytest.mark.parametrize("vendor, file", sorted({(vendor, file) for vendor, file, _, _ in CASES}),
+                         ids=lambda v: str(v).replace("/", "-"))
+def test_presets_give_the_polars_answer_on_duckdb(ws: Workspace, vendor, file):
+    """The export's view, as polars reads it, staged as Parquet for the engine: the vendors' fixtures give
+    their designed sets."""
+    preset_workspace(ws, FILES[vendor][0], file)
+    cases = {segment: EXPECTED[vendor][segment] for v, f, _, segment in CASES if (v, f) == (vendor, file)}
+    for segment, entry in cases.items():
+        ws.segment(f"name: {segment}\nrules:\n  - {entry['rule']}\n", f"{segment}.yaml")
+    (as_of,) = {entry["as_of"] for entry in cases.values()}
+    session = Session.open(ws.root / "vendor.yaml", Overrides(as_of=as_of))
+    result = session.run_sql(session.load_segments([ws.root / f"{s}.yaml" for s in cases]), "duckdb")
+    for answer in result.segments:
+        assert sorted(answer.members["visitor_id"]) == sorted(cases[answer.segment.name]["ids"]), answer.segment.name
+
+
+def test_preset_tables_and_columns_on_duckdb_and_the_sql_text(ws: Workspace, tmp_path):
+    """Shopify's customers and line items derived from the orders export, written with --columns; `segtool
+    sql` says that warehouse SQL for presets is still to come."""
+    preset_workspace(ws, "shopify_orders", "shopify/orders_export.csv")
+    path = ws.segment("name: nike\nrules:\n  - conversions: {gte: 1, items: {brand: {is: Nike}}}\n"
+                      "  - city: {is_set: true}\n")
+    outputs = {}
+    for engine in ("polars", "duckdb"):
+        result = ws.cli("run", str(path), "--as-of", "2024-06-30", "--engine", engine, "--columns", "email,city",
+                        "-o", str(tmp_path / f"{engine}.csv"), "--config", str(ws.root / "vendor.yaml"))
+        assert result.exit_code == 0, result.stderr
+        outputs[engine] = (tmp_path / f"{engine}.csv").read_bytes()
+    assert outputs["polars"] == outputs["duckdb"] and outputs["polars"].count(b"\n") > 2
+    result = ws.cli("sql", str(path), "--config", str(ws.root / "vendor.yaml"))
+    assert result.exit_code == 1 and "preset" in result.stderr and "run --engine" in result.stderr
+
+
+# -- predictions computed from events, and --columns ---------------------------------------------------------
+def sample_config(tmp_path: Path, extra: str = "") -> Path:
+    config = tmp_path / "segtool.yaml"
+    config.write_text((REPO / "segtool.yaml").read_text().replace("sample_data/", f"{SAMPLE}/") + extra)
+    return config
+
+
+def test_predictions_and_columns_on_duckdb_write_what_polars_writes(tmp_path):
+    from segtool.cli.main import app
+    from typer.testing import CliRunner
+
+    config = sample_config(tmp_path, "predictive: events\n")
+
+    def run(engine: str, *args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(app, ["run", *args, "--engine", engine, "--config", str(config)])
+        return result.exit_code, result.stdout
+
+    summary = ("segments/valuable_customers.yaml", "segments/high_clv.yaml", "--summary", "--format", "json")
+    assert run("duckdb", *summary) == run("polars", *summary)
+    assert "computed_predictive" in run("polars", *summary)[1]
+    for engine in ("polars", "duckdb"):
+        code, _ = run(engine, "segments/", "--output-dir", str(tmp_path / engine), "-q", "--columns",
+                      "email,city,clv,latitude,conversion_potential")
+        assert code == 0
+    written = sorted(p.name for p in (tmp_path / "polars").glob("*.csv"))
+    assert written and written == sorted(p.name for p in (tmp_path / "duckdb").glob("*.csv"))
+    for name in written:
+        assert (tmp_path / "polars" / name).read_bytes() == (tmp_path / "duckdb" / name).read_bytes(), name
+
+
+def test_printed_sql_reads_predictions_from_the_table_engine_tables_names(tmp_path):
+    """`segtool predict -o predictions.parquet` loaded as a table: the printed SQL joins it per visitor; without
+    the table the rule is refused at its position, saying how to make one."""
+    import duckdb
+    from segtool.cli.main import app
+    from typer.testing import CliRunner
+
+    config, as_of = sample_config(tmp_path, "predictive: events\n"), ["--as-of", "2026-05-31"]
+    segment = REPO / "segments" / "valuable_customers.yaml"
+    refused = CliRunner().invoke(app, ["sql", str(segment), "--config", str(config), *as_of])
+    assert refused.exit_code == 1 and refused.stderr.startswith(f"Error: {segment}:"), refused.stderr
+    assert "engine.tables.predictions" in refused.stderr and "segtool predict" in refused.stderr
+    made = CliRunner().invoke(app, ["predict", "-o", str(tmp_path / "predictions.parquet"), "--config", str(config),
+                                    *as_of])
+    assert made.exit_code == 0, made.stderr
+    config.write_text(config.read_text() + "engine:\n  tables: {predictions: predictions}\n")
+    printed = CliRunner().invoke(app, ["sql", str(segment), "--config", str(config), "--dialect", "duckdb", *as_of])
+    assert printed.exit_code == 0, printed.stderr
+    connection = duckdb.connect()
+    connection.execute(f"CREATE VIEW predictions AS SELECT * FROM read_parquet('{tmp_path / 'predictions.parquet'}')")
+    members = sorted(row[0] for row in connection.execute(printed.stdout.rstrip().rstrip(";")).fetchall() if row[1])
+    polars = CliRunner().invoke(app, ["run", str(segment), "--config", str(config), *as_of])
+    assert members == polars.stdout.split() and members
+
+
+# -- Spark: one local session ---------------------------------------------------------------------------------
+@spark
+def test_spark_reads_the_inputs_as_polars_does(tmp_path):
+    """The CSV options, a pattern, a preset's export with --columns and predictions, on a local Spark session."""
+    def agree(config: Path, rules: list[str], as_of: str, columns: tuple[str, ...] = ()):
+        folder = config.parent / "segments"
+        folder.mkdir()
+        for i, rule in enumerate(rules):
+            (folder / f"r{i}.yaml").write_text(f"name: r{i}\nrules:\n  - {rule}\n")
+        session = Session.open(config, Overrides(as_of=as_of))
+        segments = session.load_segments([folder])
+        polars, sql = session.run(segments, columns=columns), session.run_sql(segments, "spark", columns=columns)
+        assert (sql.universe, sql.skipped_event_rows, sql.notes) == (polars.universe, polars.skipped_event_rows,
+                                                                      polars.notes)
+        for mine, theirs in zip(sql.segments, polars.segments):
+            assert mine.members.equals(theirs.members), mine.segment.name
+
+    def workspace(name: str) -> Workspace:
+        (tmp_path / name).mkdir()
+        return Workspace(tmp_path / name)
+
+    ws = european(workspace("european"))
+    ws.cli("validate", str(ws.segment("rules:\n  - conversions: {gte: 1}\n")))  # writes the workspace config
+    agree(ws.root / "segtool.yaml", EUROPEAN_RULES, "2024-06-10")
+    ws = workspace("pattern").events(pageview("a", "01/06/2024 10:00"), pageview("b", " 2/6/2024 9:05 "),
+                                     pageview("c", "31/06/2024 10:00"))
+    ws.config("timestamp_format: '%d/%m/%Y %H:%M'\nmax_skipped_rows: 50%\n")
+    ws.cli("validate", str(ws.segment("rules:\n  - conversions: {gte: 1}\n")))
+    agree(ws.root / "segtool.yaml", ["last_seen: {within: 30d}", "first_seen: {before: 8d}"], "2024-06-10")
+    ws = preset_workspace(workspace("shopify"), "shopify_orders", "shopify/orders_export.csv")
+    agree(ws.root / "vendor.yaml", ["conversions: {gte: 1, items: {brand: {is: Nike}}}", "city: {is_set: true}"],
+          "2024-06-30", ("email", "city"))
+    agree(sample_config(workspace("sample").root, "predictive: events\n"),
+          ["clv: {gte: 100}", "conversion_potential: {lt: 30}"], "latest", ("email", "clv"))

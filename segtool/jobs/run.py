@@ -135,9 +135,7 @@ def _evaluate(session, segments, request: RunRequest, feedback, show_summary: bo
         if engine == "polars":
             return session.run(segments, per_rule=show_summary, columns=request.columns,
                                count_universe=count_universe)
-        if request.columns:
-            raise UsageError(f"--columns is written by the polars engine only; leave it out with --engine {engine}")
-        return session.run_sql(segments, engine, per_rule=show_summary)
+        return session.run_sql(segments, engine, per_rule=show_summary, columns=request.columns)
 
 
 def _into_file(session, segments, request: RunRequest, stdout, feedback, targets: list[Path]) -> int:

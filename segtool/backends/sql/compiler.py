@@ -449,8 +449,9 @@ def _first_profile(node: ir.FirstProfile, ctx: Context) -> exp.Expression:
 @_translate.register
 def _predicted(node: ir.Predicted, ctx: Context) -> exp.Expression:
     if not ctx.predictions:
-        raise CompileError(f"{node.column} computed from events (predictions) is not compiled to SQL; use the "
-                           "polars engine")
+        raise CompileError(f"{node.column} computed from events: the SQL reads the predictions from a table; write "
+                           "them with `segtool predict -o predictions.parquet` (at the same --as-of), load them and "
+                           "name the table in engine.tables.predictions")
     ctx.needs.predicted.add(node.column)
     return exp.column(predicted_column(node.column))
 

@@ -12,7 +12,7 @@ import polars as pl
 from sqlglot import exp
 
 from ... import temporaries
-from ...language.catalog import NUMBER_COLUMNS
+from ...language.catalog import NUMBER_COLUMNS, PREDICTED_COLUMNS
 from ...config import CsvOptions
 from ...errors import DataError
 from .compiler import CompileError, Columns
@@ -21,7 +21,7 @@ from .statement import (CHECKED_ROWS, UNREADABLE, WITHOUT_VISITOR, Source, Table
 from ...inputs import files as filesystem
 from ...inputs.health import EventHealth, check_health
 from ...inputs.tables import ID_COLUMNS, Inputs, Table
-from ...inputs.source import not_numbers_error
+from ...inputs.source import collect_all, not_numbers_error
 
 
 def stored_kind(dtype: pl.DataType) -> str:
@@ -60,18 +60,26 @@ def sql_columns(inputs: Inputs) -> Columns:
     return Columns(kinds)
 
 
-def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None, here: bool = False) -> Tables:
-    """Each table as a relation of the dialect: a configured table name, else its files read by the
-    engine (DuckDB's readers, Spark's file sources); for other dialects the table's own name. `here` where
-    the statement runs in this process (a printed one reads no file of this run)."""
+PREDICTIONS = "predictions"  # the table of predictions computed from events (segtool predict)
+
+
+def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None,
+               staged: dict[str, str] | None = None) -> Tables:
+    """Each table as a relation of the dialect: a configured table name, else the Parquet file this run
+    staged it in (`staged`: stage_tables; None where the statement is printed, so it reads no file of this
+    run), else its files read by the engine (DuckDB's readers, Spark's file sources); for other dialects the
+    table's own name. The predictions, where a table holds them."""
+    here, named, staged = staged is not None, named or {}, staged or {}
     sources = {}
     for table in (inputs.events, inputs.profiles, inputs.items):
         if table is None:
             continue
-        if table.view is not None:
-            raise CompileError(f"{table.label}: exports read through a preset are read by the polars engine only; "
-                               "convert them to the canonical columns (or use --engine polars)")
-        relation = _relation(table, dialect, (named or {}).get(table.name), here)
+        if table.view is not None and table.name not in named and table.name not in staged:
+            raise CompileError(f"{table.label}: `segtool sql` does not read exports through a preset yet (SQL views "
+                               f"of the {table.preset} export for warehouses are planned); `run --engine duckdb|spark` "
+                               "reads them, or convert the export to the canonical columns and name its table in "
+                               "engine.tables")
+        relation = _relation(table, dialect, named.get(table.name), staged.get(table.name), here)
         raw = {c: stored_kind(dtype) for c, dtype in zip(_columns_of(table), table.schema().values())}
         for column in ("visitor_id", "order_id"):
             if raw.get(column) == "float":
@@ -79,12 +87,46 @@ def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None
                                    "write as text differently; store IDs as text or integers")
         order = exp.column("segtool_row") if table.name == "profiles" else None
         csv = table.reading.csv if table.format == "csv" else CsvOptions()
-        sources[table.name] = Source(relation, dict(table.mapping), order, raw, csv.null_values, csv.decimal_comma)
+        null_values = csv.null_values if table.name not in staged else ()  # staged: as polars read them
+        sources[table.name] = Source(relation, dict(table.mapping), order, raw, null_values, csv.decimal_comma)
+    predictions = None
+    if PREDICTIONS in named or PREDICTIONS in staged:
+        relation = _relation(None, dialect, named.get(PREDICTIONS), staged.get(PREDICTIONS))
+        predictions = Source(relation, raw_kinds={"visitor_id": "text", **dict.fromkeys(PREDICTED_COLUMNS, "float")})
     return Tables(sources["events"], sources.get("profiles"), sources.get("items"),
-                  inputs.config.timestamp_format)
+                  inputs.config.timestamp_format, predictions)
 
 
-def _relation(table: Table, dialect: str, name: str | None, here: bool = False) -> exp.Expression:
+def stage_tables(inputs: Inputs, folder, predictions: pl.DataFrame | None, named: dict[str, str],
+                 remote: bool = False) -> dict[str, str]:
+    """The tables an SQL engine reads from Parquet files this run writes into `folder` (temporary), and where:
+    each table read through a preset's view, as the polars engine reads it, and the `predictions` computed
+    here from events, unless engine.tables names a table for them. A `remote` engine (Spark Connect) shares
+    no file with this machine: there they must be tables of its own."""
+    views = [t for t in (inputs.events, inputs.profiles, inputs.items) if t is not None and t.view is not None
+             and t.name not in named]
+    wanted = predictions is not None and PREDICTIONS not in named
+    if remote and views:
+        raise CompileError(f"{views[0].label}: Spark Connect reads only tables where the cluster is, and an export "
+                           f"read through the {views[0].preset} preset is read here; run it with a local session "
+                           "(engine.spark.master) or --engine duckdb, or load the export with the canonical "
+                           "columns into a table named in engine.tables")
+    if remote and wanted:
+        raise CompileError("predictions computed from events are computed here, and Spark Connect reads only tables "
+                           "where the cluster is: write them with `segtool predict -o predictions.parquet` (at the "
+                           "same --as-of), load them there and name the table in engine.tables.predictions")
+    staged = {t.name: f"{folder}/{t.name}.parquet" for t in views}
+    sinks = [t.scan().sink_parquet(staged[t.name], lazy=True) for t in views]
+    if sinks:
+        collect_all(sinks, inputs)
+    if wanted:
+        staged[PREDICTIONS] = f"{folder}/{PREDICTIONS}.parquet"
+        predictions.write_parquet(staged[PREDICTIONS])
+    return staged
+
+
+def _relation(table: Table | None, dialect: str, name: str | None, staged: str | None = None,
+              here: bool = False) -> exp.Expression:
     """The table's rows; profiles numbered in the order they are written, where the engine knows it (a
     visitor's first row counts): DuckDB reads files in order, Spark numbers rows by partition and position;
     a warehouse table has no order, so a visitor with two profile rows gets either."""
@@ -96,6 +138,8 @@ def _relation(table: Table, dialect: str, name: str | None, here: bool = False) 
         numbered = exp.Window(this=exp.RowNumber(), over="OVER")
     if name is not None:
         source = exp.to_table(name, dialect=dialect)
+    elif staged is not None:  # DuckDB's (Spark registers the file as a view of that name)
+        source = exp.Anonymous(this="READ_PARQUET", expressions=[exp.Literal.string(staged)])
     elif dialect == "duckdb":
         source = _duckdb_reader(table, here)
     elif dialect in ("spark", "databricks") and table.format in ("parquet", "csv"):
@@ -103,9 +147,10 @@ def _relation(table: Table, dialect: str, name: str | None, here: bool = False) 
         source = exp.to_table(f"{table.format}.`{paths[0] if len(paths) == 1 else table.spec}`", dialect="spark")
     else:
         source = exp.to_table(table.name)
-    if table.name != "profiles":
-        return source if isinstance(source, exp.Table) else exp.select(exp.Star()).from_(source).subquery(table.name)
-    return exp.select(exp.Star(), numbered.as_("segtool_row")).from_(source).subquery(table.name)
+    alias = table.name if table is not None else PREDICTIONS
+    if alias != "profiles":
+        return source if isinstance(source, exp.Table) else exp.select(exp.Star()).from_(source).subquery(alias)
+    return exp.select(exp.Star(), numbered.as_("segtool_row")).from_(source).subquery(alias)
 
 
 def _duckdb_reader(table: Table, here: bool) -> exp.Expression:
@@ -146,9 +191,9 @@ Run = Callable[[str], pl.DataFrame]  # runs a statement, returns its answer
 
 
 @contextmanager
-def engine(name: str, inputs: Inputs, views: dict[str, str] | None, settings) -> Iterator[Run]:
+def engine(name: str, inputs: Inputs, views: dict[str, str] | None, staged: dict[str, str], settings) -> Iterator[Run]:
     """The SQL engine `name` ("duckdb" or "spark"), opened once for the statements of a run."""
-    with (_duckdb() if name == "duckdb" else _spark(inputs, views or {}, settings)) as run:
+    with (_duckdb() if name == "duckdb" else _spark(inputs, views or {}, staged, settings)) as run:
         yield run
 
 
@@ -201,19 +246,28 @@ def check_counts(counts: dict[str, int], inputs: Inputs, as_of, conversion_types
     return health
 
 
-SPARK_VIEWS = {"events": "segtool_events", "profiles": "segtool_profiles", "items": "segtool_items"}
+SPARK_VIEWS = {"events": "segtool_events", "profiles": "segtool_profiles", "items": "segtool_items",
+               PREDICTIONS: "segtool_predictions"}
 
 
-def spark_views(inputs: Inputs) -> dict[str, str]:
-    """The temporary view each table is registered as in the Spark session."""
-    return {t.name: SPARK_VIEWS[t.name] for t in (inputs.events, inputs.profiles, inputs.items) if t is not None}
+def spark_views(inputs: Inputs, staged: dict[str, str]) -> dict[str, str]:
+    """The temporary view each table (and staged predictions) is registered as in the Spark session."""
+    names = [t.name for t in (inputs.events, inputs.profiles, inputs.items) if t is not None]
+    return {name: SPARK_VIEWS[name] for name in (*names, *([PREDICTIONS] if PREDICTIONS in staged else []))}
+
+
+def remote_spark(settings) -> bool:
+    """Whether Spark runs behind Spark Connect (`engine.spark.remote`): a cluster that shares no file system
+    with this machine, so it reads only what is where it runs."""
+    return bool(settings.spark.get("remote"))
 
 
 @contextmanager
-def _spark(inputs: Inputs, views: dict[str, str], settings) -> Iterator[Run]:
+def _spark(inputs: Inputs, views: dict[str, str], staged: dict[str, str], settings) -> Iterator[Run]:
     """A SparkSession: Spark Connect where `engine.spark.remote` names one, else a local session
     (`engine.spark.master`, default local[*]), in UTC. Each table's files are registered as a view (Parquet
-    as stored, CSV with its header, options and every column as text, as the polars engine reads it)."""
+    as stored, CSV with its header, options and every column as text, as the polars engine reads it; the
+    tables this run staged as Parquet)."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -229,12 +283,12 @@ def _spark(inputs: Inputs, views: dict[str, str], settings) -> Iterator[Run]:
         spark = builder.getOrCreate()
         if not remote:
             spark.sparkContext.setLogLevel("FATAL")  # errors come back as exceptions, with their message
-        for table in (inputs.events, inputs.profiles, inputs.items):
-            if table is not None and table.name in views and table.name not in settings.tables:
-                if table.view is not None:
-                    raise CompileError(f"{table.label}: exports read through a preset are read by the polars "
-                                       "engine only")
-                _spark_frame(spark, table, bool(remote)).createOrReplaceTempView(views[table.name])
+        tables = {t.name: t for t in (inputs.events, inputs.profiles, inputs.items) if t is not None}
+        for name, view in views.items():
+            if name in settings.tables:
+                continue
+            frame = spark.read.parquet(staged[name]) if name in staged else _spark_frame(spark, tables[name], remote)
+            frame.createOrReplaceTempView(view)
 
     def run(sql: str) -> pl.DataFrame:
         with _spark_errors():

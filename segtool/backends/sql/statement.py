@@ -138,9 +138,7 @@ def build(segments: list[Segment], lowered: ir.LoweredPlan, lowering: Lowering, 
                      .from_("prof")))
         joins.append("per_profile")
     if needs.predicted:
-        ctes.append(("per_prediction", exp.select(
-            exp.column("visitor_id"), *(exp.column(c).as_(predicted_column(c)) for c in sorted(needs.predicted)))
-            .from_(tables.predictions.relation)))
+        ctes.append(("per_prediction", _predictions(tables.predictions, needs.predicted, dialect)))
         joins.append("per_prediction")
     visitors = exp.select("universe.visitor_id", *_feature_columns(needs, tables, joins),
                           *(dialect.md5_bucket(exp.DPipe(this=exp.Literal.string(f"{seed}:"),
@@ -317,6 +315,13 @@ def _profiles(source: Source, columns: Columns, needs: Needs, dialect: Dialect) 
                                                                         expression=exp.Null())))
     return exp.select("visitor_id", *wanted).from_(ranked.subquery("ranked")).where(
         exp.EQ(this=exp.column("row_rank"), expression=num(1)))
+
+
+def _predictions(source: Source, columns: set[str], dialect: Dialect) -> exp.Select:
+    """The predicted columns per visitor, typed as the polars engine types its predictions (text IDs, doubles)."""
+    return exp.select(_text(source.column("visitor_id")).as_("visitor_id"), *(
+        _typed(source, "profiles", c, "float", dialect).as_(predicted_column(c)) for c in sorted(columns))).from_(
+        source.relation)
 
 
 def _item_flags(source: Source, columns: Columns, needs: Needs, dialect: Dialect) -> exp.Select:
