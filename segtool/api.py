@@ -185,7 +185,9 @@ class Session:
         predicted = self._predicted(segments, columns)
         event_columns = single_event_columns(segments)
         if not read_data:
-            notes = {c: "computed from events when the segment runs (BG/NBD + Gamma-Gamma)" for c in predicted}
+            from .predict.predictions import MODELS_FOR
+
+            notes = {c: f"computed from events when the segment runs ({MODELS_FOR[c]})" for c in predicted}
             return Preparation(prediction_notes=notes)
         predictions, notes = None, {}
         if predicted:

@@ -34,7 +34,8 @@ SelectOpt = typer.Option(None, "--select", help="Run only these segments: a name
 ExcludeOpt = typer.Option(None, "--exclude", help="Leave out these segments (name, glob or tag:NAME).",
                           autocompletion=completion.segment_patterns)
 PredictiveOpt = typer.Option(None, "--predictive",
-                             help="auto|profiles|events: the source of clv and conversion_potential (overrides config).",
+                             help="auto|profiles|events: the source of the predicted columns (clv, "
+                                  "conversion_potential, p_alive; overrides config).",
                              autocompletion=completion.values_of("config", "PREDICTIVE_SOURCES"))
 
 

@@ -19,12 +19,6 @@ PROFILE = "profile"
 LOCATION = "location"
 
 PROFILE_PREFIX = "profile."
-# Columns read as numbers whatever the file stores; a value that is not a number is a data error.
-NUMBER_COLUMNS = {
-    "events": ("order_value",),
-    "profiles": ("latitude", "longitude", "conversion_potential", "clv"),
-    "items": ("price", "quantity"),
-}
 ITEM_COLUMNS = ("order_id", "item_id", "name", "brand", "category", "price", "quantity")
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
@@ -107,6 +101,8 @@ FIELDS: dict[str, FieldSpec] = {
                   "the last event", "Activity", measure="last_seen"),
         _profile("conversion_potential", "number", "predicted chance to convert, 0-100", "Predictive", predicted=True),
         _profile("clv", "number", "customer lifetime value", "Predictive", predicted=True),
+        _profile("p_alive", "number", "probability the visitor is still a customer, 0-1", "Predictive",
+                 predicted=True),
         _profile("customer_type", "text", "customer type (Economical, Believer, ...)", "Predictive"),
         _profile("persuasion_type", "text", "persuasion type (Authority, Scarcity, ...)", "Predictive"),
         _profile("city", "text", "city of the visitor's profile", "Geographic"),
@@ -121,6 +117,12 @@ FIELDS: dict[str, FieldSpec] = {
 
 # Profile columns the models compute from events where the profiles lack them (config `predictive`).
 PREDICTED_COLUMNS = tuple(f.column for f in FIELDS.values() if f.predicted)
+# Columns read as numbers whatever the file stores; a value that is not a number is a data error.
+NUMBER_COLUMNS = {
+    "events": ("order_value",),
+    "profiles": ("latitude", "longitude", *PREDICTED_COLUMNS),
+    "items": ("price", "quantity"),
+}
 # The fields of one event an `event:` or `sequence:` condition may name: the events column it reads and how
 # it compares (`properties.<column>` names any other column).
 EVENT_FIELDS = {

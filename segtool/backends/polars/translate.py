@@ -169,12 +169,14 @@ def _within(node: ir.Within, ctx: Context) -> pl.Expr:
 
 @_translate.register
 def _and(node: ir.And, ctx: Context) -> pl.Expr:
-    return pl.all_horizontal([pl.lit(True), *(translate(p, ctx) for p in node.parts)])
+    parts = [translate(p, ctx) for p in node.parts]
+    return pl.all_horizontal(parts) if parts else pl.lit(True)
 
 
 @_translate.register
 def _or(node: ir.Or, ctx: Context) -> pl.Expr:
-    return pl.any_horizontal([pl.lit(False), *(translate(p, ctx) for p in node.parts)])
+    parts = [translate(p, ctx) for p in node.parts]
+    return pl.any_horizontal(parts) if parts else pl.lit(False)
 
 
 @_translate.register
