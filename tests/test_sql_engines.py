@@ -13,6 +13,7 @@ import math
 import os
 import shutil
 import textwrap
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -182,13 +183,14 @@ def test_the_lowering_table_writes_what_each_dialect_means(named_tables):
     assert "FROM_BASE(SUBSTR(LOWER(TO_HEX(MD5(TO_UTF8(" in "".join(trino.upper().split())  # MD5 takes bytes there
 
 
-def as_duckdb(text: str, dialect: str) -> str:
-    """SQL of `dialect` parsed back by sqlglot (checked: nothing off the dialect's allowlist) and written for
+def as_duckdb(text: str, dialect: str, names: bool = True) -> str:
+    """SQL of `dialect` parsed back by sqlglot (checked with `names`: nothing off the dialect's allowlist; not
+    where sqlglot reads a call as another, Snowflake's TO_TIMESTAMP_NTZ as its TO_TIMESTAMP) and written for
     DuckDB; a division sqlglot marks as typed (Trino's) of two integers is the integer division it is there."""
     from segtool.backends.sql import called
 
     tree = sqlglot.parse_one(text, read=dialect)
-    assert called(tree, dialect) <= DIALECTS[dialect].allowed()
+    assert not names or called(tree, dialect) <= DIALECTS[dialect].allowed()
     integer = sqlglot.exp.DataType.INTEGER_TYPES
     for division in list(tree.find_all(sqlglot.exp.Div)):
         operands = (division.this, division.expression)
@@ -214,7 +216,7 @@ def test_whole_days_are_an_exact_integer_division_in_every_dialect(dialect, micr
 
 
 @pytest.mark.parametrize("config, rule, message", [
-    ("timezone: Europe/Amsterdam\n", "days_since_last_conversion: {lte: 3}", "time zone Europe/Amsterdam"),
+    ("timezone: Europe/Amsterdam\n", "days_since_last_conversion: {lte: 3}", None),
     ("predictive: events\n", "clv: {gte: 100}", "computed from events"),
     ("", "first_seen: {within: 30d}", None),
 ])
@@ -659,3 +661,94 @@ def test_a_text_operator_on_floats_is_refused_at_its_rule_on_every_engine(ws: Wo
                         "--as-of", "2024-06-30", "--config", str(ws.root / "segtool.yaml"))
         assert result.exit_code == 1, command
         assert result.stderr.startswith(f"Error: {path}:3:5: starts_with: a text operator on a column of floating")
+
+
+# -- local calendars: day counts and dates on the wall clock of `timezone` ---------------------------------
+@pytest.mark.parametrize("zone, day, as_of, expected", [
+    ("Atlantic/Azores", "2024-10-27", "2024-10-27T00:30:00Z", ["d"]),  # 00:00-01:00 repeats: from the first
+    ("America/Havana", "2024-11-03", "2024-11-03T04:30:00Z", ["d"]),   # 00:00 -04 is 04:00 UTC, -05 05:00
+    ("America/Havana", "2024-03-10", "2024-03-10T05:00:00Z", ["d"]),   # no midnight: 01:00 CDT, 05:00 UTC
+    ("America/Santiago", "2024-09-08", "2024-09-08T03:59:59Z", []),    # no midnight: 01:00 -03, 04:00 UTC
+    ("Asia/Beirut", "2024-03-31", "2024-03-30T22:00:00Z", ["d"]),      # no midnight: 01:00 EEST, 22:00 UTC
+])
+def test_a_midnight_the_clocks_skip_or_repeat_is_read_as_polars_reads_it(ws: Workspace, zone, day, as_of,
+                                                                          expected):
+    """A date alone is the first instant of its day: of a midnight that repeats the first, of one the clocks
+    skip the end of the skipped hour, on every engine (DuckDB's own conversion takes the later of two)."""
+    ws.events(pageview("e", "2024-01-01T00:00:00Z"))
+    ws.profiles({"visitor_id": "d", "signup": day})
+    ws.config(f"timezone: {zone}\n")
+    rules = ["profile.signup: {within: 1d}", "profile.signup: {eq: 0}", "profile.signup: {before: 1d}"]
+    files = [ws.segment(f"name: r{i}\nrules:\n  - {rule}\n", f"r{i}.yaml") for i, rule in enumerate(rules)]
+    assert engines_agree(ws, files, as_of)["r0"] == expected
+
+
+def test_every_shipped_segment_in_a_local_time_zone_gives_the_polars_answer_in_duckdb(tmp_path):
+    config = tmp_path / "segtool.yaml"
+    config.write_text((REPO / "segtool.yaml").read_text().replace("sample_data/", f"{SAMPLE}/")
+                      + "timezone: Europe/Amsterdam\n")
+    session = session_for("2026-03-31", config=config)
+    segments = session.load_segments(SEGMENT_FILES)
+    assert_same(session.run_sql(segments, "duckdb", per_rule=True), session.run(segments, per_rule=True))
+
+
+# the wall clock in a zone and back in every dialect: run in DuckDB where sqlglot writes the dialect's
+# functions as DuckDB's with their meaning, and for Trino with DuckDB macros of what its documentation says
+# its functions do; Spark's FROM_UTC_TIMESTAMP becomes no DuckDB function that means it
+TRINO_IN_DUCKDB = """
+CREATE MACRO from_unixtime_nanos(n) AS make_timestamptz(CAST(n / 1000 AS BIGINT));
+CREATE MACRO at_timezone(instant, zone) AS timezone(zone, instant);  -- its local date-time, as a cast gives
+CREATE MACRO with_timezone(local, zone) AS timezone(zone, local);
+"""
+ZONES = ["Europe/Amsterdam", "America/New_York", "Atlantic/Azores", "America/Santiago", "Asia/Beirut",
+         "Australia/Lord_Howe"]
+
+
+def _clock_reference(zone: str, instants: list[int], days: list[date]) -> tuple[list, list]:
+    """What polars makes of them: each instant's wall clock in `zone` (µs read as UTC), each day's first
+    instant there."""
+    import polars as pl
+
+    from segtool.backends.polars.expressions import local_midnight
+
+    wall = pl.Series(instants, dtype=pl.Int64).to_frame("t").select(
+        pl.from_epoch("t", "us").dt.replace_time_zone("UTC").dt.convert_time_zone(zone).dt.replace_time_zone(None)
+        .dt.epoch("us"))
+    first = pl.Series(days, dtype=pl.Date).to_frame("d").select(local_midnight(pl.col("d"), zone).dt.epoch("us"))
+    return wall.to_series().to_list(), first.to_series().to_list()
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+def test_the_wall_clock_of_a_zone_is_the_polars_one_in_every_dialect(dialect):
+    """`wall_micros` over instants around every midnight of 2024 and `utc_micros` (a date's first instant)
+    over its days, in zones with 23/25-hour days, midnights that repeat or are skipped, and a 30-minute
+    change of clocks."""
+    import duckdb
+
+    from segtool.backends.sql import called
+
+    days = [date(2024, 1, 1) + timedelta(days=i) for i in range(366)]
+    local = [(d - date(1970, 1, 1)).days * 86_400_000_000 for d in days]
+    instants = [m + k * 1_800_000_000 for m in local for k in (-3, -1, 0, 1, 3, 5)]  # 30 minutes apart
+    one, value = DIALECTS[dialect], sqlglot.exp.column("v")
+    connection = duckdb.connect()
+    # the DuckDB dialect must not depend on the session's zone; what sqlglot writes for the others reads
+    # their UTC TIMESTAMPs as DuckDB's in the session's zone
+    connection.execute(f"SET TimeZone = '{'Asia/Tokyo' if dialect == 'duckdb' else 'UTC'}'")
+    connection.execute(TRINO_IN_DUCKDB)
+    for name, values in (("instants", instants), ("days", local)):
+        connection.execute(f"CREATE TABLE {name} AS SELECT UNNEST(?::BIGINT[]) AS v, UNNEST(RANGE(?)) AS i",
+                           [values, len(values)])
+    for zone in ZONES:
+        wall, first = _clock_reference(zone, instants, days)
+        for table, expression, expected in (("instants", one.wall_micros(value, zone), wall),
+                                            ("days", one.utc_micros(value, zone), first)):
+            query = sqlglot.exp.select(expression.as_("m")).from_(table).order_by("i")
+            assert called(query, dialect) <= one.allowed()
+            text = query.sql(dialect=dialect)
+            with deep_recursion():
+                sqlglot.parse_one(text, read=dialect)
+            if dialect not in ("spark", "databricks"):
+                assert [row[0] for row in connection.execute(as_duckdb(text, dialect, names=False)).fetchall()] \
+                    == expected, (zone, table)
+

@@ -85,8 +85,7 @@ def build(segments: list[Segment], lowered: ir.LoweredPlan, lowering: Lowering, 
     as_of = lowering.as_of
     needs = ctx.needs
     ctes = [("ev", _events(tables, columns, needs, dialect)),
-            ("ev_ok", exp.select("*", *(value.as_(name) for name, value in needs.derived.items()))
-             .from_("ev").where(_before(as_of)))]
+            ("ev_ok", _with_derived(exp.select("*").from_("ev").where(_before(as_of)), needs.derived.get("events")))]
     if tables.profiles is not None:
         ctes.append(("prof", _profiles(tables.profiles, columns, needs, dialect)))
     universe = exp.select("visitor_id").distinct().from_("ev_ok")
@@ -287,8 +286,19 @@ def _profiles(source: Source, columns: Columns, needs: Needs, dialect: Dialect) 
                                               order=exp.Order(expressions=[exp.Ordered(this=order)])).as_("row_rank"))
     ranked = ranked.from_(source.relation).where(exp.Not(this=exp.Is(this=source.column("visitor_id"),
                                                                         expression=exp.Null())))
-    return exp.select("visitor_id", *wanted).from_(ranked.subquery("ranked")).where(
+    first = exp.select("visitor_id", *wanted).from_(ranked.subquery("ranked")).where(
         exp.EQ(this=exp.column("row_rank"), expression=num(1)))
+    return _with_derived(first, needs.derived.get("profiles"))
+
+
+def _with_derived(rows: exp.Select, layers: list[dict[str, exp.Expression]] | None) -> exp.Select:
+    """`rows` with the columns derived from them (compiler._derived): the first layer in their SELECT, each
+    later one over the layer before."""
+    for i, layer in enumerate(layers or ()):
+        if i:
+            rows = exp.select("*").from_(rows.subquery(f"layer_{i}"))
+        rows = rows.select(*(value.as_(name) for name, value in layer.items()))
+    return rows
 
 
 def _item_flags(source: Source, columns: Columns, needs: Needs, dialect: Dialect) -> exp.Select:
