@@ -201,6 +201,12 @@ class Dialect:
             ifs.append(exp.If(this=shows, true=exp.paren(at)))
         return exp.Case(ifs=ifs)
 
+    def date_text(self, date: exp.Expression) -> exp.Expression:
+        """A DATE as YYYY-MM-DD (Snowflake casts it by the session's DATE_OUTPUT_FORMAT: named there)."""
+        if self.name == "snowflake":
+            return exp.Anonymous(this="TO_CHAR", expressions=[date, exp.Literal.string("YYYY-MM-DD")])
+        return exp.cast(date, "VARCHAR")
+
     def allowed(self) -> frozenset[str]:
         return frozenset(COMMON) | self.extra
 
@@ -221,7 +227,7 @@ DIALECTS = {
         "STRPOS", "STARTS_WITH", "ENDS_WITH", "TIMESTAMP_MICROS", "DATETIME", "TIMESTAMP"})),
     "snowflake": Dialect("snowflake", extra=frozenset(_SHARED | {
         "REGEXP_SUBSTR", "REGEXP_INSTR", "DATE_PART", "TO_NUMBER", "CHARINDEX", "STARTSWITH", "ENDSWITH",
-        "CONVERT_TIMEZONE", "TO_TIMESTAMP_NTZ"})),
+        "CONVERT_TIMEZONE", "TO_TIMESTAMP_NTZ", "TO_CHAR"})),
     "trino": Dialect("trino", extra=frozenset(_SHARED | {
         "SUBSTR", "IS_NAN", "REGEXP_EXTRACT", "FAIL", "REGEXP_LIKE", "TO_HEX", "TO_UTF8", "FROM_BASE", "STRPOS",
         "STARTS_WITH", "TO_UNIXTIME", "FROM_UNIXTIME_NANOS", "AT_TIMEZONE", "WITH_TIMEZONE"})),

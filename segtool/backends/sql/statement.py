@@ -16,7 +16,7 @@ from ...plan.lower import Lowering, lower
 from .compiler import (TRUE, CompileError, Columns, Context, Needs, flag, micros, num, predicted_column, translate,
                        trimmed, two_valued)
 from .dialects import Dialect
-from .iso import iso_micros, with_iso_fields
+from .iso import iso_micros, iso_text, with_iso_fields
 from .portable import WHITESPACE
 
 EPOCH_FACTORS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
@@ -208,7 +208,7 @@ def _text(value: exp.Expression) -> exp.Expression:
 def _typed(source: Source, table: str, canonical: str, kind: str | None, dialect: Dialect) -> exp.Expression:
     """A column as the polars engine types it: numbers of the contract as doubles (blank text and NaN
     missing; other text that is no number stops the query, as it is a data error there), IDs and other text
-    as text, other numbers as they are."""
+    as text, other numbers as they are, dates and date-times as their ISO text."""
     raw = source.column(canonical)
     stored = source.raw_kinds.get(canonical)
     if canonical in NUMBER_COLUMNS.get(table, ()):
@@ -226,6 +226,8 @@ def _typed(source: Source, table: str, canonical: str, kind: str | None, dialect
         return _text(raw)
     if kind in ("integer", "float"):
         return raw
+    if stored in ("date", "instant"):
+        return iso_text(raw, stored, dialect)
     raise CompileError(f"column {canonical!r} of {table} is stored as {stored}, which the SQL engines do not "
                        "compare as the polars engine does; use the polars engine")
 
