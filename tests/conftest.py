@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import shutil
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -116,3 +118,16 @@ def pageview(vid: str, ts: str = "2024-06-01T12:00:00Z", **extra) -> dict:
 def conversion(vid: str, ts: str, value=None, order_id=None, **extra) -> dict:
     return {"visitor_id": vid, "timestamp": ts, "event_type": "conversion", "order_value": value,
             "order_id": order_id, **extra}
+
+
+def _spark_missing() -> str | None:
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "no Java on this machine (Spark needs Java 17)"
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "PySpark is not installed (pip install '.[test]' installs it)"
+    return None
+
+
+spark = pytest.mark.skipif(_spark_missing() is not None, reason=_spark_missing() or "")  # the Spark tier

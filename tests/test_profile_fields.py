@@ -6,7 +6,7 @@ from datetime import date, datetime
 import pytest
 from haversine import Unit, haversine
 
-from conftest import Workspace, pageview
+from conftest import Workspace, pageview, spark
 
 AMSTERDAM = (52.3740, 4.8897)
 MILAN = (45.4642, 9.1900)
@@ -139,13 +139,24 @@ def test_a_number_on_a_date_column_is_whole_days_since_it(dated: Workspace, rule
                      as_of=as_of) == sorted(expected)
 
 
-UTC_CASES = [c for c in DATE_CASES if c[2] == "UTC" and c[0].startswith("profile.text")]
-
-
-@pytest.mark.parametrize("rule, as_of, zone, expected", UTC_CASES, ids=[f"{c[0]}@{c[1]}" for c in UTC_CASES])
+@pytest.mark.parametrize("rule, as_of, zone, expected", DATE_CASES, ids=[f"{c[0]}@{c[1]}/{c[2]}" for c in DATE_CASES])
 def test_the_sql_engines_read_dates_in_profiles_as_polars_does(dated: Workspace, rule, as_of, zone, expected):
+    dated.config(f"timezone: {zone}\n")
     assert dated.run(f"rules:\n  - {rule}\n", "--profiles", str(dated.root / "profiles.parquet"),
                      "--engine", "duckdb", as_of=as_of) == sorted(expected)
+
+
+SPARK_CASES = [c for c in DATE_CASES if (c[0], c[2]) in {
+    ("profile.joined: {gte: 31}", "UTC"), ("profile.birthday: {eq: 0}", "America/New_York"),
+    ("profile.joined: {eq: 2}", "America/New_York"), ("profile.text: {within: 1d}", "America/New_York")}]
+
+
+@spark
+@pytest.mark.parametrize("rule, as_of, zone, expected", SPARK_CASES, ids=[f"{c[0]}@{c[1]}/{c[2]}" for c in SPARK_CASES])
+def test_spark_reads_dates_in_profiles_as_polars_does(dated: Workspace, rule, as_of, zone, expected):
+    dated.config(f"timezone: {zone}\n")
+    assert dated.run(f"rules:\n  - {rule}\n", "--profiles", str(dated.root / "profiles.parquet"),
+                     "--engine", "spark", as_of=as_of) == sorted(expected)
 
 
 # -- location against the haversine package ------------------------------------------------------

@@ -11,8 +11,8 @@ import itertools
 import json
 import math
 import os
-import shutil
 import textwrap
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from conftest import REPO, Workspace, conversion, pageview
+from conftest import REPO, Workspace, conversion, pageview, spark
 from oracle import Oracle, field_cases
 from segtool.api import Overrides, Session
 from segtool.cli.main import app
@@ -182,13 +182,14 @@ def test_the_lowering_table_writes_what_each_dialect_means(named_tables):
     assert "FROM_BASE(SUBSTR(LOWER(TO_HEX(MD5(TO_UTF8(" in "".join(trino.upper().split())  # MD5 takes bytes there
 
 
-def as_duckdb(text: str, dialect: str) -> str:
-    """SQL of `dialect` parsed back by sqlglot (checked: nothing off the dialect's allowlist) and written for
+def as_duckdb(text: str, dialect: str, names: bool = True) -> str:
+    """SQL of `dialect` parsed back by sqlglot (checked with `names`: nothing off the dialect's allowlist; not
+    where sqlglot reads a call as another, Snowflake's TO_TIMESTAMP_NTZ as its TO_TIMESTAMP) and written for
     DuckDB; a division sqlglot marks as typed (Trino's) of two integers is the integer division it is there."""
     from segtool.backends.sql import called
 
     tree = sqlglot.parse_one(text, read=dialect)
-    assert called(tree, dialect) <= DIALECTS[dialect].allowed()
+    assert not names or called(tree, dialect) <= DIALECTS[dialect].allowed()
     integer = sqlglot.exp.DataType.INTEGER_TYPES
     for division in list(tree.find_all(sqlglot.exp.Div)):
         operands = (division.this, division.expression)
@@ -214,7 +215,7 @@ def test_whole_days_are_an_exact_integer_division_in_every_dialect(dialect, micr
 
 
 @pytest.mark.parametrize("config, rule, message", [
-    ("timezone: Europe/Amsterdam\n", "days_since_last_conversion: {lte: 3}", "time zone Europe/Amsterdam"),
+    ("timezone: Europe/Amsterdam\n", "days_since_last_conversion: {lte: 3}", None),
     ("", "first_seen: {within: 30d}", None),
 ])
 def test_what_sql_cannot_answer_exactly_is_refused(tmp_path, config, rule, message):
@@ -244,19 +245,6 @@ def test_run_engine_duckdb_on_the_cli_writes_what_polars_writes(tmp_path):
 
 
 # -- Spark: a local session, where Java and PySpark are here ------------------------------------------------
-def _spark_missing() -> str | None:
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        return "no Java on this machine (Spark needs Java 17)"
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        return "PySpark is not installed (pip install '.[test]' installs it)"
-    return None
-
-
-spark = pytest.mark.skipif(_spark_missing() is not None, reason=_spark_missing() or "")
-
-
 @spark
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_every_shipped_segment_gives_the_polars_answer_in_spark(fmt):
@@ -348,13 +336,16 @@ def test_hunted_differences_in_profiles_and_parquet(ws: Workspace):
     assert both_engines(ws, "last_seen: {within: 30d}", "--events", str(ws.root / "ev.parquet")) == ["a"]
 
 
-def engines_agree(ws: Workspace, files: list[Path], as_of: str = "2024-06-30") -> dict[str, list[str]]:
-    """Each segment's members from polars, checked equal to DuckDB's (members and per-rule sizes)."""
+def engines_agree(ws: Workspace, files: list[Path], as_of: str = "2024-06-30", engines=("duckdb",),
+                  **tables: str) -> dict[str, list[str]]:
+    """Each segment's members from polars, checked equal to each SQL engine's (members and per-rule sizes);
+    `tables`: other paths of the tables than the workspace's (profiles=...)."""
     ws.cli("validate", str(files[0]))  # writes the workspace config
-    session = Session.open(ws.root / "segtool.yaml", Overrides(as_of=as_of))
+    session = Session.open(ws.root / "segtool.yaml", Overrides(as_of=as_of, **tables))
     segments = session.load_segments(files)
     polars = session.run(segments, per_rule=True)
-    assert_same(session.run_sql(segments, "duckdb", per_rule=True), polars)
+    for engine in engines:
+        assert_same(session.run_sql(segments, engine, per_rule=True), polars)
     return {name: list(members) for name, (members, _) in answers(polars).items()}
 
 
@@ -655,3 +646,211 @@ def test_a_text_operator_on_floats_is_refused_at_its_rule_on_every_engine(ws: Wo
                         "--as-of", "2024-06-30", "--config", str(ws.root / "segtool.yaml"))
         assert result.exit_code == 1, command
         assert result.stderr.startswith(f"Error: {path}:3:5: starts_with: a text operator on a column of floating")
+
+
+# -- local calendars: day counts and dates on the wall clock of `timezone` ---------------------------------
+LOCAL_CONVERSIONS = {  # visitor: its conversion (UTC), around the changes of clocks in 2026
+    "ams_spring_eve": "2026-03-28T22:30:00Z",     # 23:30 CET, the evening before Amsterdam's 23-hour day
+    "ams_spring_night": "2026-03-29T00:30:00Z",   # 01:30 CET, on it
+    "ams_spring_noon": "2026-03-29T10:00:00Z",    # 12:00 CEST
+    "ams_autumn_first": "2026-10-25T00:30:00Z",   # 02:30 CEST: the hour that repeats, the first time
+    "ams_autumn_second": "2026-10-25T01:30:00Z",  # 02:30 CET: the second time
+    "ams_autumn_last": "2026-10-25T22:59:59Z",    # 23:59:59 CET, the end of the 25-hour day
+    "ny_spring": "2026-03-08T06:59:59Z",          # 01:59:59 EST, before New York's clocks go forward
+    "ny_spring_after": "2026-03-08T07:00:00Z",    # 03:00 EDT
+    "ny_midnight": "2026-11-01T04:00:00Z",        # 00:00 EDT, the start of New York's 25-hour day
+    "ny_first": "2026-11-01T05:30:00Z",           # 01:30 EDT: the hour that repeats, the first time
+    "ny_second": "2026-11-01T06:30:00Z",          # 01:30 EST: the second time
+}
+LOCAL_PROFILES = {  # visitor: ISO text, a date (a date alone is its local midnight), a date-time (UTC)
+    "p_spring": ("2026-03-29", date(2026, 3, 29), datetime(2026, 3, 29, 0, 30)),
+    "p_autumn": ("2026-10-25", date(2026, 10, 25), datetime(2026, 10, 25, 0, 30)),  # 02:30 CEST, repeated
+    "p_autumn_second": ("2026-10-25T02:30:00+01:00", date(2026, 10, 26), datetime(2026, 10, 25, 1, 30)),
+    "p_ny": ("2026-11-01", date(2026, 11, 1), datetime(2026, 11, 1, 5, 30)),  # 01:30 EDT, repeated
+    "p_ny_second": ("2026-11-01 06:30:00", date(2026, 3, 8), datetime(2026, 11, 1, 6, 30)),
+    "p_impossible": ("2026-02-30", None, None),
+}
+LOCAL_GRID = """retention_grid:
+  - {name: never, conversions: [0, 0]}
+  - {name: today, conversions: [1, null], days: [0, 0]}
+  - {name: yesterday, conversions: [1, null], days: [1, 1]}
+  - {name: earlier, conversions: [1, null], days: [2, null]}
+"""
+LOCAL_RULES = ([f"days_since_last_conversion: {{eq: {k}}}" for k in range(3)]
+               + ["days_since_last_conversion: {gte: 3}", "first_seen: {gte: 1}", "first_seen: {gte: 2}",
+                  "retention_grid: {in: [today]}", "retention_grid: {in: [yesterday]}",
+                  "retention_grid: {in: [earlier]}"]
+               + [f"profile.day: {{eq: {k}}}" for k in range(3)]
+               + [f"profile.joined: {{eq: {k}}}" for k in range(2)]
+               + ["profile.day: {lt: 0}", "profile.day: {within: 1d}", "profile.joined: {before: 1d}",
+                  "profile.signup: {within: 1d}", "profile.signup: {before: 1d}",
+                  "profile.joined: {starts_with: '2026-10-25 00:30:00.000000'}"])
+LOCAL_AS_OFS = ["2026-03-09T02:30:00Z", "2026-03-29T23:45:00+02:00", "2026-10-25", "2026-10-26T01:30:00Z",
+                "2026-11-02T06:15:00Z"]
+
+
+def local_calendar_workspace(ws: Workspace, zone: str) -> list[Path]:
+    """Conversions and profiles (Parquet: text, dates, date-times in milliseconds in Amsterdam) around the
+    changes of clocks, the grid by days, and a segment per rule of LOCAL_RULES."""
+    import polars as pl
+
+    ws.events(*(conversion(vid, ts, 10) for vid, ts in LOCAL_CONVERSIONS.items()),
+              pageview("ams_autumn_second", "2026-10-24T01:30:00Z"), pageview("ny_first", "2026-10-31T05:30:00Z"))
+    text, day, joined = zip(*LOCAL_PROFILES.values())
+    pl.DataFrame({"visitor_id": list(LOCAL_PROFILES), "signup": text, "day": day, "joined": joined}).with_columns(
+        pl.col("joined").dt.replace_time_zone("UTC").dt.convert_time_zone("Europe/Amsterdam").dt.cast_time_unit("ms")
+    ).write_parquet(ws.root / "profiles.parquet")
+    ws.config(f"timezone: {zone}\n" + LOCAL_GRID)
+    return [ws.segment(f"name: r{i}\nrules:\n  - {rule}\n", f"r{i}.yaml") for i, rule in enumerate(LOCAL_RULES)]
+
+
+@pytest.mark.parametrize("zone", ["Europe/Amsterdam", "America/New_York"])
+def test_day_counts_on_a_local_wall_clock_give_the_polars_answer_in_duckdb(ws: Workspace, zone):
+    """Whole days on the clock of the zone, across 23- and 25-hour days and in the hour that repeats:
+    days_since_last_conversion, the grid, first_seen and profile dates (a date alone is its local midnight)."""
+    files = local_calendar_workspace(ws, zone)
+    profiles = str(ws.root / "profiles.parquet")
+    found = {as_of: engines_agree(ws, files, as_of, profiles=profiles) for as_of in LOCAL_AS_OFS}
+
+    def members(as_of: str, rule: str) -> set[str]:
+        return set(found[as_of][f"r{LOCAL_RULES.index(rule)}"])
+
+    if zone == "Europe/Amsterdam":  # 23:30 CET to 23:45 CEST the next day: 23¼ hours, one day on the clock
+        assert "ams_spring_eve" in members("2026-03-29T23:45:00+02:00", "days_since_last_conversion: {eq: 1}")
+        assert {"ams_autumn_first", "ams_autumn_second", "ams_autumn_last"} <= members(
+            "2026-10-25", "days_since_last_conversion: {eq: 0}")
+        assert members("2026-10-25", "profile.day: {eq: 0}") == {"p_autumn"}
+        assert members("2026-10-25", "profile.joined: {eq: 0}") == {"p_autumn", "p_autumn_second"}
+    else:  # 01:30 EDT and EST to 01:15 EST the next day: 0 days on the clock (24¾ and 23¾ hours)
+        assert {"ny_first", "ny_second"} <= members("2026-11-02T06:15:00Z", "days_since_last_conversion: {eq: 0}")
+    assert members("2026-10-25", LOCAL_RULES[-1]) == {"p_autumn"}  # the text of a date-time: its UTC clock
+
+
+@pytest.mark.parametrize("zone, day, as_of, expected", [
+    ("Atlantic/Azores", "2024-10-27", "2024-10-27T00:30:00Z", ["d"]),  # 00:00-01:00 repeats: from the first
+    ("America/Havana", "2024-11-03", "2024-11-03T04:30:00Z", ["d"]),   # 00:00 -04 is 04:00 UTC, -05 05:00
+    ("America/Havana", "2024-03-10", "2024-03-10T05:00:00Z", ["d"]),   # no midnight: 01:00 CDT, 05:00 UTC
+    ("America/Santiago", "2024-09-08", "2024-09-08T03:59:59Z", []),    # no midnight: 01:00 -03, 04:00 UTC
+    ("Asia/Beirut", "2024-03-31", "2024-03-30T22:00:00Z", ["d"]),      # no midnight: 01:00 EEST, 22:00 UTC
+])
+def test_a_midnight_the_clocks_skip_or_repeat_is_read_as_polars_reads_it(ws: Workspace, zone, day, as_of,
+                                                                          expected):
+    """A date alone is the first instant of its day: of a midnight that repeats the first, of one the clocks
+    skip the end of the skipped hour, on every engine (DuckDB's own conversion takes the later of two)."""
+    ws.events(pageview("e", "2024-01-01T00:00:00Z"))
+    ws.profiles({"visitor_id": "d", "signup": day})
+    ws.config(f"timezone: {zone}\n")
+    rules = ["profile.signup: {within: 1d}", "profile.signup: {eq: 0}", "profile.signup: {before: 1d}"]
+    files = [ws.segment(f"name: r{i}\nrules:\n  - {rule}\n", f"r{i}.yaml") for i, rule in enumerate(rules)]
+    assert engines_agree(ws, files, as_of)["r0"] == expected
+
+
+def test_every_shipped_segment_in_a_local_time_zone_gives_the_polars_answer_in_duckdb(tmp_path):
+    config = tmp_path / "segtool.yaml"
+    config.write_text((REPO / "segtool.yaml").read_text().replace("sample_data/", f"{SAMPLE}/")
+                      + "timezone: Europe/Amsterdam\n")
+    session = session_for("2026-03-31", config=config)
+    segments = session.load_segments(SEGMENT_FILES)
+    assert_same(session.run_sql(segments, "duckdb", per_rule=True), session.run(segments, per_rule=True))
+
+
+@spark
+def test_local_calendars_give_the_polars_answer_in_spark(ws: Workspace):
+    """Day counts on Amsterdam's clock across its 23-hour day, dates in profiles (ISO text, Parquet dates,
+    date-times in milliseconds in a zone) and, in the Azores, a midnight that repeats."""
+    files = local_calendar_workspace(ws, "Europe/Amsterdam")
+    profiles = str(ws.root / "profiles.parquet")
+    engines_agree(ws, files, "2026-03-29T23:45:00+02:00", engines=("spark",), profiles=profiles)
+    ws.config("timezone: Atlantic/Azores\n" + LOCAL_GRID)  # 25 October 2026 starts at 00:00 UTC, then at 01:00
+    found = engines_agree(ws, files, "2026-10-25T00:30:00Z", engines=("spark",), profiles=profiles)
+    assert "p_autumn" in found[f"r{LOCAL_RULES.index('profile.day: {within: 1d}')}"]
+
+
+# the wall clock in a zone and back, and stored dates as text, in every dialect: run in DuckDB where sqlglot
+# writes the dialect's functions as DuckDB's with their meaning, and for Trino with DuckDB macros of what its
+# documentation says its functions do; Spark's FROM_UTC_TIMESTAMP becomes no DuckDB function that means it,
+# so Spark's SQL is run by Spark (test_local_calendars_give_the_polars_answer_in_spark)
+TRINO_IN_DUCKDB = """
+CREATE MACRO from_unixtime_nanos(n) AS make_timestamptz(CAST(n / 1000 AS BIGINT));
+CREATE MACRO at_timezone(instant, zone) AS timezone(zone, instant);  -- its local date-time, as a cast gives
+CREATE MACRO with_timezone(local, zone) AS timezone(zone, local);
+"""
+ZONES = ["Europe/Amsterdam", "America/New_York", "Atlantic/Azores", "America/Santiago", "Asia/Beirut",
+         "Australia/Lord_Howe"]
+
+
+def _clock_reference(zone: str, instants: list[int], days: list[date]) -> tuple[list, list]:
+    """What polars makes of them: each instant's wall clock in `zone` (µs read as UTC), each day's first
+    instant there."""
+    import polars as pl
+
+    from segtool.backends.polars.expressions import local_midnight
+
+    wall = pl.Series(instants, dtype=pl.Int64).to_frame("t").select(
+        pl.from_epoch("t", "us").dt.replace_time_zone("UTC").dt.convert_time_zone(zone).dt.replace_time_zone(None)
+        .dt.epoch("us"))
+    first = pl.Series(days, dtype=pl.Date).to_frame("d").select(local_midnight(pl.col("d"), zone).dt.epoch("us"))
+    return wall.to_series().to_list(), first.to_series().to_list()
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+def test_the_wall_clock_of_a_zone_is_the_polars_one_in_every_dialect(dialect):
+    """`wall_micros` over instants around every midnight of 2024 and `utc_micros` (a date's first instant)
+    over its days, in zones with 23/25-hour days, midnights that repeat or are skipped, and a 30-minute
+    change of clocks."""
+    import duckdb
+
+    from segtool.backends.sql import called
+
+    days = [date(2024, 1, 1) + timedelta(days=i) for i in range(366)]
+    local = [(d - date(1970, 1, 1)).days * 86_400_000_000 for d in days]
+    instants = [m + k * 1_800_000_000 for m in local for k in (-3, -1, 0, 1, 3, 5)]  # 30 minutes apart
+    one, value = DIALECTS[dialect], sqlglot.exp.column("v")
+    connection = duckdb.connect()
+    # the DuckDB dialect must not depend on the session's zone; what sqlglot writes for the others reads
+    # their UTC TIMESTAMPs as DuckDB's in the session's zone
+    connection.execute(f"SET TimeZone = '{'Asia/Tokyo' if dialect == 'duckdb' else 'UTC'}'")
+    connection.execute(TRINO_IN_DUCKDB)
+    for name, values in (("instants", instants), ("days", local)):
+        connection.execute(f"CREATE TABLE {name} AS SELECT UNNEST(?::BIGINT[]) AS v, UNNEST(RANGE(?)) AS i",
+                           [values, len(values)])
+    for zone in ZONES:
+        wall, first = _clock_reference(zone, instants, days)
+        for table, expression, expected in (("instants", one.wall_micros(value, zone), wall),
+                                            ("days", one.utc_micros(value, zone), first)):
+            query = sqlglot.exp.select(expression.as_("m")).from_(table).order_by("i")
+            assert called(query, dialect) <= one.allowed()
+            text = query.sql(dialect=dialect)
+            with deep_recursion():
+                sqlglot.parse_one(text, read=dialect)
+            if dialect not in ("spark", "databricks"):
+                assert [row[0] for row in connection.execute(as_duckdb(text, dialect, names=False)).fetchall()] \
+                    == expected, (zone, table)
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+def test_stored_dates_are_the_text_polars_reads_in_every_dialect(dialect):
+    """Dates and date-times stored as such become the ISO text the polars engine reads them as (its typed
+    layer): before 1970 too, to the microsecond."""
+    import duckdb
+    import polars as pl
+
+    from segtool.backends.sql import called
+    from segtool.backends.sql.iso import iso_text
+    from segtool.inputs.tables import INSTANT_FORMAT
+
+    moments = [datetime(2024, 3, 31, 23, 30, 0, 123456), datetime(1969, 12, 31, 23, 59, 59, 999999),
+               datetime(1900, 1, 1), datetime(2000, 2, 29, 12, 0, 0, 5), datetime(2024, 10, 27, 1, 2, 3)]
+    expected = pl.DataFrame({"t": moments, "d": [m.date() for m in moments]}).select(
+        pl.col("t").dt.to_string(INSTANT_FORMAT), pl.col("d").cast(pl.String)).rows()
+    one = DIALECTS[dialect]
+    query = sqlglot.exp.select(iso_text(sqlglot.exp.column("t"), "instant", one).as_("t"),
+                               iso_text(sqlglot.exp.column("d"), "date", one).as_("d")).from_("stored").order_by("i")
+    assert called(query, dialect) <= one.allowed()
+    text = query.sql(dialect=dialect)
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")  # the session's zone, as the engines set it (stored instants)
+    connection.execute("CREATE TABLE stored AS SELECT UNNEST(?::TIMESTAMP[]) AS t, UNNEST(?::DATE[]) AS d, "
+                       "UNNEST(RANGE(?)) AS i", [moments, [m.date() for m in moments], len(moments)])
+    if dialect not in ("spark", "databricks"):  # Spark: test_local_calendars_give_the_polars_answer_in_spark
+        assert connection.execute(as_duckdb(text, dialect)).fetchall() == expected

@@ -26,6 +26,7 @@ VID = "visitor_id"
 REQUIRED = {"events": ("visitor_id", "timestamp", "event_type"), "profiles": ("visitor_id",), "items": ("order_id",)}
 ID_COLUMNS = ("visitor_id", "order_id")  # text whatever the file stores: `7` and `007` stay as written
 DATE_FORMAT = "%Y-%m-%d"
+INSTANT_FORMAT = "%Y-%m-%d %H:%M:%S%.6f"  # a stored date-time as text: its UTC wall clock, to the microsecond
 ISO_FORMATS = (
     "%Y-%m-%dT%H:%M:%S%.f%#z",
     "%Y-%m-%d %H:%M:%S%.f%#z",
@@ -210,10 +211,14 @@ class Table:
             return expr
         if dtype == pl.String or (dtype.is_numeric() and canonical not in ID_COLUMNS):
             return expr
+        if isinstance(dtype, pl.Datetime):  # one text whatever the unit and zone (the SQL engines write it too)
+            utc = expr.dt.convert_time_zone("UTC").dt.replace_time_zone(None) if dtype.time_zone else expr
+            return utc.dt.cast_time_unit("us").dt.to_string(INSTANT_FORMAT)
         return expr.cast(pl.String)
 
     def stores_instants(self, canonical: str) -> bool:
-        """Whether the export stores the column as dates or date-times (`select` gives their ISO text)."""
+        """Whether the export stores the column as dates or date-times (`select` gives their ISO text:
+        YYYY-MM-DD, or a date-time's UTC wall clock as INSTANT_FORMAT)."""
         dtype = self.dtype(canonical) if self.has(canonical) else None
         return dtype == pl.Date or isinstance(dtype, pl.Datetime)
 

@@ -63,7 +63,7 @@ class AsOf:
 
     def local(self, moment: datetime | None = None) -> datetime:
         """An instant (default: the last that counts) as wall-clock time in the zone, naive."""
-        return (moment or self.last_instant).astimezone(zone(self.zone)).replace(tzinfo=None)
+        return wall_clock(moment or self.last_instant, self.zone)
 
     def describe(self) -> str:
         if self.inclusive:
@@ -85,6 +85,11 @@ class Window:
 @lru_cache(maxsize=None)
 def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
+
+
+def wall_clock(moment: datetime, zone_name: str) -> datetime:
+    """What a clock in the zone shows at an instant (naive)."""
+    return moment.astimezone(zone(zone_name)).replace(tzinfo=None)
 
 
 def instant(local: datetime, zone_name: str) -> datetime:

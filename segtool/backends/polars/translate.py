@@ -13,7 +13,7 @@ from functools import singledispatch
 
 import polars as pl
 
-from ...language.timeframe import MICROSECONDS_PER_DAY, UTC_NAME
+from ...language.timeframe import MICROSECONDS_PER_DAY, UTC_NAME, wall_clock
 from ...plan import ir
 from ...inputs.tables import UTC_US, VID
 from . import expressions as ex
@@ -128,11 +128,8 @@ def _days_since(node: ir.DaysSince, ctx: Context) -> pl.Expr:
     if node.zone == UTC_NAME:
         elapsed = pl.lit(node.until, dtype=UTC_US) - instant
     else:
-        from ...language.timeframe import zone
-
-        wall_clock = instant.dt.convert_time_zone(node.zone).dt.replace_time_zone(None)
-        until = node.until.astimezone(zone(node.zone)).replace(tzinfo=None)
-        elapsed = pl.lit(until, dtype=pl.Datetime("us")) - wall_clock
+        local = instant.dt.convert_time_zone(node.zone).dt.replace_time_zone(None)
+        elapsed = pl.lit(wall_clock(node.until, node.zone), dtype=pl.Datetime("us")) - local
     return (elapsed.dt.total_microseconds() // MICROSECONDS_PER_DAY).cast(pl.Float64)
 
 

@@ -50,10 +50,12 @@ def called(query: exp.Expression, dialect: str) -> set[str]:
 
 
 def _operand(value):
-    """An operand as the placeholder it is written with: types, numbers and flags kept, text emptied,
-    anything else a bare column."""
+    """An operand as the placeholder it is written with: types (without a precision, which reads as a call:
+    DECIMAL(38, 0)), numbers and flags kept, text emptied, anything else a bare column."""
     if isinstance(value, list):
         return [_operand(v) for v in value]
+    if isinstance(value, exp.DataType):
+        return exp.DataType(this=value.this)
     if not isinstance(value, exp.Expression) or isinstance(value, (exp.DataType, exp.Var, exp.Null, exp.Boolean)):
         return value.copy() if isinstance(value, exp.Expression) else value
     if isinstance(value, exp.Literal):

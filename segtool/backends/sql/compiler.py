@@ -4,7 +4,8 @@ backends/polars/translate.py.
 Row nodes become expressions over a row of a CTE (the events `ev_ok`, the conversions `conv`, the line
 items, the profile rows `prof`); an aggregate registers itself in `Needs` (statement.py makes its CTE) and
 becomes a column of the `visitors` CTE. Time is integer microseconds since the epoch (UTC) everywhere: the
-plan's instants are literals, day counts integer divisions. Every predicate is two-valued.
+plan's instants are literals, day counts integer divisions (of wall-clock microseconds in a zone other than
+UTC). Every predicate is two-valued.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from functools import singledispatch
 from sqlglot import exp
 
 from ...errors import Location, SegtoolError
-from ...language.timeframe import NUMBER_TEXT, UTC_NAME
+from ...language.timeframe import NUMBER_TEXT, UTC_NAME, wall_clock
 from ...plan import ir
 from ...plan.semantics import ASCII_UPPER, HOST_PATTERN
 from .dialects import Dialect
 from .portable import WHITESPACE, literal_regex
 
 TRUE, FALSE = exp.true(), exp.false()
+DERIVED_TABLES = ("events", "profiles")  # whose rows hold the costly values derived from them (`_derived`)
+DATE_ALONE = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$"  # ISO text of a date without a time (white space stripped)
 SENTINEL = "\ue000"  # marks a valid %XX escape while decoding (private use: no URL text holds it)
 DECODED = range(0x20, 0x7F)  # printable ASCII: the characters SQL string literals hold alike everywhere
 
@@ -64,8 +67,10 @@ class Needs:
     profile_columns: set[str] = field(default_factory=set)
     samples: dict[str, str] = field(default_factory=dict)  # seed -> bucket column
     sequences: dict[ir.Node, tuple] = field(default_factory=dict)  # chain -> (column, SequenceSql)
-    derived: dict[str, exp.Expression] = field(default_factory=dict)  # column of ev_ok -> its value per event
-    derived_of: dict[ir.Node, str] = field(default_factory=dict)  # a costly value of an event -> its column
+    # per table whose rows get columns of their own (ev_ok, prof): layers of columns -> value per row, a layer
+    # reading the columns of those before it
+    derived: dict[str, list[dict[str, exp.Expression]]] = field(default_factory=dict)
+    derived_of: dict[tuple[str, object], str] = field(default_factory=dict)  # (table, a costly value) -> its column
     predicted: set[str] = field(default_factory=set)
 
     def add(self, table: dict, prefix: str, node: ir.Node, build) -> str:
@@ -190,12 +195,20 @@ def _text(node: ir.Text, ctx: Context) -> exp.Expression:
 
 @_translate.register
 def _instant(node: ir.Instant, ctx: Context) -> exp.Expression:
+    """ISO text as an instant (iso.py: a date-time without an offset is UTC); in a zone other than UTC, a
+    date alone is the instant its day starts there (`Dialect.utc_micros`). Each a column of the row."""
     from .iso import iso_micros_of
 
-    if node.zone != UTC_NAME:
-        raise CompileError(f"dates in profiles read in the time zone {node.zone} are not compiled to SQL yet; "
-                           "use the polars engine or timezone: UTC")
-    return iso_micros_of(exp.cast(translate(node.value, ctx), "VARCHAR"), ctx.dialect)
+    text = exp.cast(translate(node.value, ctx), "VARCHAR")
+    utc = _derived(("iso", node.value), ctx, lambda c: iso_micros_of(text.copy(), c.dialect))
+    if node.zone == UTC_NAME:
+        return utc
+
+    def local_midnight(c: Context) -> exp.Expression:
+        alone = c.dialect.search(trimmed(text.copy()), DATE_ALONE, False)
+        return exp.Case(ifs=[exp.If(this=alone, true=c.dialect.utc_micros(utc, node.zone))], default=utc.copy())
+
+    return _derived(node, ctx, local_midnight)
 
 
 @_translate.register
@@ -218,13 +231,20 @@ def _url_parameter(node: ir.UrlParameter, ctx: Context) -> exp.Expression:
     return _derived(node, ctx, lambda c: url_parameter(translate(node.url, c), node.name, c))
 
 
-def _derived(node: ir.Node, ctx: Context, derive) -> exp.Expression:
-    if ctx.table != "events":
+def _derived(key, ctx: Context, derive) -> exp.Expression:
+    """A costly value of a row (`derive` builds it), worked out once per event or profile row as a column of
+    ev_ok or prof, where every rule that reads it finds it; over other rows, the value itself."""
+    if ctx.table not in DERIVED_TABLES:
         return derive(ctx)
-    if node not in ctx.needs.derived_of:
-        name = ctx.needs.derived_of[node] = f"derived_{len(ctx.needs.derived_of)}"
-        ctx.needs.derived[name] = derive(ctx)
-    return exp.column(ctx.needs.derived_of[node])
+    if (ctx.table, key) not in ctx.needs.derived_of:
+        value, layers = derive(ctx), ctx.needs.derived.setdefault(ctx.table, [])
+        layer_of = {name: i for i, layer in enumerate(layers) for name in layer}
+        layer = max((layer_of[c.name] + 1 for c in value.find_all(exp.Column) if c.name in layer_of), default=0)
+        if layer == len(layers):
+            layers.append({})
+        name = ctx.needs.derived_of[(ctx.table, key)] = f"derived_{len(ctx.needs.derived_of)}"
+        layers[layer][name] = value
+    return exp.column(ctx.needs.derived_of[(ctx.table, key)])
 
 
 def host(url: exp.Expression, dialect: Dialect) -> exp.Expression:
@@ -302,10 +322,13 @@ def _round(node: ir.Round, ctx: Context) -> exp.Expression:
 
 @_translate.register
 def _days_since(node: ir.DaysSince, ctx: Context) -> exp.Expression:
-    if node.zone != UTC_NAME:
-        raise CompileError(f"day counts in the time zone {node.zone} are not compiled to SQL yet; use the "
-                           "polars engine or timezone: UTC")
-    elapsed = exp.Sub(this=num(micros(node.until)), expression=translate(node.instant, ctx))
+    """Whole days, rounded down; in a zone other than UTC between what a clock there shows at both ends."""
+    instant = translate(node.instant, ctx)
+    if node.zone == UTC_NAME:
+        elapsed = exp.Sub(this=num(micros(node.until)), expression=instant)
+    else:
+        until = micros(wall_clock(node.until, node.zone).replace(tzinfo=UTC))
+        elapsed = exp.Sub(this=num(until), expression=ctx.dialect.wall_micros(instant, node.zone))
     return ctx.dialect.floor_days(exp.paren(elapsed))
 
 

@@ -69,6 +69,32 @@ def _micros(ts: exp.Expression, dialect: str) -> exp.Expression:
     return exp.cast(exp.Round(this=exp.Mul(this=seconds, expression=exp.Literal.number(1_000_000))), "BIGINT")
 
 
+def _wall_micros(micros: exp.Expression, zone: str, dialect: str) -> exp.Expression:
+    """An instant (µs since the epoch, UTC) as the µs of its wall-clock time in `zone`, read as if UTC; each
+    form names its zones, so no session's time zone enters."""
+    def call(name: str, *args) -> exp.Expression:
+        return exp.Anonymous(this=name, expressions=list(args))
+
+    where = exp.Literal.string(zone)
+    if dialect == "duckdb":  # ICU: a TIMESTAMP read in UTC is the instant, timezone(zone, instant) its local TIMESTAMP
+        instant = call("TIMEZONE", exp.Literal.string("UTC"), call("MAKE_TIMESTAMP", micros))
+        return call("EPOCH_US", call("TIMEZONE", where, instant))
+    if dialect in ("spark", "databricks"):  # shifts the timestamp's microseconds from UTC to the zone
+        return call("UNIX_MICROS", call("FROM_UTC_TIMESTAMP", call("TIMESTAMP_MICROS", micros), where))
+    if dialect == "bigquery":  # the civil DATETIME in the zone, as a TIMESTAMP in UTC
+        return call("UNIX_MICROS", call("TIMESTAMP", call("DATETIME", call("TIMESTAMP_MICROS", micros), where),
+                                        exp.Literal.string("UTC")))
+    if dialect == "snowflake":  # a TIMESTAMP_NTZ in UTC converted to the zone's wall clock
+        local = call("CONVERT_TIMEZONE", exp.Literal.string("UTC"), where,
+                     call("TO_TIMESTAMP_NTZ", micros, exp.Literal.number(6)))
+        return _micros(local, dialect)
+    # trino: the instant in the zone, its local date-time (a cast drops the zone), read in UTC; nanoseconds
+    # as a DECIMAL, which does not overflow where a BIGINT would (after the year 2262)
+    nanos = exp.Mul(this=exp.cast(micros, "DECIMAL(38, 0)"), expression=exp.Literal.number(1000))
+    local = exp.cast(call("AT_TIMEZONE", call("FROM_UNIXTIME_NANOS", nanos), where), "TIMESTAMP(6)")
+    return _micros(call("WITH_TIMEZONE", local, exp.Literal.string("UTC")), dialect)
+
+
 @dataclass(frozen=True)
 class Dialect:
     name: str
@@ -147,6 +173,40 @@ class Dialect:
     def micros(self, ts: exp.Expression) -> exp.Expression:
         return _micros(ts, self.name)
 
+    def wall_micros(self, micros: exp.Expression, zone: str) -> exp.Expression:
+        """An instant (µs since the epoch, UTC) as the µs of what a clock in `zone` shows then (read as UTC)."""
+        return _wall_micros(micros, zone, self.name)
+
+    def utc_micros(self, local: exp.Expression, zone: str) -> exp.Expression:
+        """The instant (µs, UTC) a wall-clock time in `zone` (µs read as UTC) names, as the polars engine
+        reads one (backends/polars/expressions.local_midnight): of two (the clocks go back over it) the
+        earlier; one the clocks skip is the time an hour later (the end of a skipped hour), NULL where that
+        is skipped too. Written with `wall_micros` alone, whose answer is one in every engine (engines
+        disagree on these edges: DuckDB takes the later of two). Within a day of `local` the zone has the
+        offsets a (a day before) and b (a day after), changing at most once, so the instants that show
+        `local` are local − a and local − b. `local` is read many times: pass a column or a literal."""
+        day, hour = exp.Literal.number(MICROSECONDS_PER_DAY), exp.Literal.number(3_600_000_000)
+
+        def offset(at: exp.Expression) -> exp.Expression:
+            return exp.paren(exp.Sub(this=self.wall_micros(at.copy(), zone), expression=at.copy()))
+
+        before = offset(exp.paren(exp.Sub(this=local.copy(), expression=day.copy())))
+        after = offset(exp.paren(exp.Add(this=local.copy(), expression=day.copy())))
+        later = exp.paren(exp.Add(this=local.copy(), expression=hour))
+        ifs = []
+        for wall, at in ((local, exp.Sub(this=local.copy(), expression=before)),
+                         (local, exp.Sub(this=local.copy(), expression=after.copy())),
+                         (later, exp.Sub(this=later.copy(), expression=after.copy()))):
+            shows = exp.EQ(this=self.wall_micros(exp.paren(at.copy()), zone), expression=wall.copy())
+            ifs.append(exp.If(this=shows, true=exp.paren(at)))
+        return exp.Case(ifs=ifs)
+
+    def date_text(self, date: exp.Expression) -> exp.Expression:
+        """A DATE as YYYY-MM-DD (Snowflake casts it by the session's DATE_OUTPUT_FORMAT: named there)."""
+        if self.name == "snowflake":
+            return exp.Anonymous(this="TO_CHAR", expressions=[date, exp.Literal.string("YYYY-MM-DD")])
+        return exp.cast(date, "VARCHAR")
+
     def allowed(self) -> frozenset[str]:
         return frozenset(COMMON) | self.extra
 
@@ -154,21 +214,23 @@ class Dialect:
 # what every dialect here but Snowflake calls alike, then each dialect's own names (see `Dialect.allowed`)
 _SHARED = {"REGEXP_REPLACE", "REPLACE", "NULLIF", "MD5"}
 _SPARK = frozenset(_SHARED | {"MONOTONICALLY_INCREASING_ID", "ISNAN", "REGEXP_EXTRACT", "RAISE_ERROR", "RLIKE",
-                              "REGEXP_LIKE", "UNIX_MICROS", "CONV", "LOCATE", "STARTSWITH", "ENDSWITH"})
+                              "REGEXP_LIKE", "UNIX_MICROS", "CONV", "LOCATE", "STARTSWITH", "ENDSWITH",
+                              "TIMESTAMP_MICROS", "FROM_UTC_TIMESTAMP"})
 DIALECTS = {
     "duckdb": Dialect("duckdb", extra=frozenset(_SHARED | {
         "ISNAN", "REGEXP_EXTRACT", "ERROR", "REGEXP_MATCHES", "EPOCH_US", "READ_PARQUET", "READ_CSV", "STRPOS",
-        "STARTS_WITH", "ENDS_WITH", "TRY_CAST"})),
+        "STARTS_WITH", "ENDS_WITH", "TRY_CAST", "TIMEZONE", "MAKE_TIMESTAMP"})),
     "spark": Dialect("spark", regex_flag="(?iu)", extra=_SPARK),
     "databricks": Dialect("databricks", regex_flag="(?iu)", extra=_SPARK),
     "bigquery": Dialect("bigquery", extra=frozenset(_SHARED | {
         "DIV", "MOD", "INSTR", "IS_NAN", "REGEXP_EXTRACT", "ERROR", "REGEXP_CONTAINS", "UNIX_MICROS", "TO_HEX",
-        "STRPOS", "STARTS_WITH", "ENDS_WITH"})),
+        "STRPOS", "STARTS_WITH", "ENDS_WITH", "TIMESTAMP_MICROS", "DATETIME", "TIMESTAMP"})),
     "snowflake": Dialect("snowflake", extra=frozenset(_SHARED | {
-        "REGEXP_SUBSTR", "REGEXP_INSTR", "DATE_PART", "TO_NUMBER", "CHARINDEX", "STARTSWITH", "ENDSWITH"})),
+        "REGEXP_SUBSTR", "REGEXP_INSTR", "DATE_PART", "TO_NUMBER", "CHARINDEX", "STARTSWITH", "ENDSWITH",
+        "CONVERT_TIMEZONE", "TO_TIMESTAMP_NTZ", "TO_CHAR"})),
     "trino": Dialect("trino", extra=frozenset(_SHARED | {
         "SUBSTR", "IS_NAN", "REGEXP_EXTRACT", "FAIL", "REGEXP_LIKE", "TO_HEX", "TO_UTF8", "FROM_BASE", "STRPOS",
-        "STARTS_WITH", "TO_UNIXTIME"})),
+        "STARTS_WITH", "TO_UNIXTIME", "FROM_UNIXTIME_NANOS", "AT_TIMEZONE", "WITH_TIMEZONE"})),
 }
 
 

@@ -242,3 +242,28 @@ def days_from_civil(year: exp.Expression, month: exp.Expression, day: exp.Expres
     day_of_era = _sum(_op(exp.Sub, _sum(_op(exp.Mul, year_of_era, _n(365)), _div(dialect, year_of_era, 4)),
                           _div(dialect, year_of_era, 100)), day_of_year)
     return _op(exp.Sub, _sum(_op(exp.Mul, era, _n(146097)), day_of_era), _n(719468 + 146097))
+
+
+def iso_text(value: exp.Expression, stored: str, dialect: Dialect) -> exp.Expression:
+    """A column stored as dates (`stored` "date") or date-times as the text the polars engine reads it as
+    (inputs.tables.Table.typed): YYYY-MM-DD, or the date-time's UTC wall clock as YYYY-MM-DD HH:MM:SS.ffffff.
+    The date as the dialect writes a DATE, the clock added up from the microseconds of the day."""
+    if stored == "date":
+        return dialect.date_text(value)
+    instant = exp.cast(value, "TIMESTAMPTZ")
+    # microseconds since midnight: % keeps the sign of the dividend in every dialect, so twice for the floor
+    of_day = _op(exp.Mod, _sum(_op(exp.Mod, dialect.micros(instant.copy()), _n(DAY)), _n(DAY)), _n(DAY))
+
+    def padded(micros_per_unit: int, units: int | None, digits: int) -> exp.Expression:
+        count = _div(dialect, of_day.copy(), micros_per_unit) if micros_per_unit > 1 else of_day.copy()
+        count = _op(exp.Mod, count, _n(units)) if units is not None else count
+        zeros = exp.DPipe(this=exp.Literal.string("0" * (digits - 1)), expression=exp.cast(count, "VARCHAR"))
+        return exp.Right(this=zeros, expression=_n(digits))
+
+    parts = [dialect.date_text(exp.cast(instant, "DATE")), exp.Literal.string(" "), padded(MICROS["hour"], None, 2),
+             exp.Literal.string(":"), padded(MICROS["minute"], 60, 2), exp.Literal.string(":"),
+             padded(MICROS["second"], 60, 2), exp.Literal.string("."), padded(1, 1_000_000, 6)]
+    text = parts[0]
+    for part in parts[1:]:
+        text = exp.DPipe(this=text, expression=part)
+    return text

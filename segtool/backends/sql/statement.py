@@ -17,7 +17,7 @@ from ...plan.lower import Lowering, lower
 from .compiler import (TRUE, CompileError, Columns, Context, Needs, flag, micros, num, predicted_column, translate,
                        trimmed, two_valued)
 from .dialects import Dialect
-from .iso import iso_micros, pattern_micros, with_iso_fields, with_pattern_fields
+from .iso import iso_micros, iso_text, pattern_micros, with_iso_fields, with_pattern_fields
 from .portable import WHITESPACE
 
 EPOCH_FACTORS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
@@ -108,8 +108,7 @@ def build(segments: list[Segment], lowered: ir.LoweredPlan, lowering: Lowering, 
     as_of = lowering.as_of
     needs = ctx.needs
     ctes = [("ev", _events(tables, columns, needs, dialect)),
-            ("ev_ok", exp.select("*", *(value.as_(name) for name, value in needs.derived.items()))
-             .from_("ev").where(_before(as_of)))]
+            ("ev_ok", _with_derived(exp.select("*").from_("ev").where(_before(as_of)), needs.derived.get("events")))]
     if tables.profiles is not None:
         ctes.append(("prof", _profiles(tables.profiles, columns, needs, dialect)))
     universe = exp.select("visitor_id").distinct().from_("ev_ok")
@@ -225,7 +224,7 @@ def _text(value: exp.Expression) -> exp.Expression:
 def _typed(source: Source, table: str, canonical: str, kind: str | None, dialect: Dialect) -> exp.Expression:
     """A column as the polars engine types it: numbers of the contract as doubles (blank text and NaN
     missing; other text that is no number stops the query, as it is a data error there), IDs and other text
-    as text, other numbers as they are."""
+    as text, other numbers as they are, dates and date-times as their ISO text."""
     raw = source.value(canonical, dialect)
     stored = source.raw_kinds.get(canonical)
     if canonical in NUMBER_COLUMNS.get(table, ()):
@@ -243,6 +242,8 @@ def _typed(source: Source, table: str, canonical: str, kind: str | None, dialect
         return _text(raw)
     if kind in ("integer", "float"):
         return raw
+    if stored in ("date", "instant"):
+        return iso_text(raw, stored, dialect)
     raise CompileError(f"column {canonical!r} of {table} is stored as {stored}, which the SQL engines do not "
                        "compare as the polars engine does; use the polars engine")
 
@@ -313,8 +314,19 @@ def _profiles(source: Source, columns: Columns, needs: Needs, dialect: Dialect) 
                                               order=exp.Order(expressions=[exp.Ordered(this=order)])).as_("row_rank"))
     ranked = ranked.from_(source.relation).where(exp.Not(this=exp.Is(this=source.column("visitor_id"),
                                                                         expression=exp.Null())))
-    return exp.select("visitor_id", *wanted).from_(ranked.subquery("ranked")).where(
+    first = exp.select("visitor_id", *wanted).from_(ranked.subquery("ranked")).where(
         exp.EQ(this=exp.column("row_rank"), expression=num(1)))
+    return _with_derived(first, needs.derived.get("profiles"))
+
+
+def _with_derived(rows: exp.Select, layers: list[dict[str, exp.Expression]] | None) -> exp.Select:
+    """`rows` with the columns derived from them (compiler._derived): the first layer in their SELECT, each
+    later one over the layer before."""
+    for i, layer in enumerate(layers or ()):
+        if i:
+            rows = exp.select("*").from_(rows.subquery(f"layer_{i}"))
+        rows = rows.select(*(value.as_(name) for name, value in layer.items()))
+    return rows
 
 
 def _predictions(source: Source, columns: set[str], dialect: Dialect) -> exp.Select:
