@@ -172,11 +172,11 @@ def start_slow_run(ws: Workspace, pause: float = 0) -> subprocess.Popen:
 
 
 def left_nothing(ws: Workspace) -> bool:
-    """No temporary file or folder left (no output folder, no staging folder beside it), and its lock free."""
-    with open(ws.root / ".out.segtool" / "lock") as lock:
+    """No temporary file or folder left (no run, no staging folder in out/.segtool/runs), and the lock free."""
+    with open(ws.root / "out" / ".segtool" / "lock") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    return (not list((ws.root / "tmp").iterdir()) and not (ws.root / "out").exists()
-            and os.listdir(ws.root / ".out.segtool") == ["lock"])
+    return (not list((ws.root / "tmp").iterdir()) and os.listdir(ws.root / "out") == [".segtool"]
+            and not os.listdir(ws.root / "out" / ".segtool" / "runs"))
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

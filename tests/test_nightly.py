@@ -1,6 +1,6 @@
 """The nightly job: an output directory with a manifest, changes against the last run, guards, a lock,
---keep-going, --select/--exclude and tags, and script-friendly output; the output directory as a link
-switched from one run's folder to the next."""
+--keep-going, --select/--exclude and tags, and script-friendly output; the output directory, whose link
+`current` is switched from one run's folder to the next, and whose files are links through it."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def lines(path) -> list[str]:
 
 def whole_run(folder: Path) -> dict[str, bytes]:
     """The files of one run, read from `folder`: each as its manifest's checksum says, and nothing else
-    (but what a segtool before versions kept in its folder)."""
+    (but segtool's own folder, and what a segtool before runs kept in DIR)."""
     manifest = json.loads((folder / "manifest.json").read_bytes())
     files = {}
     for entry in manifest["segments"].values():
@@ -66,9 +66,24 @@ def requested(folder: Path) -> str:
     return json.loads((folder / "manifest.json").read_text())["as_of"]["requested"]
 
 
+def run_of(out: Path) -> Path:
+    """The folder of the run DIR shows, as a reader finds it: `realpath DIR/current`."""
+    return Path(os.path.realpath(out / "current"))
+
+
+def shown(out: Path) -> dict[str, bytes]:
+    """The files of the run DIR shows: that run's folder whole, and DIR's own files each a link through
+    current to it (and no other link of segtool's)."""
+    files = whole_run(run_of(out))
+    links = {p.name for p in out.iterdir() if p.is_symlink() and os.readlink(p) == f"current/{p.name}"}
+    assert links == {*files, "manifest.json"}
+    assert {name: (out / name).read_bytes() for name in files} == files
+    return files
+
+
 def versions(out: Path) -> list[str]:
-    """What .out.segtool holds besides the lock."""
-    return sorted(p.name for p in store(out).iterdir() if p.name != "lock")
+    """What out/.segtool/runs holds: the folders of runs (and what killed runs left)."""
+    return sorted(os.listdir(store(out) / "runs"))
 
 
 def test_the_manifest_records_the_run(shop: Workspace):
@@ -105,7 +120,7 @@ def test_changes_against_what_the_last_run_wrote(shop: Workspace):
     assert (entry["entered"], entry["exited"]) == (2, 1)
     # a run without --changes removes the change files of the last run: they would be stale
     assert nightly(shop).exit_code == 0
-    assert not (out / "buyers.entered.csv").exists() and (out / "buyers.csv").exists()
+    assert not os.path.lexists(out / "buyers.entered.csv") and (out / "buyers.csv").exists() and shown(out)
 
 
 def test_a_guard_breach_keeps_the_old_file_writes_the_others_and_exits_4(shop: Workspace):
@@ -128,11 +143,11 @@ def test_a_guard_keeps_the_old_files_run_after_run(shop: Workspace):
     out = shop.root / "out"
     assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0
     kept = {name: (out / name).read_bytes() for name in ("buyers.csv", "buyers.entered.csv", "buyers.exited.csv")}
-    first = out.resolve()
+    first = run_of(out)
     (shop.root / "segments" / "buyers.yaml").write_text(BUYERS + "expect: {max_size: 1}\n")  # 2 by 30 June
     for _ in range(3):  # the folder they were written to is removed meanwhile: they go on in each run's folder
         assert nightly(shop, "--changes", "-q").exit_code == 4
-        assert {name: (out / name).read_bytes() for name in kept} == kept and whole_run(out)
+        assert {name: (out / name).read_bytes() for name in kept} == kept and shown(out)
     assert not first.exists()
 
 
@@ -150,13 +165,7 @@ def test_files_of_a_deleted_segment_are_removed_and_nothing_else(shop: Workspace
     assert result.exit_code == 0
     assert not (out / "big_spenders.csv").exists() and not (out / "big_spenders.entered.csv").exists()
     assert (out / "buyers.csv").exists() and "big_spenders: its files are gone" in result.stderr
-    assert "big_spenders" not in json.loads((out / "manifest.json").read_text())["segments"]
-    # a file put into the folder by hand would go with the run's folder: the next run refuses, and keeps it
-    (out / "notes.txt").write_text("mine\n")
-    written = out.resolve()
-    result = nightly(shop)
-    assert result.exit_code == 2 and "holds files segtool did not write (notes.txt)" in result.stderr
-    assert out.resolve() == written and (out / "notes.txt").read_text() == "mine\n"
+    assert "big_spenders" not in json.loads((out / "manifest.json").read_text())["segments"] and shown(out)
 
 
 def test_select_exclude_and_tags(shop: Workspace):
@@ -166,7 +175,7 @@ def test_select_exclude_and_tags(shop: Workspace):
     for _ in range(2):  # a kept file goes into each run's folder, whatever becomes of the earlier ones
         assert nightly(shop, "--select", "big_*").exit_code == 0
         assert sorted(p.name for p in out.glob("*.csv")) == ["big_spenders.csv", "buyers.csv"]  # buyers kept
-    assert lines(out / "buyers.csv") == ["visitor_id", "a", "b"] and whole_run(out)
+    assert lines(out / "buyers.csv") == ["visitor_id", "a", "b"] and shown(out)
     assert set(json.loads((out / "manifest.json").read_text())["segments"]) == {"buyers", "big_spenders"}
     result = nightly(shop, "--select", "tag:weekly")
     assert result.exit_code == 2 and "matches no segment" in result.stderr and "nightly" in result.stderr
@@ -182,7 +191,7 @@ def test_keep_going_writes_the_valid_segments(shop: Workspace):
 
 
 def hold_lock(out):
-    store(out).mkdir(exist_ok=True)
+    store(out).mkdir(parents=True, exist_ok=True)
     handle = open(store(out) / "lock", "a+")
     fcntl.flock(handle, fcntl.LOCK_EX)
     return handle
@@ -304,10 +313,10 @@ def test_a_hand_edited_manifest_never_removes_files_outside_the_folder(shop: Wor
     manifest = shop.root / "out" / "manifest.json"
     data = json.loads(manifest.read_text())
     data["segments"]["ghost"] = {"segment_file": "/nonexistent.yaml", "files": ["../precious.txt", str(outside),
-                                                                              "manifest.json"]}
-    manifest.write_text(json.dumps(data))
+                                                                              "manifest.json", "current", ".segtool"]}
+    manifest.write_text(json.dumps(data))  # through the link, into the run's folder
     assert nightly(shop).exit_code == 0
-    assert outside.read_text() == "keep\n" and manifest.exists()
+    assert outside.read_text() == "keep\n" and manifest.exists() and shown(shop.root / "out")
     assert "ghost" not in json.loads(manifest.read_text())["segments"]
 
 
@@ -338,26 +347,30 @@ def test_a_run_that_fails_midway_leaves_the_folder_as_it_was(shop: Workspace, mo
     monkeypatch.setattr(run_command, "write_members", failing)
     assert nightly(shop, "--changes").exit_code == 2
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
-    assert versions(out) == [out.resolve().name]  # no staging folder left
+    assert versions(out) == [run_of(out).name]  # no staging folder left
 
 
 def test_the_next_run_removes_what_killed_runs_left(shop: Workspace):
     out = shop.root / "out"
     assert nightly(shop).exit_code == 0
-    written = whole_run(out)
-    stale = store(out) / ".20240101T000000Z-0123456789ab"  # a staging folder, as a run killed while writing left it
+    written = whole_run(run_of(out))
+    runs = store(out) / "runs"
+    stale = runs / ".20240101T000000Z-0123456789ab"  # a staging folder, as a run killed while writing left it
     stale.mkdir()
     (stale / "buyers.csv").write_text("visitor_id\nz\n")
-    (store(out) / f"{stale.name}.4567.link").symlink_to(stale.name[1:])
-    unswitched = store(out) / "20240101T000001Z-0123456789ab"  # a whole run, killed before it switched
-    shutil.copytree(out.resolve(), unswitched)
+    (runs / f"{stale.name}.4567.link").symlink_to(f".segtool/runs/{stale.name[1:]}")
+    (runs / ".89abcdef0123.link").symlink_to("current/gone.csv")  # a link made to be renamed into out
+    unswitched = runs / "20240101T000001Z-0123456789ab"  # a whole run, killed before it switched
+    shutil.copytree(run_of(out), unswitched)
+    (out / "gone.csv").symlink_to("current/gone.csv")  # of a run killed after its switch, before its links
+    (out / "buyers.csv").unlink()
     handle = hold_lock(out)  # a run that is writing: what it writes stays
     assert nightly(shop, "--no-wait").exit_code == 5 and (stale / "buyers.csv").exists()
     handle.close()
-    first = out.resolve()
+    first = run_of(out)
     result = nightly(shop)
     assert result.exit_code == 0 and f"removed {stale}, left by a run that was killed" in result.stderr
-    assert whole_run(out) == written and versions(out) == sorted([first.name, out.resolve().name])
+    assert shown(out) == written and versions(out) == sorted([first.name, run_of(out).name])
 
 
 def kill_hook(target: str, after: bool, condition: str = "True") -> str:
@@ -378,13 +391,12 @@ def kill_hook(target: str, after: bool, condition: str = "True") -> str:
 
 
 def plain_folder(shop: Workspace, *extra: str) -> Path:
-    """out as a segtool before versions left it, as of 2024-06-10: a plain folder with the files, the
-    manifest, the lock, a killed run's staging folder, and `extra` files of the user's."""
+    """out as a segtool before runs left it, as of 2024-06-10: a plain folder with the files, the manifest,
+    the lock, a killed run's staging folder, and `extra` files of the user's."""
     out = shop.root / "out"
-    assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0 and whole_run(out)
-    files = {p.name: p.read_bytes() for p in out.iterdir()}
-    out.unlink()
-    shutil.rmtree(store(out))
+    assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0
+    files = {**whole_run(run_of(out)), "manifest.json": (out / "manifest.json").read_bytes()}
+    shutil.rmtree(out)
     out.mkdir()
     for name, data in files.items():
         (out / name).write_bytes(data)
@@ -395,19 +407,26 @@ def plain_folder(shop: Workspace, *extra: str) -> Path:
     return out
 
 
-KILLS = {  # where a run into out (as of 2024-06-30, over out as of 2024-06-10) is killed -> which run DIR shows
+def reader_folder(out: Path) -> Path:
+    """Where a reader of out finds the files of one run: out/current, else (as a segtool before runs left it)
+    out itself."""
+    return run_of(out) if os.path.lexists(out / "current") else out
+
+
+KILLS = {  # where a run into out (as of 2024-06-30, over out as of 2024-06-10) is killed -> which run out shows
     "while writing": (False, "segtool.jobs.run.write_members", True, "True", "2024-06-10"),
     "the manifest written": (False, "segtool.jobs.outdir.write_manifest", True, "True", "2024-06-10"),
-    "before the switch": (False, "os.replace", False, "str(args[1]) == OUT", "2024-06-10"),
-    "after the switch": (False, "os.replace", True, "str(args[1]) == OUT", "2024-06-30"),
-    "migrating, before the swap": (True, "segtool.jobs.outdir._exchange", False, "True", "2024-06-10"),
-    "migrating, after the swap": (True, "segtool.jobs.outdir._exchange", True, "True", "2024-06-10"),
+    "before the switch": (False, "os.replace", False, "str(args[1]) == OUT + '/current'", "2024-06-10"),
+    "after the switch": (False, "os.replace", True, "str(args[1]) == OUT + '/current'", "2024-06-30"),
+    "migrating, before the switch": (True, "os.replace", False, "str(args[1]) == OUT + '/current'", "2024-06-10"),
+    "migrating, after the switch": (True, "os.replace", True, "str(args[1]) == OUT + '/current'", "2024-06-10"),
+    "migrating, one file linked": (True, "os.replace", True, "str(args[1]) == OUT + '/buyers.csv'", "2024-06-10"),
 }
 
 
 @pytest.mark.parametrize("point", KILLS)
 def test_a_run_killed_anywhere_leaves_one_whole_run_and_the_next_cleans_up(shop: Workspace, point):
-    plain, target, after, condition, shown = KILLS[point]
+    plain, target, after, condition, seen = KILLS[point]
     out = shop.root / "out"
     if plain:
         plain_folder(shop)
@@ -419,27 +438,32 @@ def test_a_run_killed_anywhere_leaves_one_whole_run_and_the_next_cleans_up(shop:
     process = subprocess.run(command, cwd=shop.root, capture_output=True, text=True, timeout=120,
                              start_new_session=True)
     assert process.returncode == -signal.SIGKILL, process.stderr
-    assert requested(out) == shown and whole_run(out)
-    before = out.resolve()
+    before = reader_folder(out)
+    files = whole_run(before)  # a reader of several files: one whole run
+    assert requested(before) == seen and {name: (out / name).read_bytes() for name in files} == files  # of one
     result = nightly(shop, "--changes")
     assert result.exit_code == 0, result.stderr
-    assert out.is_symlink() and requested(out) == "2024-06-30" and whole_run(out)
-    assert len(versions(out)) == 2 and out.resolve().name in versions(out)  # this run's, the one it replaced
+    assert requested(out) == "2024-06-30" and shown(out)
+    assert len(versions(out)) == 2 and run_of(out).name in versions(out)  # this run's, the one it replaced
     assert before == out or before.name in versions(out)
-    assert all(whole_run(store(out) / name) for name in versions(out))
+    assert all(whole_run(store(out) / "runs" / name) for name in versions(out))
+    assert not [p for p in out.iterdir() if p.name.startswith((".segtool.", ".segtool-"))]  # an older segtool's
 
 
 def test_a_lock_file_that_is_a_link_is_refused(shop: Workspace):
     out = shop.root / "out"
-    store(out).mkdir()
+    store(out).mkdir(parents=True)
     victim = shop.root / "victim.txt"
     victim.write_text("data\n")
     (store(out) / "lock").symlink_to(victim)
     result = nightly(shop)
     assert result.exit_code == 2 and "symbolic link" in result.stderr and victim.read_text() == "data\n"
     (store(out) / "lock").unlink()
-    store(out).rmdir()
-    store(out).symlink_to(shop.root)  # nor is a folder of versions that is a link: it would be emptied
+    (store(out) / "runs").symlink_to(shop.root)  # nor is a folder of runs that is a link: it would be emptied
+    result = nightly(shop)
+    assert result.exit_code == 2 and "is a symbolic link" in result.stderr and victim.read_text() == "data\n"
+    shutil.rmtree(store(out))
+    store(out).symlink_to(shop.root)  # nor segtool's folder
     result = nightly(shop)
     assert result.exit_code == 2 and "is a symbolic link" in result.stderr and victim.read_text() == "data\n"
 
@@ -478,7 +502,7 @@ def test_changes_files_have_checksums_and_txt_ids_with_separators_are_stable(sho
     (lambda out: (out / "buyers.csv").write_text("garbage,\n\x00\x01"), 3, "cannot read the IDs the last run wrote"),
     (lambda out: (out / "manifest.json").write_text('{"segments": []}'), 3, "is not a manifest segtool wrote"),
     (lambda out: (out / "manifest.json").write_text("{"), 3, "move it away"),
-    (lambda out: (out / "buyers.csv").unlink(), 3, "buyers.csv is missing, though"),  # deleted by hand
+    (lambda out: (out / "current" / "buyers.csv").unlink(), 3, "buyers.csv is missing, though"),  # deleted by hand
 ])
 def test_damaged_files_of_the_last_run_are_data_errors(shop: Workspace, change, code, message):
     assert nightly(shop).exit_code == 0
@@ -511,110 +535,149 @@ def test_options_that_would_be_ignored_are_usage_errors(shop: Workspace, args, m
 
 
 # -- the output directory switched at once ------------------------------------------------------------------
-def test_a_reader_that_resolves_the_link_once_reads_one_whole_run(shop: Workspace):
+def test_a_reader_that_resolves_current_once_reads_one_whole_run(shop: Workspace):
     out = shop.root / "out"
     assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0
-    before = out.resolve()
-    old = whole_run(before)
-    assert os.readlink(out) == f".out.segtool/{before.name}"  # relative: the parent folder may move
+    before = run_of(out)
+    old = shown(out)
+    assert os.readlink(out / "current") == f".segtool/runs/{before.name}"  # relative: DIR may move
+    assert os.readlink(out / "buyers.csv") == "current/buyers.csv" and not out.is_symlink()
     assert nightly(shop, "--changes").exit_code == 0
-    after = out.resolve()
+    after = run_of(out)
     assert after != before and whole_run(before) == old  # a reader still reading the last run reads it whole
-    new = whole_run(after)
+    new = shown(out)
     assert new["buyers.csv"] != old["buyers.csv"] and requested(out) == "2024-06-30"
     assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0
     assert not before.exists() and whole_run(after) == new  # one earlier run stays, no more
-    assert versions(out) == sorted([after.name, out.resolve().name])
+    assert versions(out) == sorted([after.name, run_of(out).name])
 
 
 def test_a_reader_during_many_runs_never_sees_a_mix(shop: Workspace):
     out = shop.root / "out"
     assert nightly(shop, "--changes").exit_code == 0
-    seen, failed, stop = set(), [], threading.Event()
+    seen, failed, files, stop = set(), [], [], threading.Event()
 
-    def read() -> None:
+    def read() -> None:  # several files: resolve current once, read every file from there
         while not stop.is_set():
-            folder = out.resolve()  # once, then every file from there
+            folder = run_of(out)
             try:
                 whole_run(folder)
                 seen.add(folder.name)
             except (FileNotFoundError, AssertionError) as exc:  # a mix, or a folder being removed
                 failed.append((folder, exc))
 
-    reader = threading.Thread(target=read)
-    reader.start()
+    def read_one() -> None:  # one file, through DIR's link: always there, always one run's
+        while not stop.is_set():
+            files.append((out / "buyers.csv").read_text())
+
+    readers = [threading.Thread(target=read), threading.Thread(target=read_one)]
+    for reader in readers:
+        reader.start()
     try:
         for night in range(8):  # files of every other night differ
             assert nightly(shop, "--changes", "-q", as_of=("2024-06-10", "2024-06-30")[night % 2]).exit_code == 0
     finally:
         stop.set()
-        reader.join()
+        for reader in readers:
+            reader.join()
     assert len(seen) >= 3
     assert not [(folder, exc) for folder, exc in failed if folder.exists()]  # only one removed as a whole failed
+    assert set(files) == {"visitor_id\na\n", "visitor_id\na\nb\n"}
 
 
-@pytest.mark.parametrize("swap", [True, False], ids=["swapped at once", "moved then linked"])
-def test_a_plain_folder_of_an_earlier_segtool_becomes_the_first_version(shop: Workspace, monkeypatch, swap):
-    from segtool.jobs import outdir
+def test_the_benchmarks_loop_empties_and_makes_the_folder_before_each_run(shop: Workspace):
+    """As benchmarks/run_bench.py and many scripts do: remove the output folder, make it, run, read DIR/*.txt."""
+    out = shop.root / "out"
+    nights = [("2024-06-10", {"buyers.txt": ["a"], "visitors.txt": ["a", "b"], "big_spenders.txt": []}),
+              ("2024-06-30", {"buyers.txt": ["a", "b"], "visitors.txt": ["a", "b", "c"], "big_spenders.txt": ["b"]}),
+              ("2024-06-10", {"buyers.txt": ["a"], "visitors.txt": ["a", "b"], "big_spenders.txt": []})]
+    for as_of, expected in nights:
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out)
+        result = nightly(shop, "--format", "txt", "-q", as_of=as_of)
+        assert result.exit_code == 0, result.stderr
+        assert {p.name: p.read_text().split() for p in out.glob("*.txt")} == expected
+    assert shown(out) and len(versions(out)) == 1
 
-    if not swap:  # a system without renameat2's exchange
-        monkeypatch.setattr(outdir, "_exchange", lambda first, second: False)
-    out = plain_folder(shop)
-    old = whole_run(out)
+
+def test_a_plain_folder_of_an_earlier_segtool_becomes_the_first_run(shop: Workspace):
+    out = plain_folder(shop, "notes.txt", "upload.log")
+    old = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name.endswith((".csv", ".json"))}
     result = nightly(shop, "--changes")
-    assert result.exit_code == 0 and f"{out} is now a link to" in result.stderr
-    assert out.is_symlink() and lines(out / "buyers.entered.csv") == ["visitor_id", "b"]  # against the old files
-    (adopted,) = set(versions(out)) - {out.resolve().name}
-    assert whole_run(store(out) / adopted) == old and (store(out) / adopted / ".segtool.lock").exists()
+    assert result.exit_code == 0 and f"{out}: the files of its last run are now in" in result.stderr
+    assert not out.is_symlink() and lines(out / "buyers.entered.csv") == ["visitor_id", "b"]  # against the old files
+    (adopted,) = set(versions(out)) - {run_of(out).name}
+    assert {**whole_run(store(out) / "runs" / adopted), "manifest.json": (out / "current" / "manifest.json")
+            .read_bytes()} != old  # the run after it: its own manifest
+    assert whole_run(store(out) / "runs" / adopted) == {k: v for k, v in old.items() if k != "manifest.json"}
+    assert (store(out) / "runs" / adopted / "manifest.json").read_bytes() == old["manifest.json"]
+    assert shown(out) and not [p for p in out.iterdir() if p.name.startswith((".segtool.", ".segtool-"))]
+    assert (out / "notes.txt").read_text() == (out / "upload.log").read_text() == "mine\n"  # the user's stay
     assert nightly(shop, "--changes").exit_code == 0 and adopted not in versions(out)
+    assert (out / "notes.txt").read_text() == "mine\n" and shown(out)
 
 
-def test_an_empty_folder_becomes_the_first_version(shop: Workspace):
+def test_an_empty_folder_is_used_as_it_is(shop: Workspace):
     out = shop.root / "out"
     out.mkdir()
     assert nightly(shop).exit_code == 0
-    assert out.is_symlink() and whole_run(out) and len(versions(out)) == 2
+    assert not out.is_symlink() and shown(out) and len(versions(out)) == 1
 
 
-def test_a_plain_folder_with_files_segtool_did_not_write_is_left_alone(shop: Workspace):
-    out = plain_folder(shop, "notes.txt", "upload.log")
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    result = nightly(shop, "--changes")
-    assert result.exit_code == 2 and "holds files segtool did not write (notes.txt, upload.log)" in result.stderr
-    assert "Nightly jobs" in result.stderr and not out.is_symlink() and versions(out) == []
-    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+def test_the_users_files_in_DIR_stay_and_one_at_a_name_a_run_writes_is_refused(shop: Workspace):
+    out = shop.root / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    (out / "archive").mkdir()
+    (out / "latest.csv").symlink_to("current/buyers.csv")  # the user's own link through current
+    (out / "big_spenders.csv").write_text("visitor_id\nz\n")  # at a name the run writes
+    result = nightly(shop)
+    assert result.exit_code == 2 and "holds big_spenders.csv, which segtool did not write" in result.stderr
+    assert not os.path.lexists(out / "current") and versions(out) == []
+    assert lines(out / "big_spenders.csv") == ["visitor_id", "z"]
+    (out / "big_spenders.csv").rename(out / "archive" / "big_spenders.csv")
+    for args in (["--changes"], [], ["--select", "buyers"]):
+        assert nightly(shop, *args).exit_code == 0 and shown(out)
+    assert lines(out / "latest.csv") == ["visitor_id", "a", "b"]
+    (shop.root / "segments" / "big_spenders.yaml").unlink()  # its link goes, and nothing of the user's
+    assert nightly(shop).exit_code == 0 and shown(out) and not os.path.lexists(out / "big_spenders.csv")
+    assert (out / "notes.txt").read_text() == "mine\n" and lines(out / "archive" / "big_spenders.csv")[1:] == ["z"]
+    assert os.readlink(out / "latest.csv") == "current/buyers.csv"
 
 
-def test_an_earlier_version_with_files_segtool_did_not_write_is_kept(shop: Workspace):
+def test_an_earlier_run_with_files_segtool_did_not_write_is_kept(shop: Workspace):
     out = shop.root / "out"
     assert nightly(shop).exit_code == 0
-    first = out.resolve()
+    first = run_of(out)
     assert nightly(shop).exit_code == 0
     (first / "notes.txt").write_text("mine\n")  # into the folder of the run before last, resolved long ago
     result = nightly(shop)
-    assert result.exit_code == 0 and f"kept {first}, an earlier version of {out}" in result.stderr
+    assert result.exit_code == 0 and f"kept {first}, an earlier run of {out}" in result.stderr
     assert (first / "notes.txt").read_text() == "mine\n" and len(versions(out)) == 3
 
 
 def test_each_runs_folder_has_the_mode_of_the_one_it_replaces(shop: Workspace):
-    out = shop.root / "out"
+    current = shop.root / "out" / "current"
     mask = os.umask(0o022)
     try:
         assert nightly(shop).exit_code == 0
-        assert stat.S_IMODE(out.stat().st_mode) == 0o755  # as any new folder: others may read what cron wrote
+        assert stat.S_IMODE(current.stat().st_mode) == 0o755  # as any new folder: others may read what cron wrote
     finally:
         os.umask(mask)
-    out.chmod(0o750)
-    assert nightly(shop).exit_code == 0 and stat.S_IMODE(out.stat().st_mode) == 0o750
+    current.chmod(0o750)
+    assert nightly(shop).exit_code == 0 and stat.S_IMODE(current.stat().st_mode) == 0o750
 
 
-def test_a_link_segtool_did_not_make_is_refused(shop: Workspace):
+def test_DIR_may_be_a_link_and_current_is_segtools_name(shop: Workspace):
     out, elsewhere = shop.root / "out", shop.root / "elsewhere"
     elsewhere.mkdir()
     out.symlink_to(elsewhere)
+    assert nightly(shop).exit_code == 0 and os.readlink(out) == str(elsewhere) and shown(elsewhere)
+    (elsewhere / "current").unlink()
+    (elsewhere / "current").mkdir()  # a folder of the user's
     result = nightly(shop)
-    assert result.exit_code == 2 and "which segtool did not make" in result.stderr
-    assert os.readlink(out) == str(elsewhere) and not list(elsewhere.iterdir())
+    assert result.exit_code == 2 and "segtool needs that name" in result.stderr
+    assert not list((elsewhere / "current").iterdir())
 
 
 def test_a_filesystem_without_symbolic_links_is_a_clear_error(shop: Workspace, monkeypatch):
@@ -622,16 +685,17 @@ def test_a_filesystem_without_symbolic_links_is_a_clear_error(shop: Workspace, m
         raise OSError(errno.EPERM, os.strerror(errno.EPERM))
 
     monkeypatch.setattr(os, "symlink", refused)
+    out = shop.root / "out"
     result = nightly(shop)
     assert result.exit_code == 2 and "needs a filesystem with symbolic links" in result.stderr
-    assert "Traceback" not in result.stderr and not (shop.root / "out").exists() and versions(shop.root / "out") == []
+    assert "Traceback" not in result.stderr and os.listdir(out) == [".segtool"] and versions(out) == []
 
 
 def test_diff_writes_no_files_into_a_folder_that_run_switches(shop: Workspace):
     out = shop.root / "out"
     assert nightly(shop).exit_code == 0
-    written = whole_run(out)
+    written = shown(out)
     result = shop.cli("diff", str(shop.root / "segments"), "--from", "2024-06-10", "--to", "2024-06-30",
                       "--output-dir", str(out), "--config", str(shop._write_config()))
     assert result.exit_code == 2 and "where `segtool run` writes its runs" in result.stderr
-    assert whole_run(out) == written
+    assert shown(out) == written

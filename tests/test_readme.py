@@ -97,10 +97,10 @@ def test_the_nightly_job_shows_changes_on_changed_data(project: Path):
     for name, count in exited.items():
         ids = (lists / f"{name}.exited.csv").read_text().splitlines()[1:]
         assert len(ids) == count and all(i.endswith("7") for i in ids)
-    # lists is a link to the second night's folder; the reader of the example reads from there
+    # lists/current is a link to the second night's folder; the reader of the example reads from there
     (reader,) = READERS
     read = shell(f'upload() {{ cat "$@" > uploaded.csv; }}; {reader}', project)
-    assert read.returncode == 0 and lists.is_symlink(), read.stderr
-    run = lists.resolve()
+    assert read.returncode == 0 and (lists / "current").is_symlink(), read.stderr
+    run = (lists / "current").resolve()
     assert (project / "uploaded.csv").read_bytes() == (run / "sleepers.entered.csv").read_bytes() + (
         run / "sleepers.exited.csv").read_bytes()

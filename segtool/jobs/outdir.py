@@ -1,23 +1,23 @@
 """An output directory that cron writes into night after night, switched from one run's files to the next at
-once: DIR is a symbolic link to the folder of the run that wrote it last, a version in `.DIR.segtool/` beside
-it. A run writes a new version, then renames a new link over DIR (one rename: a reader opening DIR/x.csv
-gets the old run's file or the new run's), and removes the versions before the one it replaced. Beside the
-versions: the lock against overlapping runs. In each version: the manifest of what that run wrote
-(manifest.json), whose IDs `--changes` and `max_change` compare with.
+once. DIR is the user's folder; segtool keeps its own in DIR/.segtool: the lock against overlapping runs and
+the runs, each a folder of one run's files and manifest (manifest.json, whose IDs `--changes` and
+`max_change` compare with). DIR/current is a link to the folder of the last run: a run writes a new one,
+then renames a new link over DIR/current (one rename: a reader who resolves DIR/current reads one whole run)
+and removes the runs before the one it replaced. Each file of the current run shows in DIR as a link
+through current (DIR/x.csv -> current/x.csv), so DIR/x.csv switches with it.
 
-Only what segtool wrote is ever removed: a version that holds anything its manifest does not list stays, and
-a DIR holding such files is not switched at all.
+Only what segtool wrote is ever removed or replaced: its runs, its links in DIR, and files an older segtool
+wrote in DIR itself (listed in its manifest); a run folder that holds anything its manifest does not list
+stays, and a file of the user's at a name a run writes is refused.
 """
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import hashlib
 import json
 import os
-import secrets
 import shutil
 import stat
 import time
@@ -27,13 +27,13 @@ from pathlib import Path
 
 from .. import temporaries
 from ..errors import DataError, SegtoolError, UsageError
-from .output import OutputError, writing
+from .output import writing
 
 MANIFEST = "manifest.json"
-LOCK = "lock"  # in .DIR.segtool
-_BEFORE_VERSIONS = (".segtool.lock", ".segtool-staging-")  # what a segtool before versions kept in DIR itself
+CURRENT = "current"  # DIR/current -> .segtool/runs/RUN
+STORE, RUNS, LOCK = ".segtool", "runs", "lock"  # DIR/.segtool/lock, DIR/.segtool/runs/RUN
+_BEFORE_RUNS = (".segtool.lock", ".segtool-staging-")  # what a segtool before runs kept in DIR itself
 _AFRESH = f"restore it, or move {MANIFEST} away to compare with nothing (every member then counts as entered)"
-_RENAME_EXCHANGE, _AT_FDCWD = 2, -100  # Linux's renameat2
 
 
 class BusyError(SegtoolError):
@@ -43,24 +43,26 @@ class BusyError(SegtoolError):
 
 
 def store(folder: Path) -> Path:
-    """`.DIR.segtool` beside DIR: the versions of DIR and its lock."""
-    folder = Path(os.path.abspath(folder))
-    if not folder.name:
-        raise UsageError(f"--output-dir cannot be {folder}: segtool keeps the versions of DIR beside it")
-    return folder.with_name(f".{folder.name}.segtool")
+    """DIR/.segtool: the lock and the runs of DIR."""
+    return Path(os.path.abspath(folder)) / STORE
+
+
+def _own(path: Path) -> Path:
+    """A folder of segtool's (made where missing), never reached through a symbolic link."""
+    if path.is_symlink():
+        raise UsageError(f"{path} is a symbolic link; segtool keeps its runs and lock there and follows no link "
+                         "to do so: remove it")
+    with writing(path):
+        path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @contextmanager
 def locked(folder: Path, wait: bool, on_wait=None):
-    """Hold .DIR.segtool/lock for the block: a second run waits for the first (or, without `wait`, fails at
+    """Hold DIR/.segtool/lock for the block: a second run waits for the first (or, without `wait`, fails at
     once), so two runs' files never mix. The lock is the kernel's (flock): it goes with the process, so a
-    killed run never leaves a stale lock behind. It lies beside the versions, the same file for every run."""
-    where = store(folder)
-    if where.is_symlink():
-        raise UsageError(f"{where} is a symbolic link; segtool keeps the versions of {folder} there and follows "
-                         "no link to do so: remove it")
-    with writing(where):
-        where.mkdir(parents=True, exist_ok=True)
+    killed run never leaves a stale lock behind."""
+    where = _own(store(folder))
     try:  # never through a link: a planted `lock -> ../precious` must not be truncated
         descriptor = os.open(where / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
@@ -92,113 +94,150 @@ def locked(folder: Path, wait: bool, on_wait=None):
 
 
 def current(folder: Path) -> Path | None:
-    """The folder a reader of DIR sees now: the version DIR links to, DIR itself where it is a plain folder (a
-    segtool before versions wrote it, or it was made by hand), None where there is none yet."""
-    if os.path.islink(folder):
-        where, target = store(folder), Path(os.readlink(folder))
-        if len(target.parts) != 2 or target.parts[0] != where.name or target.name in (".", ".."):
-            raise UsageError(f"{folder} is a symbolic link to {target}, which segtool did not make; give the "
-                             "folder it points to as --output-dir, or remove the link")
-        return where / target.name if (where / target.name).is_dir() else None
-    if os.path.isdir(folder):
-        return Path(folder)
-    if os.path.lexists(folder):
-        raise OutputError(f"cannot write into {folder}: it is not a folder")
-    return None
+    """The folder of the run DIR shows now (where DIR/current links to); None where there is none yet."""
+    link = Path(os.path.abspath(folder)) / CURRENT
+    if not os.path.lexists(link):
+        return None
+    target = Path(os.readlink(link)) if link.is_symlink() else None
+    if target is None or target.parts[:2] != (STORE, RUNS) or len(target.parts) != 3 or target.name == "..":
+        raise UsageError(f"{link} is not the link to the last run that segtool keeps there ({STORE}/{RUNS}/...); "
+                         f"segtool needs that name in {folder}: move it away")
+    run = link.parent / target
+    return run if run.is_dir() else None
 
 
 def is_switched(folder: Path) -> bool:
-    """Whether DIR is a link that `segtool run` switches from version to version."""
-    return os.path.islink(folder) and current(folder) is not None
+    """Whether `segtool run` writes its runs into DIR (and shows them through DIR/current)."""
+    return os.path.islink(Path(folder) / CURRENT)
 
 
 def last_run(folder: Path, note, warn) -> "Previous":
-    """What the last run left in DIR, with DIR ready for the next (the caller holds the lock): what killed
-    runs left in .DIR.segtool removed, and a plain folder DIR made the first version. A DIR holding files
-    segtool did not write is refused, so nothing of them is ever removed."""
-    where, now = store(folder), current(folder)
-    previous = Previous.read(now) if now is not None else Previous(None)
-    strangers = previous.unlisted()
-    if strangers:
-        raise UsageError(f"{folder} holds files segtool did not write ({_some(strangers)}); each run replaces "
-                         f"{folder} as a whole (a link to a folder of that run's files, see \"Nightly jobs\" in the "
-                         "README), so they would be lost: move them elsewhere, or choose another --output-dir")
-    for entry in where.iterdir():
+    """What the last run left in DIR, with DIR ready for the next (the caller holds the lock): what killed runs
+    left in .segtool/runs removed, a DIR an older segtool wrote (its files and manifest in DIR itself) made
+    the first run and its lock removed, and DIR's links made to show the current run (a run killed after its
+    switch stops short of that)."""
+    folder = Path(os.path.abspath(folder))
+    runs = _own(store(folder) / RUNS)
+    for entry in runs.iterdir():
         if entry.name.startswith(".") or entry.is_symlink():  # a killed run's staging folder or link
             temporaries.remove(entry)
             note(f"removed {entry}, left by a run that was killed")
-    if now is not None and not os.path.islink(folder):
-        previous.folder = _adopt(Path(folder), where)
-        note(f"{folder} is now a link to {previous.folder}, the folder of its last run; each run switches it")
+    now = current(folder)
+    if now is None and (folder / MANIFEST).is_file() and not (folder / MANIFEST).is_symlink():
+        now = _adopt(folder, note, warn)
+    for entry in folder.iterdir():
+        if entry.name.startswith(_BEFORE_RUNS):  # an older segtool's lock, and a staging folder of its killed run
+            temporaries.remove(entry)
+    previous = Previous.read(now) if now is not None else Previous(None)
+    _show(folder, previous, previous, warn)
     return previous
 
 
-def _adopt(folder: Path, where: Path) -> Path:
-    """Move a plain folder DIR into .DIR.segtool and put a link to it in its place: in one step where the system
-    can swap two paths (Linux's renameat2), else in two (DIR is missing for a moment in between)."""
-    version = where / f"{_stamp()}-{secrets.token_hex(6)}"
-    with writing(folder):
-        with _linking(where):
-            os.symlink(_target(version), version)  # the link DIR will be, where DIR's folder will be
-        try:
-            swapped = _exchange(version, folder)
-        except OSError:
-            os.unlink(version)
-            raise
-        if not swapped:
-            os.unlink(version)
-            os.rename(folder, version)
-            os.symlink(_target(version), folder)
-    return version
+def _adopt(folder: Path, note, warn) -> Path:
+    """DIR as a segtool before runs left it (the files and manifest.json in DIR itself) becomes the first run:
+    the files its manifest lists go into a run's folder (hard links: nothing is copied), which DIR/current
+    then links to, and each file in DIR is replaced by its link, at once. The rest of DIR stays."""
+    plain = Previous.read(folder)
+    with staging(folder) as (stage, link):
+        for name in plain.segments:
+            plain.carry(name, stage, warn)
+        _link_or_copy(folder / MANIFEST, stage / MANIFEST)
+        run = publish(folder, stage, link, plain, warn)
+    note(f"{folder}: the files of its last run are now in {run}, which {folder / CURRENT} links to; each run "
+         "switches that link")
+    return run
+
+
+def check_names(folder: Path, names, previous: "Previous") -> None:
+    """Refuse a run that would replace a file of the user's: one that DIR holds at a name the run writes, where
+    it is neither segtool's link nor a file the last run's manifest lists (an older segtool wrote its files
+    in DIR itself)."""
+    folder = Path(os.path.abspath(folder))
+    taken = sorted(name for name in names if not _replaceable(folder / name, previous))
+    if taken:
+        raise UsageError(f"{folder} holds {_some(taken)}, which segtool did not write, and this run writes files "
+                         "of those names there (see \"Nightly jobs\" in the README): move them away, or choose "
+                         "another --output-dir")
 
 
 @contextmanager
 def staging(folder: Path):
-    """A new folder in .DIR.segtool for the files of a run, and a new link to the version that folder becomes,
-    for the block: publish() renames the one to the version and the other onto DIR."""
-    where = store(folder)
-    with temporaries.folder(f".{_stamp()}-", where) as path:  # the version is STAMP-RANDOM, without the dot
-        with _linking(where):
-            link = temporaries.make(where, f"{path.name}.", ".link", link_to=_target(where / path.name[1:]))
+    """A new folder in .segtool/runs for the files of a run, and a new link to the run that folder becomes,
+    for the block: publish() renames the one to the run and the other onto DIR/current."""
+    runs = store(folder) / RUNS
+    with temporaries.folder(f".{_stamp()}-", runs) as path:  # the run is STAMP-RANDOM, without the dot
+        with _linking(runs):
+            link = temporaries.make(runs, f"{path.name}.", ".link", link_to=f"{STORE}/{RUNS}/{path.name[1:]}")
         try:
             yield path, link
         finally:
             temporaries.remove(link)
 
 
-def publish(folder: Path, staged: Path, link: Path, keep: "Previous", warn) -> None:
-    """Rename the staged folder to its version, with the mode of the folder DIR links to, and switch DIR to it
-    at once (the new link renamed over the old); then remove the versions before the one DIR linked to (that
-    one stays, for readers still reading it)."""
-    where = store(folder)
-    version = where / staged.name[1:]
-    like = keep.folder if keep.folder is not None else where  # a first run's: what a new folder gets (the umask)
+def publish(folder: Path, staged: Path, link: Path, keep: "Previous", warn) -> Path:
+    """Rename the staged folder to its run, with the mode of the folder of the run it replaces, switch
+    DIR/current to it at once (the new link renamed over the old) and show its files in DIR; then remove the
+    runs before the one replaced (that one stays, for readers still reading it)."""
+    folder = Path(os.path.abspath(folder))
+    runs = store(folder) / RUNS
+    run = runs / staged.name[1:]
+    like = keep.folder if keep.folder is not None else runs  # a first run's: what a new folder gets (the umask)
     with writing(folder):
         os.chmod(staged, stat.S_IMODE(os.stat(like).st_mode))  # made private, as a temporary
-        os.rename(staged, version)
-        os.replace(link, folder)
-    for entry in where.iterdir():
-        if entry in (version, keep.folder) or entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
+        os.rename(staged, run)
+        os.replace(link, folder / CURRENT)
+    _show(folder, Previous.read(run), keep, warn)
+    for entry in runs.iterdir():
+        if entry in (run, keep.folder) or entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
             continue
         try:
             strangers = Previous.read(entry).unlisted()
         except DataError:
             strangers = [MANIFEST]
         if strangers:
-            warn(f"kept {entry}, an earlier version of {folder}: it holds files segtool did not write "
+            warn(f"kept {entry}, an earlier run of {folder}: it holds files segtool did not write "
                  f"({_some(strangers)}); move them elsewhere and remove it")
         else:
             shutil.rmtree(entry, ignore_errors=True)
+    return run
+
+
+def _show(folder: Path, shown: "Previous", owner: "Previous", warn) -> None:
+    """Make DIR show the run `shown`: NAME -> current/NAME for its manifest and each file it lists, in place of
+    what is there where segtool may replace it (`owner`: the run whose manifest lists which plain files are
+    segtool's), and none of segtool's links to a file the run does not hold."""
+    names, runs = shown.listed(), store(folder) / RUNS
+    for name in sorted(names):
+        path = folder / name
+        if _is_link(path):
+            continue
+        if not _replaceable(path, owner):
+            warn(f"{path} is not segtool's, so it was left as it is; the last run's file is {folder / CURRENT / name}")
+            continue
+        with writing(path), _linking(runs):
+            link = temporaries.make(runs, ".", ".link", link_to=f"{CURRENT}/{name}")  # renamed over what is there
+            os.replace(link, path)
+        temporaries.remove(link)
+    for entry in folder.iterdir():
+        if entry.name not in names and _is_link(entry):
+            with writing(entry):
+                entry.unlink()
+
+
+def _is_link(path: Path) -> bool:
+    """Whether `path` is segtool's link to the current run's file of its name."""
+    return path.is_symlink() and os.readlink(path) == f"{CURRENT}/{path.name}"
+
+
+def _replaceable(path: Path, previous: "Previous") -> bool:
+    """Whether segtool may put its link at `path`: nothing there, its link, or a plain file `previous` lists."""
+    return (not os.path.lexists(path) or _is_link(path)
+            or (path.name in previous.listed() and path.is_file() and not path.is_symlink()))
 
 
 def _stamp() -> str:
-    """The start of a new version's name (then a random part): when, in UTC."""
+    """The start of a new run's name (then a random part): when, in UTC."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-
-
-def _target(version: Path) -> str:
-    """What a link to a version says: `.DIR.segtool/VERSION`, relative to DIR's parent, where DIR is."""
-    return f"{version.parent.name}/{version.name}"
 
 
 @contextmanager
@@ -209,22 +248,20 @@ def _linking(where: Path):
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.ENOSYS):
             raise
-        raise UsageError(f"cannot make a symbolic link in {where}: {exc.strerror}; an --output-dir is a link to "
-                         "the folder of its last run (see \"Nightly jobs\" in the README), so it needs a "
-                         "filesystem with symbolic links") from None
+        raise UsageError(f"cannot make a symbolic link in {where}: {exc.strerror}; an --output-dir shows its last "
+                         f"run through links ({CURRENT}, and one per file; see \"Nightly jobs\" in the README), so "
+                         "it needs a filesystem with symbolic links") from None
 
 
-def _exchange(first: Path, second: Path) -> bool:
-    """Swap two paths in one step (Linux's renameat2 with RENAME_EXCHANGE); False where the system cannot."""
-    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
-    if renameat2 is None:
-        return False
-    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
-        return False
-    raise OSError(code, os.strerror(code), str(second))
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link, or a copy where the filesystem has none (FileNotFoundError where `source` is missing)."""
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        with writing(target):
+            shutil.copy2(source, target, follow_symlinks=False)
 
 
 def _some(names: list[str]) -> str:
@@ -286,30 +323,32 @@ class Previous:
         return {file: name for name in keep for file in self.files(name)}
 
     def files(self, name: str) -> list[str]:
-        """The files the manifest lists for the segment: names in the folder (a hand-edited path is ignored)."""
+        """The files the manifest lists for the segment: names in the folder (a hand-edited path is ignored, and
+        so are the names segtool keeps for itself in DIR)."""
         listed = self.segments.get(name, {}).get("files", [])
-        return [f for f in listed if isinstance(f, str) and Path(f).name == f and f not in (".", "..", MANIFEST)]
+        return [f for f in listed if isinstance(f, str) and Path(f).name == f
+                and f not in (".", "..", MANIFEST, CURRENT, STORE)]
+
+    def listed(self) -> set[str]:
+        """What segtool wrote in the folder: the manifest and the files it lists (nothing without a folder)."""
+        if self.folder is None:
+            return set()
+        return {file for name in self.segments for file in self.files(name)} | {MANIFEST}
 
     def unlisted(self) -> list[str]:
-        """What the folder holds that segtool did not write there: not the manifest nor a file it lists."""
-        if self.folder is None:
-            return []
-        listed = {file for name in self.segments for file in self.files(name)} | {MANIFEST}
-        return sorted(p.name for p in self.folder.iterdir()
-                      if p.name not in listed and not p.name.startswith(_BEFORE_VERSIONS))
+        """What the folder holds that segtool did not write there."""
+        listed = self.listed()
+        return sorted(p.name for p in self.folder.iterdir() if p.name not in listed) if self.folder else []
 
     def carry(self, name: str, into: Path, warn) -> None:
         """Put the files the last run wrote for the segment into the folder `into` of this run (the segment
         keeps them): hard links, or copies where the filesystem has none."""
         for file in self.files(name):
-            source = self.folder / file
             try:
-                os.link(source, into / file, follow_symlinks=False)
+                _link_or_copy(self.folder / file, into / file)
             except FileNotFoundError:
-                warn(f"{source} is missing, though {self.folder / MANIFEST} lists it; this run's folder lacks it too")
-            except OSError:
-                with writing(into / file):
-                    shutil.copy2(source, into / file, follow_symlinks=False)
+                warn(f"{self.folder / file} is missing, though {self.folder / MANIFEST} lists it; this run's folder "
+                     "lacks it too")
 
 
 def _read_ids(path: Path, fmt: str | None):

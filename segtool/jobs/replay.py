@@ -60,7 +60,7 @@ def diff_segments(session, replay: Replay, start_text: str, end_text: str | None
         from .outdir import is_switched, locked
 
         with locked(output_dir, wait=True):
-            if is_switched(output_dir):  # its files are one run's, listed in its manifest: diff's would mix in
+            if is_switched(output_dir):  # its files are links into one run's folder: diff's would be written there
                 raise UsageError(f"{output_dir} is where `segtool run` writes its runs; write the changes into "
                                  "another folder (or see `segtool run --changes`)")
             _diff(session, segments, start, end, output_dir, fmt, summary, stdout, feedback)

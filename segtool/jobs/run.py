@@ -109,9 +109,9 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, feedba
     return 1 if invalid else code
 
 
-def _check_file_names(request: RunRequest, segments, kept: dict[str, str]) -> None:
+def _check_file_names(request: RunRequest, segments, kept: dict[str, str]) -> set[str]:
     """No two files of a run into a folder may share a name, nor take the manifest's, nor the name of a file a
-    segment not run this time keeps (`kept`: file -> segment)."""
+    segment not run this time keeps (`kept`: file -> segment). The names of the run's files."""
     from .outdir import MANIFEST
 
     ext = EXTENSIONS[request.fmt or "csv"]
@@ -127,6 +127,7 @@ def _check_file_names(request: RunRequest, segments, kept: dict[str, str]) -> No
                 raise UsageError(f"segment {segment.name!r} would write {name}, which is also {other}'s; "
                                  "rename one of them (`name:` in the segment file)")
             owners[name] = segment.name
+    return set(owners)
 
 
 def _evaluate(session, segments, request: RunRequest, feedback, show_summary: bool, count_universe: bool = False):
@@ -160,15 +161,15 @@ def _into_file(session, segments, request: RunRequest, stdout, feedback, targets
 
 
 def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback, started: float) -> int:
-    """Every file is written into a new folder beside DIR, then DIR is switched to it at once (outdir.py): a
-    run that dies midway leaves DIR as the last run left it, and a reader sees one run's files."""
-    from .outdir import last_run, publish, staging, write_manifest
+    """Every file is written into a new folder in DIR/.segtool, then DIR/current is switched to it at once
+    (outdir.py): a run that dies midway leaves DIR as the last run left it, and a reader sees one run's files."""
+    from .outdir import MANIFEST, check_names, last_run, publish, staging, write_manifest
 
     folder = request.output_dir
     previous = last_run(folder, feedback.note, feedback.warn)
     kept = {name for name, entry in previous.segments.items() if name not in {s.name for s in segments}
             and _still_there(entry, name, segments)}
-    _check_file_names(request, segments, previous.names(kept))
+    check_names(folder, _check_file_names(request, segments, previous.names(kept)) | {MANIFEST}, previous)
     fmt, ext = request.fmt or "csv", EXTENSIONS[request.fmt or "csv"]
     with staging(folder) as (stage, link):
         result = _evaluate(session, segments, request, feedback, request.summary, count_universe=True)
