@@ -357,5 +357,5 @@ def test_explain_and_summary_say_where_clv_came_from(shop: Workspace):
 def test_predict_has_help_and_is_in_the_readme():
     result = CliRunner().invoke(app, ["predict", "--help"])
     assert result.exit_code == 0 and "--horizon" in result.stdout
-    readme = (REPO / "README.md").read_text()
-    assert re.search(r"segtool predict\b", readme) and "## Predictions" in readme
+    readme = (REPO / "docs" / "predictions.md").read_text()
+    assert re.search(r"segtool predict\b", readme) and "# Predictions" in readme

@@ -1,5 +1,5 @@
-"""Every example of the README, run as written on the shipped sample: each `segtool` line of its ```sh
-blocks, and the nightly job of its ```crontab block (twice, on changed data)."""
+"""Every example of the README and docs/, run as written on the shipped sample: each `segtool` line of their
+```sh blocks, and the nightly job of their ```crontab blocks (twice, on changed data)."""
 
 from __future__ import annotations
 
@@ -17,17 +17,25 @@ import pytest
 from conftest import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
+DOCS = [README, *(path.read_text(encoding="utf-8") for path in sorted((REPO / "docs").glob("*.md")))]
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.M | re.S)
 EXPECTED_EXIT = re.compile(r"#\s*exit (\d+)")
 
 
-def blocks(language: str) -> list[str]:
-    return [body for lang, body in BLOCK.findall(README) if lang == language]
+def blocks(language: str, pages: list[str] = DOCS) -> list[str]:
+    return [body for page in pages for lang, body in BLOCK.findall(page) if lang == language]
 
 
-COMMANDS = [line.strip() for body in blocks("sh") for line in body.splitlines() if line.strip().startswith("segtool ")]
-CRON = [line for line in blocks("crontab")[0].splitlines() if re.match(r"^[\d*]", line)]
-INSTALL_AND_RUN = [line.strip() for body in blocks("sh") for line in body.splitlines()
+def segtool_lines(pages: list[str] = DOCS) -> list[str]:
+    """Each example once, in the order the pages show them (the README's tour repeats some of docs/)."""
+    return list(dict.fromkeys(line.strip() for body in blocks("sh", pages) for line in body.splitlines()
+                              if line.strip().startswith("segtool ")))
+
+
+COMMANDS = segtool_lines()
+CRON = list(dict.fromkeys(line for body in blocks("crontab") for line in body.splitlines()
+                          if re.match(r"^[\d*]", line)))
+INSTALL_AND_RUN = [line.strip() for body in blocks("sh", [README]) for line in body.splitlines()
                    if re.match(r"pip install .* && segtool ", line.strip())]
 READERS = [line.strip() for body in blocks("sh") for line in body.splitlines() if "realpath lists" in line]
 
@@ -48,7 +56,9 @@ def shell(command: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_the_readme_has_examples():
-    assert len(COMMANDS) >= 10 and len(CRON) == 1
+    """The Quick start and a tour in the README, more in docs/; the README and docs/ show one nightly job."""
+    assert len(INSTALL_AND_RUN) == 1 and len(segtool_lines([README])) >= 10 and len(COMMANDS) >= 15
+    assert len(CRON) == 1 and len(READERS) == 1
 
 
 @pytest.mark.parametrize("command", COMMANDS)
