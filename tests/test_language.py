@@ -203,7 +203,7 @@ def test_a_sequence_without_then_not_and_its_negation(carts: Workspace):
 
 
 def test_sequences_agree_with_duckdb(carts: Workspace):
-    """The abandoned-checkout rule as SQL written from its definition in the README (all chains, joined)."""
+    """The abandoned-checkout rule as SQL written from its definition in docs/segments.md (all chains, joined)."""
     db = duckdb.connect()
     db.execute("SET TimeZone = 'UTC'")
     db.execute(f"CREATE VIEW ev AS SELECT visitor_id, CAST(timestamp AS TIMESTAMPTZ) AS ts, event_type "

@@ -1,4 +1,4 @@
-"""The documented shape of `segtool sample` (README, "Sample data"), checked on a generated sample.
+"""The documented shape of `segtool sample` (docs/inputs.md, "Sample data"), checked on a generated sample.
 
 One sample of 20,000 visitors (about 290,000 events, a couple of seconds) serves every test. Distinct counts
 are compared per million events. The parts of the cardinality that do not grow linearly (product pages,

@@ -390,7 +390,7 @@ def test_a_field_rule_beside_an_event_rule_on_a_utm_reads_what_both_need(ws: Wor
 
 
 def ids_in_buckets(seed: str, wanted: set[int]) -> dict[int, str]:
-    """An ID for each wanted bucket of `seed`, the bucket worked out here as the README writes it."""
+    """An ID for each wanted bucket of `seed`, the bucket worked out here as docs/segments.md writes it."""
     found = {}
     for i in itertools.count():
         vid = f"v{i}"

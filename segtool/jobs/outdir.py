@@ -156,7 +156,7 @@ def check_names(folder: Path, names, previous: "Previous") -> None:
     taken = sorted(name for name in names if not _replaceable(folder / name, previous))
     if taken:
         raise UsageError(f"{folder} holds {_some(taken)}, which segtool did not write, and this run writes files "
-                         "of those names there (see \"Nightly jobs\" in the README): move them away, or choose "
+                         "of those names there (see docs/nightly.md): move them away, or choose "
                          "another --output-dir")
 
 
@@ -249,7 +249,7 @@ def _linking(where: Path):
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.ENOSYS):
             raise
         raise UsageError(f"cannot make a symbolic link in {where}: {exc.strerror}; an --output-dir shows its last "
-                         f"run through links ({CURRENT}, and one per file; see \"Nightly jobs\" in the README), so "
+                         f"run through links ({CURRENT}, and one per file; see docs/nightly.md), so "
                          "it needs a filesystem with symbolic links") from None
 
 

@@ -2,7 +2,7 @@
 
 The shape is meant to be realistic enough that every recipe in `segments/` has members, every tricky
 case of the contract occurs, and the referrer and URL columns have the cardinality of a real export
-(README, "Sample data", lists the properties; tests/test_sample.py checks them):
+(docs/inputs.md, "Sample data", lists the properties; tests/test_sample.py checks them):
 
 - visits in sessions: a landing with a channel, then pages a minute or so apart, each with the previous
   page as its (internal) referrer; heavy-tailed activity per visitor;

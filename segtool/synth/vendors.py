@@ -65,8 +65,8 @@ def generate_vendor_sample(out: Path, visitors: int, preset: str, fmt: str, seed
 
 
 def _config(preset: str, export: str) -> str:
-    return (f"# segtool's config for this {preset} sample (README, \"Presets\")\nas_of: latest\npreset: {preset}\n"
-            f"data:\n  events: {export}\nsite:\n  domains: [{SITE.split('//')[1]}]\n")
+    return (f"# segtool's config for this {preset} sample (see docs/inputs.md, \"Vendor exports\")\n"
+            f"as_of: latest\npreset: {preset}\ndata:\n  events: {export}\nsite:\n  domains: [{SITE.split('//')[1]}]\n")
 
 
 def vendor_ids(preset: str, visitors: pl.DataFrame, seed: int) -> pl.DataFrame:

@@ -1,6 +1,6 @@
 """Sequences: events meeting the steps in order, each within its time of the one before; then none of a kind.
 
-Exactly (README, "Sequences"): a visitor matches when some chain of events e1 … ek exists where ei meets
+Exactly (docs/segments.md, "Sequences"): a visitor matches when some chain of events e1 … ek exists where ei meets
 step i, every ei lies in the period, each ei is strictly later than e(i−1) and at most step i's `within`
 after it; with `then_not`, no event meeting it comes after ek and at most its `within` later, and that time
 has fully passed by as_of, its end included (a checkout an hour before as_of is not yet abandoned; with a
