@@ -94,6 +94,19 @@ class Workspace:
         return self.cli("run", str(path), "--as-of", as_of, *args).ids
 
 
+UPDATE_GOLDEN = "SEGTOOL_UPDATE_GOLDEN"
+
+
+def assert_golden(path: Path, text: str) -> None:
+    """`text` is exactly the golden file `path`. A missing golden fails like a changed one; only with
+    SEGTOOL_UPDATE_GOLDEN=1 in the environment is the file (re)written, to be reviewed in the diff."""
+    if os.environ.get(UPDATE_GOLDEN) == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="")
+    assert path.exists(), f"{path} is missing: {UPDATE_GOLDEN}=1 writes it"
+    assert path.read_bytes() == text.encode(), f"{path} differs from the output: {UPDATE_GOLDEN}=1 rewrites it"
+
+
 def segtool_command(*args: str, hook: str = "") -> list[str]:
     """segtool as a command of its own (the supervisor and its child), after `hook`: Python code run first in
     the process that forks, so that what it patches reaches the command."""

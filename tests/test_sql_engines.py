@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from conftest import REPO, Workspace, conversion, pageview, spark
+from conftest import REPO, UPDATE_GOLDEN, Workspace, assert_golden, conversion, pageview, spark
 from oracle import Oracle, field_cases
 from segtool.api import Overrides, Session
 from segtool.cli.main import app
@@ -165,12 +165,25 @@ def test_golden_sql_per_dialect_is_stable_and_parses_back(named_tables, dialect)
     with deep_recursion():
         parsed = sqlglot.parse_one(text, read=dialect)
     assert parsed.find(sqlglot.exp.With) is not None and "shop.events" in text.replace("`", "").replace('"', "")
-    golden = GOLDEN / f"{dialect}.sql"
-    if os.environ.get("SEGTOOL_UPDATE_GOLDEN") or not golden.exists():
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(text + "\n", encoding="utf-8", newline="")
-    assert (text + "\n").encode() == golden.read_bytes(), \
-        f"{dialect}: the SQL changed; SEGTOOL_UPDATE_GOLDEN=1 rewrites it"
+    assert_golden(GOLDEN / f"{dialect}.sql", text + "\n")
+
+
+def test_there_is_a_golden_for_each_dialect_and_no_other():
+    assert sorted(p.stem for p in GOLDEN.iterdir()) == sorted(DIALECTS)
+
+
+def test_a_missing_golden_fails_and_is_written_only_when_asked(tmp_path, monkeypatch):
+    golden = tmp_path / "golden" / "duckdb.sql"
+    monkeypatch.delenv(UPDATE_GOLDEN, raising=False)
+    with pytest.raises(AssertionError, match="is missing"):
+        assert_golden(golden, "SELECT 1\n")
+    assert not golden.exists()
+    monkeypatch.setenv(UPDATE_GOLDEN, "1")
+    assert_golden(golden, "SELECT 1\n")
+    monkeypatch.delenv(UPDATE_GOLDEN)
+    assert_golden(golden, "SELECT 1\n")
+    with pytest.raises(AssertionError, match="differs"):
+        assert_golden(golden, "SELECT 2\n")
 
 
 def test_the_lowering_table_writes_what_each_dialect_means(named_tables):
