@@ -232,17 +232,16 @@ def parse_yaml(text: str, file: str) -> Node | None:
     try:
         for event in yaml.parse(text, Loader=_Loader):
             builder.feed(event)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        loc = _location(file, mark) if mark else Location(file, 1, 1)
-        raise SegmentError([Problem(loc, f"not valid YAML: {exc.problem or exc}", "yaml")]) from None
     except yaml.reader.ReaderError as exc:
         loc = _offset_location(text, file, exc.position)
         character = exc.character if isinstance(exc.character, str) else chr(exc.character)
         raise SegmentError([Problem(loc, f"not valid YAML: the control character U+{ord(character):04X} "
-                                         "is not allowed")]) from None
-    except yaml.YAMLError as exc:
-        raise SegmentError([Problem(Location(file, 1, 1), f"not valid YAML: {exc}")]) from None
+                                         "is not allowed", "yaml")]) from None
+    except yaml.YAMLError as exc:  # the scanner's and parser's errors are marked with their position
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        loc = _location(file, mark) if mark else Location(file, 1, 1)
+        problem = getattr(exc, "problem", None) or exc
+        raise SegmentError([Problem(loc, f"not valid YAML: {problem}", "yaml")]) from None
     return builder.root
 
 
