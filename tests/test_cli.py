@@ -9,6 +9,7 @@ import sys
 
 import polars as pl
 import pytest
+from typer.main import get_command
 from typer.testing import CliRunner
 
 from conftest import REPO, Workspace, conversion, pageview
@@ -170,8 +171,6 @@ def test_fields_are_readable_in_a_narrow_terminal(width):
 def completions(args: list[str], incomplete: str) -> list[str]:
     """What bash is offered for `segtool ARGS INCOMPLETE<tab>`: the variables its completion script sets
     (`segtool --show-completion bash`), then the command, as the script runs it."""
-    from typer.main import get_command
-
     words = " ".join(["segtool", *args, incomplete])
     env = {"_SEGTOOL_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(len(args) + 1)}
     saved = {name: os.environ.get(name) for name in env}
@@ -232,20 +231,31 @@ def test_completion_through_the_shell_protocol():
     assert result.returncode == 0 and result.stdout.split() == ["duckdb"], result.stderr
 
 
-COMMANDS = ["run", "validate", "explain", "fields", "grid", "sample", "predict"]
+COMMANDS = get_command(app).commands  # every command, as the CLI registers them
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_has_help_and_is_in_the_readme(command):
-    result = CliRunner().invoke(app, [command, "--help"])
-    assert result.exit_code == 0 and "Usage" in result.stdout
-    readme = (REPO / "docs" / "commands.md").read_text()  # the hand-written guide (docs/cli.md is generated)
-    assert re.search(rf"segtool {command}\b", readme), f"docs/commands.md does not show `segtool {command}`"
+def summary(command: str) -> str:
+    """The first paragraph of a command's help: its docstring, segtool's own words."""
+    return " ".join(COMMANDS[command].help.split("\n\n")[0].split())
+
+
+def test_the_commands_are_those_the_cli_registers():
+    assert {"run", "validate", "sql", "diff", "history"} <= set(COMMANDS)
+    assert all(not command.hidden and command.help for command in COMMANDS.values())
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_has_help_and_is_in_the_guide(command):
+    for flag in ("--help", "-h"):
+        result = CliRunner().invoke(app, [command, flag])
+        assert result.exit_code == 0 and summary(command) in " ".join(result.stdout.split()), result.stdout
+    guide = (REPO / "docs" / "commands.md").read_text()  # the hand-written guide (docs/cli.md is generated)
+    assert re.search(rf"segtool {command}\b", guide), f"docs/commands.md does not show `segtool {command}`"
 
 
 def test_python_dash_m_segtool():
     result = subprocess.run([sys.executable, "-m", "segtool", "--help"], capture_output=True, text=True, cwd=REPO)
-    assert result.returncode == 0 and "run" in result.stdout
+    assert result.returncode == 0 and all(re.search(rf"\b{name}\b", result.stdout) for name in COMMANDS)
 
 
 def test_the_readme_quick_start_segment_runs_on_the_sample_data(monkeypatch):
