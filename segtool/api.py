@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from fnmatch import fnmatch
 from pathlib import Path
 
 from .config import PREDICTIVE_SOURCES, Config, load_config
@@ -131,8 +132,6 @@ class Session:
     def check_output(self, target: Path, segment_files: list[Path]) -> None:
         """Refuse (usage error) an output that would overwrite an input: a data file, a file in an input
         directory or matching an input glob, the config, or a segment file of the run."""
-        from fnmatch import fnmatch
-
         if str(target) == "-" or str(target.absolute()).startswith(("/dev/", "/proc/")):
             return
         resolved = target.resolve()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from .errors import ConfigError, Location, Problem, UsageError, did_you_mean, suggest
 from .language.grid import DEFAULT_GRID, GridCell
@@ -298,8 +300,6 @@ class _ConfigReader:
         return options
 
     def encoding(self, node: Node, what: str) -> str:
-        import codecs
-
         text = (self.scalar_text(node, what) or "utf8").strip()
         if text.lower() in ("utf8", "utf-8", "utf8-lossy"):
             return text.lower().replace("utf-8", "utf8")
@@ -312,8 +312,6 @@ class _ConfigReader:
         return text
 
     def timezone(self, node: Node) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
-
         text = self.scalar_text(node, "timezone")
         if text is None:
             return "UTC"

