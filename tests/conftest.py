@@ -143,4 +143,6 @@ def _spark_missing() -> str | None:
     return None
 
 
-spark = pytest.mark.skipif(_spark_missing() is not None, reason=_spark_missing() or "")  # the Spark tier
+def spark(test):
+    """A test that runs a Spark session: the `spark` tier (pyproject.toml), skipped where Java or PySpark is missing."""
+    return pytest.mark.spark(pytest.mark.skipif(_spark_missing() is not None, reason=_spark_missing() or "")(test))

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import polars as pl
@@ -61,12 +63,31 @@ def test_the_readme_has_examples():
     assert len(CRON) == 1 and len(READERS) == 1
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+def _tier(command: str):
+    """`history` without --every evaluates every segment on each day: an example of the slow tier."""
+    daily = command.startswith("segtool history") and "--every" not in command
+    return pytest.param(command, marks=pytest.mark.slow) if daily else command
+
+
+@pytest.mark.parametrize("command", [_tier(command) for command in COMMANDS])
 def test_each_example_works_as_written(project: Path, command: str):
     expected = EXPECTED_EXIT.search(command)
     result = shell(command, project)
     assert result.returncode == (int(expected.group(1)) if expected else 0), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ci_runs_the_readme_test_command_and_every_tier():
+    """The default run leaves the tiers pyproject.toml registers (spark, slow) out; the README's test command
+    runs them after it, and CI (.ci/run) runs exactly that command, which CONTRIBUTING.md shows too."""
+    (command,) = [line.strip() for body in blocks("sh") for line in body.splitlines() if "pytest" in line]
+    pytest_config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]
+    tiers = [line.split(":")[0] for line in pytest_config["ini_options"]["markers"]]
+    assert tiers and shlex.split(pytest_config["ini_options"]["addopts"])[-2:] == [
+        "-m", " and ".join(f"not {t}" for t in tiers)]
+    assert command.endswith("python -m pytest -q && python -m pytest -q -m " + '"' + " or ".join(tiers) + '"')
+    assert (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()[-1] == command
+    assert command in (REPO / "CONTRIBUTING.md").read_text(encoding="utf-8").splitlines()
 
 
 def test_the_quick_start_prints_only_the_ids_on_stdout(project: Path):

@@ -10,7 +10,6 @@ import hashlib
 import itertools
 import json
 import math
-import os
 import textwrap
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -113,6 +112,7 @@ def sample_session():
     return session_for("2026-06-15")
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(tree(), min_size=1, max_size=4))
 def test_generated_rule_trees_give_the_polars_answer_in_duckdb(sample_session, tmp_path_factory, rules):
@@ -376,6 +376,7 @@ BESIDE_EVENT_UTM = {  # a field rule and what it gives beside `event: {utm_sourc
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("utm_columns", [True, False], ids=["utm columns", "utms in the url only"])
 def test_a_field_rule_beside_an_event_rule_on_a_utm_reads_what_both_need(ws: Workspace, utm_columns):
     """The first rows of the export, which decide how UTMs and hosts are derived, hold the columns of every
