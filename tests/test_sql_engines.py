@@ -721,6 +721,7 @@ def local_calendar_workspace(ws: Workspace, zone: str) -> list[Path]:
     return [ws.segment(f"name: r{i}\nrules:\n  - {rule}\n", f"r{i}.yaml") for i, rule in enumerate(LOCAL_RULES)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("zone", ["Europe/Amsterdam", "America/New_York"])
 def test_day_counts_on_a_local_wall_clock_give_the_polars_answer_in_duckdb(ws: Workspace, zone):
     """Whole days on the clock of the zone, across 23- and 25-hour days and in the hour that repeats:
