@@ -95,3 +95,13 @@ class DataError(SegtoolError):
         )
         text = f"{message} ({where})" if where and message else message
         super().__init__("\n".join([text] * bool(text) + [str(p) for p in self.problems]))
+
+
+class OutOfMemory(DataError):
+    """The run needed more memory than it was given: one line, whichever layer noticed (exit 3)."""
+
+    HINT = ("run fewer segments per command, or give the job more memory (a container's memory limit or "
+            "`ulimit -v` counts)")
+
+    def __init__(self, how: str = ""):
+        super().__init__(f"segtool ran out of memory{f' ({how})' if how else ''}; {self.HINT}")

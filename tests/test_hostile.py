@@ -497,3 +497,18 @@ def test_a_corrupt_parquet_file_names_the_file(ws: Workspace, tmp_path):
     err = fails(ws, "run", str(ws.segment(SEGMENT)), "--events", str(tmp_path / "ev.parquet"), "--as-of", AS_OF,
                 code=3)
     assert "ev.parquet" in err
+
+
+@pytest.mark.parametrize("words", ["out of memory", "Cannot allocate memory (os error 12)",
+                                   "memory allocation of 3221225472 bytes failed"])
+def test_the_engine_reporting_out_of_memory_is_the_one_line_report(ws: Workspace, monkeypatch, words):
+    """However polars words it (an error it raises, not an abort), running out of memory is the same line."""
+    from segtool.inputs import source
+
+    def out_of_memory(frames, optimizations=None, **kwargs):
+        raise pl.exceptions.ComputeError(f"cannot read events: {words}")
+
+    ws.events({"visitor_id": "a", "timestamp": "2024-06-01T10:00:00Z", "event_type": "pageview", "url": "/caf"})
+    monkeypatch.setattr(source.pl, "collect_all", out_of_memory)
+    err = fails(ws, "run", str(ws.segment("rules:\n  - url: {contains: caf}\n")), "--as-of", AS_OF, code=3)
+    assert len(err.splitlines()) == 1 and err.startswith("Error: segtool ran out of memory (while reading the data)")

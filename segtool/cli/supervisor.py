@@ -27,10 +27,9 @@ import traceback
 from collections.abc import Callable
 
 from .. import temporaries
+from ..errors import OutOfMemory
 
-MEMORY_HINT = ("run fewer segments per command, or give the job more memory (a container's memory limit or "
-               "`ulimit -v` counts)")
-OUT_OF_MEMORY_EXIT = 3
+OUT_OF_MEMORY_EXIT = OutOfMemory.exit_code
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 GRACE_S = 1.0  # for the child to end by itself after a signal
 _NATIVE_STDERR: list[int] = []  # in the child: file descriptor 2 is this file, not the real stderr
@@ -217,7 +216,7 @@ def report_panic(message: str) -> int:
 
 def report_out_of_memory(how: str = "") -> int:
     _drop_native_stderr()
-    print(f"Error: segtool ran out of memory{f' ({how})' if how else ''}; {MEMORY_HINT}", file=sys.stderr, flush=True)
+    print(f"Error: {OutOfMemory(how)}", file=sys.stderr, flush=True)
     return OUT_OF_MEMORY_EXIT
 
 

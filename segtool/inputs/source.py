@@ -12,7 +12,7 @@ import re
 import polars as pl
 
 from ..language.catalog import ITEM_COLUMNS, NUMBER_COLUMNS
-from ..errors import DataError
+from ..errors import DataError, OutOfMemory
 from ..language.timeframe import AsOf
 from .tables import DECIMAL_COMMA, PREDICTED_COLUMNS, VID, Inputs, Table, before_as_of, parse_timestamps
 
@@ -156,10 +156,9 @@ def _data_error(exc: Exception, inputs: Inputs) -> DataError:
                         and table.not_numbers(canonical):
                     return not_numbers_error(table, canonical)
     first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
-    if "os error 12" in first or "Cannot allocate memory" in first or "memory allocation" in first:
-        from ..cli.supervisor import MEMORY_HINT
-
-        return DataError(f"ran out of memory while reading the data; {MEMORY_HINT}")
+    if any(sign in first.lower() for sign in ("os error 12", "cannot allocate memory", "memory allocation",
+                                               "out of memory")):
+        return OutOfMemory("while reading the data")
     for table in tables:
         file = table.unreadable_file()
         if file is not None:
