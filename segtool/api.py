@@ -174,15 +174,12 @@ class Session:
     # -- planning and running ---------------------------------------------------------
     def prepare(self, segments: list[Segment], columns: tuple[str, ...] = (), *, read_data: bool = True):
         """What the plan needs from the data besides its scans: predictions where a rule (or an output
-        column) reads a predictive column computed from events, and the events' first rows where a rule
-        reads referrers or URLs. Without `read_data`, placeholders that read nothing (for explain)."""
-        from .inputs.checks import single_event_columns
-        from .backends.polars.events import SAMPLE_ROWS
+        column) reads a predictive column computed from events. Without `read_data`, placeholders that read
+        nothing (for explain)."""
         from .backends.polars.features import Preparation
 
         inputs = self.inputs()
         predicted = self._predicted(segments, columns)
-        event_columns = single_event_columns(segments)
         if not read_data:
             from .predict.predictions import MODELS_FOR
 
@@ -195,13 +192,7 @@ class Session:
             fitted = predict_visitors(inputs, self.as_of())
             predictions = fitted.frame
             notes = {c: source_note(c, fitted.models) for c in predicted}
-        sample = rows = None
-        if event_columns & {"referrer", "url"}:  # a test may derive a host or a UTM: the sample decides how
-            from .inputs.source import collect, event_rows
-
-            sample = collect(event_rows(inputs, self.as_of(), event_columns).head(SAMPLE_ROWS), inputs)
-            rows = inputs.events.estimated_rows()
-        return Preparation(predictions, notes, sample, rows)
+        return Preparation(predictions, notes)
 
     def _predicted(self, segments: list[Segment], columns: tuple[str, ...] = ()) -> list[str]:
         """The predictive profile columns that a rule of the segments or an output column reads and that are

@@ -79,18 +79,6 @@ def column_sources(segments: list[Segment], inputs: Inputs) -> tuple[ColumnSourc
     return tuple(found)
 
 
-def single_event_columns(segments: list[Segment]) -> set[str]:
-    """The events columns that the tests of single events read: field rules on referrers, UTMs and URLs,
-    and the conditions of `event` rules (sequences read their events apart)."""
-    wanted = set()
-    for segment in with_references(segments):
-        reads = [rule.field.reads[0] for rule in conditions(segment.root) if rule.field.family == catalog.REFERRER_UTM]
-        reads += [_event_reads(c) for node, event_conditions in _event_conditions(segment.root)
-                  if isinstance(node, EventRule) for c in event_conditions]
-        wanted.update(c for need in reads for c in need.columns)
-    return wanted
-
-
 def mapping_problems(inputs: Inputs) -> list[Problem]:
     """Each export name in the config's `columns:` mapping must be a column of its table."""
     problems = []

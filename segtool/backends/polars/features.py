@@ -17,7 +17,7 @@ from ...language.timeframe import AsOf
 from ...inputs import health, source
 from ...inputs.tables import VID, Inputs
 from ...plan import ir
-from .events import EventTest, aggregate, event_flags
+from .events import EventTest, aggregate, event_flags, passes
 from .sequences import SequenceSpec, sequence_flags
 from .translate import Context, aggregate_expression, translate
 
@@ -31,12 +31,10 @@ class Aggregate:
 @dataclass(frozen=True)
 class Preparation:
     """What a plan needs from the data besides its scans, found before planning (api.Session.prepare):
-    predictions from the models, and the export's first rows, which decide how event rules derive values."""
+    predictions from the models."""
 
     predictions: pl.DataFrame | None = None  # visitor_id and the predicted columns
     prediction_notes: dict[str, str] = field(default_factory=dict)  # column -> how it was computed
-    event_sample: pl.DataFrame | None = None  # the first rows of the events, with the event rules' columns
-    event_rows: int | None = None  # how many event rows there are (an estimate for CSV)
 
 
 @dataclass
@@ -193,10 +191,9 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
     if scope == ALL:
         by_time = [t for t in tests if t.reads_only_time]  # answered by the pass that finds every visitor
         tests = [t for t in tests if not t.reads_only_time]
-        seen = source.event_base(inputs, as_of).group_by(VID).agg(
-            pl.len().alias(health.ROWS), pl.col("timestamp").null_count().alias(health.UNREADABLE),
-            *(a.expr.alias(a.name) for a in features.visit_aggs.values()),
-            *(aggregate(t, features.rows) for t in by_time)).cache()
+        seen = source.event_base(inputs, as_of).with_columns(passes(t, features.rows) for t in by_time).group_by(
+            VID).agg(pl.len().alias(health.ROWS), pl.col("timestamp").null_count().alias(health.UNREADABLE),
+                     *(a.expr.alias(a.name) for a in features.visit_aggs.values()), *map(aggregate, by_time)).cache()
         result.skips = health.skip_counts_per_visitor(seen)
         universe = seen.filter(pl.col(health.ROWS) > pl.col(health.UNREADABLE)).select(
             VID, *(a.name for a in features.visit_aggs.values()), *(t.name for t in by_time))
@@ -204,8 +201,7 @@ def visitor_frame(inputs: Inputs, features: Features, as_of: AsOf, scope: str = 
         read = source.event_base(inputs, as_of)
         result.skips, result.skipped_from = health.skip_counts(read), read
     if scope in (ALL, MATCHING_EVENTS):
-        flags = event_flags(events, tests, features.rows, prepared.event_sample, prepared.event_rows) \
-            if tests else None
+        flags = event_flags(events, tests, features.rows) if tests else None
         if scope == ALL:
             universe = universe.join(flags, on=VID, how="left") if flags is not None else universe
         else:  # every segment needs a matching event or chain: the visitors with one are the universe
