@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
 from pathlib import Path
 
-from .config import PREDICTIVE_SOURCES, Config, load_config
+from .config import PREDICTIVE_SOURCES, Config, load_config, memory_size
 from .errors import DataError, SegmentError, UsageError
 from .language.parse import check_segments, segment_files
 from .results import Explanation, GridResult, RunResult, SegmentResult
@@ -23,6 +23,7 @@ class Overrides:
     profiles: str | None = None
     items: str | None = None
     predictive: str | None = None
+    memory_limit: str | None = None
 
 
 @dataclass
@@ -43,7 +44,23 @@ class Session:
                 raise UsageError(f"--predictive must be one of {', '.join(PREDICTIVE_SOURCES)}, "
                                  f"found {overrides.predictive!r}")
             config = replace(config, predictive=overrides.predictive)
+        if overrides.memory_limit is not None:
+            try:
+                limit = memory_size(overrides.memory_limit)
+            except ValueError as exc:
+                raise UsageError(f"--memory-limit: {exc}") from None
+            config = replace(config, engine=replace(config.engine, memory_limit=limit))
         return cls(config, overrides)
+
+    def memory_limit(self) -> tuple[int, str] | None:
+        """The bytes this run may hold, and where that was said (for the message when it needs more)."""
+        limit = self.config.engine.memory_limit
+        if limit is None:
+            return None
+        if self.overrides.memory_limit is not None:
+            return limit, f"--memory-limit {self.overrides.memory_limit}"
+        where = self.config.where("engine.memory_limit")
+        return limit, f"engine.memory_limit{f' at {where}' if where else ''}"
 
     # -- segments (no data read) ---------------------------------------------
     def load_segments(self, paths: list[Path]) -> list[Segment]:

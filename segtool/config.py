@@ -71,6 +71,23 @@ class EngineSettings:
     tables: dict[str, str] = field(default_factory=dict)
     spark: dict[str, str] = field(default_factory=dict)
     spark_conf: dict[str, str] = field(default_factory=dict)
+    memory_limit: int | None = None  # bytes the run may hold (`engine.memory_limit`, `run --memory-limit`)
+
+
+SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+              "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+SMALLEST_LIMIT = 64 * 2**20  # below this not even the engine starts
+
+
+def memory_size(text: str) -> int:
+    """Bytes in a size as people write it: `4GB`, `1.5 GiB`, `800MB`, `2000000000` (GB = 10^9 bytes, GiB = 2^30)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    if m is None or m.group(2).lower() not in SIZE_UNITS:
+        raise ValueError(f"{text!r} is not a size like 4GB, 1.5GiB or 800MB")
+    size = int(float(m.group(1)) * SIZE_UNITS[m.group(2).lower()])
+    if size < SMALLEST_LIMIT:
+        raise ValueError(f"{text!r} is below the smallest limit segtool runs in, 64 MiB")
+    return size
 
 
 @dataclass
@@ -201,27 +218,35 @@ class _ConfigReader:
             config.max_skipped_share = self.percent(v["max_skipped_rows"], "max_skipped_rows")
         if "engine" in v:
             config.engine = self.engine(v["engine"])
+            if config.engine.memory_limit is not None:
+                config.locations["engine.memory_limit"] = v["engine"].value["memory_limit"].loc
         return config
 
     def engine(self, node: Node) -> "EngineSettings":
         """`engine: {name: polars|duckdb|spark, tables: {events: db.events, predictions: db.predictions}, spark:
-        {remote: sc://..., master: ...}}`."""
-        if not self.keys(node, ("name", "tables", "spark"), "engine"):
+        {remote: sc://..., master: ...}, memory_limit: 4GB}`."""
+        if not self.keys(node, ("name", "tables", "spark", "memory_limit"), "engine"):
             return EngineSettings()
         v = node.value
         name = self.choice(v["name"], "engine.name", ENGINES) if "name" in v else "polars"
         tables = {}
         if "tables" in v and self.keys(v["tables"], (*TABLES, "predictions"), "engine.tables"):
             tables = {t: self.scalar_text(n, f"engine.tables.{t}") or "" for t, n in v["tables"].value.items()}
-        spark = {}
+        limit = None
+        if "memory_limit" in v:
+            text = self.scalar_text(v["memory_limit"], "engine.memory_limit") or ""
+            try:
+                limit = memory_size(text)
+            except ValueError as exc:
+                self.problem(v["memory_limit"], f"engine.memory_limit: {exc}")
+        spark, spark_conf = {}, {}
         if "spark" in v and self.keys(v["spark"], ("remote", "master", "conf"), "engine.spark"):
             spark = {k: self.scalar_text(n, f"engine.spark.{k}") or "" for k, n in v["spark"].value.items()
                      if k != "conf"}
             conf = v["spark"].value.get("conf")
             if conf is not None:
                 spark_conf = self.mapping(conf, "engine.spark.conf")
-                return EngineSettings(name, tables, spark, spark_conf)
-        return EngineSettings(name, tables, spark)
+        return EngineSettings(name, tables, spark, spark_conf, limit)
 
     def domains(self, node: Node) -> tuple[str, ...]:
         """The site's own host names: a scheme, port, path, `*.`, `www.`, case and spaces are normalised away."""

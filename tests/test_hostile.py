@@ -458,6 +458,54 @@ def test_a_memory_limit_ends_with_one_clear_line(tmp_path):
     assert "segtool ran out of memory" in process.stderr and "Traceback" not in process.stderr
 
 
+def test_the_memory_limit_ends_a_run_over_it_with_one_line_and_no_output(site: Workspace, tmp_path):
+    """segtool's own limit (--memory-limit, engine.memory_limit) is watched while the engine runs: over it, the
+    run ends at once with the one line, naming where the limit was set, and writes nothing."""
+    seg = str(site.segment(SEGMENT))
+    config = site._write_config()
+    out = tmp_path / "out"
+    held = "held = bytearray(160 << 20)\nheld[::4096] = b'x' * len(held[::4096])"  # resident in the command too
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(segtool_command("run", seg, "--as-of", AS_OF, "--config", str(config), *args, hook=held),
+                              cwd=site.root, text=True, capture_output=True, timeout=120)
+
+    over = run("--output-dir", str(out), "--memory-limit", "128MiB")
+    assert over.returncode == OUT_OF_MEMORY_EXIT, over.stderr
+    assert len(over.stderr.splitlines()) == 1 and "--memory-limit 128MiB" in over.stderr
+    assert not (out / "seg.csv").exists()
+    config.write_text(config.read_text() + "engine:\n  memory_limit: 128 MiB\n")
+    said = run()
+    assert said.returncode == OUT_OF_MEMORY_EXIT and f"engine.memory_limit at {config}:" in said.stderr
+    fine = run("--memory-limit", "4GB")  # the flag wins over the config
+    assert fine.returncode == 0 and fine.stdout, fine.stderr
+
+
+@pytest.mark.parametrize("limit", ["4 cats", "-1GB", "1MB", "GB"])
+def test_a_memory_limit_that_is_no_size_is_refused(site: Workspace, limit):
+    flag = site.cli("run", str(site.segment(SEGMENT)), "--as-of", AS_OF, "--memory-limit", limit)
+    assert flag.exit_code == 2 and "--memory-limit" in flag.stderr
+    site.config(f"engine:\n  memory_limit: {limit}\n")
+    config = site.cli("run", str(site.segment(SEGMENT)), "--as-of", AS_OF)
+    assert config.exit_code == 1 and "engine.memory_limit" in config.stderr and "segtool.yaml:" in config.stderr
+
+
+def test_sizes_as_people_write_them():
+    from segtool.config import memory_size
+
+    assert [memory_size(t) for t in ("4GB", "1.5 GiB", "800mb", "2000000000", "64MiB")] == \
+        [4 * 10**9, 3 * 2**29, 800 * 10**6, 2 * 10**9, 64 * 2**20]
+
+
+def test_duckdb_keeps_within_its_share_of_the_memory_limit(site: Workspace):
+    """--engine duckdb gets the limit as its own memory_limit (it spills beyond it): same members."""
+    pytest.importorskip("duckdb")
+    seg = str(site.segment(SEGMENT))
+    polars = site.cli("run", seg, "--as-of", AS_OF)
+    duckdb = site.cli("run", seg, "--as-of", AS_OF, "--engine", "duckdb", "--memory-limit", "1GB")
+    assert duckdb.exit_code == 0 and sorted(duckdb.ids) == sorted(polars.ids) and polars.ids
+
+
 def test_a_gzip_bomb_under_a_memory_limit_ends_with_one_line(ws: Workspace):
     """3 MB that inflate to one field of 3 GiB: the allocator's own report (and a Rust backtrace) never shows."""
     header = "visitor_id,timestamp,event_type,url\n"

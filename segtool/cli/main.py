@@ -137,10 +137,17 @@ def main(debug: bool = typer.Option(False, "--debug", help="Show a traceback on 
     _state["debug"] = debug
 
 
-def _session(config: Optional[Path], as_of=None, events=None, profiles=None, items=None, predictive=None):
+def _session(config: Optional[Path], as_of=None, events=None, profiles=None, items=None, predictive=None,
+             memory_limit=None):
     from ..api import Overrides, Session
 
-    return Session.open(config, Overrides(as_of, events, profiles, items, predictive))
+    session = Session.open(config, Overrides(as_of, events, profiles, items, predictive, memory_limit))
+    limit = session.memory_limit()
+    if limit is not None:
+        from .supervisor import watch_memory
+
+        watch_memory(*limit)
+    return session
 
 
 @app.command()
@@ -173,6 +180,8 @@ def run(
     engine: Optional[str] = typer.Option(None, "--engine", help="polars (default), duckdb (the SQL in an "
                                          "embedded DuckDB) or spark (a local session or Spark Connect).",
                                          autocompletion=completion.values_of("config", "ENGINES")),
+    memory_limit: Optional[str] = typer.Option(None, "--memory-limit", help="The most memory the run may hold, "
+                                               "e.g. 4GB (default: engine.memory_limit; else no limit)."),
     quiet: bool = QuietOpt,
     config: Optional[Path] = ConfigOpt,
 ):
@@ -185,7 +194,7 @@ def run(
                          split=parse_split(split), split_seed=split_seed, changes=changes, keep_going=keep_going,
                          wait=not no_wait, select=patterns(select), exclude=patterns(exclude, "--exclude"),
                          engine=engine)
-    session = _session(config, as_of, events, profiles, items, predictive)
+    session = _session(config, as_of, events, profiles, items, predictive, memory_limit)
     code = run_segments(session, segments, request, _stdout(), _feedback(quiet))
     if code:
         raise typer.Exit(code)

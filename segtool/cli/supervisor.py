@@ -10,6 +10,9 @@ command in a forked child and waits for it. The parent, which holds no data:
 - removes the temporary files and folders the child made and did not remove (temporaries.py);
 - keeps what native code writes on stderr (file descriptor 2) in a file and passes it on once the child
   has ended, unless the child ran out of memory: that is reported in one line.
+A memory limit (`engine.memory_limit`, `run --memory-limit`) is watched in the child: a thread reads the
+resident memory of the command and its own subprocesses (a local Spark's JVM) and ends the command with
+that one line as soon as it is over the limit, before the system's out-of-memory killer would.
 A child whose parent dies, even of SIGKILL, gets SIGTERM (Linux).
 """
 
@@ -22,6 +25,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -193,6 +197,55 @@ def _scratch_file():
     except OSError:
         return None
     return handle
+
+
+WATCH_EVERY_S = 0.05
+
+
+def watch_memory(limit: int, said: str) -> None:
+    """End the command (exit 3, one line) once it has held more than `limit` bytes of memory; `said` is where
+    the limit was set. Checked now, then every WATCH_EVERY_S while the command runs."""
+    def over() -> bool:
+        if held_bytes() <= limit:
+            return False
+        report_out_of_memory(f"it needed more than {said}; --engine duckdb spills to disk within a limit")
+        _flush()
+        os._exit(OUT_OF_MEMORY_EXIT)
+
+    def watch() -> None:
+        while not over():
+            time.sleep(WATCH_EVERY_S)
+
+    over()
+    threading.Thread(target=watch, name="segtool-memory-limit", daemon=True).start()
+
+
+def held_bytes() -> int:
+    """The most memory this process has held so far (its peak resident set), and what its subprocesses (a
+    local Spark's JVM) hold now, in bytes."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    return peak + sum(_resident(child) for child in _children("self"))
+
+
+def _resident(pid: str) -> int:
+    """A process's resident memory and its descendants', in bytes (0 where the system does not show it)."""
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            held = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+    return held + sum(_resident(child) for child in _children(pid))
+
+
+def _children(pid: int | str) -> list[str]:
+    children = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/children") as listed:
+                children.extend(listed.read().split())
+    return children
 
 
 def report_death(signum: int, native=None) -> int:

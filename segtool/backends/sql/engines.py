@@ -14,7 +14,7 @@ from sqlglot import exp
 from ... import temporaries
 from ...language.catalog import NUMBER_COLUMNS, PREDICTED_COLUMNS
 from ...config import CsvOptions
-from ...errors import DataError
+from ...errors import DataError, OutOfMemory
 from .compiler import CompileError, Columns
 from .statement import (CHECKED_ROWS, UNREADABLE, WITHOUT_VISITOR, Source, Tables, conversion_count,
                              not_numbers)
@@ -193,13 +193,17 @@ Run = Callable[[str], pl.DataFrame]  # runs a statement, returns its answer
 @contextmanager
 def engine(name: str, inputs: Inputs, views: dict[str, str] | None, staged: dict[str, str], settings) -> Iterator[Run]:
     """The SQL engine `name` ("duckdb" or "spark"), opened once for the statements of a run."""
-    with (_duckdb() if name == "duckdb" else _spark(inputs, views or {}, staged, settings)) as run:
+    with (_duckdb(settings.memory_limit) if name == "duckdb" else _spark(inputs, views or {}, staged, settings)) as run:
         yield run
 
 
+ENGINE_SHARE = 0.75  # of a memory limit, what the engine's own limit is: the rest is the process around it
+
+
 @contextmanager
-def _duckdb() -> Iterator[Run]:
-    """An embedded DuckDB (UTC session). Answers travel as a Parquet file, so no row passes through Python."""
+def _duckdb(memory_limit: int | None = None) -> Iterator[Run]:
+    """An embedded DuckDB (UTC session). Answers travel as a Parquet file, so no row passes through Python.
+    Under a memory limit DuckDB keeps to its share of it, spilling to a temporary folder."""
     try:
         import duckdb
     except ImportError:
@@ -211,12 +215,17 @@ def _duckdb() -> Iterator[Run]:
             answer = f"{folder}/answer.parquet"
             try:
                 connection.execute(f"COPY ({sql}) TO '{answer}' (FORMAT PARQUET)")
+            except duckdb.OutOfMemoryException:
+                raise OutOfMemory("DuckDB could not keep within the memory limit") from None
             except duckdb.Error as exc:
                 raise DataError(f"DuckDB could not run the segments: {str(exc).splitlines()[0]}") from None
             return pl.read_parquet(answer)
 
         try:
             connection.execute("SET TimeZone = 'UTC'")
+            if memory_limit is not None:
+                connection.execute(f"SET memory_limit = '{int(memory_limit * ENGINE_SHARE)}B'")
+                connection.execute(f"SET temp_directory = '{folder}/spilled'")
             yield run
         finally:
             connection.close()
@@ -275,9 +284,11 @@ def _spark(inputs: Inputs, views: dict[str, str], staged: dict[str, str], settin
                            "session), or pyspark-client for Spark Connect") from None
     builder = (SparkSession.builder.appName("segtool").config("spark.sql.session.timeZone", "UTC")
                .config("spark.ui.showConsoleProgress", "false"))  # segtool draws progress itself, on a terminal
+    remote = settings.spark.get("remote")
+    if settings.memory_limit is not None and not remote:  # a local session's JVM: the driver does the work
+        builder = builder.config("spark.driver.memory", f"{int(settings.memory_limit * ENGINE_SHARE) >> 20}m")
     for key, value in settings.spark_conf.items():
         builder = builder.config(key, value)
-    remote = settings.spark.get("remote")
     builder = builder.remote(remote) if remote else builder.master(settings.spark.get("master") or "local[*]")
     with _spark_errors():
         spark = builder.getOrCreate()
