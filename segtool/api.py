@@ -152,11 +152,14 @@ class Session:
         return self.inputs().profiles is not None
 
     # -- checks against the data --------------------------------------------------
-    def check_data(self, segments: list[Segment], columns: tuple[str, ...] = ()) -> None:
-        """The names the segments, the config and `columns` use must exist in the data (schemas only)."""
-        from .inputs.checks import check_names
+    def check_data(self, segments: list[Segment], columns: tuple[str, ...] = (), values: bool = True) -> None:
+        """The names the segments, the config and `columns` use must exist in the data (schemas only); with
+        `values`, the places the segments name must not be misspellings of those in the profiles (a read)."""
+        from .inputs.checks import check_names, check_place_values
 
         check_names(segments, self.inputs(), columns)
+        if values:
+            check_place_values(segments, self.inputs())
 
     def reads_conversions(self, segments: list[Segment]) -> bool:
         """Whether evaluating the segments reads conversions (conversion or grid rules, or predictions)."""
@@ -275,7 +278,7 @@ class Session:
 
         from .plan.lower import Lowering, Schema, Settings, lower_segments
 
-        self.check_data(segments)
+        self.check_data(segments, values=False)
         self.check_epoch_unit()
         inputs = self.inputs()
         named = {**(tables or {}), **self.config.engine.tables}
@@ -387,7 +390,7 @@ class Session:
             plan = self.plan([segment])
             as_of, when = self.as_of(), self.as_of().describe()
         else:
-            self.check_data([segment])
+            self.check_data([segment], values=False)
             setting = self._as_of_setting()
             if setting == LATEST:
                 as_of = now(self.config.timezone)
