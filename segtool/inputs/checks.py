@@ -163,8 +163,9 @@ def _missing(need: Reads, inputs: Inputs, reader: str, location: Location | None
     what = mapped[0] if len(mapped) == 1 else " or ".join(mapped)
     via = " (the UTM column, or the URL's query string)" if len(need.columns) > 1 else ""
     hint, close = closest(names[0], table.schema())
+    lacks = table.view_lacks(*need.columns)
     return Problem(location, f"{reader} reads column {what} of {need.table}{via}, which {table.label} does not have"
-                             f"{table.separator_hint() or hint}", "missing-column", close)
+                             f"{table.separator_hint() or lacks or hint}", "missing-column", () if lacks else close)
 
 
 def closest(name: str, existing) -> tuple[str, tuple[str, ...]]:

@@ -103,7 +103,12 @@ class Table:
         """The columns and types of the table (no rows read)."""
         if self._schema is None:
             raw = self.raw_schema()
-            self._schema = dict(self.scan().collect_schema()) if self.view is not None else raw
+            try:
+                self._schema = dict(self.scan().collect_schema()) if self.view is not None else raw
+            except pl.exceptions.ColumnNotFoundError:  # a column the view's rows are shaped by
+                lacking = sorted({c for read in self.view.lacking(raw).values() for c in read})
+                raise DataError(f"{self.name}: the {self.preset} preset reads columns that the file does not have "
+                                f"({', '.join(lacking[:8])}){self.separator_hint()}", file=self.label) from None
         return self._schema
 
     def raw_schema(self) -> dict:
@@ -172,8 +177,16 @@ class Table:
             if not self.has(canonical):
                 export = self.export_name(canonical)
                 mapped = f" (mapped from {canonical!r} in the config)" if export != canonical else ""
-                raise DataError(f"missing required column {export!r}{mapped} in {self.name}{self.separator_hint()}",
-                                file=self.label, column=export)
+                hint = self.separator_hint() or self.view_lacks(canonical)
+                raise DataError(f"missing required column {export!r}{mapped} in {self.name}{hint}", file=self.label,
+                                column=export)
+
+    def view_lacks(self, *canonical: str) -> str:
+        """Where a preset's view cannot give the columns: the vendor's columns they are read from, which the
+        file lacks (`; the ga4 preset reads it from event_params, which the file lacks`)."""
+        lacking = self.view.lacking(self.raw_schema()) if self.view is not None else {}
+        read = list(dict.fromkeys(column for name in canonical for column in lacking.get(name, ())))
+        return f"; the {self.preset} preset reads it from {', '.join(read)}, which the file lacks" if read else ""
 
     def separator_hint(self) -> str:
         """For a CSV whose header did not split: which separator it looks like."""
@@ -315,6 +328,7 @@ def resolve_table(name: str, spec: str | None, config: Config, preset=None) -> T
     if not spec:
         return None
     files, fmt = filesystem.find_files(name, spec)
+    files = preset.files(files) if preset is not None else files
     schema = (preset.ndjson_schema or None) if preset is not None else None
     options = config.csv_for(name)
     if options.separator == "," and all(filesystem.is_tab_separated(f) for f in files):
