@@ -33,6 +33,7 @@ class Session:
     _as_of: AsOf | None = None
     _epoch_checked: bool = False
     _conversion_types_checked: bool = True  # off for the earlier instants of a replay
+    _set_aside: dict | None = None
 
     @classmethod
     def open(cls, config_path: Path | None = None, overrides: Overrides | None = None) -> "Session":
@@ -161,6 +162,14 @@ class Session:
         if values:
             check_place_values(segments, self.inputs())
 
+    def set_aside(self) -> dict[str, dict[str, int]]:
+        """The rows each table's preset set aside (no data error), by reason: counted once per session."""
+        if self._set_aside is None:
+            from .inputs.source import set_aside_counts
+
+            self._set_aside = set_aside_counts(self.inputs())
+        return self._set_aside
+
     def reads_conversions(self, segments: list[Segment]) -> bool:
         """Whether evaluating the segments reads conversions (conversion or grid rules, or predictions)."""
         from .inputs.checks import reads_conversions
@@ -252,7 +261,7 @@ class Session:
 
             universe, rows = universe_counts(self.inputs(), self.as_of())
         return RunResult(self.as_of(), universe, tuple(results), health.skipped if health else 0,
-                         dict(plan.computed_predictive), rows)
+                         dict(plan.computed_predictive), rows, self.set_aside())
 
     def sql(self, segments: list[Segment], dialect: str, *, per_rule: bool = False,
             tables: dict[str, str] | None = None) -> str:
@@ -343,7 +352,7 @@ class Session:
 
             notes = {c: source_note(c, fitted.models) for c in predicted}
         return RunResult(self.as_of(), frame.height, tuple(results), health.skipped if health else 0, notes,
-                         event_rows=counted["event_rows"])
+                         event_rows=counted["event_rows"], set_aside=self.set_aside())
 
     def _output_columns(self, columns: tuple[str, ...], predictions):
         """The output `columns` per visitor, as the polars engine writes them beside the IDs: the first

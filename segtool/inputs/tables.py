@@ -92,6 +92,12 @@ class Table:
         rows = self.raw_scan()
         return self.view(rows) if self.view is not None else rows
 
+    def set_aside_rows(self) -> pl.LazyFrame | None:
+        """One row: the rows the preset's view sets aside, under its reason (None where it sets none aside)."""
+        if self.view is None or self.view.set_aside is None:
+            return None
+        return self.view.set_aside_rows(self.raw_scan())
+
     def hold(self, canonical: set[str], collect) -> None:
         """Read the table's columns for `canonical` (those it has) once and keep them in memory: every later
         scan reads them there. `collect` runs the read (turning bad values into DataErrors)."""
@@ -197,8 +203,20 @@ class Table:
         if not found:
             return ""
         shown = names[0] if len(names[0]) <= 60 else names[0][:57] + "..."
-        return (f"; found one column {shown!r}: is the separator {SEPARATORS[found[0]]}? Set csv: {{separator: "
-                f"{found[0]!r}}} in the config (or separator in data.{self.name})")
+        comma = self._decimal_commas(found[0])
+        options = f"separator: {found[0]!r}" + (", decimal_comma: true" if comma else "")
+        return (f"; found one column {shown!r}: is the separator {SEPARATORS[found[0]]}? Set csv: {{{options}}} "
+                f"in the config (or {'separator and decimal_comma' if comma else 'separator'} in data.{self.name})")
+
+    def _decimal_commas(self, separator: str) -> bool:
+        """Whether the first rows, split by `separator`, hold numbers written with a decimal comma (`12,50`):
+        a file re-saved by a spreadsheet in a language that writes them so."""
+        reading = replace(self.reading, csv=replace(self.reading.csv, separator=separator))
+        try:
+            head = filesystem.scan(self.files[0], reading, False).head(50).collect()
+        except (pl.exceptions.PolarsError, OSError):
+            return False
+        return any(head.select(pl.col(pl.String).str.contains(DECIMAL_COMMA).any()).row(0))
 
     def select(self, columns) -> pl.LazyFrame:
         """The scan with the canonical columns asked for (absent optional ones as nulls), typed."""

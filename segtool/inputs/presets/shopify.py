@@ -1,12 +1,14 @@
-"""Shopify's orders export (Admin → Orders → Export), one CSV row per line item.
+"""Shopify's orders export (Admin → Orders → Export, `orders_export_1.csv`), one CSV row per line item.
 
 The first row of an order (`Name`, such as `#1001`) holds the order's fields; the rows after it repeat
 `Name`, `Email`, `Created at` and the `Lineitem` columns and leave most others blank. `Created at` is in
 the store's time zone with its offset (`2024-03-22 14:05:31 +0100`). There is no visitor ID: the customer
-is the e-mail address, compared lower-cased. An order whose payment was voided or expired was never paid,
-so it is the event `voided_order`, not a conversion; refunded orders are conversions (a refund does not
-undo the purchase). Cart attributes in `Note Attributes` (`utm_source: google` lines, written by some apps)
-are the order's UTMs.
+is the e-mail address, trimmed and lower-cased. An order whose payment was voided or expired was never paid,
+so it is the event `voided_order`, not a conversion; a cancelled order (`Cancelled at` set) is the event
+`cancelled_order`; refunded orders are conversions (a refund does not undo the purchase). An order without
+an e-mail (a POS or phone order) has no customer to segment: it is set aside and counted, not skipped as a
+data error. Cart attributes in `Note Attributes` (`utm_source: google` lines, written by some apps) are the
+order's UTMs. Amounts are read as the table layer reads numbers, so `csv: {decimal_comma: true}` applies.
 """
 
 from __future__ import annotations
@@ -14,14 +16,19 @@ from __future__ import annotations
 import polars as pl
 
 from ...places import country_code
-from .common import Preset, View, keep_own, latest_per_visitor, number, text, utc_from_text
+from .common import Preset, View, keep_own, latest_per_visitor, text, utc_from_text
 
-ORDER, VOIDED = "order", "voided_order"
+ORDER, VOIDED, CANCELLED = "order", "voided_order", "cancelled_order"
 NEVER_PAID = ("voided", "expired")
+NO_CUSTOMER = "orders without a customer"
 
 
 def _customer() -> pl.Expr:
     return text(pl.col("Email")).str.to_lowercase()
+
+
+def _no_visitor() -> pl.Expr:
+    return pl.col("visitor_id").is_null()
 
 
 def _first_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -39,12 +46,14 @@ def event_columns(schema: dict) -> list[pl.Expr]:
     status = text(pl.col("Financial Status")).str.to_lowercase()
     utms = [(_note(utm) if "Note Attributes" in schema else pl.lit(None, pl.String)).alias(utm)
             for utm in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")]
+    cancelled = text(pl.col("Cancelled at")).is_not_null() if "Cancelled at" in schema else pl.lit(False)
     return [
         _customer().alias("visitor_id"),
         _created().alias("timestamp"),
-        pl.when(status.is_in(NEVER_PAID)).then(pl.lit(VOIDED)).otherwise(pl.lit(ORDER)).alias("event_type"),
+        pl.when(status.is_in(NEVER_PAID)).then(pl.lit(VOIDED)).when(cancelled).then(pl.lit(CANCELLED))
+        .otherwise(pl.lit(ORDER)).alias("event_type"),
         text(pl.col("Name")).alias("order_id"),
-        number(pl.col("Total")).alias("order_value"),
+        text(pl.col("Total")).alias("order_value"),
         *utms,
     ]
 
@@ -60,8 +69,8 @@ def item_columns(schema: dict) -> list[pl.Expr]:
         text(pl.col("Lineitem name")).alias("name"),
         text(pl.col("Vendor")).alias("brand"),
         pl.lit(None, pl.String).alias("category"),
-        number(pl.col("Lineitem price")).alias("price"),
-        number(pl.col("Lineitem quantity")).alias("quantity"),
+        text(pl.col("Lineitem price")).alias("price"),
+        text(pl.col("Lineitem quantity")).alias("quantity"),
     ]
 
 
@@ -82,10 +91,10 @@ def items(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
 
 
 def profiles(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
-    """One row per customer, from the billing address of their latest order."""
+    """One row per customer, from the billing address of their orders: the latest known of each column."""
     return latest_per_visitor(_first_rows(rows), columns, _created())
 
 
 PRESET = Preset("shopify_orders", "Shopify's orders export", (ORDER,),
-                {"events": View(event_columns, events), "items": View(item_columns, items),
-                 "profiles": View(profile_columns, profiles)})
+                {"events": View(event_columns, events, (NO_CUSTOMER, _no_visitor())),
+                 "items": View(item_columns, items), "profiles": View(profile_columns, profiles)})
