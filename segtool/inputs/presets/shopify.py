@@ -1,4 +1,5 @@
-"""Shopify's orders export (Admin → Orders → Export, `orders_export_1.csv`), one CSV row per line item.
+"""Shopify's exports: orders (Admin → Orders → Export, `orders_export_1.csv`), one CSV row per line item,
+and customers (Admin → Customers → Export, `customers_export.csv`), one row per customer.
 
 The first row of an order (`Name`, such as `#1001`) holds the order's fields; the rows after it repeat
 `Name`, `Email`, `Created at` and the `Lineitem` columns and leave most others blank. `Created at` is in
@@ -9,6 +10,13 @@ so it is the event `voided_order`, not a conversion; a cancelled order (`Cancell
 an e-mail (a POS or phone order) has no customer to segment: it is set aside and counted, not skipped as a
 data error. Cart attributes in `Note Attributes` (`utm_source: google` lines, written by some apps) are the
 order's UTMs. Amounts are read as the table layer reads numbers, so `csv: {decimal_comma: true}` applies.
+
+The customers export's columns are those of Shopify's customer CSV
+(https://help.shopify.com/en/manual/customers/import-export-customers): `First Name`, `Last Name`, `Email`,
+`Company`, `Address1`, `Address2`, `City`, `Province`, `Province Code`, `Country`, `Country Code`, `Zip`,
+`Phone`, `Accepts Email Marketing`, `Accepts SMS Marketing` (yes/no), `Total Spent`, `Total Orders`, `Tags`,
+`Note`, `Tax Exempt`; newer exports add `Customer ID` and name the address `Default Address City`,
+`Default Address Province Code`, `Default Address Country Code`, `Default Address Zip`.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from .common import Preset, View, keep_own, latest_per_visitor, text, utc_from_t
 ORDER, VOIDED, CANCELLED = "order", "voided_order", "cancelled_order"
 NEVER_PAID = ("voided", "expired")
 NO_CUSTOMER = "orders without a customer"
+NO_EMAIL = "customers without an e-mail"
 
 
 def _customer() -> pl.Expr:
@@ -95,6 +104,33 @@ def profiles(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
     return latest_per_visitor(_first_rows(rows), columns, _created())
 
 
+def customer_columns(schema: dict) -> list[pl.Expr]:
+    """A customer of the customers export; an address column under its older name or its newer one."""
+    def either(*names: str) -> pl.Expr:
+        present = [text(pl.col(name)) for name in names if name in schema]
+        return pl.coalesce(present) if present else pl.col(names[0])  # none: the column is lacking
+
+    def yes_no(name: str) -> pl.Expr:
+        return text(pl.col(name)).str.to_lowercase()
+
+    return [_customer().alias("visitor_id"),
+            _customer().alias("email"),
+            text(pl.col("First Name")).alias("first_name"),
+            text(pl.col("Last Name")).alias("last_name"),
+            text(pl.col("Phone")).alias("phone"),
+            either("City", "Default Address City").alias("city"),
+            either("Province", "Province Code", "Default Address Province Code").alias("region"),
+            country_code(either("Country Code", "Country", "Default Address Country Code")).alias("country"),
+            either("Zip", "Default Address Zip").alias("zip"),
+            yes_no("Accepts Email Marketing").alias("accepts_email_marketing"),
+            yes_no("Accepts SMS Marketing").alias("accepts_sms_marketing"),
+            text(pl.col("Tags")).alias("tags"),
+            text(pl.col("Total Spent")).alias("total_spent"),
+            text(pl.col("Total Orders")).alias("total_orders")]
+
+
 PRESET = Preset("shopify_orders", "Shopify's orders export", (ORDER,),
                 {"events": View(event_columns, events, (NO_CUSTOMER, _no_visitor())),
                  "items": View(item_columns, items), "profiles": View(profile_columns, profiles)})
+CUSTOMERS = Preset("shopify_customers", "Shopify's customers export", (),
+                   {"profiles": View(customer_columns, keep_own, (NO_EMAIL, _no_visitor()))})
