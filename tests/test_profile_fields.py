@@ -50,7 +50,7 @@ CASES = [
     ("city: {is_set: false}", {"b2", "e1"}),
     ("region: {is: '09'}", {"007", "a1"}),
     ("region: {is: '9'}", {"7"}),
-    ("country: {in: [NL, BE]}", {"007"}),
+    ("country: {in: [NL, BE]}", {"007", "7"}),  # countries, not spellings: `nl` is the Netherlands
     ("country: {in: [NL, BE], ignore_case: true}", {"007", "7"}),
     ("conversion_potential: {gte: 50}", {"007", "7"}),
     ("conversion_potential: {gt: 50}", {"007"}),

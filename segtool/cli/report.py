@@ -18,6 +18,7 @@ def summary_data(result: RunResult) -> dict:
         "as_of": result.as_of.describe(),
         "universe": universe,
         "skipped_event_rows": result.skipped_event_rows,
+        "set_aside": result.set_aside,  # table -> reason -> rows a preset left out (no data error)
         "computed_predictive": dict(result.notes),  # column -> how it was computed from events
         "segments": [],
     }
@@ -39,8 +40,11 @@ def render_summary(data: dict, console, as_json: bool) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    aside = "".join(f"; {reason}: {n:,}" for reasons in data.get("set_aside", {}).values()
+                    for reason, n in reasons.items() if n)
     table = Table(title=f"Segments as of {data['as_of']} — universe {data['universe']:,} visitors",
-                  caption=f"{data['skipped_event_rows']:,} event rows skipped (no visitor_id or unreadable timestamp)")
+                  caption=f"{data['skipped_event_rows']:,} event rows skipped (no visitor_id or unreadable timestamp)"
+                          f"{aside}")
     for heading, justify in (("segment / rule", "left"), ("visitors", "right"), ("share", "right")):
         table.add_column(heading, justify=justify, overflow="fold")
     for seg in data["segments"]:

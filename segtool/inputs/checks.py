@@ -1,4 +1,5 @@
-"""The segments and config against the tables' schemas (no rows read): every column they name must exist.
+"""The segments and config against the tables' schemas (no rows read): every column they name must exist;
+and the places they name against the places the profiles hold (`check_place_values`, a read of those columns).
 
 A name that does not fit the data would otherwise give an empty or full audience with exit 0; each is a
 DataError instead, saying what exists. The rows themselves are checked in health.py.
@@ -8,12 +9,18 @@ from __future__ import annotations
 
 import difflib
 
+import polars as pl
+
 from ..language import catalog
 from ..language.catalog import Reads
-from ..errors import DataError, Location, Problem
+from ..errors import DataError, Location, Problem, did_you_mean
 from ..language.tree import Condition, EventCondition, EventRule, Segment, Sequence, conditions, nodes, with_references
 from ..results import ColumnSources
+from ..places import country_spellings, is_city_name
+from .source import collect_all
 from .tables import REQUIRED, Inputs, Table
+
+PLACES = ("city", "region", "country")
 
 
 def column_needs(rule: Condition, inputs: Inputs) -> list[Reads]:
@@ -47,6 +54,42 @@ def check_names(segments: list[Segment], inputs: Inputs, columns: tuple[str, ...
     for table in (inputs.events, inputs.profiles, inputs.items if reads_items else None):
         if table is not None:
             table.require(REQUIRED[table.name])
+
+
+def check_place_values(segments: list[Segment], inputs: Inputs) -> None:
+    """A value of an `is`/`in` rule on city, region or country that no profile holds, where a profile holds
+    it in another case or, for a value that names no known place, one spelled alike (a letter off, a
+    country's name for its code): an error suggesting that spelling. A place that exists (a country, a
+    gazetteer city's own name) or has no close spelling is no error: no visitor from there is an answer.
+    `country` values are compared as countries (lower.country_test)."""
+    profiles = inputs.profiles
+    rules = [rule for segment in with_references(segments) for rule in conditions(segment.root)
+             if rule.field.family == catalog.PROFILE and rule.field.column in PLACES and profiles is not None
+             and rule.predicate.op in ("is", "in") and profiles.kind(rule.field.column) == "text"]
+    columns = sorted({rule.field.column for rule in rules})
+    if not columns:
+        return
+    found = collect_all([profiles.select([c]).select(pl.col(c).drop_nulls().unique()) for c in columns], inputs)
+    held = {c: frame.to_series().to_list() for c, frame in zip(columns, found)}
+    problems = []
+    for rule in rules:
+        column, p = rule.field.column, rule.predicate
+        values = held[column]
+        folded = {v.lower() for v in values}
+        named = [name for code in values for name in country_spellings(code)] if column == "country" else []
+        for value in map(str, p.value if isinstance(p.value, tuple) else (p.value,)):
+            spellings = country_spellings(value) if column == "country" else ()
+            if spellings or (value.lower() in folded if p.ignore_case else value in values):
+                continue  # a country matches however the profiles write it, or no one is from there
+            close = tuple(dict.fromkeys([v for v in values if v.lower() == value.lower()]))
+            if not close and not (column == "city" and is_city_name(value)):
+                close = tuple(difflib.get_close_matches(value, list(dict.fromkeys(values + named)), n=3,
+                                                        cutoff=0.8))
+            if close:
+                problems.append(Problem(rule.loc, f"{rule.field.name}: no profile in {profiles.label} has the "
+                                                  f"{column} {value!r}{did_you_mean(close)}", "unknown-value", close))
+    if problems:
+        raise DataError(problems=problems)
 
 
 def columns_read(segments: list[Segment], inputs: Inputs, columns: tuple[str, ...] = ()) -> dict[str, set[str]]:
@@ -108,8 +151,9 @@ def _missing(need: Reads, inputs: Inputs, reader: str, location: Location | None
     what = mapped[0] if len(mapped) == 1 else " or ".join(mapped)
     via = " (the UTM column, or the URL's query string)" if len(need.columns) > 1 else ""
     hint, close = closest(names[0], table.schema())
+    lacks = table.view_lacks(*need.columns)
     return Problem(location, f"{reader} reads column {what} of {need.table}{via}, which {table.label} does not have"
-                             f"{table.separator_hint() or hint}", "missing-column", close)
+                             f"{table.separator_hint() or lacks or hint}", "missing-column", () if lacks else close)
 
 
 def closest(name: str, existing) -> tuple[str, tuple[str, ...]]:

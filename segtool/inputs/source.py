@@ -115,6 +115,15 @@ def universe_counts(inputs: Inputs, as_of: AsOf) -> tuple[int, int]:
     return counted[0].item(), counted[1].item()
 
 
+def set_aside_counts(inputs: Inputs) -> dict[str, dict[str, int]]:
+    """Each table's rows that its preset's view sets aside (no data error: Shopify's orders without a
+    customer), by reason; tables that set none aside are left out. One pass over those tables' files."""
+    queries = {t.name: rows for t in (inputs.events, inputs.profiles, inputs.items)
+               if t is not None and (rows := t.set_aside_rows()) is not None}
+    counted = collect_all(list(queries.values()), inputs) if queries else []
+    return {name: frame.row(0, named=True) for name, frame in zip(queries, counted)}
+
+
 def collect(frame: pl.LazyFrame, inputs: Inputs) -> pl.DataFrame:
     """Run a plan; a value that cannot be read as its column's type becomes a DataError naming file and column."""
     return collect_all([frame], inputs)[0]

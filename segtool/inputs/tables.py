@@ -92,6 +92,12 @@ class Table:
         rows = self.raw_scan()
         return self.view(rows) if self.view is not None else rows
 
+    def set_aside_rows(self) -> pl.LazyFrame | None:
+        """One row: the rows the preset's view sets aside, under its reason (None where it sets none aside)."""
+        if self.view is None or self.view.set_aside is None:
+            return None
+        return self.view.set_aside_rows(self.raw_scan())
+
     def hold(self, canonical: set[str], collect) -> None:
         """Read the table's columns for `canonical` (those it has) once and keep them in memory: every later
         scan reads them there. `collect` runs the read (turning bad values into DataErrors)."""
@@ -103,7 +109,12 @@ class Table:
         """The columns and types of the table (no rows read)."""
         if self._schema is None:
             raw = self.raw_schema()
-            self._schema = dict(self.scan().collect_schema()) if self.view is not None else raw
+            try:
+                self._schema = dict(self.scan().collect_schema()) if self.view is not None else raw
+            except pl.exceptions.ColumnNotFoundError:  # a column the view's rows are shaped by
+                lacking = sorted({c for read in self.view.lacking(raw).values() for c in read})
+                raise DataError(f"{self.name}: the {self.preset} preset reads columns that the file does not have "
+                                f"({', '.join(lacking[:8])}){self.separator_hint()}", file=self.label) from None
         return self._schema
 
     def raw_schema(self) -> dict:
@@ -172,8 +183,16 @@ class Table:
             if not self.has(canonical):
                 export = self.export_name(canonical)
                 mapped = f" (mapped from {canonical!r} in the config)" if export != canonical else ""
-                raise DataError(f"missing required column {export!r}{mapped} in {self.name}{self.separator_hint()}",
-                                file=self.label, column=export)
+                hint = self.separator_hint() or self.view_lacks(canonical)
+                raise DataError(f"missing required column {export!r}{mapped} in {self.name}{hint}", file=self.label,
+                                column=export)
+
+    def view_lacks(self, *canonical: str) -> str:
+        """Where a preset's view cannot give the columns: the vendor's columns they are read from, which the
+        file lacks (`; the ga4 preset reads it from event_params, which the file lacks`)."""
+        lacking = self.view.lacking(self.raw_schema()) if self.view is not None else {}
+        read = list(dict.fromkeys(column for name in canonical for column in lacking.get(name, ())))
+        return f"; the {self.preset} preset reads it from {', '.join(read)}, which the file lacks" if read else ""
 
     def separator_hint(self) -> str:
         """For a CSV whose header did not split: which separator it looks like."""
@@ -184,8 +203,20 @@ class Table:
         if not found:
             return ""
         shown = names[0] if len(names[0]) <= 60 else names[0][:57] + "..."
-        return (f"; found one column {shown!r}: is the separator {SEPARATORS[found[0]]}? Set csv: {{separator: "
-                f"{found[0]!r}}} in the config (or separator in data.{self.name})")
+        comma = self._decimal_commas(found[0])
+        options = f"separator: {found[0]!r}" + (", decimal_comma: true" if comma else "")
+        return (f"; found one column {shown!r}: is the separator {SEPARATORS[found[0]]}? Set csv: {{{options}}} "
+                f"in the config (or {'separator and decimal_comma' if comma else 'separator'} in data.{self.name})")
+
+    def _decimal_commas(self, separator: str) -> bool:
+        """Whether the first rows, split by `separator`, hold numbers written with a decimal comma (`12,50`):
+        a file re-saved by a spreadsheet in a language that writes them so."""
+        reading = replace(self.reading, csv=replace(self.reading.csv, separator=separator))
+        try:
+            head = filesystem.scan(self.files[0], reading, False).head(50).collect()
+        except (pl.exceptions.PolarsError, OSError):
+            return False
+        return any(head.select(pl.col(pl.String).str.contains(DECIMAL_COMMA).any()).row(0))
 
     def select(self, columns) -> pl.LazyFrame:
         """The scan with the canonical columns asked for (absent optional ones as nulls), typed."""
@@ -315,6 +346,7 @@ def resolve_table(name: str, spec: str | None, config: Config, preset=None) -> T
     if not spec:
         return None
     files, fmt = filesystem.find_files(name, spec)
+    files = preset.files(files) if preset is not None else files
     schema = (preset.ndjson_schema or None) if preset is not None else None
     options = config.csv_for(name)
     if options.separator == "," and all(filesystem.is_tab_separated(f) for f in files):

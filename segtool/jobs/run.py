@@ -265,7 +265,7 @@ def _manifest(session, result, entries: dict, started: float) -> dict:
         inputs.append({"table": table.name, "path": table.spec, "read_as": table.origin or table.format,
                        "files": [file_facts(f) for f in table.files], "rows": rows,
                        "rows_counted": ("up to as_of" if table.name == "events" else "all") if rows is not None
-                       else None})
+                       else None, "set_aside": result.set_aside.get(table.name, {})})
     config = session.config.path
     return {
         "segtool_version": __version__,

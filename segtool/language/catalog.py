@@ -107,7 +107,8 @@ FIELDS: dict[str, FieldSpec] = {
         _profile("persuasion_type", "text", "persuasion type (Authority, Scarcity, ...)", "Predictive"),
         _profile("city", "text", "city of the visitor's profile", "Geographic"),
         _profile("region", "text", "region of the visitor's profile (text as written)", "Geographic"),
-        _profile("country", "text", "country of the visitor's profile", "Geographic"),
+        _profile("country", "text", "country of the visitor's profile (is/in: an ISO code or a name matches it "
+                 "written either way)", "Geographic"),
         FieldSpec("location", LOCATION, "location", _NONE,
                   "within_km of a point or a named place (profile latitude/longitude)", "location", "Geographic",
                   reads=(Reads("profiles", ("latitude",)), Reads("profiles", ("longitude",))), measure="distance"),

@@ -27,6 +27,7 @@ from ..language.timeframe import AsOf, exact_length, window
 from ..language.tree import (AllOf, AnyOf, Condition, EventCondition, EventRule, ItemCondition, Period, Rule,
                              Sample, Segment, SegmentRef, Sequence, Step, WithinKm)
 from ..language.tree import Not as NotRule
+from ..places import country_spellings
 from . import ir
 from .ir import (FALSE, TRUE, And, Bucket, Case, Chain, Coalesce, Column, Const, ConversionAggregate, DaysSince,
                  EventAggregate, FirstProfile, Host, Instant, Node, Not, Number, NumberTest, Or, OrderHasLine,
@@ -404,9 +405,24 @@ def profile(rule: Condition, ctx: Lowering) -> Node:
     value = Column(column, "text" if kind == "absent" else kind)
     if p.takes_duration or (kind == "instant" and p.op in NUMBER_OPS):  # an instant, or whole days since it
         row = instant_test(Instant(value, kind, ctx.as_of.zone), positive(p), ctx)
+    elif column == "country" and kind == "text" and p.op in ("is", "in"):
+        row = country_test(value, positive(p))
     else:
         row = test(value, positive(p), rule.field.value_type, kind, rule.loc)
     return negate_if(p, Coalesce((FirstProfile(row), FALSE)))
+
+
+def country_test(value: Node, p: Predicate) -> Node:
+    """`country` is/in compares countries, not spellings: a value that names a country (its ISO 3166 alpha-2
+    or alpha-3 code, or its English name, in any case) matches the country written any of those ways (`NL`,
+    `nl`, `NLD`, `Netherlands`, `The Netherlands`); a value that names none compares as written."""
+    values = p.value if isinstance(p.value, tuple) else (p.value,)
+    spellings = {v: country_spellings(str(v)) for v in values}
+    named = tuple(dict.fromkeys(s for v in values for s in spellings[v]))
+    rest = tuple(str(v) for v in values if not spellings[v])
+    tests = ([TextTest(value, "in", named, True)] if named else []) + ([TextTest(value, "in", rest, p.ignore_case)]
+                                                                      if rest else [])
+    return tests[0] if len(tests) == 1 else Or(tuple(tests))
 
 
 def location(rule: Condition, ctx: Lowering) -> Node:

@@ -15,4 +15,4 @@ from .common import Preset
 def presets() -> dict[str, Preset]:
     from . import ga4, segment, shopify
 
-    return {p.name: p for p in (ga4.PRESET, shopify.PRESET, segment.PRESET)}
+    return {p.name: p for p in (ga4.PRESET, shopify.PRESET, segment.PRESET, shopify.CUSTOMERS)}

@@ -12,20 +12,49 @@ import polars as pl
 class View:
     """One canonical table from a vendor's rows: its columns, as expressions over the vendor's columns, and
     the shaping of the rows around them (which rows; one per order or per visitor). `explain` reads the same
-    expressions to say which vendor column each canonical one comes from."""
+    expressions to say which vendor column each canonical one comes from.
+
+    A canonical column whose vendor column the file lacks (an optional nested column that property settings
+    or older exports leave out) is not in the table: a rule that reads it is an error naming the vendor's
+    column (`lacking`), every other rule works. `set_aside` names rows the view leaves out of the table that
+    are no data error (Shopify's orders without a customer): where the predicate over the table's columns
+    holds, the row is left out and counted under the reason (`set_aside_rows`)."""
 
     columns: Callable[[dict], list[pl.Expr]]  # the file's schema -> the canonical columns, each aliased
     shape: Callable[[pl.LazyFrame, dict[str, pl.Expr]], pl.LazyFrame]  # the rows, the columns by name
+    set_aside: tuple[str, pl.Expr] | None = None  # (reason, which rows of the table it leaves out)
 
     def __call__(self, rows: pl.LazyFrame) -> pl.LazyFrame:
+        table = self._shaped(rows)
+        return table if self.set_aside is None else table.filter(~self.set_aside[1])
+
+    def set_aside_rows(self, rows: pl.LazyFrame) -> pl.LazyFrame:
+        """One row, one column named by the reason: the number of rows the view leaves out."""
+        reason, which = self.set_aside
+        return self._shaped(rows).select(which.sum().alias(reason))
+
+    def _shaped(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         return self.shape(rows, self._named(rows.collect_schema()))
 
     def sources(self, schema: dict) -> dict[str, list[str]]:
         """Each canonical column -> the vendor's columns it is read from (`geo.city` for a struct's field)."""
         return {name: vendor_columns(expr) for name, expr in self._named(schema).items()}
 
+    def lacking(self, schema: dict) -> dict[str, list[str]]:
+        """Each canonical column the file cannot give -> the vendor's columns it would be read from."""
+        return {name: vendor_columns(expr) for name, expr in self._all(schema).items() if _lacks(expr, schema)}
+
     def _named(self, schema: dict) -> dict[str, pl.Expr]:
+        return {name: expr for name, expr in self._all(schema).items() if not _lacks(expr, schema)}
+
+    def _all(self, schema: dict) -> dict[str, pl.Expr]:
         return {expr.meta.output_name(): expr for expr in self.columns(schema)}
+
+
+def _lacks(expr: pl.Expr, schema: dict) -> bool:
+    """Whether the expression reads a column the file lacks: a path's top-level column (a column named by
+    its path, `properties.products`, is made by the view from `properties`)."""
+    return any(path[0].split(".")[0] not in schema for path in _paths(expr.meta.undo_aliases()))
 
 
 @dataclass(frozen=True)
@@ -35,6 +64,7 @@ class Preset:
     conversion_events: tuple[str, ...]       # the event_type values that are conversions
     views: dict[str, View]                   # table name -> view of the vendor's rows
     ndjson_schema: dict[str, pl.DataType] = field(default_factory=dict)  # the fields the views read, for JSON
+    files: Callable[[list[str]], list[str]] = list  # the files found -> those that hold the export's rows
 
 
 # -- building blocks shared by the views -----------------------------------------------------------------
@@ -51,8 +81,9 @@ def number(expr: pl.Expr) -> pl.Expr:
 
 
 def field_of(column: str, *path: str, schema: dict | None = None) -> pl.Expr:
-    """`column.path...` of a struct column; null where the file lacks the column or a field of the path."""
-    if schema is not None and not has_path(schema, column, *path):
+    """`column.path...` of a struct column; with the file's `schema`, null where the column lacks a field of
+    the path. A column the file lacks altogether leaves the canonical column out of the table (View)."""
+    if schema is not None and column in schema and not has_path(schema, column, *path):
         return pl.lit(None)
     expr = pl.col(column)
     for name in path:
@@ -76,11 +107,15 @@ def keep_own(frame: pl.LazyFrame, canonical: dict[str, pl.Expr]) -> pl.LazyFrame
 
 
 def latest_per_visitor(rows: pl.LazyFrame, columns: dict[str, pl.Expr], timestamp: pl.Expr) -> pl.LazyFrame:
-    """One row per visitor (`columns` holds visitor_id): the columns of the visitor's latest row."""
+    """One row per visitor (`columns` holds visitor_id): each column's latest known value, so a later row
+    that leaves it missing (`(not set)`, blank) does not erase it. Of values at the same instant, the
+    greatest, so the answer does not depend on the order of the rows."""
+    others = [name for name in columns if name != "visitor_id"]
     return (rows.select(*columns.values(), timestamp.alias("ts"))
             .filter(pl.col("visitor_id").is_not_null())
-            .sort("ts", descending=True, nulls_last=True)
-            .unique("visitor_id", keep="first").drop("ts"))
+            .group_by("visitor_id")
+            .agg(pl.col(c).sort_by("ts", c, nulls_last=False).drop_nulls().last()
+                 for c in others))
 
 
 def vendor_columns(expr: pl.Expr) -> list[str]:

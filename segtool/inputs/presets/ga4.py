@@ -5,10 +5,15 @@ is the property's local date and is not used), `event_name`, the page URL and re
 `event_params` (`page_location`, `page_referrer`), the event's campaign in `collected_traffic_source`
 (`traffic_source` is the user's first touch and is not an event's UTM), `ecommerce.transaction_id` and
 `ecommerce.purchase_revenue` on purchases, the line items in `items`, `geo` on every event. GA4 writes
-"(not set)" for unknown values. In NDJSON, 64-bit integers are JSON strings.
+"(not set)" for unknown values. In NDJSON, 64-bit integers are JSON strings. Property settings and older
+exports leave out `event_params`, `items`, `ecommerce`, `collected_traffic_source`, `geo` or `privacy_info`:
+what is read from a column the file lacks is absent from the tables (common.View). A day is in the daily
+table `events_YYYYMMDD` once complete, and in `events_intraday_YYYYMMDD` while it streams.
 """
 
 from __future__ import annotations
+
+import re
 
 import polars as pl
 
@@ -84,7 +89,9 @@ def item_columns(schema: dict) -> list[pl.Expr]:
 
 def items(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
     """The line items of each purchase, once per transaction (a purchase logged twice repeats them: the
-    first event's are kept)."""
+    first event's are kept); none where the file has no `items` or `ecommerce`."""
+    if "order_id" not in columns or "items" not in rows.collect_schema():
+        return rows.select(*columns.values()).head(0)
     purchases = (rows.filter(pl.col("event_name") == PURCHASE)
                  .select(columns["order_id"], _timestamp().alias("ts"), "items")
                  .filter(pl.col("order_id").is_not_null())
@@ -95,16 +102,32 @@ def items(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
 
 def profile_columns(schema: dict) -> list[pl.Expr]:
     """`geo` of an event, the country as its ISO code (GA4 writes English names: Netherlands → NL)."""
-    geo = {name: text(field_of("geo", name), NOT_SET) for name in ("city", "country", "region")}
+    geo = {name: text(field_of("geo", name, schema=schema), NOT_SET) for name in ("city", "country", "region")}
     geo["country"] = country_code(geo["country"])
     return [text(pl.col("user_pseudo_id")).alias("visitor_id"), *(e.alias(n) for n, e in geo.items())]
 
 
 def profiles(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
-    """One row per visitor: the `geo` of the visitor's latest event."""
+    """One row per visitor: the latest known `geo` of the visitor's events (a later `(not set)` keeps it)."""
     return latest_per_visitor(rows, columns, _timestamp())
+
+
+def without_replaced_intraday(files: list[str]) -> list[str]:
+    """The files without those of an intraday table (`events_intraday_YYYYMMDD`) whose day has its daily
+    table (`events_YYYYMMDD`) among them: GA4 fills the daily table once the day is complete and deletes the
+    intraday one, so an export taken in between holds the day's events twice. The day is read from the
+    file's name or a folder's (`events_20240601-000000000000.json.gz`, `events_20240601/part-0.parquet`)."""
+    days = {file: _table_day(file) for file in files}
+    daily = {day for day, intraday in days.values() if day and not intraday}
+    return [file for file, (day, intraday) in days.items() if not (intraday and day in daily)]
+
+
+def _table_day(file: str) -> tuple[str | None, bool]:
+    """The day of the GA4 table a file holds, and whether it is the intraday table."""
+    found = re.findall(r"(?:^|[/\\])events_(intraday_)?(\d{8})(?![\d])", file)
+    return (found[-1][1], bool(found[-1][0])) if found else (None, False)
 
 
 PRESET = Preset("ga4", "GA4's BigQuery export", (PURCHASE,),
                 {"events": View(event_columns, keep_own), "items": View(item_columns, items),
-                 "profiles": View(profile_columns, profiles)}, NDJSON_SCHEMA)
+                 "profiles": View(profile_columns, profiles)}, NDJSON_SCHEMA, without_replaced_intraday)

@@ -102,7 +102,7 @@ def events(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
 
 
 def profiles(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
-    """One row per visitor from their latest `identify` call's traits."""
+    """One row per visitor from their `identify` calls: the latest known value of each trait."""
     return latest_per_visitor(rows.filter(pl.col("type") == "identify"), columns, _timestamp())
 
 
