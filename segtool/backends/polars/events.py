@@ -113,9 +113,11 @@ def _may_meet(value: ir.Node, test: ir.Node, ctx: Context, mask: pl.Expr | None,
 
 
 def _contains_any(raw: pl.Expr, literals: tuple[str, ...], unicode_case: bool) -> pl.Expr:
-    """Whether the text holds one of `literals`, ignoring case: ASCII case where that is the same thing (a host
-    is lower-cased in ASCII; Unicode folding also maps K and ſ to k and s), else Unicode simple folding."""
-    if unicode_case and any(ch in "ks" for text in literals for ch in text.lower()):
+    """Whether the text holds one of `literals`, ignoring case. A case-insensitive regex (Unicode simple folding,
+    which also maps K and ſ to k and s) is 3-4 times faster than an ASCII case-insensitive contains_any for a
+    few literals; a long `in:` list is a contains_any (a host is lower-cased in ASCII, so ASCII case is enough
+    unless the test itself folds Unicode case)."""
+    if len(literals) <= REGEX_LITERALS or (unicode_case and any(ch in "ks" for text in literals for ch in text.lower())):
         return raw.str.contains("(?i)" + "|".join(re.escape(t) for t in literals))
     return raw.str.contains_any(list(literals), ascii_case_insensitive=True)
 
@@ -129,6 +131,7 @@ def _literals(test: ir.TextTest) -> tuple[str, ...] | None:
     return None  # matches, a very long list: no text is certain (or cheap to search for)
 
 
+REGEX_LITERALS = 50  # up to this many literals, a search is one regex
 MAX_LITERALS = 1_000  # an `in:` list beyond this is no search pattern (the regex engine has a size limit)
 
 
