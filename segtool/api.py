@@ -153,6 +153,16 @@ class Session:
         inputs = self.inputs()
         return [part for t in (inputs.events, inputs.profiles, inputs.items) if t is not None for part in t.parts()]
 
+    def identity(self):
+        """Where sources are joined by person: what each contributed as of the run's instant
+        (results.IdentityCounts; a pass over the joined tables); else None."""
+        if self.inputs().identity is None:
+            return None
+        from .inputs.stitching import counts
+
+        self.as_of()
+        return counts(self.inputs())
+
     def has_profiles(self) -> bool:
         return self.inputs().profiles is not None
 

@@ -26,6 +26,7 @@ from ..config import Config, Source
 from ..errors import DataError, Problem
 from ..language.catalog import NUMBER_COLUMNS
 from ..language.timeframe import AsOf
+from ..results import IdentityCounts, SourceIds
 from . import files as filesystem
 from .checks import closest
 from .drift import UTC_US, aligned, common_schema
@@ -351,3 +352,52 @@ def _with_field(table: Table, name: str) -> Table:
     table.reading = replace(table.reading, ndjson_schema={**table.reading.ndjson_schema, root: found[root]})
     table._schema = table._raw_schema = table._file_schemas = None
     return table
+
+
+def counts(inputs: Inputs) -> IdentityCounts:
+    """What each source contributed to the joined tables as of the bound as_of: its rows with a visitor, the
+    visitors (and persons) they belong to, its devices without a key of their own and how many of them a
+    link gave a person, the visitors another source has too, and the profiles no event up to as_of has."""
+    from .source import collect_all
+
+    identity = inputs.identity
+    ts, vid = pl.col("timestamp"), pl.col(VID)
+    events = identity.keyed(identity.events.union(["timestamp"])).filter(
+        ts.is_not_null() & (before_as_of(ts, identity.as_of) if identity.as_of is not None else True))
+    frames = [("events", identity.events, events)]
+    if identity.profiles is not None:
+        frames.append(("profiles", identity.profiles, identity.keyed(identity.profiles.union([]))))
+    rows = pl.concat([frame.select(pl.lit(name).alias("table"), SOURCE, VID, DEVICE, PERSON, LINKED)
+                      for name, _, frame in frames]).filter(vid.str.contains(r"\S"))
+    person = pl.col(PERSON).is_not_null() | pl.col(LINKED).is_not_null()
+    anonymous = pl.col(DEVICE).is_not_null() & pl.col(PERSON).is_null()
+    per_source = rows.group_by("table", SOURCE).agg(
+        pl.len().alias("rows"), vid.n_unique().alias("ids"), vid.filter(person).n_unique().alias("persons"),
+        pl.col(DEVICE).filter(anonymous).n_unique().alias("devices"),
+        pl.col(DEVICE).filter(anonymous & pl.col(LINKED).is_not_null()).n_unique().alias("devices_stitched"))
+    origins = pl.LazyFrame([(name, index, part.origin) for name, table, _ in frames
+                            for index, part in enumerate(table.sources)], schema=["table", SOURCE, "origin"],
+                           orient="row").cast({SOURCE: pl.UInt32})
+    ids = rows.group_by("table", SOURCE, VID).agg(person.any().alias("person")).join(origins, on=["table", SOURCE])
+    # a view a preset derives from an events source (its profiles) is that source: its ids join no other
+    shared = ids.group_by(VID).agg(pl.col("origin").n_unique().alias("sources"), pl.col("person").any())
+    joined = ids.join(shared.filter(pl.col("sources") > 1), on=VID, how="semi").group_by("table", SOURCE).len("joined")
+    seen = ids.filter(pl.col("table") == "events").select(VID)
+    unmatched = ids.filter(pl.col("table") == "profiles").join(seen, on=VID, how="anti").group_by(
+        "table", SOURCE).len("unmatched")
+    totals = shared.select(pl.len().alias("visitors"), pl.col("person").sum().alias("persons"),
+                           (pl.col("sources") > 1).sum().alias("joined"))
+    found, joins, lonely, total = collect_all([per_source, joined, unmatched, totals], inputs)
+    keyed = {(t, s): n for t, s, n in joins.iter_rows()}
+    alone = {(t, s): n for t, s, n in lonely.iter_rows()}
+    numbers = {(r["table"], r[SOURCE]): r for r in found.iter_rows(named=True)}
+    sources = []
+    for name, table, _ in frames:
+        for index, part in enumerate(table.sources):
+            r = numbers.get((name, index), {})
+            sources.append(SourceIds(name, part.where, part.table.label, ", ".join(part.names), r.get("rows", 0),
+                                     r.get("ids", 0), r.get("persons", 0), r.get("devices", 0),
+                                     r.get("devices_stitched", 0), keyed.get((name, index), 0),
+                                     alone.get((name, index), 0) if name == "profiles" else None))
+    visitors, persons, joined_ids = total.row(0)
+    return IdentityCounts(visitors, persons, joined_ids, tuple(sources))
