@@ -18,7 +18,8 @@ TOP_KEYS = ("as_of", "data", "engine", "columns", "timestamp_format", "conversio
             "max_skipped_rows", "library", "preset", "csv", "timezone")
 PRESETS = ("ga4", "shopify_orders", "segment")  # inputs/presets holds what each reads
 CSV_KEYS = ("separator", "decimal_comma", "encoding", "quote_char", "null_values")
-SOURCE_KEYS = ("path", "preset", *CSV_KEYS)
+FILE_FORMATS = ("csv", "ndjson", "parquet")  # what `format:` names where a file's bytes and name do not tell
+SOURCE_KEYS = ("path", "preset", "format", *CSV_KEYS)
 TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us")
 PREDICTIVE_SOURCES = ("auto", "profiles", "events")
 DEFAULT_CONFIG = "segtool.yaml"
@@ -51,12 +52,13 @@ class CsvOptions:
 
 @dataclass(frozen=True)
 class Source:
-    """Where one table is: a path (file, glob, directory or bucket URL), its export's preset, and the CSV
-    settings that differ from the config's `csv:`."""
+    """Where one table is: a path (file, glob, directory or bucket URL), its export's preset, its files'
+    format where set, and the CSV settings that differ from the config's `csv:`."""
 
     path: str
     preset: str | None = None
     csv: dict = field(default_factory=dict)
+    format: str | None = None
 
 
 ENGINES = ("polars", "duckdb", "spark")
@@ -95,6 +97,10 @@ class Config:
     def csv_for(self, table: str) -> CsvOptions:
         source = self.data.get(table)
         return replace(self.csv, **source.csv) if source is not None and source.csv else self.csv
+
+    def format_for(self, table: str) -> str | None:
+        source = self.data.get(table)
+        return source.format if source is not None else None
 
     def preset_for(self, table: str) -> str | None:
         source = self.data.get(table)
@@ -256,7 +262,7 @@ class _ConfigReader:
         return str((self.path.parent / text)) if text else ""
 
     def source(self, node: Node, table: str) -> Source:
-        """`data.events: PATH`, or `{path: PATH, preset: ga4, separator: ';', ...}`."""
+        """`data.events: PATH`, or `{path: PATH, preset: ga4, format: ndjson, separator: ';', ...}`."""
         if not node.is_map:
             return Source(self.path_text(node, f"data.{table}"))
         where = f"data.{table}"
@@ -265,9 +271,10 @@ class _ConfigReader:
             self.problem(node, f"{where} needs a path, e.g. {{path: exports/{table}.csv, separator: ';'}}")
             return Source("")
         preset = self.choice(node.value["preset"], f"{where}.preset", PRESETS) if "preset" in node.value else None
+        fmt = self.choice(node.value["format"], f"{where}.format", FILE_FORMATS) if "format" in node.value else None
         options = {k: n for k, n in node.value.items() if k in CSV_KEYS}
         return Source(self.path_text(node.value["path"], f"{where}.path"), preset,
-                      self.csv_options_of(options, where))
+                      self.csv_options_of(options, where), fmt)
 
     def csv_options(self, node: Node, where: str) -> dict:
         if not self.keys(node, CSV_KEYS, where):

@@ -129,7 +129,7 @@ class Table:
         first rows; None where that cannot be told cheaply (compressed, NDJSON, buckets)."""
         if self.format == "parquet" and self.view is None:
             return self.scan().select(pl.len()).collect().item()
-        if self.format != "csv" or any(filesystem.is_cloud(f) or filesystem.compression_of(f) for f in self.files):
+        if self.format != "csv" or any(filesystem.is_cloud(f) or filesystem.compression(f) for f in self.files):
             return None
         sizes = sum(Path(f).stat().st_size for f in self.files)
         head = Path(self.files[0]).open("rb").read(1 << 20)
@@ -314,7 +314,7 @@ def resolve_table(name: str, spec: str | None, config: Config, preset=None) -> T
     With a preset, the table is the preset's view of the vendor's files."""
     if not spec:
         return None
-    files, fmt = filesystem.find_files(name, spec)
+    files, fmt = filesystem.find_files(name, spec, config.format_for(name))
     schema = (preset.ndjson_schema or None) if preset is not None else None
     options = config.csv_for(name)
     if options.separator == "," and all(filesystem.is_tab_separated(f) for f in files):
