@@ -9,6 +9,7 @@ to give (expected.json's `ids`).
 from __future__ import annotations
 
 import json
+import textwrap
 
 import duckdb
 import pytest
@@ -122,3 +123,66 @@ def test_explain_names_the_vendor_columns_each_field_is_read_from(ws: Workspace,
         assert any(line.startswith(f"{table} from ") and f"preset {preset}" in line for line in lines), table
     for column, source in expected.items():
         assert f"  {column} ← {source}" in lines, column
+
+
+# -- the wrong preset, or none: an error that names the export the file looks like and the preset for it ---
+DELIVERIES = {"ga4": [GA4_EXTRACT, GA4_PARQUET], "shopify_orders": [SHOPIFY], "segment": [SEGMENT_LOGS]}
+
+
+def config_run(ws: Workspace, config: str, *args: str):
+    (ws.root / "vendor.yaml").write_text(config)
+    path = ws.segment("rules:\n  - conversions: {gte: 1}\n")
+    result = ws.cli("run", str(path), "--as-of", AS_OF, "--config", str(ws.root / "vendor.yaml"), *args)
+    assert "Traceback" not in result.stderr
+    return result
+
+
+@pytest.mark.parametrize("fits, path, wrong", [(fits, path, wrong) for fits, paths in DELIVERIES.items()
+                                               for path in paths for wrong in DELIVERIES if wrong != fits])
+def test_a_preset_on_another_vendors_export_names_the_preset_that_fits(ws: Workspace, fits, path, wrong):
+    result = config_run(ws, f"preset: {wrong}\ndata:\n  events: {VENDORS / path}\n")
+    assert result.exit_code == 3 and f"set preset: {fits} instead of {wrong}" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("preset, path", [(preset, path) for preset, paths in DELIVERIES.items() for path in paths])
+def test_a_vendors_export_without_its_preset_names_the_lines_that_read_it(ws: Workspace, preset, path):
+    """The error shows the config lines to add; with them, the run gives the export's buyers."""
+    result = config_run(ws, f"data:\n  events: {VENDORS / path}\n")
+    assert result.exit_code == 3 and f"preset: {preset}\n" in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.endswith("with these lines in the config:")) + 1
+    fixed = textwrap.dedent("\n".join(lines[start:start + 3])) + "\n"
+    assert fixed == f"preset: {preset}\ndata:\n  events: {VENDORS / path}\n"
+    vendor = next(v for v, (p, _) in FILES.items() if p == preset)
+    assert set(config_run(ws, fixed).ids) == set(EXPECTED[vendor]["buyers"]["ids"])
+
+
+def test_a_vendors_export_as_another_table_names_its_own_preset_key(ws: Workspace):
+    result = config_run(ws, f"data:\n  events: {VENDORS / GA4_PARQUET}\n  profiles: {VENDORS / SHOPIFY}\n"
+                            "preset: ga4\n")
+    assert result.exit_code == 3 and "profiles: {path: " in result.stderr, result.stderr
+    assert f"{VENDORS / SHOPIFY}, preset: shopify_orders}}" in result.stderr
+
+
+@pytest.mark.parametrize("content, words", [
+    ("visitor_id,timestamp,event_type\na,2024-06-01T10:00:00Z,conversion\n", "it has segtool's own columns: "
+                                                                             "leave the preset out"),
+    ("order,when,what\n1,2024-06-01,x\n", "its columns: order, when, what"),
+    ("Name;Email;Financial Status;Lineitem name\n#1;a@example.com;paid;Shoe\n", "is the separator ';'?"),
+])
+def test_a_preset_on_a_file_of_no_vendor_says_what_the_file_is(ws: Workspace, content, words):
+    (ws.root / "export.csv").write_text(content)
+    result = config_run(ws, "preset: shopify_orders\ndata:\n  events: export.csv\n")
+    assert result.exit_code == 3 and "is not Shopify's orders export, which preset: shopify_orders reads" in \
+        result.stderr and words in result.stderr, result.stderr
+
+
+def test_a_preset_on_a_file_that_is_no_data_names_its_first_bytes(ws: Workspace):
+    (ws.root / "orders_export_1.csv").write_text("<!DOCTYPE html>\n<html><body>Log in to Shopify</body></html>\n")
+    result = config_run(ws, "preset: shopify_orders\ndata:\n  events: orders_export_1.csv\n")
+    assert result.exit_code == 3 and "the file is an HTML page" in result.stderr, result.stderr
+
+
+def test_the_sql_engines_give_the_same_errors(ws: Workspace):
+    result = config_run(ws, f"preset: ga4\ndata:\n  events: {VENDORS / SHOPIFY}\n", "--engine", "duckdb")
+    assert result.exit_code == 3 and "set preset: shopify_orders instead of ga4" in result.stderr, result.stderr

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import atexit
 import codecs
+import csv
 import glob as globlib
 import gzip
+import json
 import shutil
 import tempfile
 import zlib
@@ -47,6 +49,7 @@ CLOUD_SCHEMES = ("s3://", "s3a://", "gs://", "gcs://", "az://", "abfs://", "abfs
 CSV_ENCODINGS_NATIVE = ("utf8", "utf-8", "utf8-lossy")
 NDJSON_INFER_ROWS = 10_000
 HEAD_BYTES = 8192  # what detection reads of a file (decompressed)
+COLUMNS_HEAD_BYTES = 1 << 20  # what `columns_of` reads of an NDJSON file (decompressed)
 SIDE_FILES = ("manifest", "manifest.json", "manifest.txt")  # a folder delivery's list of its files
 SIDE_ENDINGS = (".crc", ".manifest")  # Hadoop's checksums, manifests
 NOT_DATA = (  # (first bytes, what the file is) of files that hold no data segtool reads
@@ -281,6 +284,35 @@ def scan(files: list[str] | str, reading: Reading, hive: bool) -> pl.LazyFrame:
     return pl.scan_csv(files, infer_schema=False, separator=o.separator, quote_char=o.quote_char,
                        null_values=list(o.null_values) or None,
                        encoding="utf8-lossy" if o.encoding == "utf8-lossy" else "utf8")
+
+
+def columns_of(file: str, reading: Reading) -> list[str] | None:
+    """The top-level columns of one file as written, from its head alone (a CSV header, the keys of an NDJSON
+    file's first lines, a Parquet footer); None where that cannot be read here (the table's scan says why)."""
+    try:
+        if reading.format == "parquet":
+            return pl.scan_parquet(file).collect_schema().names()
+        if reading.format == "csv":
+            return csv_header(file, reading.csv)
+        if is_cloud(file):
+            return None
+        with open_decompressed(file) as stream:
+            head = stream.read(COLUMNS_HEAD_BYTES)
+        lines = head.split(b"\n")[:-1] if len(head) == COLUMNS_HEAD_BYTES else head.split(b"\n")  # the last: cut
+        rows = [json.loads(line) for line in [line for line in lines if line.strip()][:100]]
+        if not rows or not all(isinstance(row, dict) for row in rows):
+            return None
+        return list(dict.fromkeys(key for row in rows for key in row))
+    except (pl.exceptions.PolarsError, ValueError, *DAMAGED, DataError):
+        return None
+
+
+def csv_header(file: str, options: CsvOptions) -> list[str] | None:
+    """The column names of a local CSV file's header (None where it cannot be read here)."""
+    line = first_line(file, options.encoding)
+    if line is None:
+        return None
+    return next(csv.reader([line], delimiter=options.separator, quotechar=options.quote_char or "\0"), [])
 
 
 _COPIES: dict[tuple[str, str], str] = {}
