@@ -19,7 +19,8 @@ TOP_KEYS = ("as_of", "data", "engine", "columns", "timestamp_format", "conversio
 PRESETS = ("ga4", "shopify_orders", "segment")  # inputs/presets holds what each reads
 PROFILE_PRESETS = ("shopify_customers",)  # exports of profiles alone: data.profiles: {path: ..., preset: ...}
 CSV_KEYS = ("separator", "decimal_comma", "encoding", "quote_char", "null_values")
-SOURCE_KEYS = ("path", "preset", "person", "columns", *CSV_KEYS)
+FILE_FORMATS = ("csv", "ndjson", "parquet")  # what `format:` names where a file's bytes and name do not tell
+SOURCE_KEYS = ("path", "preset", "person", "columns", "format", *CSV_KEYS)
 TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us")
 PREDICTIVE_SOURCES = ("auto", "profiles", "events")
 DEFAULT_CONFIG = "segtool.yaml"
@@ -53,9 +54,9 @@ class CsvOptions:
 @dataclass(frozen=True)
 class Source:
     """Where one table is, or one of its sources: a path (file, glob, directory or bucket URL), its export's
-    preset, the CSV settings that differ from the config's `csv:`, its own `columns:` mapping (else the
-    config's for the table), and the column that holds the person a row is about (inputs/stitching.py).
-    `where` names it in messages: `data.events`, or `data.events[1]` in a list."""
+    preset, its files' format where set, the CSV settings that differ from the config's `csv:`, its own
+    `columns:` mapping (else the config's for the table), and the column that holds the person a row is about
+    (inputs/stitching.py). `where` names it in messages: `data.events`, or `data.events[1]` in a list."""
 
     path: str
     preset: str | None = None
@@ -63,6 +64,7 @@ class Source:
     person: tuple[str, ...] = ()  # the first of these with a value in a row
     columns: dict[str, str] | None = None
     where: str = ""
+    format: str | None = None
 
 
 ENGINES = ("polars", "duckdb", "spark")
@@ -327,8 +329,9 @@ class _ConfigReader:
             columns = self.mapping(v["columns"], f"{where}.columns")
             if v["columns"].is_map:
                 config.locations.update({f"{where}.columns.{k}": n.loc for k, n in v["columns"].value.items()})
+        fmt = self.choice(v["format"], f"{where}.format", FILE_FORMATS) if "format" in v else None
         return Source(self.path_text(v["path"], f"{where}.path"), preset, self.csv_options_of(options, where),
-                      person, columns, where)
+                      person, columns, where, fmt)
 
     def csv_options(self, node: Node, where: str) -> dict:
         if not self.keys(node, CSV_KEYS, where):

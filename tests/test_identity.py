@@ -184,7 +184,7 @@ def test_segment_devices_join_by_user_id_or_the_traits_e_mail(ws: Workspace, per
     S04 logs in too; by `userId` (on their calls) or by `traits.email` (on their identify calls only)."""
     vendors = REPO / "tests" / "fixtures" / "vendors"
     expected = json.loads((vendors / "expected.json").read_text())["segment"]["buyers"]
-    config = _config(ws, f"data:\n  events: {{path: {vendors}/segment/tracks.ndjson, preset: segment, "
+    config = _config(ws, f"data:\n  events: {{path: {vendors}/segment/segment-logs/, preset: segment, "
                          f"person: {person}}}\n")
     result = ws.cli("run", str(ws.segment(f"rules:\n  - {expected['rule']}\n")), "--config", str(config),
                     "--as-of", expected["as_of"])

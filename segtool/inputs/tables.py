@@ -6,7 +6,6 @@ Only the columns a run needs are selected, so polars reads nothing else.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 import polars as pl
@@ -150,7 +149,7 @@ class Table:
         first rows; None where that cannot be told cheaply (compressed, NDJSON, buckets)."""
         if self.format == "parquet" and self.view is None:
             return self.scan().select(pl.len()).collect().item()
-        if self.format != "csv" or any(filesystem.is_cloud(f) or filesystem.compression_of(f) for f in self.files):
+        if self.format != "csv" or any(filesystem.is_cloud(f) or filesystem.compression(f) for f in self.files):
             return None
         sizes = sum(Path(f).stat().st_size for f in self.files)
         head = Path(self.files[0]).open("rb").read(1 << 20)
@@ -370,7 +369,7 @@ def resolve_table(name: str, spec: str | None, config: Config, preset=None, sour
     comes from (its CSV options and column mapping)."""
     if not spec:
         return None
-    files, fmt = filesystem.find_files(name, spec)
+    files, fmt = filesystem.find_files(name, spec, source.format if source is not None else None)
     files = preset.files(files) if preset is not None else files
     schema = (preset.ndjson_schema or None) if preset is not None else None
     options = config.csv_for(source)
@@ -380,8 +379,23 @@ def resolve_table(name: str, spec: str | None, config: Config, preset=None, sour
     view = preset.views[name] if preset is not None else None
     origin = f"read as {preset.vendor}" if preset is not None else ""
     mapping, columns_key = config.columns_for(name, source)
-    return Table(name, spec, files, reading, mapping, view, origin, preset.name if preset is not None else "",
-                 columns_key)
+    table = Table(name, spec, files, reading, mapping, view, origin, preset.name if preset is not None else "",
+                  columns_key)
+    _check_export(table)
+    return table
+
+
+def _check_export(table: Table) -> None:
+    """The first file is the export its preset reads, and a vendor's export is read through its preset."""
+    from .presets import mismatch
+
+    columns = filesystem.columns_of(table.files[0], table.reading)
+    if columns is None:
+        return
+    missing = [c for c in REQUIRED[table.name] if (c if table.preset else table.export_name(c)) not in columns]
+    problem = mismatch(table.name, table.spec, table.files[0], columns, table.preset or None, missing)
+    if problem is not None:
+        raise DataError(problem + table.separator_hint())
 
 
 def derived_table(name: str, events: Table, preset) -> Table:
@@ -444,13 +458,8 @@ def before_as_of(ts: pl.Expr, as_of: AsOf) -> pl.Expr:
 
 def _check_csv_header(file: str, reading: Reading) -> None:
     """A header that names a column twice is refused: polars would rename one and read only the first."""
-    line = filesystem.first_line(file, reading.csv.encoding)
-    if line is None:
-        return  # the scan reports what cannot be read, naming the file
-    quote = reading.csv.quote_char or "\0"
-    header = next(csv.reader([line], delimiter=reading.csv.separator, quotechar=quote), [])
     seen: set[str] = set()
-    for name in header:
+    for name in filesystem.csv_header(file, reading.csv) or []:  # None: the scan reports what cannot be read
         if name in seen:
             raise DataError(f"the CSV header names the column {name!r} twice", file=file, column=name)
         seen.add(name)
