@@ -111,11 +111,13 @@ class Session:
     def inputs(self):
         """The tables, opened (file lists resolved; schemas read when first needed; no rows read)."""
         if self._inputs is None:
-            from .inputs.tables import open_inputs
+            from .inputs.stitching import open_inputs
 
             paths = {name: getattr(self.overrides, name) for name in ("events", "profiles", "items")}
             self._inputs = open_inputs(self.config, paths)
             self.config = self._inputs.config
+        if self._as_of is not None:
+            self._inputs.stitch_at(self._as_of)
         return self._inputs
 
     def as_of(self) -> AsOf:
@@ -130,6 +132,8 @@ class Session:
             elif setting == NOW:
                 setting = now(self.config.timezone)
             self._as_of = setting
+        if self._inputs is not None:  # sources joined by person: the links up to this instant (and no later)
+            self._inputs.stitch_at(self._as_of)
         return self._as_of
 
     def as_of_requested(self) -> str:
@@ -163,8 +167,19 @@ class Session:
                              "file) or lies among the data files; choose another output path")
 
     def tables(self) -> list:
+        """The tables read from files: each table, or each of its sources where it has several."""
         inputs = self.inputs()
-        return [t for t in (inputs.events, inputs.profiles, inputs.items) if t is not None]
+        return [part for t in (inputs.events, inputs.profiles, inputs.items) if t is not None for part in t.parts()]
+
+    def identity(self):
+        """Where sources are joined by person: what each contributed as of the run's instant
+        (results.IdentityCounts; a pass over the joined tables); else None."""
+        if self.inputs().identity is None:
+            return None
+        from .inputs.stitching import counts
+
+        self.as_of()
+        return counts(self.inputs())
 
     def has_profiles(self) -> bool:
         return self.inputs().profiles is not None
@@ -329,6 +344,7 @@ class Session:
         inputs, settings = self.inputs(), self.config.engine
         self.check_data(segments, columns)
         self.check_epoch_unit()
+        self.as_of()  # before the tables are staged: sources joined by person are joined as of it
         predicted, fitted = self._predicted(segments, columns), None
         if predicted:
             from .predict import predict_visitors
@@ -415,11 +431,16 @@ class Session:
             else:
                 as_of = setting if setting != NOW else now(self.config.timezone)
                 when = as_of.describe()
+            self.inputs().stitch_at(as_of)
             plan = build_plan([segment], self.inputs(), as_of, prepared=self.prepare([segment], read_data=False))
         from .inputs.checks import column_sources
         from .backends.polars.features import SCOPE_WORDS
 
         notes = tuple(f"{column}: {note}" for column, note in plan.computed_predictive.items())
+        if self.inputs().identity is not None:
+            from .inputs.stitching import RULE
+
+            notes += (f"visitor_id: {RULE}",)
         return Explanation(tuple(describe_segment(segment)), when, notes, plan.frame.explain(),
                            SCOPE_WORDS[plan.scope], column_sources([segment], self.inputs()))
 

@@ -19,7 +19,8 @@ TOP_KEYS = ("as_of", "data", "engine", "columns", "timestamp_format", "conversio
 PRESETS = ("ga4", "shopify_orders", "segment")  # inputs/presets holds what each reads
 PROFILE_PRESETS = ("shopify_customers",)  # exports of profiles alone: data.profiles: {path: ..., preset: ...}
 CSV_KEYS = ("separator", "decimal_comma", "encoding", "quote_char", "null_values")
-SOURCE_KEYS = ("path", "preset", *CSV_KEYS)
+FILE_FORMATS = ("csv", "ndjson", "parquet")  # what `format:` names where a file's bytes and name do not tell
+SOURCE_KEYS = ("path", "preset", "person", "columns", "format", *CSV_KEYS)
 TIMESTAMP_FORMATS = ("iso", "epoch_s", "epoch_ms", "epoch_us")
 PREDICTIVE_SOURCES = ("auto", "profiles", "events")
 DEFAULT_CONFIG = "segtool.yaml"
@@ -52,12 +53,18 @@ class CsvOptions:
 
 @dataclass(frozen=True)
 class Source:
-    """Where one table is: a path (file, glob, directory or bucket URL), its export's preset, and the CSV
-    settings that differ from the config's `csv:`."""
+    """Where one table is, or one of its sources: a path (file, glob, directory or bucket URL), its export's
+    preset, its files' format where set, the CSV settings that differ from the config's `csv:`, its own
+    `columns:` mapping (else the config's for the table), and the column that holds the person a row is about
+    (inputs/stitching.py). `where` names it in messages: `data.events`, or `data.events[1]` in a list."""
 
     path: str
     preset: str | None = None
     csv: dict = field(default_factory=dict)
+    person: tuple[str, ...] = ()  # the first of these with a value in a row
+    columns: dict[str, str] | None = None
+    where: str = ""
+    format: str | None = None
 
 
 ENGINES = ("polars", "duckdb", "spark")
@@ -95,7 +102,7 @@ def memory_size(text: str) -> int:
 class Config:
     path: Path | None = None
     as_of: str | None = None
-    data: dict[str, Source] = field(default_factory=dict)
+    data: dict[str, tuple[Source, ...]] = field(default_factory=dict)  # one source, or several (a list)
     preset: str | None = None  # the events' export format; items and profiles follow where not given
     csv: CsvOptions = CsvOptions()
     timezone: str = "UTC"  # the calendar of dates: a date as_of, fixed windows, days since
@@ -110,15 +117,20 @@ class Config:
     library: Path | None = None  # a folder of segments that `segment: NAME` may name besides the run's own
     locations: dict[str, Location] = field(default_factory=dict)  # "columns.events.order_value" -> where it is set
 
-    def csv_for(self, table: str) -> CsvOptions:
-        source = self.data.get(table)
+    def csv_for(self, source: Source | None) -> CsvOptions:
         return replace(self.csv, **source.csv) if source is not None and source.csv else self.csv
 
-    def preset_for(self, table: str) -> str | None:
-        source = self.data.get(table)
+    def preset_for(self, table: str, source: Source | None) -> str | None:
         if source is not None and source.preset is not None:
             return source.preset
         return self.preset if table == "events" else None
+
+    def columns_for(self, table: str, source: Source | None) -> tuple[dict[str, str], str]:
+        """The source's `columns:` mapping (canonical: export name), else the config's for the table, and the
+        key it is set under (for messages)."""
+        if source is not None and source.columns is not None:
+            return dict(source.columns), f"{source.where}.columns"
+        return dict(self.columns.get(table) or {}), f"columns.{table}"
 
     def where(self, key: str) -> Location | None:
         """The position of a config setting, for messages about it (None where it was not set in a file)."""
@@ -185,7 +197,7 @@ class _ConfigReader:
             except UsageError as exc:
                 self.problem(v["as_of"], str(exc))
         if "data" in v and self.keys(v["data"], TABLES, "data"):
-            config.data = {t: self.source(n, t) for t, n in v["data"].value.items() if t in TABLES}
+            config.data = {t: self.sources(n, t, config) for t, n in v["data"].value.items() if t in TABLES}
         if "preset" in v:
             config.preset = self.preset(v["preset"], "preset", PRESETS)
         if "csv" in v:
@@ -281,20 +293,45 @@ class _ConfigReader:
             return text
         return str((self.path.parent / text)) if text else ""
 
-    def source(self, node: Node, table: str) -> Source:
-        """`data.events: PATH`, or `{path: PATH, preset: ga4, separator: ';', ...}`."""
+    def sources(self, node: Node, table: str, config: Config) -> tuple[Source, ...]:
+        """`data.events: PATH` or one mapping (a source), or a list of sources (inputs/stitching.py)."""
+        if not node.is_seq:
+            return (self.source(node, table, f"data.{table}", config),)
+        if not node.value:
+            self.problem(node, f"data.{table} lists no source; give a path, or a list of sources like "
+                               "{path: exports/ga4/, preset: ga4}")
+        return tuple(self.source(item, table, f"data.{table}[{i}]", config) for i, item in enumerate(node.value))
+
+    def source(self, node: Node, table: str, where: str, config: Config) -> Source:
+        """`PATH`, or `{path: PATH, preset: ga4, person: user_id, columns: {...}, separator: ';', ...}`."""
         if not node.is_map:
-            return Source(self.path_text(node, f"data.{table}"))
-        where = f"data.{table}"
+            return Source(self.path_text(node, where), where=where)
         self.keys(node, SOURCE_KEYS, where)
-        if "path" not in node.value:
+        v = node.value
+        if "path" not in v:
             self.problem(node, f"{where} needs a path, e.g. {{path: exports/{table}.csv, separator: ';'}}")
-            return Source("")
+            return Source("", where=where)
         allowed = PRESETS + PROFILE_PRESETS if table == "profiles" else PRESETS
-        preset = self.preset(node.value["preset"], f"{where}.preset", allowed) if "preset" in node.value else None
-        options = {k: n for k, n in node.value.items() if k in CSV_KEYS}
-        return Source(self.path_text(node.value["path"], f"{where}.path"), preset,
-                      self.csv_options_of(options, where))
+        preset = self.preset(v["preset"], f"{where}.preset", allowed) if "preset" in v else None
+        options = {k: n for k, n in v.items() if k in CSV_KEYS}
+        person = ()
+        if "person" in v:
+            person = self.text_list(v["person"], f"{where}.person")
+            config.locations[f"{where}.person"] = v["person"].loc
+            if v["person"].is_seq and not v["person"].value:
+                self.problem(v["person"], f"{where}.person names no column; name the column of the person (an "
+                                          "e-mail or user ID) in this source, e.g. person: email")
+            if table == "items":
+                self.problem(v["person"], f"{where}.person: items are about orders, not people; name the person "
+                                          "in the events and profiles sources")
+        columns = None
+        if "columns" in v:
+            columns = self.mapping(v["columns"], f"{where}.columns")
+            if v["columns"].is_map:
+                config.locations.update({f"{where}.columns.{k}": n.loc for k, n in v["columns"].value.items()})
+        fmt = self.choice(v["format"], f"{where}.format", FILE_FORMATS) if "format" in v else None
+        return Source(self.path_text(v["path"], f"{where}.path"), preset, self.csv_options_of(options, where),
+                      person, columns, where, fmt)
 
     def csv_options(self, node: Node, where: str) -> dict:
         if not self.keys(node, CSV_KEYS, where):

@@ -25,6 +25,38 @@ class SegmentResult:
 
 
 @dataclass(frozen=True)
+class SourceIds:
+    """What one source of a table joined by person contributed, as of the run's as_of (inputs/stitching.py)."""
+
+    table: str  # events or profiles
+    source: str  # where the config names it: data.events[1]
+    read_from: str  # its files, and how they are read
+    person: str  # the column its person key comes from ("" where it has none)
+    rows: int  # its rows with a visitor (events: up to as_of, with a readable timestamp)
+    ids: int  # the visitors its rows belong to
+    persons: int  # of those, persons (visitors named by a person key)
+    devices: int  # devices (its visitor_id) with rows that carry no person key
+    devices_stitched: int  # of those, devices whose rows belong to a person through a key the device carried
+    joined: int  # its visitors that another source has too
+    unmatched: int | None = None  # profiles: its visitors without an event up to as_of
+
+
+@dataclass(frozen=True)
+class IdentityCounts:
+    visitors: int  # in all the joined sources
+    persons: int  # of those, persons
+    joined: int  # visitors that two sources or more have
+    sources: tuple[SourceIds, ...]
+
+
+def identity_data(counts: IdentityCounts) -> dict:
+    """The counts as the summary's JSON and the manifest write them."""
+    return {"visitors": counts.visitors, "persons": counts.persons, "joined": counts.joined,
+            "sources": [{k: v for k, v in vars(s).items() if k != "unmatched" or v is not None}
+                        for s in counts.sources]}
+
+
+@dataclass(frozen=True)
 class RunResult:
     as_of: AsOf
     universe: int  # visitors in the universe (profiles ∪ events up to as_of), or in the narrower one used
@@ -33,6 +65,7 @@ class RunResult:
     notes: dict[str, str] = field(default_factory=dict)  # column -> how it was computed from events
     event_rows: int | None = None  # event rows up to as_of that the run read (when it counted them)
     set_aside: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> reason -> rows a preset left out
+    identity: IdentityCounts | None = None  # where sources are joined by person (and it was asked for)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ def _put(s3, key: str, frame: pl.DataFrame, tmp_path, compress: bool = False) ->
     local = tmp_path / key.replace("/", "_").removesuffix(".gz")
     if key.endswith(".parquet"):
         frame.write_parquet(local)
+    elif key.startswith("segment-logs/"):
+        frame.write_ndjson(local)
     else:
         frame.write_csv(local)
         if compress:
@@ -55,6 +57,8 @@ def shop(ws: Workspace, bucket, tmp_path) -> Workspace:
         _put(bucket, f"events/day={day[0]}/part-0.parquet", part, tmp_path)
     _put(bucket, "csv/2024-06/events.csv.gz", rows.head(3), tmp_path, compress=True)
     _put(bucket, "csv/2024-07/events.csv.gz", rows.tail(2), tmp_path, compress=True)
+    for day, part in (("1717200000000", rows.head(3)), ("1717372800000", rows.tail(2))):  # as Segment files them
+        _put(bucket, f"segment-logs/Ab12Cd34Ef/{day}/{day}.e5b7f1c2.gz", part, tmp_path, compress=True)
     return ws
 
 
@@ -79,3 +83,11 @@ def test_a_missing_object_names_the_path(shop: Workspace):
                       "--as-of", AS_OF)
     assert result.exit_code == 3 and "s3://exports/nothing/events.parquet" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_files_whose_names_say_no_format_read_with_the_format_key(shop: Workspace):
+    """A bucket's files are not looked into: Segment's `.gz` calls need `format: ndjson` there."""
+    (shop.root / "own.yaml").write_text("data:\n  events: {path: s3://exports/segment-logs/, format: ndjson}\n")
+    assert shop.run(RULE, "--config", str(shop.root / "own.yaml"), as_of=AS_OF) == ["a", "d"]
+    result = shop.cli("run", str(shop.segment(RULE)), "--events", "s3://exports/segment-logs/*/*/*.gz", "--as-of", AS_OF)
+    assert result.exit_code == 3 and "set format: csv, ndjson or parquet in data.events" in result.stderr

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import io
+import zipfile
 
 import polars as pl
 import pytest
@@ -160,7 +162,134 @@ def test_bad_input_settings_are_config_errors(shop: Workspace, config, message):
     assert result.exit_code == 1 and message in result.stderr, result.stderr
 
 
-def test_a_file_name_that_tells_no_format(ws: Workspace):
-    (ws.root / "events.txt").write_text("visitor_id,timestamp,event_type\n")
-    result = ws.cli("run", str(ws.segment(BUYERS)), "--events", str(ws.root / "events.txt"), "--as-of", AS_OF)
-    assert result.exit_code == 3 and "name it .parquet, .csv, .ndjson or .jsonl" in result.stderr
+def _rows(shop: Workspace) -> pl.DataFrame:
+    return pl.read_csv(shop.root / "events.csv", infer_schema=False)
+
+
+def _as(rows: pl.DataFrame, path, content: str, packing: str = "") -> None:
+    """`rows` written to `path` as `content` (csv, ndjson, parquet), then gzip or zstd as `packing` says."""
+    if content == "parquet":
+        rows.write_parquet(path)
+    else:
+        path.write_bytes(rows.write_csv().encode() if content == "csv" else rows.write_ndjson().encode())
+    if packing:
+        path.write_bytes(_compressed(path.read_bytes(), packing))
+
+
+@pytest.mark.parametrize("name, content, packing", [
+    ("events.txt", "csv", ""), ("events", "csv", ".gz"), ("events.json", "ndjson", ""),
+    ("events_20240601-000000000000.json.gz", "ndjson", ".gz"), ("1717200000000.gz", "ndjson", ".gz"),
+    ("export.bin", "ndjson", ".zst"), ("events.dat", "parquet", ""), ("events.csv", "csv", ".gz"),
+])
+def test_the_format_comes_from_the_bytes_where_the_name_does_not_say(shop: Workspace, tmp_path, name, content,
+                                                                     packing):
+    _as(_rows(shop), tmp_path / name, content, packing)
+    assert shop.run(BUYERS, "--events", str(tmp_path / name), as_of=AS_OF) == ["a", "d"]
+
+
+def test_a_folder_of_compressed_ndjson_in_nested_folders_leaves_side_files_out(shop: Workspace, tmp_path):
+    """Segment's S3 layout (segment-logs/<source>/<day>/<file>.gz), with the side files other deliveries
+    leave: each would be an error if read."""
+    rows, logs = _rows(shop), tmp_path / "segment-logs" / "Ab12Cd34Ef"
+    for day, part in zip(("1717200000000", "1717286400000"), (rows.head(2), rows.tail(3))):
+        (logs / day).mkdir(parents=True)
+        _as(part, logs / day / "0f8e3c2a-4b1d-4c6e-9a7f-1d2e3f4a5b6c.gz", "ndjson", ".gz")
+    (logs / "_SUCCESS").write_bytes(b"")
+    (logs / "1717200000000.crc").write_bytes(b"\x00crc")
+    (logs / "manifest.json").write_text('{\n  "files": []\n}\n')
+    (logs / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (logs / "_temporary" / "0").mkdir(parents=True)
+    (logs / "_temporary" / "0" / "part.gz").write_bytes(b"%PDF-1.4")
+    (logs / "1717200000000" / "empty.gz").write_bytes(gzip.compress(b""))
+    assert shop.run(BUYERS, "--events", str(tmp_path / "segment-logs"), as_of=AS_OF) == ["a", "d"]
+
+
+def test_a_folder_of_csv_files(shop: Workspace, tmp_path):
+    rows = _rows(shop)
+    (tmp_path / "orders").mkdir()
+    _as(rows.head(2), tmp_path / "orders" / "orders_export_1.csv", "csv")
+    _as(rows.tail(3), tmp_path / "orders" / "orders_export_2.csv", "csv")
+    assert shop.run(BUYERS, "--events", str(tmp_path / "orders"), as_of=AS_OF) == ["a", "d"]
+
+
+def _xlsx() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as book:
+        book.writestr("[Content_Types].xml", "<Types/>")
+        book.writestr("xl/workbook.xml", "<workbook/>")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, data, words", [
+    ("events.csv", b"%PDF-1.7\n%\xe2\xe3", "a PDF document (it starts with `%PDF-`)"),
+    ("events.csv", b"\xef\xbb\xbf<!DOCTYPE html>\n<html><body>Sign in</body></html>", "an HTML page"),
+    ("events.zip", None, "a ZIP archive: unzip it first"),
+    ("events.xlsx", None, "an Excel workbook (.xlsx): export the sheet as CSV"),
+    ("events.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(64), "an Excel 97-2003 workbook"),
+    ("events.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary data, not CSV, NDJSON or Parquet (it starts "
+                                                          "with the bytes 89 50 4e 47 0d 0a 1a 0a)"),
+    ("events.json", b'[{"visitor_id": "a"}, {"visitor_id": "b"}]', "a JSON array, not one JSON object per line"),
+    ("events.json", b'{\n  "visitor_id": "a"\n}\n', "a JSON document over several lines"),
+    ("events.gz", gzip.compress(b"%PDF-1.7 ...")[:-8], "gzip-compressed, and inside a PDF document"),
+    ("events.ndjson.gz", b"\x1f\x8b\x08\x00" + b"\xff" * 20, "a damaged gzip file"),
+    ("events.csv.bz2", b"BZh91AY&SY\x00\x01", "bzip2-compressed: decompress it"),
+])
+def test_a_file_that_is_no_data_says_what_it_looks_like(ws: Workspace, name, data, words):
+    path = ws.root / name
+    path.write_bytes(_xlsx() if name.endswith(".xlsx") else data if data is not None else _zip())
+    result = ws.cli("run", str(ws.segment(BUYERS)), "--events", str(path), "--as-of", AS_OF)
+    assert result.exit_code == 3 and f"events: the file is {words}" in result.stderr, result.stderr
+    assert f"(file {path})" in result.stderr and "Traceback" not in result.stderr
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("orders_export_1.csv", "Name,Email\n")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, content, words", [
+    ("events.csv", "parquet", "the file is Parquet, but its name says CSV"),
+    ("events.parquet", "csv", "the file is CSV text, but its name says Parquet"),
+    ("events.ndjson", "csv", "the file is CSV or other text, not JSON, but its name says NDJSON (one JSON object per line)"),
+])
+def test_a_name_the_bytes_contradict_is_an_error_naming_both(shop: Workspace, tmp_path, name, content, words):
+    _as(_rows(shop), tmp_path / name, content)
+    result = shop.cli("run", str(shop.segment(BUYERS)), "--events", str(tmp_path / name), "--as-of", AS_OF)
+    assert result.exit_code == 3 and f"events: {words}: rename it, or set format: in data.events (file " \
+        f"{tmp_path / name})" in result.stderr, result.stderr
+
+
+def test_the_format_key_overrides_the_name_and_must_fit_the_bytes(shop: Workspace, tmp_path):
+    _as(_rows(shop), tmp_path / "events.ndjson", "csv")  # CSV saved under a wrong name
+    _as(_rows(shop), tmp_path / "events.parquet", "parquet")
+    config = own_config(shop, "data:\n  events: {path: events.ndjson, format: csv}\n")
+    (shop.root / "events.ndjson").write_bytes((tmp_path / "events.ndjson").read_bytes())
+    assert shop.run(BUYERS, *config, as_of=AS_OF) == ["a", "d"]
+    result = shop.cli("run", str(shop.segment(BUYERS)), *config, "--events", str(tmp_path / "events.parquet"),
+                      "--as-of", AS_OF)
+    assert result.exit_code == 3 and "the file is Parquet, but data.events.format says csv" in result.stderr
+
+
+def test_a_folder_that_mixes_formats_names_a_file_of_each(shop: Workspace, tmp_path):
+    rows = _rows(shop)
+    (tmp_path / "exports").mkdir()
+    _as(rows.head(2), tmp_path / "exports" / "a.json.gz", "ndjson", ".gz")
+    _as(rows.tail(3), tmp_path / "exports" / "b.csv", "csv")
+    result = shop.cli("run", str(shop.segment(BUYERS)), "--events", str(tmp_path / "exports"), "--as-of", AS_OF)
+    assert result.exit_code == 3 and (f"mixes NDJSON (one JSON object per line) ({tmp_path / 'exports' / 'a.json.gz'}) "
+                                      f"and CSV ({tmp_path / 'exports' / 'b.csv'})") in result.stderr, result.stderr
+
+
+def test_an_empty_file_named_alone_is_an_error(ws: Workspace):
+    (ws.root / "events.csv").write_bytes(b"")
+    result = ws.cli("run", str(ws.segment(BUYERS)), "--as-of", AS_OF)
+    assert result.exit_code == 3 and "events: the file is empty" in result.stderr
+
+
+def test_format_takes_csv_ndjson_or_parquet(shop: Workspace):
+    result = shop.cli("validate", str(shop.segment(BUYERS)),
+                      *own_config(shop, "data:\n  events: {path: events.csv, format: jsonl}\n"))
+    assert result.exit_code == 1 and ("data.events.format must be one of csv, ndjson, parquet, found 'jsonl'"
+                                      in result.stderr), result.stderr

@@ -357,6 +357,16 @@ def test_csv_files_that_reorder_or_add_columns(ws: Workspace, tmp_path):
     assert ws.cli("run", str(path), "--events", str(parts), "--as-of", AS_OF).ids == ["a"]
 
 
+def test_ndjson_files_where_a_field_is_null_in_every_row_of_one(ws: Workspace, tmp_path):
+    """NDJSON's `null` in every row of a file reads as polars' Null type: it takes the other files' type."""
+    parts = tmp_path / "ndjson"
+    parts.mkdir()
+    (parts / "a.ndjson").write_text('{"visitor_id":"a","timestamp":"2024-06-30T10:00:00Z","event_type":"x","url":null}\n')
+    (parts / "b.ndjson").write_text('{"visitor_id":"b","timestamp":"2024-06-30T11:00:00Z","event_type":"x","url":"/sale"}\n')
+    path = ws.segment("rules:\n  - url: {is_set: false}\n")
+    assert ws.cli("run", str(path), "--events", str(parts), "--as-of", AS_OF).ids == ["a"]
+
+
 def test_types_that_cannot_be_one_name_both_files(ws: Workspace, tmp_path):
     months = tmp_path / "events"
     months.mkdir()

@@ -23,7 +23,7 @@ from segtool.api import Overrides, Session
 from segtool.backends.sql import deep_recursion
 from segtool.backends.sql.dialects import DIALECTS
 from test_sql_engines import SAMPLE, as_duckdb, every_engine, spark
-from test_vendors import CASES, EXPECTED, FILES, preset_workspace
+from test_vendors import CASES, EXPECTED, FILES, SHOPIFY, preset_workspace
 
 # -- timestamp_format: a strftime pattern, read as chrono reads it, by every engine --------------------------
 PATTERNS = ["%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M", "%Y%m%d%H%M%S", "%d %b %Y", "%B %d, %Y %I:%M %p",
@@ -301,7 +301,7 @@ def test_presets_give_the_polars_answer_on_duckdb(ws: Workspace, vendor, file):
 def test_preset_tables_and_columns_on_duckdb_and_the_sql_text(ws: Workspace, tmp_path):
     """Shopify's customers and line items derived from the orders export, written with --columns; `segtool
     sql` says that warehouse SQL for presets is still to come."""
-    preset_workspace(ws, "shopify_orders", "shopify/orders_export.csv")
+    preset_workspace(ws, "shopify_orders", SHOPIFY)
     path = ws.segment("name: nike\nrules:\n  - conversions: {gte: 1, items: {brand: {is: Nike}}}\n"
                       "  - city: {is_set: true}\n")
     outputs = {}
@@ -399,7 +399,7 @@ def test_spark_reads_the_inputs_as_polars_does(tmp_path):
     ws.config("timestamp_format: '%d/%m/%Y %H:%M'\nmax_skipped_rows: 50%\n")
     ws.cli("validate", str(ws.segment("rules:\n  - conversions: {gte: 1}\n")))
     agree(ws.root / "segtool.yaml", ["last_seen: {within: 30d}", "first_seen: {before: 8d}"], "2024-06-10")
-    ws = preset_workspace(workspace("shopify"), "shopify_orders", "shopify/orders_export.csv")
+    ws = preset_workspace(workspace("shopify"), "shopify_orders", SHOPIFY)
     agree(ws.root / "vendor.yaml", ["conversions: {gte: 1, items: {brand: {is: Nike}}}", "city: {is_set: true}"],
           "2024-06-30", ("email", "city"))
     agree(sample_config(workspace("sample").root, "predictive: events\n"),

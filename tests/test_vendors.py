@@ -1,4 +1,5 @@
-"""Presets on exports written the way each vendor writes them (tests/fixtures/vendors, see its README).
+"""Presets on exports as each vendor delivers them (tests/fixtures/vendors, see its README): the vendors' own
+file names, compression and folders, read with nothing in the config but `preset:` and the path.
 
 segtool reads the files as they are; the expected sets come from DuckDB SQL over the same files with
 DuckDB's own readers (expected.json holds the SQL), and must also be the sets the fixtures were designed
@@ -8,6 +9,7 @@ to give (expected.json's `ids`).
 from __future__ import annotations
 
 import json
+import textwrap
 
 import duckdb
 import pytest
@@ -17,28 +19,29 @@ from conftest import REPO, Workspace
 VENDORS = REPO / "tests" / "fixtures" / "vendors"
 EXPECTED = json.loads((VENDORS / "expected.json").read_text())
 AS_OF = "2024-06-30"
-FILES = {  # vendor -> (preset, files in that vendor's formats, the SQL's key for each)
-    "ga4": ("ga4", [("ga4/events.parquet", "sql"), ("ga4/events.ndjson", "sql_ndjson")]),
-    "shopify": ("shopify_orders", [("shopify/orders_export.csv", "sql")]),
-    "segment": ("segment", [("segment/tracks.ndjson", "sql"), ("segment/tracks.ndjson.gz", "sql")]),
+GA4_EXTRACT, GA4_PARQUET = "ga4/bq-extract", "ga4/parquet"  # each day's table extracted; one Parquet export
+SHOPIFY, SEGMENT_LOGS = "shopify/orders_export_*.csv", "segment/segment-logs"
+FILES = {  # vendor -> (preset, the paths of its deliveries, the SQL's key for each)
+    "ga4": ("ga4", [(GA4_EXTRACT, "sql_ndjson"), (GA4_PARQUET, "sql")]),
+    "shopify": ("shopify_orders", [(SHOPIFY, "sql")]),
+    "segment": ("segment", [(SEGMENT_LOGS, "sql")]),
 }
 CASES = [(vendor, file, sql_key, segment) for vendor, (_, files) in FILES.items() for file, sql_key in files
          for segment, entry in EXPECTED[vendor].items() if isinstance(entry, dict) and entry.get("ids") is not None]
 
 
-def duckdb_ids(sql: str, file: str) -> set[str]:
-    """The SQL of expected.json with its file names made absolute (and the compressed file where tested)."""
+def duckdb_ids(sql: str) -> set[str]:
+    """The SQL of expected.json with its file names made absolute."""
     db = duckdb.connect()
     db.execute("SET TimeZone = 'UTC'")
-    plain = file.removesuffix(".gz")
-    sql = sql.replace(f"'{plain}'", f"'{VENDORS / file}'")
     for folder in ("ga4", "shopify", "segment"):
         sql = sql.replace(f"'{folder}/", f"'{VENDORS / folder}/")
     return {str(row[0]) for row in db.execute(sql).fetchall()}
 
 
-def preset_workspace(ws: Workspace, preset: str, file: str) -> Workspace:
-    (ws.root / "vendor.yaml").write_text(f"preset: {preset}\ndata:\n  events: {VENDORS / file}\n"
+def preset_workspace(ws: Workspace, preset: str, path: str) -> Workspace:
+    """A config of `preset:` and the path alone (and the site's domain, which no export holds)."""
+    (ws.root / "vendor.yaml").write_text(f"preset: {preset}\ndata:\n  events: {VENDORS / path}\n"
                                           "site:\n  domains: [shop.example]\n")
     return ws
 
@@ -50,13 +53,13 @@ def test_presets_agree_with_duckdb_on_the_vendors_files(ws: Workspace, vendor, f
     path = ws.segment(f"name: {segment}\nrules:\n  - {entry['rule']}\n")
     result = ws.cli("run", str(path), "--as-of", entry["as_of"], "--config", str(ws.root / "vendor.yaml"))
     assert result.exit_code == 0, result.stderr
-    expected = duckdb_ids(entry[sql_key], file)
+    expected = duckdb_ids(entry[sql_key])
     assert set(result.ids) == expected
     assert expected == set(entry["ids"]), "the SQL no longer gives the set the fixture was designed for"
 
 
 def test_a_referrer_rule_on_an_export_without_referrers_is_an_error(ws: Workspace):
-    preset_workspace(ws, "shopify_orders", "shopify/orders_export.csv")
+    preset_workspace(ws, "shopify_orders", SHOPIFY)
     path = ws.segment("rules:\n  - referrer_domain: {ends_with: facebook.com}\n")
     result = ws.cli("run", str(path), "--as-of", AS_OF, "--config", str(ws.root / "vendor.yaml"))
     assert result.exit_code == 3 and "referrer" in result.stderr
@@ -64,14 +67,14 @@ def test_a_referrer_rule_on_an_export_without_referrers_is_an_error(ws: Workspac
 
 @pytest.mark.parametrize("preset, file, segment, expected", [
     # the line items and the customers come from the same export as the orders
-    ("shopify_orders", "shopify/orders_export.csv", "country: {is: US}",
+    ("shopify_orders", SHOPIFY, "country: {is: US}",
      {"ivan.petrov@example.com", "kate.oneill@example.com", "julia.moreno@example.com"}),
-    ("shopify_orders", "shopify/orders_export.csv", "event: {type: {is: voided_order}}", {"dirk.peeters@example.be"}),
+    ("shopify_orders", SHOPIFY, "event: {type: {is: voided_order}}", {"dirk.peeters@example.be"}),
     # GA4 writes country names; the preset reads them as ISO codes like every other table
-    ("ga4", "ga4/events.parquet", "country: {is: DE}", {"1602276190.1718218213", "904417723.1715673302"}),
-    ("ga4", "ga4/events.ndjson", "event: {type: {is: add_to_cart}, url: {contains: nike}}",
+    ("ga4", GA4_PARQUET, "country: {is: DE}", {"1602276190.1718218213", "904417723.1715673302"}),
+    ("ga4", GA4_EXTRACT, "event: {type: {is: add_to_cart}, url: {contains: nike}}",
      {"1197433012.1714724049", "377281904.1716655458"}),  # U01 bought it, U07 never did
-    ("segment", "segment/tracks.ndjson.gz", "city: {is: Amsterdam}", {"6aaab9f2-3824-5e80-b539-e00be2e661af"}),
+    ("segment", SEGMENT_LOGS, "city: {is: Amsterdam}", {"6aaab9f2-3824-5e80-b539-e00be2e661af"}),
 ])
 def test_derived_tables_and_event_rules(ws: Workspace, preset, file, segment, expected):
     preset_workspace(ws, preset, file)
@@ -85,11 +88,11 @@ def test_ga4_items_as_a_flattened_table(ws: Workspace):
     by `columns:`, give the same brand buyers as the nested `items`."""
     import polars as pl
 
-    purchases = pl.read_parquet(VENDORS / "ga4/events.parquet").filter(pl.col("event_name") == "purchase")
+    purchases = pl.read_parquet(VENDORS / GA4_PARQUET).filter(pl.col("event_name") == "purchase")
     (purchases.select(pl.col("ecommerce").struct.field("transaction_id"), "items").explode("items")
      .unnest("items").select("transaction_id", "item_name", "item_brand").write_parquet(ws.root / "items.parquet"))
     (ws.root / "vendor.yaml").write_text(
-        f"preset: ga4\ndata:\n  events: {VENDORS / 'ga4/events.parquet'}\n  items: items.parquet\n"
+        f"preset: ga4\ndata:\n  events: {VENDORS / GA4_PARQUET}\n  items: items.parquet\n"
         "columns:\n  items: {order_id: transaction_id, name: item_name, brand: item_brand}\n")
     entry = EXPECTED["ga4"]["brand_buyers"]
     path = ws.segment(f"rules:\n  - {entry['rule']}\n")
@@ -98,13 +101,13 @@ def test_ga4_items_as_a_flattened_table(ws: Workspace):
 
 
 @pytest.mark.parametrize("preset, file, expected", [
-    ("ga4", "ga4/events.parquet", {"visitor_id": "user_pseudo_id", "order_value": "ecommerce.purchase_revenue",
+    ("ga4", GA4_PARQUET, {"visitor_id": "user_pseudo_id", "order_value": "ecommerce.purchase_revenue",
                                    "utm_source": "collected_traffic_source.manual_source", "url": "event_params",
                                    "city": "geo.city", "brand": "items.item_brand"}),
-    ("shopify_orders", "shopify/orders_export.csv", {"visitor_id": "Email", "order_value": "Total",
+    ("shopify_orders", SHOPIFY, {"visitor_id": "Email", "order_value": "Total",
                                                      "utm_source": "Note Attributes", "city": "Billing City",
                                                      "brand": "Vendor"}),
-    ("segment", "segment/tracks.ndjson", {"visitor_id": "anonymousId, userId",
+    ("segment", SEGMENT_LOGS, {"visitor_id": "anonymousId, userId",
                                           "order_value": "properties.total, properties.revenue",
                                           "utm_source": "context.campaign.source", "city": "traits.address.city",
                                           "brand": "properties.products.brand"}),
@@ -120,3 +123,66 @@ def test_explain_names_the_vendor_columns_each_field_is_read_from(ws: Workspace,
         assert any(line.startswith(f"{table} from ") and f"preset {preset}" in line for line in lines), table
     for column, source in expected.items():
         assert f"  {column} ← {source}" in lines, column
+
+
+# -- the wrong preset, or none: an error that names the export the file looks like and the preset for it ---
+DELIVERIES = {"ga4": [GA4_EXTRACT, GA4_PARQUET], "shopify_orders": [SHOPIFY], "segment": [SEGMENT_LOGS]}
+
+
+def config_run(ws: Workspace, config: str, *args: str):
+    (ws.root / "vendor.yaml").write_text(config)
+    path = ws.segment("rules:\n  - conversions: {gte: 1}\n")
+    result = ws.cli("run", str(path), "--as-of", AS_OF, "--config", str(ws.root / "vendor.yaml"), *args)
+    assert "Traceback" not in result.stderr
+    return result
+
+
+@pytest.mark.parametrize("fits, path, wrong", [(fits, path, wrong) for fits, paths in DELIVERIES.items()
+                                               for path in paths for wrong in DELIVERIES if wrong != fits])
+def test_a_preset_on_another_vendors_export_names_the_preset_that_fits(ws: Workspace, fits, path, wrong):
+    result = config_run(ws, f"preset: {wrong}\ndata:\n  events: {VENDORS / path}\n")
+    assert result.exit_code == 3 and f"set preset: {fits} instead of {wrong}" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("preset, path", [(preset, path) for preset, paths in DELIVERIES.items() for path in paths])
+def test_a_vendors_export_without_its_preset_names_the_lines_that_read_it(ws: Workspace, preset, path):
+    """The error shows the config lines to add; with them, the run gives the export's buyers."""
+    result = config_run(ws, f"data:\n  events: {VENDORS / path}\n")
+    assert result.exit_code == 3 and f"preset: {preset}\n" in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.endswith("with these lines in the config:")) + 1
+    fixed = textwrap.dedent("\n".join(lines[start:start + 3])) + "\n"
+    assert fixed == f"preset: {preset}\ndata:\n  events: {VENDORS / path}\n"
+    vendor = next(v for v, (p, _) in FILES.items() if p == preset)
+    assert set(config_run(ws, fixed).ids) == set(EXPECTED[vendor]["buyers"]["ids"])
+
+
+def test_a_vendors_export_as_another_table_names_its_own_preset_key(ws: Workspace):
+    result = config_run(ws, f"data:\n  events: {VENDORS / GA4_PARQUET}\n  profiles: {VENDORS / SHOPIFY}\n"
+                            "preset: ga4\n")
+    assert result.exit_code == 3 and "profiles: {path: " in result.stderr, result.stderr
+    assert f"{VENDORS / SHOPIFY}, preset: shopify_orders}}" in result.stderr
+
+
+@pytest.mark.parametrize("content, words", [
+    ("visitor_id,timestamp,event_type\na,2024-06-01T10:00:00Z,conversion\n", "it has segtool's own columns: "
+                                                                             "leave the preset out"),
+    ("order,when,what\n1,2024-06-01,x\n", "its columns: order, when, what"),
+    ("Name;Email;Financial Status;Lineitem name\n#1;a@example.com;paid;Shoe\n", "is the separator ';'?"),
+])
+def test_a_preset_on_a_file_of_no_vendor_says_what_the_file_is(ws: Workspace, content, words):
+    (ws.root / "export.csv").write_text(content)
+    result = config_run(ws, "preset: shopify_orders\ndata:\n  events: export.csv\n")
+    assert result.exit_code == 3 and "is not Shopify's orders export, which preset: shopify_orders reads" in \
+        result.stderr and words in result.stderr, result.stderr
+
+
+def test_a_preset_on_a_file_that_is_no_data_names_its_first_bytes(ws: Workspace):
+    (ws.root / "orders_export_1.csv").write_text("<!DOCTYPE html>\n<html><body>Log in to Shopify</body></html>\n")
+    result = config_run(ws, "preset: shopify_orders\ndata:\n  events: orders_export_1.csv\n")
+    assert result.exit_code == 3 and "the file is an HTML page" in result.stderr, result.stderr
+
+
+def test_the_sql_engines_give_the_same_errors(ws: Workspace):
+    result = config_run(ws, f"preset: ga4\ndata:\n  events: {VENDORS / SHOPIFY}\n", "--engine", "duckdb")
+    assert result.exit_code == 3 and "set preset: shopify_orders instead of ga4" in result.stderr, result.stderr

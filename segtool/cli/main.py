@@ -367,7 +367,8 @@ def sample(
                                        "ndjson. Default: parquet, or the preset's own format.",
                                        completion.sample_formats),
     preset: Optional[str] = typer.Option(None, "--preset", help="Write the sample as a vendor's export: ga4, "
-                                         "shopify_orders or segment (with a segtool.yaml naming the preset).",
+                                         "shopify_orders or segment, in the vendor's file names and folders (with "
+                                         "a segtool.yaml naming the preset and the path).",
                                          autocompletion=completion.values_of("config", "PRESETS")),
     quiet: bool = QuietOpt,
 ):

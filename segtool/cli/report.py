@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..language.describe import rule_text, short_rule
 from ..language.grid import range_label
-from ..results import RunResult
+from ..results import RunResult, identity_data
 from ..language.tree import AllOf
 
 
@@ -20,6 +20,7 @@ def summary_data(result: RunResult) -> dict:
         "skipped_event_rows": result.skipped_event_rows,
         "set_aside": result.set_aside,  # table -> reason -> rows a preset left out (no data error)
         "computed_predictive": dict(result.notes),  # column -> how it was computed from events
+        **({"identity": identity_data(result.identity)} if result.identity is not None else {}),
         "segments": [],
     }
     for item in result.segments:
@@ -56,6 +57,26 @@ def render_summary(data: dict, console, as_json: bool) -> None:
     console.print(table)
     for column, note in data.get("computed_predictive", {}).items():
         console.print(f"{column}: {note}", markup=False)
+    for line in identity_lines(data.get("identity")):
+        console.print(line, markup=False)
+
+
+def identity_lines(identity: dict | None) -> list[str]:
+    """Where sources are joined by person: the visitors and persons, and what each source contributed."""
+    if identity is None:
+        return []
+    lines = [f"Sources joined by person: {identity['visitors']:,} visitors, {identity['persons']:,} of them persons; "
+             f"{identity['joined']:,} in two sources or more"]
+    for s in identity["sources"]:
+        person = f"person {s['person']}" if s["person"] else "no person column"
+        line = (f"  {s['source']} ({s['read_from']}; {person}): {s['rows']:,} rows, {s['ids']:,} visitors "
+                f"({s['persons']:,} persons), {s['joined']:,} joined with another source")
+        if s["devices"]:
+            line += f"; {s['devices_stitched']:,} of {s['devices']:,} devices without a key stitched to a person"
+        if s.get("unmatched") is not None:
+            line += f"; {s['unmatched']:,} without events"
+        lines.append(line)
+    return lines
 
 
 def _rows(counts, cells) -> list[dict]:

@@ -110,30 +110,38 @@ def column_sources(segments: list[Segment], inputs: Inputs) -> tuple[ColumnSourc
     own names: a preset's view of the vendor's columns, or the config's `columns:` mapping."""
     wanted = columns_read(segments, inputs)
     found = []
-    for table in (inputs.events, inputs.profiles, inputs.items):
-        if table is None or (table.name != "events" and not wanted[table.name]):
+    for joined in (inputs.events, inputs.profiles, inputs.items):
+        if joined is None or (joined.name != "events" and not wanted[joined.name]):
             continue
-        read = dict.fromkeys([*REQUIRED[table.name], *sorted(wanted[table.name])])
-        columns = tuple((c, tuple(source)) for c in read if (source := table.source(c)) is not None)
-        if columns:
+        joined_by_person = getattr(joined, "identity", None) is not None  # stitching.Stitched: its sources' Parts
+        for table, part in zip(joined.parts(), joined.sources if joined_by_person else [None]):
+            read = dict.fromkeys([*REQUIRED[table.name], *sorted(wanted[table.name])])
+            columns = [(c, tuple(source)) for c in read if (source := table.source(c)) is not None]
             how = [f"preset {table.preset}"] if table.preset else []
             how += ["the config's columns: mapping"] if table.mapping else []
-            found.append(ColumnSources(table.name, f"{table.label}, {' and '.join(how)}", columns))
+            if part is not None:
+                device = [d for d in table.source("visitor_id") or ["visitor_id"] if d not in part.names] \
+                    if table.has("visitor_id") else []
+                person = tuple(f"{name} (the person)" for name in part.names)
+                columns = [("visitor_id", person + tuple(f"{d} (the device)" for d in device))] + [
+                    c for c in columns if c[0] != "visitor_id"]
+                how.insert(0, part.where)
+            if columns:
+                found.append(ColumnSources(table.name, f"{table.label}, {' and '.join(how)}", tuple(columns)))
     return tuple(found)
 
 
 def mapping_problems(inputs: Inputs) -> list[Problem]:
     """Each export name in the config's `columns:` mapping must be a column of its table."""
     problems = []
-    for table in (inputs.events, inputs.profiles, inputs.items):
-        if table is None:
-            continue
+    for table in (part for t in (inputs.events, inputs.profiles, inputs.items) if t is not None for part in t.parts()):
+        key = table.columns_key or f"columns.{table.name}"
         for canonical, export in table.mapping.items():
             if export not in table.schema():
                 hint, close = closest(export, table.schema())
-                problems.append(Problem(inputs.config.where(f"columns.{table.name}.{canonical}"),
-                                        f"columns.{table.name}.{canonical}: {table.label} has no column {export!r}"
-                                        f"{hint}", "missing-column", close))
+                problems.append(Problem(inputs.config.where(f"{key}.{canonical}"),
+                                        f"{key}.{canonical}: {table.label} has no column {export!r}{hint}",
+                                        "missing-column", close))
     return problems
 
 

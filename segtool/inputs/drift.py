@@ -1,7 +1,8 @@
 """Exports whose files drift: one table's files with different column sets, orders or types, read as one.
 
 Columns are matched by name (a column a file lacks is null there). A column whose type differs between
-files is read as one type where the contract allows it: integers and floats widen to floats, any scalar
+files is read as one type where the contract allows it: a column without a value (NDJSON's `null` in every
+row reads as polars' Null type) takes the others' type, integers and floats widen to floats, any scalar
 mixed with text is text (IDs and codes as written; number columns are parsed from it later), date-times
 in different units or zones are UTC microseconds. Anything else names both files and both types.
 """
@@ -25,6 +26,7 @@ def common_schema(files: list[str], schemas: list[dict]) -> dict:
 
 
 def _common_type(name: str, seen: list[tuple[str, pl.DataType]]) -> pl.DataType:
+    seen = [(file, dtype) for file, dtype in seen if dtype != pl.Null] or seen
     dtypes = [dtype for _, dtype in seen]
     first = dtypes[0]
     if all(dtype == first for dtype in dtypes):

@@ -17,7 +17,7 @@ import polars as pl
 from ..errors import DataError, Problem, UsageError
 from ..language.timeframe import AsOf, parse_as_of
 from . import source
-from .tables import EPOCH_UNITS, VID, Inputs, before_as_of, parse_timestamps
+from .tables import EPOCH_UNITS, VID, Inputs, Table, before_as_of, parse_timestamps
 
 PLAUSIBLE = (datetime(1980, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
 ROWS, UNREADABLE = "health:rows", "health:unreadable"  # per-visitor counts (skip_counts_per_visitor)
@@ -108,12 +108,12 @@ def check_health(health: EventHealth, inputs: Inputs, as_of: AsOf | None, conver
                         f"(missing, empty or only spaces), more than {setting} allows; check the column mapping, "
                         "or raise max_skipped_rows in the config", file=events.label, column=vid_column)
     if health.rows and health.unreadable_timestamps / health.rows > allowed:
-        samples = _unreadable_samples(inputs)
+        table, samples = _unreadable_samples(inputs)
         raise DataError(f"{_share(health.unreadable_timestamps, health.rows)} of the event rows have a timestamp "
                         f"that timestamp_format {config.timestamp_format!r} cannot read"
                         + (f", e.g. {', '.join(map(repr, samples))}" if samples else " (it is empty)")
                         + _format_hint(samples, config.timestamp_format)
-                        + f"; more than {setting} allows", file=events.label, column=ts_column)
+                        + f"; more than {setting} allows", file=table.label, column=table.export_name("timestamp"))
     missing = [t for t, n in health.conversions.items() if n == 0] if conversion_types else []
     if config.where("conversion_events") is None and len(missing) < len(health.conversions):
         missing = []  # a default (a preset's) names every spelling its vendor uses: one of them is enough
@@ -140,21 +140,27 @@ def _check_as_of_reaches_the_data(inputs: Inputs, as_of: AsOf | None) -> None:
 def check_epoch_unit(inputs: Inputs) -> None:
     """Epoch numbers read in the wrong unit put every event in 1970 or past the year 2200. A unit is the
     same for every row, so the first rows tell (a cheap read, whatever the size of the export)."""
-    events, config = inputs.events, inputs.config
+    config = inputs.config
     if config.timestamp_format not in EPOCH_UNITS:
         return
+    for events in inputs.events.parts():
+        if events.has("timestamp") and not events.stores_instants("timestamp"):  # dates are no epoch numbers
+            _check_epoch_unit(events, config.timestamp_format)
+
+
+def _check_epoch_unit(events: Table, timestamp_format: str) -> None:
     raw = pl.col(events.export_name("timestamp"))
     numbers = (raw.cast(pl.String).str.strip_chars() if events.dtype("timestamp") == pl.String else raw)
     first = events.scan().select(numbers.cast(pl.Float64, strict=False).alias("n")).head(1000).drop_nulls()
     values = first.collect(engine="streaming")["n"]
     if not values.len():
         return
-    per_second = EPOCH_PER_SECOND[config.timestamp_format]
+    per_second = EPOCH_PER_SECOND[timestamp_format]
     low, high = (bound.timestamp() * per_second for bound in PLAUSIBLE)
     if values.max() < low or values.min() > high:
         side = "before 1980" if values.max() < low else "after 2200"
-        raise DataError(f"with timestamp_format {config.timestamp_format!r} the first events are all {side} "
-                        f"(e.g. {values[0]:.0f})" + _epoch_hint(values[0], config.timestamp_format),
+        raise DataError(f"with timestamp_format {timestamp_format!r} the first events are all {side} "
+                        f"(e.g. {values[0]:.0f})" + _epoch_hint(values[0], timestamp_format),
                         file=events.label, column=events.export_name("timestamp"))
 
 
@@ -165,13 +171,17 @@ def _share(part: int, whole: int) -> str:
     return f"{part:,} of {whole:,} ({part / whole:.1%})"
 
 
-def _unreadable_samples(inputs: Inputs) -> list[str]:
-    events = inputs.events
-    raw = pl.col(events.export_name("timestamp"))
-    parsed = parse_timestamps(events, inputs.config.timestamp_format)
-    vid = pl.col(events.export_name("visitor_id"))
-    bad = events.scan().filter(vid.is_not_null() & raw.is_not_null() & parsed.is_null())
-    return [str(v) for v in bad.select(raw.cast(pl.String)).head(3).collect(engine="streaming").to_series()]
+def _unreadable_samples(inputs: Inputs) -> tuple[Table, list[str]]:
+    """The first events table (of the events' sources) with timestamps that cannot be read, and a few."""
+    for events in inputs.events.parts():
+        raw = pl.col(events.export_name("timestamp"))
+        parsed = parse_timestamps(events, inputs.config.timestamp_format)
+        vid = pl.col(events.export_name("visitor_id")).is_not_null() if events.has("visitor_id") else True
+        bad = events.scan().filter(vid & raw.is_not_null() & parsed.is_null())
+        samples = [str(v) for v in bad.select(raw.cast(pl.String)).head(3).collect(engine="streaming").to_series()]
+        if samples:
+            return events, samples
+    return inputs.events, []
 
 
 _EPOCH_DIGITS = ((1e8, 1e11, "epoch_s", "epoch seconds"), (1e11, 1e14, "epoch_ms", "epoch milliseconds"),

@@ -156,7 +156,7 @@ def not_numbers_error(table: Table, canonical: str) -> DataError:
 
 def _data_error(exc: Exception, inputs: Inputs) -> DataError:
     message = str(exc)
-    tables = [t for t in (inputs.events, inputs.profiles, inputs.items) if t is not None]
+    tables = [part for t in (inputs.events, inputs.profiles, inputs.items) if t is not None for part in t.parts()]
     named = re.search(r"in column '([^']+)'", message)  # a cast polars could not make names its column
     if named is not None or isinstance(exc, pl.exceptions.InvalidOperationError):
         for table in tables:

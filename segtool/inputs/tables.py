@@ -6,14 +6,12 @@ Only the columns a run needs are selected, so polars reads nothing else.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
 import polars as pl
 
 from ..language.catalog import NUMBER_COLUMNS, PREDICTED_COLUMNS
-from ..config import Config
+from ..config import Config, Source
 from ..errors import DataError
 from ..language import strftime
 from ..language.timeframe import DECIMAL_COMMA_TEXT, ISO_TEXT, AsOf
@@ -55,6 +53,7 @@ class Table:
     view: View | None = None
     origin: str = ""
     preset: str = ""  # the preset's name where `view` is one of its views
+    columns_key: str = ""  # where the config sets `mapping` (default columns.<name>), for messages
     _schema: dict | None = None
     _raw_schema: dict | None = None
     _file_schemas: list[dict] | None = None  # per file, where the files' schemas drift apart
@@ -68,6 +67,16 @@ class Table:
     def label(self) -> str:
         place = self.spec if len(self.files) != 1 else self.files[0]
         return f"{place} ({self.origin})" if self.origin else place
+
+    @property
+    def shaped(self) -> bool:
+        """Whether the rows are computed from the files' rather than read as they are: a preset's view, or
+        several sources joined by person (an SQL engine reads them as this process computes them)."""
+        return self.view is not None
+
+    def parts(self) -> list[Table]:
+        """The tables read from files that make this one: itself, or its sources (stitching.py)."""
+        return [self]
 
     @property
     def hive(self) -> bool:
@@ -140,7 +149,7 @@ class Table:
         first rows; None where that cannot be told cheaply (compressed, NDJSON, buckets)."""
         if self.format == "parquet" and self.view is None:
             return self.scan().select(pl.len()).collect().item()
-        if self.format != "csv" or any(filesystem.is_cloud(f) or filesystem.compression_of(f) for f in self.files):
+        if self.format != "csv" or any(filesystem.is_cloud(f) or filesystem.compression(f) for f in self.files):
             return None
         sizes = sum(Path(f).stat().st_size for f in self.files)
         head = Path(self.files[0]).open("rb").read(1 << 20)
@@ -300,6 +309,13 @@ class Inputs:
     profiles: Table | None
     items: Table | None
     config: Config
+    identity: object | None = None  # stitching.Identity, where the sources are joined by person
+
+    def stitch_at(self, as_of: AsOf) -> None:
+        """The person each device belongs to, as of `as_of` (the links up to it): what the scans of joined
+        sources read from here on. Nothing where no table is joined by person."""
+        if self.identity is not None:
+            self.identity.as_of = as_of
 
     def kinds(self) -> dict[str, dict[str, str]]:
         """Each configured table's columns and their kinds (Table.kind)."""
@@ -314,48 +330,72 @@ class Inputs:
             source == "events" or (source == "auto" and (self.profiles is None or not self.profiles.has(column))))
 
 
-def open_inputs(config: Config, paths: dict[str, str | None]) -> Inputs:
-    """The run's tables: each from the command line's path, else the config's; where the events are a
-    vendor's export, its preset's view, and the preset's items and profiles from the same files unless
-    given. The preset's conversion events are the default."""
+Opened = tuple[Table, Source, bool]  # a source's table, the config's entry, and whether a preset derives it
+
+
+def open_sources(config: Config, paths: dict[str, str | None]) -> tuple[Config, dict[str, list[Opened]]]:
+    """Each table's sources: the command line's path, else the config's source(s), then the tables the
+    events' presets derive from the events' own files (their items and profiles); where the events are a
+    vendor's export, its preset's view. The presets' conversion events are the default. stitching.open_inputs
+    makes the run's tables of them."""
     from .presets import presets
 
     known = presets()
-    tables: dict[str, Table | None] = {}
+    tables: dict[str, list[Opened]] = {}
     for name in ("events", "profiles", "items"):
-        source = config.data.get(name)
-        spec = paths.get(name) or (source.path if source else None)
-        preset_name = config.preset_for(name)
-        tables[name] = resolve_table(name, spec, config, known[preset_name] if preset_name else None)
-    events = tables["events"]
-    if events is None:
+        sources = config.data.get(name, ())
+        if paths.get(name):  # the command line's path, read with the settings of the config's one source
+            sources = (replace(sources[0], path=paths[name]) if len(sources) == 1
+                       else Source(paths[name], where=f"--{name}"),)
+        opened = [(resolve_table(name, s.path, config, known.get(config.preset_for(name, s) or ""), s), s)
+                  for s in sources]
+        tables[name] = [(table, s, False) for table, s in opened if table is not None]
+    if not tables["events"]:
         raise DataError("no events table: set data.events in segtool.yaml or pass --events")
-    preset = known.get(config.preset_for("events") or "")
-    if preset is not None:
-        for name in ("profiles", "items"):
-            if tables[name] is None and name in preset.views:
-                tables[name] = derived_table(name, events, preset)
-        if config.where("conversion_events") is None:
-            config = replace(config, conversion_events=preset.conversion_events)
-    return Inputs(events, tables["profiles"], tables["items"], config)
+    for name in ("profiles", "items"):
+        tables[name] += [(derived_table(name, events, known[events.preset]), s, True)
+                         for events, s, _ in tables["events"] if events.preset and name in known[events.preset].views]
+    if config.where("conversion_events") is None and any(events.preset for events, _, _ in tables["events"]):
+        defaults = [known[events.preset].conversion_events if events.preset else Config.conversion_events
+                    for events, _, _ in tables["events"]]
+        config = replace(config, conversion_events=tuple(dict.fromkeys(t for types in defaults for t in types)))
+    return config, tables
 
 
-def resolve_table(name: str, spec: str | None, config: Config, preset=None) -> Table | None:
+def resolve_table(name: str, spec: str | None, config: Config, preset=None, source: Source | None = None
+                  ) -> Table | None:
     """The table at `spec` (a file, a glob, a directory or a bucket path); None when no spec was given.
-    With a preset, the table is the preset's view of the vendor's files."""
+    With a preset, the table is the preset's view of the vendor's files. `source`: the config's entry it
+    comes from (its CSV options and column mapping)."""
     if not spec:
         return None
-    files, fmt = filesystem.find_files(name, spec)
+    files, fmt = filesystem.find_files(name, spec, source.format if source is not None else None)
     files = preset.files(files) if preset is not None else files
     schema = (preset.ndjson_schema or None) if preset is not None else None
-    options = config.csv_for(name)
+    options = config.csv_for(source)
     if options.separator == "," and all(filesystem.is_tab_separated(f) for f in files):
         options = replace(options, separator="\t")  # .tsv: tabs, unless a separator is configured
     reading = Reading(fmt, options, schema)
     view = preset.views[name] if preset is not None else None
     origin = f"read as {preset.vendor}" if preset is not None else ""
-    return Table(name, spec, files, reading, dict(config.columns.get(name) or {}), view, origin,
-                 preset.name if preset is not None else "")
+    mapping, columns_key = config.columns_for(name, source)
+    table = Table(name, spec, files, reading, mapping, view, origin, preset.name if preset is not None else "",
+                  columns_key)
+    _check_export(table)
+    return table
+
+
+def _check_export(table: Table) -> None:
+    """The first file is the export its preset reads, and a vendor's export is read through its preset."""
+    from .presets import mismatch
+
+    columns = filesystem.columns_of(table.files[0], table.reading)
+    if columns is None:
+        return
+    missing = [c for c in REQUIRED[table.name] if (c if table.preset else table.export_name(c)) not in columns]
+    problem = mismatch(table.name, table.spec, table.files[0], columns, table.preset or None, missing)
+    if problem is not None:
+        raise DataError(problem + table.separator_hint())
 
 
 def derived_table(name: str, events: Table, preset) -> Table:
@@ -418,13 +458,8 @@ def before_as_of(ts: pl.Expr, as_of: AsOf) -> pl.Expr:
 
 def _check_csv_header(file: str, reading: Reading) -> None:
     """A header that names a column twice is refused: polars would rename one and read only the first."""
-    line = filesystem.first_line(file, reading.csv.encoding)
-    if line is None:
-        return  # the scan reports what cannot be read, naming the file
-    quote = reading.csv.quote_char or "\0"
-    header = next(csv.reader([line], delimiter=reading.csv.separator, quotechar=quote), [])
     seen: set[str] = set()
-    for name in header:
+    for name in filesystem.csv_header(file, reading.csv) or []:  # None: the scan reports what cannot be read
         if name in seen:
             raise DataError(f"the CSV header names the column {name!r} twice", file=file, column=name)
         seen.add(name)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import __version__
 from ..config import ENGINES
 from ..errors import SegmentError, UsageError
+from ..results import identity_data
 from .guards import EXIT_GUARD, breaches
 from .outdir import MANIFEST, check_names, checksum, file_facts, last_run, locked, publish, staging, write_manifest
 from .output import EXTENSIONS, FORMATS, format_for, is_stdout, write_members
@@ -127,18 +128,22 @@ def _check_file_names(request: RunRequest, segments, kept: dict[str, str]) -> se
     return set(owners)
 
 
-def _evaluate(session, segments, request: RunRequest, feedback, show_summary: bool, count_universe: bool = False):
+def _evaluate(session, segments, request: RunRequest, feedback, show_summary: bool, count_universe: bool = False,
+              identity: bool = False):
+    """The segments' result; with `identity`, what each source contributed where sources are joined by person."""
     engine = request.engine or session.config.engine.name
     with feedback.phase(f"evaluating {len(segments)} segment{'s' * (len(segments) != 1)} ({engine})"):
         if engine == "polars":
-            return session.run(segments, per_rule=show_summary, columns=request.columns,
-                               count_universe=count_universe)
-        return session.run_sql(segments, engine, per_rule=show_summary, columns=request.columns)
+            result = session.run(segments, per_rule=show_summary, columns=request.columns,
+                                 count_universe=count_universe)
+        else:
+            result = session.run_sql(segments, engine, per_rule=show_summary, columns=request.columns)
+        return replace(result, identity=session.identity()) if identity else result
 
 
 def _into_file(session, segments, request: RunRequest, stdout, feedback, targets: list[Path]) -> int:
     show_summary = request.summary or len(segments) > 1
-    result = _evaluate(session, segments, request, feedback, show_summary)
+    result = _evaluate(session, segments, request, feedback, show_summary, identity=show_summary)
     broken = False
     for i, segment_result in enumerate(result.segments):
         if _report_breaches(segment_result, None, feedback):
@@ -167,7 +172,7 @@ def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback
     check_names(folder, _check_file_names(request, segments, previous.names(kept)) | {MANIFEST}, previous)
     fmt, ext = request.fmt or "csv", EXTENSIONS[request.fmt or "csv"]
     with staging(folder) as (stage, link):
-        result = _evaluate(session, segments, request, feedback, request.summary, count_universe=True)
+        result = _evaluate(session, segments, request, feedback, request.summary, count_universe=True, identity=True)
         entries, broken = {}, False
         for segment_result in feedback.steps(result.segments, "writing", total=len(result.segments)):
             segment = segment_result.segment
@@ -260,12 +265,14 @@ def _entry(segment_result, result, target: Path | None, fmt: str) -> dict:
 
 def _manifest(session, result, entries: dict, started: float) -> dict:
     inputs = []
-    for table in session.tables():
-        rows = result.event_rows if table.name == "events" else table.exact_rows()
+    tables = session.tables()
+    for table in tables:
+        one = [t for t in tables if t.name == table.name] == [table]  # else one source of several
+        rows = result.event_rows if table.name == "events" and one else table.exact_rows()
         inputs.append({"table": table.name, "path": table.spec, "read_as": table.origin or table.format,
                        "files": [file_facts(f) for f in table.files], "rows": rows,
-                       "rows_counted": ("up to as_of" if table.name == "events" else "all") if rows is not None
-                       else None, "set_aside": result.set_aside.get(table.name, {})})
+                       "rows_counted": ("up to as_of" if table.name == "events" and one else "all")
+                       if rows is not None else None, "set_aside": result.set_aside.get(table.name, {})})
     config = session.config.path
     return {
         "segtool_version": __version__,
@@ -276,6 +283,7 @@ def _manifest(session, result, entries: dict, started: float) -> dict:
                   "timezone": result.as_of.zone},
         "universe": result.universe,
         "skipped_event_rows": result.skipped_event_rows,
+        **({"identity": identity_data(result.identity)} if result.identity is not None else {}),
         "inputs": inputs,
         "config": ({"path": str(config), "sha256": checksum(config), "text": config.read_text(encoding="utf-8")}
                    if config is not None and config.is_file() else None),

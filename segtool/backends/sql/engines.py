@@ -74,6 +74,10 @@ def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None
     for table in (inputs.events, inputs.profiles, inputs.items):
         if table is None:
             continue
+        if table.shaped and table.view is None and table.name not in named and table.name not in staged:
+            raise CompileError(f"{table.label}: `segtool sql` does not join several sources by person; `run --engine "
+                               "duckdb|spark` reads them (joined here, as the polars engine joins them), or load the "
+                               "joined table with the canonical columns and name it in engine.tables")
         if table.view is not None and table.name not in named and table.name not in staged:
             raise CompileError(f"{table.label}: `segtool sql` does not read exports through a preset yet (SQL views "
                                f"of the {table.preset} export for warehouses are planned); `run --engine duckdb|spark` "
@@ -100,17 +104,18 @@ def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None
 def stage_tables(inputs: Inputs, folder, predictions: pl.DataFrame | None, named: dict[str, str],
                  remote: bool = False) -> dict[str, str]:
     """The tables an SQL engine reads from Parquet files this run writes into `folder` (temporary), and where:
-    each table read through a preset's view, as the polars engine reads it, and the `predictions` computed
-    here from events, unless engine.tables names a table for them. A `remote` engine (Spark Connect) shares
-    no file with this machine: there they must be tables of its own."""
-    views = [t for t in (inputs.events, inputs.profiles, inputs.items) if t is not None and t.view is not None
+    each table read through a preset's view or joined from several sources, as the polars engine reads it, and
+    the `predictions` computed here from events, unless engine.tables names a table for them. A `remote`
+    engine (Spark Connect) shares no file with this machine: there they must be tables of its own."""
+    views = [t for t in (inputs.events, inputs.profiles, inputs.items) if t is not None and t.shaped
              and t.name not in named]
     wanted = predictions is not None and PREDICTIONS not in named
     if remote and views:
-        raise CompileError(f"{views[0].label}: Spark Connect reads only tables where the cluster is, and an export "
-                           f"read through the {views[0].preset} preset is read here; run it with a local session "
-                           "(engine.spark.master) or --engine duckdb, or load the export with the canonical "
-                           "columns into a table named in engine.tables")
+        how = f"an export read through the {views[0].preset} preset is" if views[0].preset else \
+            "sources joined by person are"
+        raise CompileError(f"{views[0].label}: Spark Connect reads only tables where the cluster is, and {how} read "
+                           "here; run it with a local session (engine.spark.master) or --engine duckdb, or load the "
+                           "export with the canonical columns into a table named in engine.tables")
     if remote and wanted:
         raise CompileError("predictions computed from events are computed here, and Spark Connect reads only tables "
                            "where the cluster is: write them with `segtool predict -o predictions.parquet` (at the "

@@ -1,0 +1,193 @@
+"""Several sources joined by person (docs/inputs.md, "Several sources"): GA4 browsing, Shopify orders and a CRM
+in one config (tests/fixtures/identity), the person keys normalised, devices stitched to the person they last
+logged in as up to as_of. The expected sets are written by hand and computed again by DuckDB SQL over the same
+files; every engine must give them."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import REPO, Workspace, spark
+
+FIXTURE = REPO / "tests" / "fixtures" / "identity"
+CONFIG = FIXTURE / "segtool.yaml"
+AS_OF = "2024-06-30T23:59:59Z"
+SEGMENTS = {  # name -> (rules, the members by hand)
+    "everyone": ("- conversions: {gte: 0}",
+                 {"anna@example.com", "bob@example.com", "dave@example.com", "erin@example.com", "frank@example.com",
+                  "émile@exemple.fr", "2222.1717581600"}),
+    # a newsletter visit before the login, the order in Shopify under the e-mail in upper case
+    "newsletter_buyers": ("- utm_source: {is: newsletter}\n- conversions: {gte: 1}", {"anna@example.com"}),
+    # bob's visit after his login, dave's before it; the other google visitor never logged in
+    "google_buyers": ("- utm_source: {is: google}\n- conversions: {gte: 1}", {"bob@example.com", "dave@example.com"}),
+    "gold": ("- profile.tier: {is: gold}", {"anna@example.com", "émile@exemple.fr"}),
+    # frank is in Shopify and the CRM only
+    "silver_buyers": ("- profile.tier: {is: silver}\n- conversions: {gte: 1}", {"bob@example.com", "frank@example.com"}),
+}
+
+# The same sets in DuckDB SQL over the same files: the person key lower(trim(...)), a device's rows the last key it
+# carried up to as_of, else its own.
+SQL = """
+WITH ga AS (
+    SELECT user_pseudo_id AS device, NULLIF(lower(trim(user_id)), '') AS person,
+           make_timestamp(CAST(event_timestamp AS BIGINT)) AS ts, collected_traffic_source.manual_source AS utm_source
+    FROM read_json('{dir}/ga4/events.ndjson', format = 'newline_delimited', sample_size = -1)
+), links AS (
+    SELECT device, arg_max(person, ts) AS linked FROM ga WHERE person IS NOT NULL AND ts <= '{as_of}' GROUP BY device
+), visits AS (
+    SELECT coalesce(person, linked, device) AS vid, utm_source FROM ga LEFT JOIN links USING (device)
+    WHERE ts <= '{as_of}'
+), orders AS (
+    SELECT DISTINCT lower(trim("Email")) AS vid FROM read_csv('{dir}/shopify/orders_export_1.csv', all_varchar = true)
+    WHERE strptime("Created at", '%Y-%m-%d %H:%M:%S %z') <= '{as_of}'
+), crm AS (
+    SELECT lower(trim(email)) AS vid, tier FROM read_csv('{dir}/crm.csv', all_varchar = true)
+)
+SELECT 'everyone', vid FROM (SELECT vid FROM visits UNION SELECT vid FROM orders UNION SELECT vid FROM crm)
+UNION ALL SELECT 'newsletter_buyers', vid FROM (SELECT vid FROM visits WHERE utm_source = 'newsletter'
+                                              INTERSECT SELECT vid FROM orders)
+UNION ALL SELECT 'google_buyers', vid FROM (SELECT vid FROM visits WHERE utm_source = 'google'
+                                          INTERSECT SELECT vid FROM orders)
+UNION ALL SELECT 'gold', vid FROM crm WHERE tier = 'gold'
+UNION ALL SELECT 'silver_buyers', vid FROM (SELECT vid FROM crm WHERE tier = 'silver' INTERSECT SELECT vid FROM orders)
+"""
+
+
+def duckdb_sets(as_of: str = "2024-06-30 23:59:59+00") -> dict[str, set[str]]:
+    db = duckdb.connect()
+    db.execute("SET TimeZone = 'UTC'")
+    found: dict[str, set[str]] = {name: set() for name in SEGMENTS}
+    for name, vid in db.execute(SQL.format(dir=FIXTURE, as_of=as_of)).fetchall():
+        found[name].add(vid)
+    return found
+
+
+def run_all(ws: Workspace, *args: str, config: Path = CONFIG) -> tuple[dict[str, set[str]], dict]:
+    """Every segment of SEGMENTS in one run into an output folder: the members of each, and the manifest."""
+    paths = [str(ws.segment(f"name: {name}\nrules:\n" + "".join(f"  {line}\n" for line in rules.splitlines()),
+                            f"{name}.yaml")) for name, (rules, _) in SEGMENTS.items()]
+    out = ws.root / "out"
+    result = ws.cli("run", *paths, "--config", str(config), "--as-of", AS_OF, "--output-dir", str(out), *args)
+    assert result.exit_code == 0, result.stderr
+    members = {}
+    for name in SEGMENTS:
+        with (out / f"{name}.csv").open(encoding="utf-8", newline="") as f:
+            members[name] = {row["visitor_id"] for row in csv.DictReader(f)}
+    return members, json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_the_hand_sets_are_duckdbs():
+    assert duckdb_sets() == {name: expected for name, (_, expected) in SEGMENTS.items()}
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_ga4_shopify_and_a_crm_give_the_hand_sets(ws: Workspace, engine):
+    members, manifest = run_all(ws, "--engine", engine)
+    assert members == {name: expected for name, (_, expected) in SEGMENTS.items()}
+    assert manifest["identity"]["visitors"] == 7
+
+
+@spark
+def test_ga4_shopify_and_a_crm_on_spark(ws: Workspace):
+    members, _ = run_all(ws, "--engine", "spark")
+    assert members == {name: expected for name, (_, expected) in SEGMENTS.items()}
+
+
+def test_a_device_belongs_to_the_last_person_it_carried_up_to_as_of(ws: Workspace):
+    """Device 3333 logs in as bob on June 10 and as carol on July 2: up to July 3 its anonymous google visit of
+    June 20 is carol's, and bob keeps his own login only (so he is no google buyer any more)."""
+    path = ws.segment("rules:\n  - utm_source: {is: google}\n")
+    later = ws.cli("run", str(path), "--config", str(CONFIG), "--as-of", "2024-07-03")
+    assert later.exit_code == 0, later.stderr
+    assert set(later.ids) == {"carol@example.com", "dave@example.com", "2222.1717581600"}
+    before = ws.cli("run", str(path), "--config", str(CONFIG), "--as-of", AS_OF)
+    assert set(before.ids) == {"bob@example.com", "dave@example.com", "2222.1717581600"}
+
+
+def test_a_replay_joins_the_sources_as_of_each_instant(ws: Workspace):
+    """diff and history read the sources once and stitch them again at each instant: carol's login on July 2
+    moves the google visit of device 3333 from bob to her."""
+    path = ws.segment("name: google\nrules:\n  - utm_source: {is: google}\n")
+    result = ws.cli("diff", str(path), "--config", str(CONFIG), "--from", "2024-06-30", "--to", "2024-07-03",
+                    "--output-dir", str(ws.root / "diff"))
+    assert result.exit_code == 0, result.stderr
+    assert (ws.root / "diff" / "google.entered.csv").read_text(encoding="utf-8").split() == ["visitor_id",
+                                                                                           "carol@example.com"]
+    assert (ws.root / "diff" / "google.exited.csv").read_text(encoding="utf-8").split() == ["visitor_id",
+                                                                                          "bob@example.com"]
+
+
+def test_the_summary_counts_what_each_source_contributed(ws: Workspace):
+    path = ws.segment("rules:\n  - conversions: {gte: 1}\n")
+    result = ws.cli("run", str(path), "--config", str(CONFIG), "--as-of", AS_OF, "--summary", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    identity = json.loads(result.stdout)["identity"]
+    # visitors: anna bob dave émile (GA4 and more), frank (Shopify and CRM), erin (CRM), 2222 (GA4 alone)
+    assert (identity["visitors"], identity["persons"], identity["joined"]) == (7, 6, 5)
+    counted = {s["source"]: (s["person"], s["rows"], s["ids"], s["persons"], s["devices"], s["devices_stitched"],
+                             s["joined"], s.get("unmatched")) for s in identity["sources"]}
+    assert counted == {
+        # 9 events up to as_of (carol's login is after it); 4 devices with rows without a user_id, 3 of them logged in
+        "data.events[0]": ("user_id", 9, 5, 4, 4, 3, 4, None),
+        "data.events[1]": ("Email", 4, 4, 4, 0, 0, 4, None),  # the preset's person; frank joins the CRM
+        "data.profiles[0]": ("email", 5, 5, 5, 0, 0, 4, 1),  # erin has no events
+        # the profiles the presets derive (GA4's geo, Shopify's billing address) count as their events' source
+        "data.events[0] (profiles)": ("", 5, 5, 4, 5, 4, 4, 0),
+        "data.events[1] (profiles)": ("Email", 4, 4, 4, 0, 0, 4, 0),
+    }
+    text = ws.cli("run", str(path), "--config", str(CONFIG), "--as-of", AS_OF, "--summary")
+    assert "7 visitors, 6 of them persons; 5 in two sources or more" in text.stdout
+
+
+def _config(ws: Workspace, text: str) -> Path:
+    path = ws.root / "joined.yaml"
+    path.write_text(text.replace("FIXTURE", str(FIXTURE)), encoding="utf-8")
+    return path
+
+
+def test_a_person_column_the_source_lacks_is_an_error_at_its_line(ws: Workspace):
+    config = _config(ws, "data:\n"
+                         "  events:\n"
+                         "    - {path: FIXTURE/ga4/events.ndjson, preset: ga4, person: user_id}\n"
+                         "  profiles:\n"
+                         "    - path: FIXTURE/crm.csv\n"
+                         "      person: e_mail\n")
+    result = ws.cli("run", str(ws.segment("rules:\n  - conversions: {gte: 1}\n")), "--config", str(config))
+    assert result.exit_code == 3
+    assert f"{config}:6:15: data.profiles[0].person:" in result.stderr
+    assert "has no column 'e_mail'; did you mean 'email'?" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_identity_block_is_a_config_error_at_its_line(ws: Workspace):
+    config = _config(ws, "data:\n"
+                         "  events:\n"
+                         "    - {path: FIXTURE/ga4/events.ndjson, preset: ga4, person: {column: user_id}}\n"
+                         "  profiles: {path: FIXTURE/crm.csv, person: []}\n"
+                         "  items: {path: FIXTURE/crm.csv, person: email}\n")
+    result = ws.cli("validate", str(ws.segment("rules:\n  - conversions: {gte: 1}\n")), "--config", str(config))
+    assert result.exit_code == 1
+    assert f"{config}:3:" in result.stderr and "data.events[0].person must be a value or a list" in result.stderr
+    assert f"{config}:4:" in result.stderr and "data.profiles.person names no column" in result.stderr
+    assert f"{config}:5:" in result.stderr and "data.items.person: items are about orders" in result.stderr
+
+
+@pytest.mark.parametrize("person, sara, noah", [("userId", "u_7731", "u_5120"),
+                                                 ("traits.email", "sara.meijer@example.nl", "noah.bos@example.nl")])
+def test_segment_devices_join_by_user_id_or_the_traits_e_mail(ws: Workspace, person, sara, noah):
+    """The vendors' Segment calls (tests/fixtures/vendors/README.md): S10a and S10b are one user on two devices,
+    S04 logs in too; by `userId` (on their calls) or by `traits.email` (on their identify calls only)."""
+    vendors = REPO / "tests" / "fixtures" / "vendors"
+    expected = json.loads((vendors / "expected.json").read_text())["segment"]["buyers"]
+    config = _config(ws, f"data:\n  events: {{path: {vendors}/segment/segment-logs/, preset: segment, "
+                         f"person: {person}}}\n")
+    result = ws.cli("run", str(ws.segment(f"rules:\n  - {expected['rule']}\n")), "--config", str(config),
+                    "--as-of", expected["as_of"])
+    assert result.exit_code == 0, result.stderr
+    by_person = {"6aaab9f2-3824-5e80-b539-e00be2e661af": noah, "43435cfc-1f21-57b3-a8e9-953bc84bf145": sara}
+    assert set(result.ids) == {by_person.get(vid, vid) for vid in expected["ids"]}
