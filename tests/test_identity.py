@@ -191,3 +191,35 @@ def test_segment_devices_join_by_user_id_or_the_traits_e_mail(ws: Workspace, per
     assert result.exit_code == 0, result.stderr
     by_person = {"6aaab9f2-3824-5e80-b539-e00be2e661af": noah, "43435cfc-1f21-57b3-a8e9-953bc84bf145": sara}
     assert set(result.ids) == {by_person.get(vid, vid) for vid in expected["ids"]}
+
+
+def test_the_readme_project_of_ga4_shopify_and_a_crm_runs_on_the_exports_as_delivered(ws: Workspace):
+    """The README's several-sources config, word for word, over the vendors' files in the folders it names: every
+    Shopify buyer (DuckDB's set, tests/fixtures/vendors/expected.json) is a buyer under its normalised e-mail,
+    and every GA4 buyer under its user ID where it has one, else its device."""
+    import gzip
+    import re
+    import shutil
+
+    vendors = REPO / "tests" / "fixtures" / "vendors"
+    readme = (REPO / "README.md").read_text()
+    config = re.search(r"```yaml\n(data:\n  events:\n    - \{path: exports/ga4/.*?)```", readme, re.S).group(1)
+    (ws.root / "exports" / "shopify").mkdir(parents=True)
+    shutil.copytree(vendors / "ga4" / "bq-extract", ws.root / "exports" / "ga4")
+    for file in (vendors / "shopify").glob("orders_export_*.csv"):
+        shutil.copy(file, ws.root / "exports" / "shopify")
+    shutil.copy(vendors / "shopify_customers" / "customers_export.csv", ws.root / "exports" / "shopify")
+    shutil.copy(REPO / "tests" / "fixtures" / "identity" / "crm.csv", ws.root / "exports" / "crm.csv")
+    (ws.root / "readme.yaml").write_text(config)
+    expected = json.loads((vendors / "expected.json").read_text())
+    result = ws.cli("run", str(ws.segment(f"rules:\n  - {expected['shopify']['buyers']['rule']}\n")), "--config",
+                    str(ws.root / "readme.yaml"), "--as-of", expected["shopify"]["buyers"]["as_of"])
+    assert result.exit_code == 0, result.stderr
+    person = {}
+    for file in (ws.root / "exports" / "ga4").iterdir():
+        for line in gzip.decompress(file.read_bytes()).decode().splitlines():
+            event = json.loads(line)
+            if event.get("user_id"):
+                person[event["user_pseudo_id"]] = event["user_id"].strip().lower()
+    assert {e.strip().lower() for e in expected["shopify"]["buyers"]["ids"]} <= set(result.ids)
+    assert {person.get(v, v) for v in expected["ga4"]["buyers"]["ids"]} <= set(result.ids)
