@@ -215,7 +215,7 @@ def _instant(node: ir.Instant, ctx: Context) -> exp.Expression:
 def _host(node: ir.Host, ctx: Context) -> exp.Expression:
     """The URL's host, lower-cased (ASCII letters), without a leading www. and one trailing dot; over the
     events, a column of ev_ok worked out once per event for every rule that reads it."""
-    return _derived(node, ctx, lambda c: host(translate(node.url, c), c.dialect))
+    return _derived(node, ctx, lambda c: host(translate(node.url, c), c.dialect, c))
 
 
 @_translate.register
@@ -247,26 +247,53 @@ def _derived(key, ctx: Context, derive) -> exp.Expression:
     return exp.column(ctx.needs.derived_of[(ctx.table, key)])
 
 
-def host(url: exp.Expression, dialect: Dialect) -> exp.Expression:
+def host(url: exp.Expression, dialect: Dialect, ctx: Context | None = None) -> exp.Expression:
     found = exp.Anonymous(this="TRANSLATE", expressions=[dialect.extract(url, HOST_PATTERN, True),
                                                           exp.Literal.string(ASCII_UPPER),
                                                           exp.Literal.string(ASCII_UPPER.lower())])
     bare = exp.RegexpReplace(this=found, expression=exp.Literal.string("^www[.]"), replacement=exp.Literal.string(""))
+    if ctx is not None:  # worked out once per row, then read three times below
+        bare = _derived(("host", url.sql()), ctx, lambda c: bare)
     cut = exp.Substring(this=bare.copy(), start=num(1), length=exp.Sub(this=exp.Length(this=bare.copy()),
                                                                          expression=num(1)))
-    return exp.Case(ifs=[exp.If(this=dialect.ends_with(bare.copy(), "."), true=cut)], default=bare)
+    return exp.Case(ifs=[exp.If(this=dialect.ends_with(bare.copy(), "."), true=cut)], default=bare.copy())
 
 
 def url_parameter(url: exp.Expression, name: str, ctx: Context) -> exp.Expression:
     """The parameter in the URL's query string (the last one before any #), percent-decoded with `+` as a
-    space; '' where it is there without a value."""
-    pattern = rf"^[^?#]*\?(?:[^#]*&)?{name}=([^&#]*)"
-    raw = exp.Case(ifs=[exp.If(this=ctx.dialect.search(url.copy(), pattern, False),
-                               true=exp.Coalesce(this=ctx.dialect.extract(url.copy(), pattern, False),
-                                                 expressions=[exp.Literal.string("")]))])
-    escaped = exp.or_(exp.GT(this=exp.StrPosition(this=raw.copy(), substr=exp.Literal.string("%")), expression=num(0)),
-                      exp.GT(this=exp.StrPosition(this=raw.copy(), substr=exp.Literal.string("+")), expression=num(0)))
-    return exp.Case(ifs=[exp.If(this=escaped, true=_percent_decoded(raw.copy(), ctx))], default=raw)
+    space; '' where it is there without a value. The raw value is a column of its own where the row has one.
+    The exact pattern is slow (it reads from the start of the URL, with a capture), so, as the polars engine
+    does (expressions.utm_from_url), the usual case -- one `name=` in the URL, after its first `?` and before
+    any `#` -- is read with a search from that literal, and URLs without it are not searched at all."""
+    def raw(c: Context) -> exp.Expression:
+        def at(text: str) -> exp.Expression:  # 1-based, 0 where it is not in the URL
+            return exp.StrPosition(this=url.copy(), substr=exp.Literal.string(text))
+
+        def value(pattern: str) -> exp.Expression:  # the pattern's group is `name=...`: never '' where it matches
+            return exp.Substring(this=c.dialect.extract(url.copy(), pattern, False), start=num(len(name) + 2))
+
+        found, query, fragment = at(f"{name}="), at("?"), at("#")
+        without = exp.Replace(this=url.copy(), expression=exp.Literal.string(f"{name}="),
+                              replacement=exp.Literal.string(""))
+        once = exp.EQ(this=exp.Sub(this=exp.Length(this=url.copy()), expression=exp.Length(this=without)),
+                      expression=num(len(name) + 1))
+        before = exp.Sub(this=found.copy(), expression=num(1))  # where the `?` or `&` before it is
+        after_first = exp.or_(exp.EQ(this=before.copy(), expression=query.copy()),
+                              exp.and_(exp.EQ(this=exp.Substring(this=url.copy(), start=before.copy(), length=num(1)),
+                                              expression=exp.Literal.string("&")),
+                                       exp.GT(this=before.copy(), expression=query.copy())))
+        usual = exp.and_(once, exp.GT(this=before.copy(), expression=num(0)),
+                         exp.GT(this=query.copy(), expression=num(0)), after_first,
+                         exp.or_(exp.EQ(this=fragment.copy(), expression=num(0)),
+                                 exp.LT(this=before.copy(), expression=fragment.copy())))
+        return exp.Case(ifs=[exp.If(this=exp.EQ(this=found, expression=num(0)), true=exp.Null()),
+                             exp.If(this=usual, true=value(rf"[?&]({name}=[^&#]*)"))],
+                        default=value(rf"^[^?#]*\?(?:[^#]*&)?({name}=[^&#]*)"))
+
+    raw_value = _derived(("url_parameter", url.sql(), name), ctx, raw)
+    escaped = exp.or_(*(exp.GT(this=exp.StrPosition(this=raw_value.copy(), substr=exp.Literal.string(sign)),
+                               expression=num(0)) for sign in "%+"))
+    return exp.Case(ifs=[exp.If(this=escaped, true=_percent_decoded(raw_value.copy(), ctx))], default=raw_value.copy())
 
 
 def _percent_decoded(value: exp.Expression, ctx: Context) -> exp.Expression:

@@ -13,51 +13,19 @@ WITH ev AS (
   SELECT
     *,
     CASE
-      WHEN ENDSWITH(
-        REGEXP_REPLACE(
-          TRANSLATE(
-            NULLIF(
-              REGEXP_SUBSTR(referrer, '^(?:[a-z][a-z0-9+.\\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1, 1, 'ie', 1),
-              ''
-            ),
-            'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
-            'abcdefghijklmnopqrstuvwxyz'
-          ),
-          '^www[.]',
-          ''
-        ),
-        '.'
-      )
-      THEN SUBSTRING(
-        REGEXP_REPLACE(
-          TRANSLATE(
-            NULLIF(
-              REGEXP_SUBSTR(referrer, '^(?:[a-z][a-z0-9+.\\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1, 1, 'ie', 1),
-              ''
-            ),
-            'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
-            'abcdefghijklmnopqrstuvwxyz'
-          ),
-          '^www[.]',
-          ''
-        ),
-        1,
-        LENGTH(
-          REGEXP_REPLACE(
-            TRANSLATE(
-              NULLIF(
-                REGEXP_SUBSTR(referrer, '^(?:[a-z][a-z0-9+.\\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1, 1, 'ie', 1),
-                ''
-              ),
-              'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
-              'abcdefghijklmnopqrstuvwxyz'
-            ),
-            '^www[.]',
-            ''
-          )
-        ) - 1
-      )
-      ELSE REGEXP_REPLACE(
+      WHEN ENDSWITH(derived_0, '.')
+      THEN SUBSTRING(derived_0, 1, LENGTH(derived_0) - 1)
+      ELSE derived_0
+    END AS derived_1,
+    CASE
+      WHEN CHARINDEX('%', derived_2) > 0 OR CHARINDEX('+', derived_2) > 0
+      THEN CASE WHEN CHARINDEX('', derived_2) > 0 OR CHARINDEX('', REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REGEXP_REPLACE(REPLACE(derived_2, '+', ' '), '%([0-9A-Fa-f][0-9A-Fa-f])', '\\1'), '20', ' '), '21', '!'), '22', '"'), '23', '#'), '24', '$'), '25', '%'), '26', '&'), '27', '\''), '28', '('), '29', ')'), '2A', '*'), '2a', '*'), '2B', '+'), '2b', '+'), '2C', ','), '2c', ','), '2D', '-'), '2d', '-'), '2E', '.'), '2e', '.'), '2F', '/'), '2f', '/'), '30', '0'), '31', '1'), '32', '2'), '33', '3'), '34', '4'), '35', '5'), '36', '6'), '37', '7'), '38', '8'), '39', '9'), '3A', ':'), '3a', ':'), '3B', ';'), '3b', ';'), '3C', '<'), '3c', '<'), '3D', '='), '3d', '='), '3E', '>'), '3e', '>'), '3F', '?'), '3f', '?'), '40', '@'), '41', 'A'), '42', 'B'), '43', 'C'), '44', 'D'), '45', 'E'), '46', 'F'), '47', 'G'), '48', 'H'), '49', 'I'), '4A', 'J'), '4a', 'J'), '4B', 'K'), '4b', 'K'), '4C', 'L'), '4c', 'L'), '4D', 'M'), '4d', 'M'), '4E', 'N'), '4e', 'N'), '4F', 'O'), '4f', 'O'), '50', 'P'), '51', 'Q'), '52', 'R'), '53', 'S'), '54', 'T'), '55', 'U'), '56', 'V'), '57', 'W'), '58', 'X'), '59', 'Y'), '5A', 'Z'), '5a', 'Z'), '5B', '['), '5b', '['), '5C', '\\'), '5c', '\\'), '5D', ']'), '5d', ']'), '5E', '^'), '5e', '^'), '5F', '_'), '5f', '_'), '60', '`'), '61', 'a'), '62', 'b'), '63', 'c'), '64', 'd'), '65', 'e'), '66', 'f'), '67', 'g'), '68', 'h'), '69', 'i'), '6A', 'j'), '6a', 'j'), '6B', 'k'), '6b', 'k'), '6C', 'l'), '6c', 'l'), '6D', 'm'), '6d', 'm'), '6E', 'n'), '6e', 'n'), '6F', 'o'), '6f', 'o'), '70', 'p'), '71', 'q'), '72', 'r'), '73', 's'), '74', 't'), '75', 'u'), '76', 'v'), '77', 'w'), '78', 'x'), '79', 'y'), '7A', 'z'), '7a', 'z'), '7B', '{'), '7b', '{'), '7C', '|'), '7c', '|'), '7D', '}'), '7d', '}'), '7E', '~'), '7e', '~')) > 0 THEN CAST(CAST('segtool: a UTM read from a URL holds a percent-encoded character beyond printable ASCII, which the SQL engines do not decode; run it with the polars engine' AS INT) AS VARCHAR) ELSE REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REGEXP_REPLACE(REPLACE(derived_2, '+', ' '), '%([0-9A-Fa-f][0-9A-Fa-f])', '\\1'), '20', ' '), '21', '!'), '22', '"'), '23', '#'), '24', '$'), '25', '%'), '26', '&'), '27', '\''), '28', '('), '29', ')'), '2A', '*'), '2a', '*'), '2B', '+'), '2b', '+'), '2C', ','), '2c', ','), '2D', '-'), '2d', '-'), '2E', '.'), '2e', '.'), '2F', '/'), '2f', '/'), '30', '0'), '31', '1'), '32', '2'), '33', '3'), '34', '4'), '35', '5'), '36', '6'), '37', '7'), '38', '8'), '39', '9'), '3A', ':'), '3a', ':'), '3B', ';'), '3b', ';'), '3C', '<'), '3c', '<'), '3D', '='), '3d', '='), '3E', '>'), '3e', '>'), '3F', '?'), '3f', '?'), '40', '@'), '41', 'A'), '42', 'B'), '43', 'C'), '44', 'D'), '45', 'E'), '46', 'F'), '47', 'G'), '48', 'H'), '49', 'I'), '4A', 'J'), '4a', 'J'), '4B', 'K'), '4b', 'K'), '4C', 'L'), '4c', 'L'), '4D', 'M'), '4d', 'M'), '4E', 'N'), '4e', 'N'), '4F', 'O'), '4f', 'O'), '50', 'P'), '51', 'Q'), '52', 'R'), '53', 'S'), '54', 'T'), '55', 'U'), '56', 'V'), '57', 'W'), '58', 'X'), '59', 'Y'), '5A', 'Z'), '5a', 'Z'), '5B', '['), '5b', '['), '5C', '\\'), '5c', '\\'), '5D', ']'), '5d', ']'), '5E', '^'), '5e', '^'), '5F', '_'), '5f', '_'), '60', '`'), '61', 'a'), '62', 'b'), '63', 'c'), '64', 'd'), '65', 'e'), '66', 'f'), '67', 'g'), '68', 'h'), '69', 'i'), '6A', 'j'), '6a', 'j'), '6B', 'k'), '6b', 'k'), '6C', 'l'), '6c', 'l'), '6D', 'm'), '6d', 'm'), '6E', 'n'), '6e', 'n'), '6F', 'o'), '6f', 'o'), '70', 'p'), '71', 'q'), '72', 'r'), '73', 's'), '74', 't'), '75', 'u'), '76', 'v'), '77', 'w'), '78', 'x'), '79', 'y'), '7A', 'z'), '7a', 'z'), '7B', '{'), '7b', '{'), '7C', '|'), '7c', '|'), '7D', '}'), '7d', '}'), '7E', '~'), '7e', '~') END
+      ELSE derived_2
+    END AS derived_3
+  FROM (
+    SELECT
+      *,
+      REGEXP_REPLACE(
         TRANSLATE(
           NULLIF(
             REGEXP_SUBSTR(referrer, '^(?:[a-z][a-z0-9+.\\-]*://|//)?(?:[^@/?#]*@)?([^:/?#]+)', 1, 1, 'ie', 1),
@@ -68,41 +36,34 @@ WITH ev AS (
         ),
         '^www[.]',
         ''
-      )
-    END AS derived_0,
-    CASE
-      WHEN CHARINDEX(
-        '%',
-        CASE
-          WHEN REGEXP_INSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 0, 'c') > 0
-          THEN COALESCE(
-            NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 'e', 1), ''),
-            ''
+      ) AS derived_0,
+      CASE
+        WHEN CHARINDEX('utm_campaign=', url) = 0
+        THEN NULL
+        WHEN LENGTH(url) - LENGTH(REPLACE(url, 'utm_campaign=', '')) = 13
+        AND CHARINDEX('utm_campaign=', url) - 1 > 0
+        AND CHARINDEX('?', url) > 0
+        AND (
+          CHARINDEX('utm_campaign=', url) - 1 = CHARINDEX('?', url)
+          OR (
+            SUBSTRING(url, CHARINDEX('utm_campaign=', url) - 1, 1) = '&'
+            AND CHARINDEX('utm_campaign=', url) - 1 > CHARINDEX('?', url)
           )
-        END
-      ) > 0
-      OR CHARINDEX(
-        '+',
-        CASE
-          WHEN REGEXP_INSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 0, 'c') > 0
-          THEN COALESCE(
-            NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 'e', 1), ''),
-            ''
-          )
-        END
-      ) > 0
-      THEN CASE WHEN CHARINDEX('', CASE WHEN REGEXP_INSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 0, 'c') > 0 THEN COALESCE(NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 'e', 1), ''), '') END) > 0 OR CHARINDEX('', REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REGEXP_REPLACE(REPLACE(CASE WHEN REGEXP_INSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 0, 'c') > 0 THEN COALESCE(NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 'e', 1), ''), '') END, '+', ' '), '%([0-9A-Fa-f][0-9A-Fa-f])', '\\1'), '20', ' '), '21', '!'), '22', '"'), '23', '#'), '24', '$'), '25', '%'), '26', '&'), '27', '\''), '28', '('), '29', ')'), '2A', '*'), '2a', '*'), '2B', '+'), '2b', '+'), '2C', ','), '2c', ','), '2D', '-'), '2d', '-'), '2E', '.'), '2e', '.'), '2F', '/'), '2f', '/'), '30', '0'), '31', '1'), '32', '2'), '33', '3'), '34', '4'), '35', '5'), '36', '6'), '37', '7'), '38', '8'), '39', '9'), '3A', ':'), '3a', ':'), '3B', ';'), '3b', ';'), '3C', '<'), '3c', '<'), '3D', '='), '3d', '='), '3E', '>'), '3e', '>'), '3F', '?'), '3f', '?'), '40', '@'), '41', 'A'), '42', 'B'), '43', 'C'), '44', 'D'), '45', 'E'), '46', 'F'), '47', 'G'), '48', 'H'), '49', 'I'), '4A', 'J'), '4a', 'J'), '4B', 'K'), '4b', 'K'), '4C', 'L'), '4c', 'L'), '4D', 'M'), '4d', 'M'), '4E', 'N'), '4e', 'N'), '4F', 'O'), '4f', 'O'), '50', 'P'), '51', 'Q'), '52', 'R'), '53', 'S'), '54', 'T'), '55', 'U'), '56', 'V'), '57', 'W'), '58', 'X'), '59', 'Y'), '5A', 'Z'), '5a', 'Z'), '5B', '['), '5b', '['), '5C', '\\'), '5c', '\\'), '5D', ']'), '5d', ']'), '5E', '^'), '5e', '^'), '5F', '_'), '5f', '_'), '60', '`'), '61', 'a'), '62', 'b'), '63', 'c'), '64', 'd'), '65', 'e'), '66', 'f'), '67', 'g'), '68', 'h'), '69', 'i'), '6A', 'j'), '6a', 'j'), '6B', 'k'), '6b', 'k'), '6C', 'l'), '6c', 'l'), '6D', 'm'), '6d', 'm'), '6E', 'n'), '6e', 'n'), '6F', 'o'), '6f', 'o'), '70', 'p'), '71', 'q'), '72', 'r'), '73', 's'), '74', 't'), '75', 'u'), '76', 'v'), '77', 'w'), '78', 'x'), '79', 'y'), '7A', 'z'), '7a', 'z'), '7B', '{'), '7b', '{'), '7C', '|'), '7c', '|'), '7D', '}'), '7d', '}'), '7E', '~'), '7e', '~')) > 0 THEN CAST(CAST('segtool: a UTM read from a URL holds a percent-encoded character beyond printable ASCII, which the SQL engines do not decode; run it with the polars engine' AS INT) AS VARCHAR) ELSE REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REGEXP_REPLACE(REPLACE(CASE WHEN REGEXP_INSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 0, 'c') > 0 THEN COALESCE(NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 'e', 1), ''), '') END, '+', ' '), '%([0-9A-Fa-f][0-9A-Fa-f])', '\\1'), '20', ' '), '21', '!'), '22', '"'), '23', '#'), '24', '$'), '25', '%'), '26', '&'), '27', '\''), '28', '('), '29', ')'), '2A', '*'), '2a', '*'), '2B', '+'), '2b', '+'), '2C', ','), '2c', ','), '2D', '-'), '2d', '-'), '2E', '.'), '2e', '.'), '2F', '/'), '2f', '/'), '30', '0'), '31', '1'), '32', '2'), '33', '3'), '34', '4'), '35', '5'), '36', '6'), '37', '7'), '38', '8'), '39', '9'), '3A', ':'), '3a', ':'), '3B', ';'), '3b', ';'), '3C', '<'), '3c', '<'), '3D', '='), '3d', '='), '3E', '>'), '3e', '>'), '3F', '?'), '3f', '?'), '40', '@'), '41', 'A'), '42', 'B'), '43', 'C'), '44', 'D'), '45', 'E'), '46', 'F'), '47', 'G'), '48', 'H'), '49', 'I'), '4A', 'J'), '4a', 'J'), '4B', 'K'), '4b', 'K'), '4C', 'L'), '4c', 'L'), '4D', 'M'), '4d', 'M'), '4E', 'N'), '4e', 'N'), '4F', 'O'), '4f', 'O'), '50', 'P'), '51', 'Q'), '52', 'R'), '53', 'S'), '54', 'T'), '55', 'U'), '56', 'V'), '57', 'W'), '58', 'X'), '59', 'Y'), '5A', 'Z'), '5a', 'Z'), '5B', '['), '5b', '['), '5C', '\\'), '5c', '\\'), '5D', ']'), '5d', ']'), '5E', '^'), '5e', '^'), '5F', '_'), '5f', '_'), '60', '`'), '61', 'a'), '62', 'b'), '63', 'c'), '64', 'd'), '65', 'e'), '66', 'f'), '67', 'g'), '68', 'h'), '69', 'i'), '6A', 'j'), '6a', 'j'), '6B', 'k'), '6b', 'k'), '6C', 'l'), '6c', 'l'), '6D', 'm'), '6d', 'm'), '6E', 'n'), '6e', 'n'), '6F', 'o'), '6f', 'o'), '70', 'p'), '71', 'q'), '72', 'r'), '73', 's'), '74', 't'), '75', 'u'), '76', 'v'), '77', 'w'), '78', 'x'), '79', 'y'), '7A', 'z'), '7a', 'z'), '7B', '{'), '7b', '{'), '7C', '|'), '7c', '|'), '7D', '}'), '7d', '}'), '7E', '~'), '7e', '~') END
-      ELSE CASE
-        WHEN REGEXP_INSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 0, 'c') > 0
-        THEN COALESCE(
-          NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?utm_campaign=([^&#]*)', 1, 1, 'e', 1), ''),
-          ''
         )
-      END
-    END AS derived_1
-  FROM ev
-  WHERE
-    NOT ts IS NULL AND ts <= 1782820800000000
+        AND (
+          CHARINDEX('#', url) = 0
+          OR CHARINDEX('utm_campaign=', url) - 1 < CHARINDEX('#', url)
+        )
+        THEN SUBSTRING(NULLIF(REGEXP_SUBSTR(url, '[?&](utm_campaign=[^&#]*)', 1, 1, 'e', 1), ''), 14)
+        ELSE SUBSTRING(
+          NULLIF(REGEXP_SUBSTR(url, '^[^?#]*\\?(?:[^#]*&)?(utm_campaign=[^&#]*)', 1, 1, 'e', 1), ''),
+          14
+        )
+      END AS derived_2
+    FROM ev
+    WHERE
+      NOT ts IS NULL AND ts <= 1782820800000000
+  ) AS layer_1
 ), prof AS (
   SELECT
     visitor_id,
@@ -150,7 +111,7 @@ WITH ev AS (
           ), FALSE)
           AND NOT (
             COALESCE((
-              derived_0 = 'shop.example' OR ENDSWITH(derived_0, '.shop.example')
+              derived_1 = 'shop.example' OR ENDSWITH(derived_1, '.shop.example')
             ), FALSE)
           )
         )
@@ -162,7 +123,7 @@ WITH ev AS (
       CASE
         WHEN COALESCE(
           (
-            REGEXP_INSTR(COALESCE(utm_campaign, derived_1), 'sale', 1, 1, 0, 'i') > 0
+            REGEXP_INSTR(COALESCE(utm_campaign, derived_3), 'sale', 1, 1, 0, 'i') > 0
           ),
           FALSE
         )
