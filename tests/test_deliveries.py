@@ -84,6 +84,8 @@ def test_an_ack_names_the_run_it_acknowledges(shop: Workspace):
         result = ack(shop, run)
         assert result.exit_code == 2 and "keeps no run" in result.stderr, run
     assert ack(shop, run_of(out).name, "--select", "nobody").exit_code == 2
+    result = shop.cli("ack", str(shop.root / "typo"), "--run", run_of(out).name)
+    assert result.exit_code == 2 and not (shop.root / "typo").exists()
 
 
 def test_resend_all_sends_every_row_and_its_ack_is_the_delivery(shop: Workspace):

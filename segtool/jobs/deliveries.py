@@ -28,7 +28,8 @@ from pathlib import Path
 
 from .. import temporaries
 from ..errors import DataError, UsageError
-from .outdir import MANIFEST, RUNS, Previous, _link_or_copy, _own, checksum, current, locked, store
+from .outdir import (MANIFEST, RUNS, Previous, _link_or_copy, _own, checksum, current, is_switched, locked,
+                     store)
 from .output import atomic_path, output_target, writing
 
 STATE = "acknowledged.json"  # DIR/.segtool/acknowledged.json
@@ -181,6 +182,8 @@ def reading(path: Path):
 def acknowledge(folder: Path, run: str, chosen: tuple[str, ...], excluded: tuple[str, ...], wait: bool,
                 on_wait, note, warn) -> None:
     """Make the files of `run` (those of the segments chosen) the acknowledged delivery of `folder`."""
+    if not is_switched(folder):
+        raise UsageError(f"{folder} holds no runs of `segtool run --output-dir`, so it has nothing to acknowledge")
     with locked(folder, wait, on_wait):
         runs = _own(store(folder) / RUNS)
         tidy(folder)
