@@ -76,9 +76,7 @@ def test_output_dir_writes_one_file_per_segment(shop: Workspace):
     out = shop.root / "out"
     result = shop.cli("run", str(folder), "--output-dir", str(out), "--format", "txt")
     assert result.exit_code == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == [".segtool", "buyers.added.txt", "buyers.removed.txt", "buyers.txt",
-                                                     "current", "manifest.json", "milan.added.txt",
-                                                     "milan.removed.txt", "milan.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [".segtool", "buyers.txt", "current", "manifest.json", "milan.txt"]
     assert (out / "milan.txt").read_text() == "007\n"
 
 

@@ -18,6 +18,11 @@ from segtool.jobs.outdir import store
 from test_nightly import BUYERS, hold_lock, kill_hook, lines, nightly, run_of, shop, shown  # noqa: F401
 
 
+def delivered(shop: Workspace, *args: str, **kwargs):
+    """A nightly run that writes the change files of deliveries (--deliveries)."""
+    return nightly(shop, "--deliveries", *args, **kwargs)
+
+
 def ack(ws: Workspace, run: str, *args: str):
     return ws.cli("ack", str(ws.root / "out"), "--run", run, *args)
 
@@ -33,39 +38,39 @@ def delivery(out: Path, name: str) -> dict:
 
 def test_runs_and_acks_added_and_removed_against_the_acknowledged_delivery(shop: Workspace):
     out = shop.root / "out"
-    assert nightly(shop, as_of="2024-06-10").exit_code == 0  # buyers {a}, visitors {a, b}
+    assert delivered(shop, as_of="2024-06-10").exit_code == 0  # buyers {a}, visitors {a, b}
     first = run_of(out).name
     assert changes(out, "buyers") == (["a"], []) and delivery(out, "buyers")["relative_to"] is None
     assert json.loads((out / "manifest.json").read_text())["run"] == first
     result = ack(shop, first, "--select", "buyers")  # only buyers was uploaded
     assert result.exit_code == 0, result.stderr
-    assert nightly(shop).exit_code == 0  # 30 June: buyers {a, b}, visitors {a, b, c}
+    assert delivered(shop).exit_code == 0  # 30 June: buyers {a, b}, visitors {a, b, c}
     assert changes(out, "buyers") == (["b"], []) and delivery(out, "buyers")["relative_to"] == first
     assert changes(out, "visitors") == (["a", "b", "c"], [])  # never acknowledged: everything is added
     # the upload fails (no ack); the data changes: a's order is gone, d buys. The changes accumulate
     shop.events(pageview("a", "2024-06-01T10:00:00Z"), pageview("b", "2024-06-02T10:00:00Z"),
                 conversion("b", "2024-06-25T11:00:00Z", 150, "o2"), conversion("d", "2024-06-26T11:00:00Z", 20, "o3"))
-    assert nightly(shop).exit_code == 0  # buyers {b, d}
+    assert delivered(shop).exit_code == 0  # buyers {b, d}
     assert changes(out, "buyers") == (["b", "d"], ["a"])
     again = {name: (out / name).read_bytes() for name in ("buyers.added.csv", "buyers.removed.csv")}
-    result = nightly(shop)  # a re-run is idempotent
+    result = delivered(shop)  # a re-run is idempotent
     assert result.exit_code == 0 and "buyers.csv: 2 added, 1 removed: since the delivery acknowledged in run " \
         f"{first}" in result.stderr
     assert {name: (out / name).read_bytes() for name in again} == again
-    delivered = run_of(out).name
-    assert ack(shop, delivered).exit_code == 0
-    assert nightly(shop).exit_code == 0
+    sent = run_of(out).name
+    assert ack(shop, sent).exit_code == 0
+    assert delivered(shop).exit_code == 0
     assert changes(out, "buyers") == ([], []) and changes(out, "visitors") == ([], [])
-    assert delivery(out, "buyers") == {"relative_to": delivered, "added_file": "buyers.added.csv", "added": 0,
+    assert delivery(out, "buyers") == {"relative_to": sent, "added_file": "buyers.added.csv", "added": 0,
                                        "removed_file": "buyers.removed.csv", "removed": 0}
     assert shown(out)  # the change files are the run's files: checksummed, linked through current
 
 
 def test_an_ack_names_the_run_it_acknowledges(shop: Workspace):
     out = shop.root / "out"
-    assert nightly(shop, as_of="2024-06-10").exit_code == 0
+    assert delivered(shop, as_of="2024-06-10").exit_code == 0
     uploaded = run_of(out).name
-    assert nightly(shop).exit_code == 0  # a later run, between the upload and its ack
+    assert delivered(shop).exit_code == 0  # a later run, between the upload and its ack
     later = run_of(out).name
     result = ack(shop, uploaded)
     assert result.exit_code == 0 and f"{later}, are relative to the delivery acknowledged before" in result.stderr
@@ -77,9 +82,9 @@ def test_an_ack_names_the_run_it_acknowledges(shop: Workspace):
     result = ack(shop, uploaded)  # the upload script retried: nothing changes
     assert result.exit_code == 0 and "acknowledged already" in result.stderr
     assert (store(out) / "acknowledged.json").read_bytes() == state
-    assert nightly(shop).exit_code == 0  # the next run compares with what was delivered
+    assert delivered(shop).exit_code == 0  # the next run compares with what was delivered
     assert changes(out, "buyers") == (["b"], []) and ack(shop, run_of(out).name).exit_code == 0
-    assert nightly(shop).exit_code == 0
+    assert delivered(shop).exit_code == 0
     for run in ("nope", "../runs", ".", later):  # unknown, not a run's name, or no longer kept (two runs ago)
         result = ack(shop, run)
         assert result.exit_code == 2 and "keeps no run" in result.stderr, run
@@ -90,41 +95,41 @@ def test_an_ack_names_the_run_it_acknowledges(shop: Workspace):
 
 def test_resend_all_sends_every_row_and_its_ack_is_the_delivery(shop: Workspace):
     out = shop.root / "out"
-    assert nightly(shop, as_of="2024-06-10").exit_code == 0
+    assert delivered(shop, as_of="2024-06-10").exit_code == 0
     assert ack(shop, run_of(out).name).exit_code == 0
-    assert nightly(shop, "--resend-all").exit_code == 0
+    assert delivered(shop, "--resend-all").exit_code == 0
     assert changes(out, "buyers") == (["a", "b"], [])
     assert delivery(out, "buyers") == {"relative_to": None, "added_file": "buyers.added.csv", "added": 2,
                                        "removed_file": "buyers.removed.csv", "removed": 0, "resend": True}
     resent = run_of(out).name
-    assert nightly(shop, as_of="2024-06-10").exit_code == 0  # relative to the acknowledged delivery again
+    assert delivered(shop, as_of="2024-06-10").exit_code == 0  # relative to the acknowledged delivery again
     assert changes(out, "buyers") == ([], [])
     assert ack(shop, resent).exit_code == 0  # a resend is the delivery, whatever was acknowledged
-    assert nightly(shop, as_of="2024-06-10").exit_code == 0
+    assert delivered(shop, as_of="2024-06-10").exit_code == 0
     assert changes(out, "buyers") == ([], ["b"])
     assert shop.cli("run", str(shop.root / "segments" / "buyers.yaml"), "--resend-all").exit_code == 2
 
 
 def test_a_guard_failure_leaves_no_stale_change_files(shop: Workspace):
     out = shop.root / "out"
-    assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0
+    assert delivered(shop, "--changes", as_of="2024-06-10").exit_code == 0
     first = run_of(out).name
     (shop.root / "segments" / "buyers.yaml").write_text(BUYERS + "expect: {max_size: 1}\n")  # 2 by 30 June
-    assert nightly(shop, "--changes", "-q").exit_code == 4
+    assert delivered(shop, "--changes", "-q").exit_code == 4
     # buyers.csv stays as the last run wrote it, never acknowledged: all its rows are still to deliver
     assert lines(out / "buyers.csv") == ["visitor_id", "a"] and changes(out, "buyers") == (["a"], [])
     assert not os.path.lexists(out / "buyers.entered.csv") and shown(out)
     assert ack(shop, run_of(out).name).exit_code == 0 and ack(shop, first).exit_code == 2
-    assert nightly(shop, "-q").exit_code == 4
+    assert delivered(shop, "-q").exit_code == 4
     assert changes(out, "buyers") == ([], []) and changes(out, "visitors") == ([], [])
 
 
 @pytest.mark.parametrize("fmt", ["csv", "txt", "ndjson", "json", "parquet"])
 def test_rows_compare_in_every_format(shop: Workspace, fmt: str):
     out = shop.root / "out"
-    assert nightly(shop, "--format", fmt, as_of="2024-06-10").exit_code == 0
+    assert delivered(shop, "--format", fmt, as_of="2024-06-10").exit_code == 0
     assert ack(shop, run_of(out).name).exit_code == 0
-    assert nightly(shop, "--format", fmt).exit_code == 0
+    assert delivered(shop, "--format", fmt).exit_code == 0
     entry = json.loads((out / "manifest.json").read_text())["segments"]["visitors"]["delivery"][f"visitors.{fmt}"]
     assert (entry["added"], entry["removed"]) == (1, 0)  # c
     assert (entry["added_file"], entry["removed_file"]) == (f"visitors.added.{fmt}", f"visitors.removed.{fmt}")
@@ -161,7 +166,7 @@ def test_any_file_of_rows_compares_by_its_rows(tmp_path: Path):
 
 def test_ack_holds_the_lock(shop: Workspace):
     out = shop.root / "out"
-    assert nightly(shop).exit_code == 0
+    assert delivered(shop).exit_code == 0
     handle = hold_lock(out)
     result = ack(shop, run_of(out).name, "--no-wait")
     assert result.exit_code == 5 and not (store(out) / "acknowledged.json").exists()
@@ -172,10 +177,10 @@ def test_ack_holds_the_lock(shop: Workspace):
 @pytest.mark.parametrize("after", [False, True])
 def test_an_ack_killed_at_its_rename_leaves_the_old_state_or_the_new(shop: Workspace, after: bool):
     out = shop.root / "out"
-    assert nightly(shop, as_of="2024-06-10").exit_code == 0
+    assert delivered(shop, as_of="2024-06-10").exit_code == 0
     assert ack(shop, run_of(out).name).exit_code == 0
     before = (store(out) / "acknowledged.json").read_bytes()
-    assert nightly(shop).exit_code == 0
+    assert delivered(shop).exit_code == 0
     hook = f"STATE = {str(store(out) / 'acknowledged.json')!r}\n" + kill_hook(
         "os.replace", after, "str(args[1]) == STATE")
     command = segtool_command("ack", str(out), "--run", run_of(out).name, hook=hook)
@@ -191,4 +196,15 @@ def test_an_ack_killed_at_its_rename_leaves_the_old_state_or_the_new(shop: Works
     kept = {f["sha256"] for f in json.loads((store(out) / "acknowledged.json").read_bytes())["files"].values()}
     assert {p.name for p in (store(out) / "acknowledged").iterdir()} == kept
     assert not list(store(out).glob(".*.tmp"))
-    assert nightly(shop).exit_code == 0 and changes(out, "buyers") == ([], [])
+    assert delivered(shop).exit_code == 0 and changes(out, "buyers") == ([], [])
+
+
+def test_change_files_of_deliveries_only_when_asked(shop: Workspace):
+    """A plain --output-dir run writes the segments' files alone (scripts glob DIR/*.csv); `ack` of such a run
+    says how to write the change files it acknowledges."""
+    out = shop.root / "out"
+    assert nightly(shop).exit_code == 0
+    assert not list(out.glob("*.added.csv")) and not list(out.glob("*.removed.csv"))
+    result = ack(shop, run_of(out).name)
+    assert result.exit_code == 2 and "--deliveries" in result.stderr
+    assert not (store(out) / "acknowledged.json").exists()

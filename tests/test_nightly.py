@@ -62,12 +62,6 @@ def whole_run(folder: Path) -> dict[str, bytes]:
     return files
 
 
-def members(out: Path, pattern: str = "*.csv") -> list[str]:
-    """The files of members in out (each comes with its NAME.added and NAME.removed files)."""
-    return sorted(p.name for p in out.glob(pattern) if not p.name.endswith(tuple(
-        f".{kind}{p.suffix}" for kind in ("added", "removed"))))
-
-
 def requested(folder: Path) -> str:
     return json.loads((folder / "manifest.json").read_text())["as_of"]["requested"]
 
@@ -147,13 +141,13 @@ def test_a_guard_breach_keeps_the_old_file_writes_the_others_and_exits_4(shop: W
 
 def test_a_guard_keeps_the_old_files_run_after_run_but_not_their_stale_changes(shop: Workspace):
     out = shop.root / "out"
-    assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0
+    assert nightly(shop, "--changes", "--deliveries", as_of="2024-06-10").exit_code == 0
     assert lines(out / "buyers.entered.csv") == ["visitor_id", "a"]
     kept = {name: (out / name).read_bytes() for name in ("buyers.csv", "buyers.added.csv")}
     first = run_of(out)
     (shop.root / "segments" / "buyers.yaml").write_text(BUYERS + "expect: {max_size: 1}\n")  # 2 by 30 June
     for _ in range(3):  # the folder they were written to is removed meanwhile: they go on in each run's folder
-        assert nightly(shop, "--changes", "-q").exit_code == 4
+        assert nightly(shop, "--changes", "--deliveries", "-q").exit_code == 4
         assert {name: (out / name).read_bytes() for name in kept} == kept and shown(out)
         # the last run's entered/exited described a change this run did not make: they are gone, not kept
         assert not os.path.lexists(out / "buyers.entered.csv") and not os.path.lexists(out / "buyers.exited.csv")
@@ -182,10 +176,10 @@ def test_files_of_a_deleted_segment_are_removed_and_nothing_else(shop: Workspace
 def test_select_exclude_and_tags(shop: Workspace):
     out = shop.root / "out"
     assert nightly(shop, "--select", "tag:nightly", "--exclude", "visitors").exit_code == 0
-    assert members(out) == ["buyers.csv"]
+    assert sorted(p.name for p in out.glob("*.csv")) == ["buyers.csv"]
     for _ in range(2):  # a kept file goes into each run's folder, whatever becomes of the earlier ones
         assert nightly(shop, "--select", "big_*").exit_code == 0
-        assert members(out) == ["big_spenders.csv", "buyers.csv"]  # buyers kept
+        assert sorted(p.name for p in out.glob("*.csv")) == ["big_spenders.csv", "buyers.csv"]  # buyers kept
     assert lines(out / "buyers.csv") == ["visitor_id", "a", "b"] and shown(out)
     assert set(json.loads((out / "manifest.json").read_text())["segments"]) == {"buyers", "big_spenders"}
     result = nightly(shop, "--select", "tag:weekly")
@@ -482,7 +476,7 @@ def test_manifest_universe_and_kept_entries(shop: Workspace):
     visitors = manifest["segments"]["visitors"]
     assert visitors["status"] == "kept" and visitors["as_of"] == "end of 2024-06-10 (UTC)"
     assert manifest["segments"]["buyers"]["as_of"] == "end of 2024-06-30 (UTC)"
-    assert set(manifest["segments"]["buyers"]["checksums"]) == {"buyers.csv", "buyers.added.csv", "buyers.removed.csv"}
+    assert set(manifest["segments"]["buyers"]["checksums"]) == {"buyers.csv"}
 
 
 def test_a_name_that_collides_with_a_kept_segments_file_is_refused(shop: Workspace):
@@ -500,8 +494,7 @@ def test_changes_files_have_checksums_and_txt_ids_with_separators_are_stable(sho
     result = nightly(shop, "--changes", "--format", "txt")
     entry = json.loads((shop.root / "out" / "manifest.json").read_text())["segments"]["visitors"]
     assert (entry["entered"], entry["exited"]) == (0, 0), result.stderr
-    assert set(entry["checksums"]) == {"visitors.txt", "visitors.entered.txt", "visitors.exited.txt",
-                                       "visitors.added.txt", "visitors.removed.txt"}
+    assert set(entry["checksums"]) == {"visitors.txt", "visitors.entered.txt", "visitors.exited.txt"}
 
 
 @pytest.mark.parametrize("change, code, message", [
@@ -602,7 +595,7 @@ def test_the_benchmarks_loop_empties_and_makes_the_folder_before_each_run(shop: 
         os.makedirs(out)
         result = nightly(shop, "--format", "txt", "-q", as_of=as_of)
         assert result.exit_code == 0, result.stderr
-        assert {name: (out / name).read_text().split() for name in members(out, "*.txt")} == expected
+        assert {p.name: p.read_text().split() for p in out.glob("*.txt")} == expected
     assert shown(out) and len(versions(out)) == 1
 
 

@@ -169,9 +169,10 @@ def run(
                                         "e.g. 90:10: NAME.a.csv, NAME.b.csv (a holdout of 10%)."),
     split_seed: Optional[str] = typer.Option(None, "--split-seed", help="Seed of --split (default: the segment's "
                                              "name): the same seed puts a visitor in the same part."),
-    changes: bool = typer.Option(False, "--changes", help="Deprecated (NAME.added/NAME.removed replace it): with "
-                                 "--output-dir, also write NAME.entered.csv and NAME.exited.csv against the files "
-                                 "the last run wrote there."),
+    changes: bool = typer.Option(False, "--changes", help="With --output-dir: also write NAME.entered.csv and "
+                                 "NAME.exited.csv against the files the last run wrote there."),
+    deliveries: bool = typer.Option(False, "--deliveries", help="With --output-dir: also write NAME.added and "
+                                    "NAME.removed beside each file, against the delivery `segtool ack` acknowledged."),
     resend_all: bool = typer.Option(False, "--resend-all", help="With --output-dir: NAME.added holds every row and "
                                     "NAME.removed none, whatever `segtool ack` acknowledged (a full resend)."),
     keep_going: bool = typer.Option(False, "--keep-going", help="Write the valid segments when some segment "
@@ -194,7 +195,8 @@ def run(
 
     request = RunRequest(output=output, output_dir=output_dir, summary=summary, fmt=fmt,
                          columns=tuple(c.strip() for c in columns.split(",") if c.strip()) if columns else (),
-                         split=parse_split(split), split_seed=split_seed, changes=changes, resend_all=resend_all,
+                         split=parse_split(split), split_seed=split_seed, changes=changes, deliveries=deliveries,
+                         resend_all=resend_all,
                          keep_going=keep_going,
                          wait=not no_wait, select=patterns(select), exclude=patterns(exclude, "--exclude"),
                          engine=engine)

@@ -193,6 +193,10 @@ def acknowledge(folder: Path, run: str, chosen: tuple[str, ...], excluded: tuple
             raise UsageError(f"{folder} keeps no run {run!r}; name the run whose files were delivered, as its "
                              f"manifest's `run` says" + (f" (the current run is {shown.name})" if shown else ""))
         segments = _chosen(Previous.read(where), chosen, excluded)
+        if segments and not any(entry.get("delivery") for entry in segments.values()):
+            raise UsageError(f"run {run} wrote no change files to acknowledge: run `segtool run --output-dir "
+                             f"{folder} --deliveries` (its NAME.added and NAME.removed files are what an upload "
+                             "sends, and what `ack` acknowledges)")
         acked = Acknowledged.read(folder)
         files, refused, same = dict(acked.files), [], 0
         for name, entry in segments.items():

@@ -32,8 +32,9 @@ class RunRequest:
     columns: tuple[str, ...] = ()
     split: tuple[float, ...] = ()  # shares of a stable split, adding up to 100
     split_seed: str | None = None
-    changes: bool = False  # entered/exited against the files the last run wrote into output_dir (deprecated)
-    resend_all: bool = False  # added/removed against nothing, not the acknowledged delivery (deliveries.py)
+    changes: bool = False  # entered/exited against the files the last run wrote into output_dir
+    deliveries: bool = False  # added/removed against the delivery `segtool ack` acknowledged (deliveries.py)
+    resend_all: bool = False  # added/removed against nothing, not the acknowledged delivery
     keep_going: bool = False
     wait: bool = True  # for another run's lock on output_dir
     select: tuple[str, ...] = ()
@@ -76,9 +77,9 @@ def _check_request(request: RunRequest, count: int) -> None:
         raise UsageError(f"--engine takes {', '.join(ENGINES)}, found {request.engine!r}")
     if request.changes and request.split:
         raise UsageError("--changes compares whole segments; it cannot be used with --split")
-    if request.resend_all and not request.output_dir:
-        raise UsageError("--resend-all is about the change files of an output directory; use it with "
-                         "--output-dir DIR")
+    if (request.deliveries or request.resend_all) and not request.output_dir:
+        raise UsageError(f"{'--resend-all' if request.resend_all else '--deliveries'} is about the change files of "
+                         "an output directory; use it with --output-dir DIR")
     if request.changes and not request.output_dir:
         raise UsageError("--changes compares with the files of the last run in an output directory; use it "
                          "with --output-dir DIR (or see `segtool diff`)")
@@ -104,9 +105,6 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, feedba
     for target in targets:
         for path in [_part_path(target, letter) for letter in PARTS[:len(request.split)]] or [target]:
             session.check_output(path, segment_files(paths))
-    if request.changes:
-        feedback.warn("--changes is deprecated: each file of an --output-dir comes with NAME.added and NAME.removed "
-                      "files against the delivery `segtool ack` acknowledged (see docs/nightly.md)")
     if request.output_dir:
         def waiting(holder: str) -> None:
             feedback.warn(f"waiting for another segtool run writing into {request.output_dir} ({holder or 'running'})")
@@ -130,7 +128,8 @@ def _check_file_names(request: RunRequest, segments, kept: dict[str, str]) -> se
             (segment.name, f"{segment.name}{ext}")]
         if request.changes:
             entered += [(segment.name, f"{segment.name}.{kind}{ext}") for kind in ("entered", "exited")]
-    for owner, name in [*data, *entered, *((owner, c) for owner, file in data for c in change_files(file).values())]:
+    delivered = [(owner, c) for owner, file in data for c in change_files(file).values()] if _delivers(request) else []
+    for owner, name in [*data, *entered, *delivered]:
         if name == MANIFEST or name in owners:
             other = f"segment {owners[name]!r}" if name in owners else "segtool's own file"
             raise UsageError(f"segment {owner!r} would write {name}, which is also {other}'s; "
@@ -210,7 +209,9 @@ def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback
             elif name not in entries and previous.files(name):
                 feedback.note(f"{name}: its files are gone from {folder} (its segment file is gone or renamed it)")
         for name, entry in entries.items():
-            _deliver(name, entry, stage, acked, request.resend_all, feedback)
+            if _delivers(request):
+                _deliver(name, entry, stage, acked, request.resend_all, feedback)
+            entry["checksums"] = {file: checksum(stage / file) for file in entry["files"]}
         write_manifest(_manifest(session, result, entries, started, run=run_id(stage),
                                  resend_all=request.resend_all), stage)
         publish(folder, stage, link, previous, feedback.warn)
@@ -231,8 +232,7 @@ _CHANGES = ("entered", "exited", "entered_file", "exited_file", "changes_since",
 
 
 def _deliver(name: str, entry: dict, stage: Path, acked: Acknowledged, resend: bool, feedback) -> None:
-    """The change files of each file of members in the entry, against the acknowledged delivery (deliveries.py),
-    and the checksums of all the entry's files."""
+    """The change files of each file of members in the entry, against the acknowledged delivery (deliveries.py)."""
     entry["delivery"] = {}
     for file in [f for f in entry["files"] if f not in (entry.get("entered_file"), entry.get("exited_file"))]:
         record = entry["delivery"][file] = write_changes(stage, file, acked, resend, feedback.warn)
@@ -242,7 +242,11 @@ def _deliver(name: str, entry: dict, stage: Path, acked: Acknowledged, resend: b
             else "nothing acknowledged yet")
         if entry.get("status") != "kept":
             feedback.note(f"{file}: {record['added']} added, {record['removed']} removed: {since}")
-    entry["checksums"] = {file: checksum(stage / file) for file in entry["files"]}
+
+
+def _delivers(request: RunRequest) -> bool:
+    """Whether the run writes NAME.added and NAME.removed beside each file (--deliveries, --resend-all)."""
+    return request.deliveries or request.resend_all
 
 
 def _still_there(entry: dict, name: str, segments) -> bool:
