@@ -139,15 +139,20 @@ def test_a_guard_breach_keeps_the_old_file_writes_the_others_and_exits_4(shop: W
     assert manifest["big_spenders"]["status"] == "written"
 
 
-def test_a_guard_keeps_the_old_files_run_after_run(shop: Workspace):
+def test_a_guard_keeps_the_old_files_run_after_run_but_not_their_stale_changes(shop: Workspace):
     out = shop.root / "out"
-    assert nightly(shop, "--changes", as_of="2024-06-10").exit_code == 0
-    kept = {name: (out / name).read_bytes() for name in ("buyers.csv", "buyers.entered.csv", "buyers.exited.csv")}
+    assert nightly(shop, "--changes", "--deliveries", as_of="2024-06-10").exit_code == 0
+    assert lines(out / "buyers.entered.csv") == ["visitor_id", "a"]
+    kept = {name: (out / name).read_bytes() for name in ("buyers.csv", "buyers.added.csv")}
     first = run_of(out)
     (shop.root / "segments" / "buyers.yaml").write_text(BUYERS + "expect: {max_size: 1}\n")  # 2 by 30 June
     for _ in range(3):  # the folder they were written to is removed meanwhile: they go on in each run's folder
-        assert nightly(shop, "--changes", "-q").exit_code == 4
+        assert nightly(shop, "--changes", "--deliveries", "-q").exit_code == 4
         assert {name: (out / name).read_bytes() for name in kept} == kept and shown(out)
+        # the last run's entered/exited described a change this run did not make: they are gone, not kept
+        assert not os.path.lexists(out / "buyers.entered.csv") and not os.path.lexists(out / "buyers.exited.csv")
+        entry = json.loads((out / "manifest.json").read_text())["segments"]["buyers"]
+        assert entry["status"] == "guard_failed" and "entered" not in entry and "entered_file" not in entry
     assert not first.exists()
 
 

@@ -106,32 +106,43 @@ def test_the_quick_start_prints_only_the_ids_on_stdout(project: Path):
     assert ids and all(re.fullmatch(r"\S+", i) for i in ids)
 
 
-def test_the_nightly_job_shows_changes_on_changed_data(project: Path):
+def test_the_nightly_job_delivers_changes_since_the_acknowledged_upload(project: Path):
     minute, hour, *_ = CRON[0].split(maxsplit=5)
     command = CRON[0].split(maxsplit=5)[5]
     assert (minute, hour) == ("15", "3") and command.startswith("cd /srv/audiences && ")
     command = command.replace("cd /srv/audiences && ", "")
+    (reader,) = READERS  # upload-lists.sh: upload the current run's change files, then acknowledge that run
+    script = project / "upload-lists.sh"
+    script.write_text(f'upload() {{ cat "$@" > uploaded.csv && test ! -e fail; }}\n{reader}\n')
+    script.chmod(0o755)
     first = shell(command, project)
     assert first.returncode == 0 and first.stderr == "", first.stderr
     lists = project / "lists"
     manifest = json.loads((lists / "manifest.json").read_text())
     assert manifest["as_of"]["requested"] == "yesterday"
-    assert all((lists / f"{name}.entered.csv").exists() for name in manifest["segments"])
-    # the next night the export has lost a tenth of the visitors' events (and nothing else changed)
+    assert all((lists / f"{name}.added.csv").exists() for name in manifest["segments"])
+    delivered = json.loads((lists / ".segtool" / "acknowledged.json").read_text())["files"]
+    assert {f["run"] for f in delivered.values()} == {manifest["run"]}
+    # the next nights the export has lost a tenth of the visitors' events (and nothing else changed), and the
+    # upload fails: nothing is acknowledged, and the night after still holds those changes
     events = pl.read_parquet(project / "sample_data" / "events.parquet")
     events.filter(~pl.col("visitor_id").str.ends_with("7")).write_parquet(project / "sample_data" / "events.parquet")
-    second = shell(command, project)
-    assert second.returncode == 0, second.stderr
-    segments = json.loads((lists / "manifest.json").read_text())["segments"]
-    exited = {name: e["exited"] for name, e in segments.items() if e["exited"]}
-    assert exited, "some visitors must have left some segment"
-    for name, count in exited.items():
-        ids = (lists / f"{name}.exited.csv").read_text().splitlines()[1:]
-        assert len(ids) == count and all(i.endswith("7") for i in ids)
-    # lists/current is a link to the second night's folder; the reader of the example reads from there
-    (reader,) = READERS
-    read = shell(f'upload() {{ cat "$@" > uploaded.csv; }}; {reader}', project)
-    assert read.returncode == 0 and (lists / "current").is_symlink(), read.stderr
+    (project / "fail").touch()
+    for night in range(2):
+        assert shell(command, project).returncode != 0
+        segments = json.loads((lists / "manifest.json").read_text())["segments"]
+        removed = {name: e["delivery"][f"{name}.csv"]["removed"] for name, e in segments.items()}
+        assert any(removed.values()), "some visitors must have left some segment"
+        for name, count in removed.items():
+            ids = (lists / f"{name}.removed.csv").read_text().splitlines()[1:]
+            assert len(ids) == count and all(i.endswith("7") for i in ids)
+            assert segments[name]["delivery"][f"{name}.csv"]["relative_to"] == manifest["run"]
     run = (lists / "current").resolve()
-    assert (project / "uploaded.csv").read_bytes() == (run / "sleepers.entered.csv").read_bytes() + (
-        run / "sleepers.exited.csv").read_bytes()
+    changed = [*run.glob("*.added.csv"), *run.glob("*.removed.csv")]  # in the shell's order of names
+    assert sorted((project / "uploaded.csv").read_text().splitlines()) == sorted(
+        line for path in changed for line in path.read_text().splitlines())
+    (project / "fail").unlink()
+    assert shell(command, project).returncode == 0
+    assert shell(command, project).returncode == 0  # acknowledged: nothing left to deliver
+    segments = json.loads((lists / "manifest.json").read_text())["segments"]
+    assert not any(d["added"] or d["removed"] for e in segments.values() for d in e["delivery"].values())

@@ -171,6 +171,10 @@ def run(
                                              "name): the same seed puts a visitor in the same part."),
     changes: bool = typer.Option(False, "--changes", help="With --output-dir: also write NAME.entered.csv and "
                                  "NAME.exited.csv against the files the last run wrote there."),
+    deliveries: bool = typer.Option(False, "--deliveries", help="With --output-dir: also write NAME.added and "
+                                    "NAME.removed beside each file, against the delivery `segtool ack` acknowledged."),
+    resend_all: bool = typer.Option(False, "--resend-all", help="With --output-dir: NAME.added holds every row and "
+                                    "NAME.removed none, whatever `segtool ack` acknowledged (a full resend)."),
     keep_going: bool = typer.Option(False, "--keep-going", help="Write the valid segments when some segment "
                                     "files are invalid (reported; exit 1)."),
     no_wait: bool = typer.Option(False, "--no-wait", help="Fail at once (exit 5) when another run is writing "
@@ -191,13 +195,38 @@ def run(
 
     request = RunRequest(output=output, output_dir=output_dir, summary=summary, fmt=fmt,
                          columns=tuple(c.strip() for c in columns.split(",") if c.strip()) if columns else (),
-                         split=parse_split(split), split_seed=split_seed, changes=changes, keep_going=keep_going,
+                         split=parse_split(split), split_seed=split_seed, changes=changes, deliveries=deliveries,
+                         resend_all=resend_all,
+                         keep_going=keep_going,
                          wait=not no_wait, select=patterns(select), exclude=patterns(exclude, "--exclude"),
                          engine=engine)
     session = _session(config, as_of, events, profiles, items, predictive, memory_limit)
     code = run_segments(session, segments, request, _stdout(), _feedback(quiet))
     if code:
         raise typer.Exit(code)
+
+
+@app.command()
+@handle_errors
+def ack(
+    output_dir: Path = typer.Argument(..., help="The --output-dir of the runs.", show_default=False),
+    run_id: str = typer.Option(..., "--run", help="The run whose files were delivered: the `run` of its "
+                               "manifest.json (the name of the folder DIR/current linked to).", show_default=False),
+    select: Optional[List[str]] = SelectOpt,
+    exclude: Optional[List[str]] = ExcludeOpt,
+    no_wait: bool = typer.Option(False, "--no-wait", help="Fail at once (exit 5) when a run is writing into DIR, "
+                                 "instead of waiting for it."),
+    quiet: bool = QuietOpt,
+):
+    """Acknowledge a delivery: the files of the run named were uploaded and accepted, so the next run's
+    NAME.added and NAME.removed files are relative to them."""
+    from ..jobs.deliveries import acknowledge
+    from ..jobs.selection import patterns
+
+    feedback = _feedback(quiet)
+    acknowledge(output_dir, run_id, patterns(select), patterns(exclude, "--exclude"), not no_wait,
+                lambda holder: feedback.warn(f"waiting for another segtool run writing into {output_dir} "
+                                             f"({holder or 'running'})"), feedback.note, feedback.warn)
 
 
 @app.command()

@@ -140,7 +140,7 @@ def _adopt(folder: Path, note, warn) -> Path:
     plain = Previous.read(folder)
     with staging(folder) as (stage, link):
         for name in plain.segments:
-            plain.carry(name, stage, warn)
+            plain.carry(name, stage, warn, whole=True)
         _link_or_copy(folder / MANIFEST, stage / MANIFEST)
         run = publish(folder, stage, link, plain, warn)
     note(f"{folder}: the files of its last run are now in {run}, which {folder / CURRENT} links to; each run "
@@ -174,13 +174,18 @@ def staging(folder: Path):
             temporaries.remove(link)
 
 
+def run_id(staged: Path) -> str:
+    """The name the run staged in `staged` gets (its folder in .segtool/runs, and DIR/current's target)."""
+    return staged.name[1:]
+
+
 def publish(folder: Path, staged: Path, link: Path, keep: "Previous", warn) -> Path:
     """Rename the staged folder to its run, with the mode of the folder of the run it replaces, switch
     DIR/current to it at once (the new link renamed over the old) and show its files in DIR; then remove the
     runs before the one replaced (that one stays, for readers still reading it)."""
     folder = Path(os.path.abspath(folder))
     runs = store(folder) / RUNS
-    run = runs / staged.name[1:]
+    run = runs / run_id(staged)
     like = keep.folder if keep.folder is not None else runs  # a first run's: what a new folder gets (the umask)
     with writing(folder):
         os.chmod(staged, stat.S_IMODE(os.stat(like).st_mode))  # made private, as a temporary
@@ -300,8 +305,7 @@ class Previous:
         read as it is, with a warning; one that cannot be read is a DataError."""
         entry = self.segments.get(name, {})
         fmt, checksums = entry.get("format"), entry.get("checksums") or {}
-        changes = {entry.get("entered_file"), entry.get("exited_file")}
-        files = [f for f in self.files(name) if f not in changes]
+        files = self.data_files(name)
         if not files:
             return None
         import polars as pl
@@ -320,7 +324,17 @@ class Previous:
 
     def names(self, keep: set[str]) -> dict[str, str]:
         """File name -> segment, of the segments in `keep` (those whose files stay)."""
-        return {file: name for name in keep for file in self.files(name)}
+        return {file: name for name in keep for file in self.data_files(name)}
+
+    def data_files(self, name: str) -> list[str]:
+        """The files of the segment's members: those it lists, but the change files that come with them (a
+        segment whose files stay keeps those alone)."""
+        entry = self.segments.get(name, {})
+        delivery = entry.get("delivery") if isinstance(entry.get("delivery"), dict) else {}
+        changes = {entry.get("entered_file"), entry.get("exited_file"),
+                   *(record.get(key) for record in delivery.values() if isinstance(record, dict)
+                     for key in ("added_file", "removed_file"))}
+        return [f for f in self.files(name) if f not in changes]
 
     def files(self, name: str) -> list[str]:
         """The files the manifest lists for the segment: names in the folder (a hand-edited path is ignored, and
@@ -340,15 +354,19 @@ class Previous:
         listed = self.listed()
         return sorted(p.name for p in self.folder.iterdir() if p.name not in listed) if self.folder else []
 
-    def carry(self, name: str, into: Path, warn) -> None:
-        """Put the files the last run wrote for the segment into the folder `into` of this run (the segment
-        keeps them): hard links, or copies where the filesystem has none."""
-        for file in self.files(name):
+    def carry(self, name: str, into: Path, warn, whole: bool = False) -> list[str]:
+        """Put the files of members the last run wrote for the segment into the folder `into` of this run (the
+        segment keeps them; their change files describe the last run's changes and stay behind, but `whole`
+        carries them too): hard links, or copies where the filesystem has none. The files put there."""
+        carried = []
+        for file in self.files(name) if whole else self.data_files(name):
             try:
                 _link_or_copy(self.folder / file, into / file)
+                carried.append(file)
             except FileNotFoundError:
                 warn(f"{self.folder / file} is missing, though {self.folder / MANIFEST} lists it; this run's folder "
                      "lacks it too")
+        return carried
 
 
 def _read_ids(path: Path, fmt: str | None):

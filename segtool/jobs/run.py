@@ -12,8 +12,10 @@ from .. import __version__
 from ..config import ENGINES
 from ..errors import SegmentError, UsageError
 from ..results import identity_data
+from .deliveries import Acknowledged, change_files, write_changes
 from .guards import EXIT_GUARD, breaches
-from .outdir import MANIFEST, check_names, checksum, file_facts, last_run, locked, publish, staging, write_manifest
+from .outdir import (MANIFEST, check_names, checksum, file_facts, last_run, locked, publish, run_id, staging,
+                     write_manifest)
 from .output import EXTENSIONS, FORMATS, format_for, is_stdout, write_members
 from ..language.parse import segment_files
 from .selection import select
@@ -31,6 +33,8 @@ class RunRequest:
     split: tuple[float, ...] = ()  # shares of a stable split, adding up to 100
     split_seed: str | None = None
     changes: bool = False  # entered/exited against the files the last run wrote into output_dir
+    deliveries: bool = False  # added/removed against the delivery `segtool ack` acknowledged (deliveries.py)
+    resend_all: bool = False  # added/removed against nothing, not the acknowledged delivery
     keep_going: bool = False
     wait: bool = True  # for another run's lock on output_dir
     select: tuple[str, ...] = ()
@@ -73,6 +77,9 @@ def _check_request(request: RunRequest, count: int) -> None:
         raise UsageError(f"--engine takes {', '.join(ENGINES)}, found {request.engine!r}")
     if request.changes and request.split:
         raise UsageError("--changes compares whole segments; it cannot be used with --split")
+    if (request.deliveries or request.resend_all) and not request.output_dir:
+        raise UsageError(f"{'--resend-all' if request.resend_all else '--deliveries'} is about the change files of "
+                         "an output directory; use it with --output-dir DIR")
     if request.changes and not request.output_dir:
         raise UsageError("--changes compares with the files of the last run in an output directory; use it "
                          "with --output-dir DIR (or see `segtool diff`)")
@@ -113,18 +120,21 @@ def _check_file_names(request: RunRequest, segments, kept: dict[str, str]) -> se
     """No two files of a run into a folder may share a name, nor take the manifest's, nor the name of a file a
     segment not run this time keeps (`kept`: file -> segment). The names of the run's files."""
     ext = EXTENSIONS[request.fmt or "csv"]
-    owners: dict[str, str] = dict(kept)
+    owners: dict[str, str] = {}
+    data = [(name, file) for file, name in kept.items()]  # files of members; each comes with its change files
+    entered = []
     for segment in segments:
-        names = ([f"{segment.name}.{letter}{ext}" for letter in PARTS[:len(request.split)]]
-                 or [f"{segment.name}{ext}"])
+        data += [(segment.name, f"{segment.name}.{letter}{ext}") for letter in PARTS[:len(request.split)]] or [
+            (segment.name, f"{segment.name}{ext}")]
         if request.changes:
-            names += [f"{segment.name}.entered{ext}", f"{segment.name}.exited{ext}"]
-        for name in names:
-            if name == MANIFEST or name in owners:
-                other = f"segment {owners[name]!r}" if name in owners else "segtool's own file"
-                raise UsageError(f"segment {segment.name!r} would write {name}, which is also {other}'s; "
-                                 "rename one of them (`name:` in the segment file)")
-            owners[name] = segment.name
+            entered += [(segment.name, f"{segment.name}.{kind}{ext}") for kind in ("entered", "exited")]
+    delivered = [(owner, c) for owner, file in data for c in change_files(file).values()] if _delivers(request) else []
+    for owner, name in [*data, *entered, *delivered]:
+        if name == MANIFEST or name in owners:
+            other = f"segment {owners[name]!r}" if name in owners else "segtool's own file"
+            raise UsageError(f"segment {owner!r} would write {name}, which is also {other}'s; "
+                             "rename one of them (`name:` in the segment file)")
+        owners[name] = owner
     return set(owners)
 
 
@@ -170,6 +180,7 @@ def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback
     kept = {name for name, entry in previous.segments.items() if name not in {s.name for s in segments}
             and _still_there(entry, name, segments)}
     check_names(folder, _check_file_names(request, segments, previous.names(kept)) | {MANIFEST}, previous)
+    acked = Acknowledged.read(folder)
     fmt, ext = request.fmt or "csv", EXTENSIONS[request.fmt or "csv"]
     with staging(folder) as (stage, link):
         result = _evaluate(session, segments, request, feedback, request.summary, count_universe=True, identity=True)
@@ -179,8 +190,7 @@ def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback
             problems = _report_breaches(segment_result, previous.size(segment.name), feedback)
             if problems:
                 broken = True
-                previous.carry(segment.name, stage, feedback.warn)
-                entries[segment.name] = {**previous.segments.get(segment.name, {}), "status": "guard_failed",
+                entries[segment.name] = {**_carried(previous, segment.name, stage, feedback), "status": "guard_failed",
                                          "breaches": problems, "found_size": segment_result.size}
                 continue
             before = previous.ids(segment.name, feedback.warn) if request.changes else None
@@ -188,23 +198,55 @@ def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback
             written = (_write_split(segment_result, target, request, feedback, folder) if request.split
                        else _write_one(segment_result, target, fmt, feedback, folder))
             entry = _entry(segment_result, result, None if request.split else target, fmt)
+            entry["files"] = [p.name for p in written]
             if request.changes:
                 entry.update(_write_changes(segment_result, before, stage, fmt, feedback))
-                written += [stage / entry["entered_file"], stage / entry["exited_file"]]
-            entry["files"] = [p.name for p in written]
-            entry["checksums"] = {p.name: checksum(p) for p in written}
+                entry["files"] += [entry["entered_file"], entry["exited_file"]]
             entries[segment.name] = entry
         for name, entry in previous.segments.items():
-            if name in kept:
-                previous.carry(name, stage, feedback.warn)
-                entries[name] = {**entry, "status": "kept"}  # not run this time (--select, --keep-going)
+            if name in kept:  # not run this time (--select, --keep-going)
+                entries[name] = {**_carried(previous, name, stage, feedback), "status": "kept"}
             elif name not in entries and previous.files(name):
                 feedback.note(f"{name}: its files are gone from {folder} (its segment file is gone or renamed it)")
-        write_manifest(_manifest(session, result, entries, started), stage)
+        for name, entry in entries.items():
+            if _delivers(request):
+                _deliver(name, entry, stage, acked, request.resend_all, feedback)
+            entry["checksums"] = {file: checksum(stage / file) for file in entry["files"]}
+        write_manifest(_manifest(session, result, entries, started, run=run_id(stage),
+                                 resend_all=request.resend_all), stage)
         publish(folder, stage, link, previous, feedback.warn)
     if request.summary:
         _summary(result, request, stdout)
     return EXIT_GUARD if broken else 0
+
+
+def _carried(previous, name: str, stage: Path, feedback) -> dict:
+    """The manifest entry of a segment whose files of members stay as the last run left them (carried into
+    this run's folder), without the figures of the change files that stay behind."""
+    files = previous.carry(name, stage, feedback.warn)
+    entry = {key: value for key, value in previous.segments.get(name, {}).items() if key not in _CHANGES}
+    return {**entry, "files": files}
+
+
+_CHANGES = ("entered", "exited", "entered_file", "exited_file", "changes_since", "delivery", "files", "checksums")
+
+
+def _deliver(name: str, entry: dict, stage: Path, acked: Acknowledged, resend: bool, feedback) -> None:
+    """The change files of each file of members in the entry, against the acknowledged delivery (deliveries.py)."""
+    entry["delivery"] = {}
+    for file in [f for f in entry["files"] if f not in (entry.get("entered_file"), entry.get("exited_file"))]:
+        record = entry["delivery"][file] = write_changes(stage, file, acked, resend, feedback.warn)
+        entry["files"] += [record["added_file"], record["removed_file"]]
+        since = "every row (--resend-all)" if resend else (
+            f"since the delivery acknowledged in run {record['relative_to']}" if record["relative_to"]
+            else "nothing acknowledged yet")
+        if entry.get("status") != "kept":
+            feedback.note(f"{file}: {record['added']} added, {record['removed']} removed: {since}")
+
+
+def _delivers(request: RunRequest) -> bool:
+    """Whether the run writes NAME.added and NAME.removed beside each file (--deliveries, --resend-all)."""
+    return request.deliveries or request.resend_all
 
 
 def _still_there(entry: dict, name: str, segments) -> bool:
@@ -263,7 +305,7 @@ def _entry(segment_result, result, target: Path | None, fmt: str) -> dict:
             "output": target.name if target is not None else None, "format": fmt}
 
 
-def _manifest(session, result, entries: dict, started: float) -> dict:
+def _manifest(session, result, entries: dict, started: float, run: str, resend_all: bool) -> dict:
     inputs = []
     tables = session.tables()
     for table in tables:
@@ -276,6 +318,8 @@ def _manifest(session, result, entries: dict, started: float) -> dict:
     config = session.config.path
     return {
         "segtool_version": __version__,
+        "run": run,
+        **({"resend_all": True} if resend_all else {}),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "duration_s": round(time.time() - started, 3),
         "as_of": {"requested": session.as_of_requested(), "resolved": result.as_of.describe(),

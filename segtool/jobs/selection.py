@@ -21,9 +21,14 @@ def patterns(values: list[str] | tuple[str, ...] | None, option: str = "--select
 
 
 def matches(segment: Segment, pattern: str) -> bool:
+    return matches_name(segment.name, segment.tags, pattern)
+
+
+def matches_name(name: str, tags, pattern: str) -> bool:
+    """Whether a segment of that name and those tags matches the pattern (also one a manifest records)."""
     if pattern.startswith("tag:"):
-        return pattern[4:] in segment.tags
-    return fnmatchcase(segment.name, pattern)
+        return pattern[4:] in tags
+    return fnmatchcase(name, pattern)
 
 
 def select(segments: list[Segment], chosen: tuple[str, ...], excluded: tuple[str, ...]) -> list[Segment]:
