@@ -120,7 +120,11 @@ def dense(tmp_path_factory):
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Amsterdam", "America/New_York"])
 @pytest.mark.parametrize("as_of", AS_OFS)
-def test_calendar_periods_agree_with_duckdb(dense, tmp_path, zone, as_of):
+def test_calendar_periods_agree_with_duckdb(dense, tmp_path, zone, as_of, monkeypatch):
+    from segtool.language import timeframe
+
+    # the instants are chosen for their calendar, not for being past or future: a clock after all of them
+    monkeypatch.setattr(timeframe, "current_time", lambda: datetime(2030, 1, 1, tzinfo=timezone.utc))
     db = duckdb.connect()
     db.execute(f"SET TimeZone = '{zone}'")
     db.execute(f"CREATE VIEW ev AS SELECT visitor_id, CAST(timestamp AS TIMESTAMPTZ) AS ts "
