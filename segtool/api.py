@@ -9,8 +9,9 @@ from pathlib import Path
 from .config import PREDICTIVE_SOURCES, Config, load_config, memory_size
 from .errors import DataError, SegmentError, UsageError
 from .language.parse import check_segments, segment_files
-from .results import Explanation, GridResult, RunResult, SegmentResult
-from .language.timeframe import LATEST, NOW, AsOf, now, parse_as_of
+from .results import Explanation, GridResult, RunResult, SegmentResult, WhyResult
+from .language import timeframe
+from .language.timeframe import LATEST, NOW, AsOf, in_future, now, parse_as_of
 from .language.tree import Segment
 
 
@@ -24,6 +25,7 @@ class Overrides:
     items: str | None = None
     predictive: str | None = None
     memory_limit: str | None = None
+    allow_future: bool = False  # an as_of after now (--allow-future)
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Session:
     _epoch_checked: bool = False
     _conversion_types_checked: bool = True  # off for the earlier instants of a replay
     _set_aside: dict | None = None
+    _newest: tuple | None = None  # (the health of every event row,), once read
 
     @classmethod
     def open(cls, config_path: Path | None = None, overrides: Overrides | None = None) -> "Session":
@@ -105,7 +108,16 @@ class Session:
             raise UsageError(str(exc).replace("as_of:", f"{option}:", 1)) from None
         if setting == LATEST:
             return replace(self, _as_of=None, overrides=replace(self.overrides, as_of=LATEST)).as_of()
-        return now(self.config.timezone) if setting == NOW else setting
+        return now(self.config.timezone) if setting == NOW else self._not_future(setting, option)
+
+    def _not_future(self, as_of: AsOf, option: str) -> AsOf:
+        """An instant asked for is no later than now, unless --allow-future says it may be: data cannot hold
+        events after now, so a future as_of is mostly a typo of the year that would count too many days."""
+        moment = timeframe.current_time().replace(microsecond=0)
+        if not self.overrides.allow_future and in_future(as_of, moment):
+            raise UsageError(f"{option} {as_of.describe()} is in the future (now is "
+                             f"{moment.isoformat().replace('+00:00', 'Z')}); pass --allow-future to evaluate as of it")
+        return as_of
 
     # -- data ----------------------------------------------------------------
     def inputs(self):
@@ -125,16 +137,30 @@ class Session:
         if self._as_of is None:
             setting = self._as_of_setting()
             if setting == LATEST:
-                from .inputs.health import check_events, latest_event
+                from .inputs.health import latest_event
 
-                self.check_epoch_unit()
-                setting = latest_event(check_events(self.inputs(), None), self.inputs())
+                setting = latest_event(self._all_events(), self.inputs())
             elif setting == NOW:
                 setting = now(self.config.timezone)
+            else:
+                setting = self._not_future(setting, "--as-of" if self.overrides.as_of is not None else "as_of")
             self._as_of = setting
         if self._inputs is not None:  # sources joined by person: the links up to this instant (and no later)
             self._inputs.stitch_at(self._as_of)
         return self._as_of
+
+    def _all_events(self):
+        """The health of every event row, whatever the as_of, with the newest timestamp: one pass, once."""
+        if self._newest is None:
+            from .inputs.health import check_events
+
+            self.check_epoch_unit()
+            self._newest = (check_events(self.inputs(), None),)
+        return self._newest[0]
+
+    def newest_event(self):
+        """The newest event's timestamp (UTC; None where no event has a readable one), whatever the as_of."""
+        return self._all_events().newest
 
     def as_of_requested(self) -> str:
         """The as_of as asked for (flag, config, or the default `now`), before it is resolved."""
@@ -183,6 +209,10 @@ class Session:
 
     def has_profiles(self) -> bool:
         return self.inputs().profiles is not None
+
+    def profile_columns(self) -> tuple[str, ...]:
+        """The profiles' columns besides visitor_id, as the rules name them (none without profiles)."""
+        return tuple(c for c in self.inputs().kinds().get("profiles", {}) if c != "visitor_id")
 
     # -- checks against the data --------------------------------------------------
     def check_data(self, segments: list[Segment], columns: tuple[str, ...] = (), values: bool = True) -> None:
@@ -398,6 +428,23 @@ class Session:
         (result,) = self.run([segment]).segments
         return result.members["visitor_id"].to_list()
 
+    def why(self, segment: Segment, visitor: str) -> WhyResult:
+        """Whether `visitor` is a member of the segment, and every rule of its tree (groups, references and
+        the rules of the segments they name) for that visitor, with the values and rows that decided each:
+        the rules lowered and computed as a run computes them, over the whole universe."""
+        from .backends.polars.why import verdicts
+        from .language.describe import outline
+
+        rules = list(outline(segment.root))
+        self.check_data([segment])
+        self.check_epoch_unit()
+        found = verdicts(segment, rules, visitor, self.inputs(), self.as_of(), self.prepare([segment]))
+        if isinstance(found, list):
+            raise UsageError(f"visitor {visitor!r} is not among the {len(found):,} visitors as of "
+                             f"{self.as_of().describe()} (none has a profile or an event up to as_of by that ID)"
+                             f"{_close_ids(visitor, found)}")
+        return WhyResult(visitor, segment, self.as_of(), *found)
+
     def grid(self) -> GridResult:
         """Visitors per retention grid cell (every configured cell listed, zeros included; null = no cell)."""
         import polars as pl
@@ -450,3 +497,15 @@ class Session:
 
         self.check_events(conversions=True)
         return predict_visitors(self.inputs(), self.as_of(), horizon_days)
+
+
+def _close_ids(visitor: str, ids: list[str]) -> str:
+    """`; close IDs: ...` for the IDs spelt most like `visitor` (case aside), if any is close."""
+    import difflib
+
+    key = visitor.strip().lower()
+    by_key: dict[str, str] = {}
+    for vid in ids:
+        by_key.setdefault(vid.lower(), vid)
+    close = difflib.get_close_matches(key, [k for k in by_key if abs(len(k) - len(key)) <= 3], n=3, cutoff=0.6)
+    return f"; close IDs: {', '.join(repr(by_key[k]) for k in close)}" if close else ""

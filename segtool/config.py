@@ -5,17 +5,18 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from .errors import ConfigError, Location, Problem, UsageError, did_you_mean, suggest
 from .language.grid import DEFAULT_GRID, GridCell
-from .language.timeframe import parse_as_of
+from .language.timeframe import duration, parse_as_of
 from .language.yamlsource import Node, load_yaml
 
 TABLES = ("events", "profiles", "items")
 TOP_KEYS = ("as_of", "data", "engine", "columns", "timestamp_format", "conversion_events", "site", "retention_grid", "predictive",
-            "max_skipped_rows", "library", "preset", "csv", "timezone")
+            "max_skipped_rows", "library", "preset", "csv", "timezone", "freshness")
 PRESETS = ("ga4", "shopify_orders", "segment")  # inputs/presets holds what each reads
 PROFILE_PRESETS = ("shopify_customers",)  # exports of profiles alone: data.profiles: {path: ..., preset: ...}
 CSV_KEYS = ("separator", "decimal_comma", "encoding", "quote_char", "null_values")
@@ -98,6 +99,17 @@ def memory_size(text: str) -> int:
     return size
 
 
+@dataclass(frozen=True)
+class Freshness:
+    """`freshness: {warn_after: 26h, error_after: 3d}`: how old the newest event may be, relative to now, before
+    a run warns or fails (jobs/guards.py); `where` locates each setting for the messages."""
+
+    warn_after: timedelta | None = None
+    error_after: timedelta | None = None
+    where: dict[str, Location | None] = field(default_factory=dict, compare=False)
+    written: dict[str, str] = field(default_factory=dict, compare=False)  # each setting as written, for messages
+
+
 @dataclass
 class Config:
     path: Path | None = None
@@ -115,6 +127,7 @@ class Config:
     predictive: str = "auto"
     max_skipped_share: float = 0.01  # above this share of unreadable event rows a run fails
     library: Path | None = None  # a folder of segments that `segment: NAME` may name besides the run's own
+    freshness: Freshness | None = None
     locations: dict[str, Location] = field(default_factory=dict)  # "columns.events.order_value" -> where it is set
 
     def csv_for(self, source: Source | None) -> CsvOptions:
@@ -229,6 +242,8 @@ class _ConfigReader:
             config.library = self.library(v["library"])
         if "max_skipped_rows" in v:
             config.max_skipped_share = self.percent(v["max_skipped_rows"], "max_skipped_rows")
+        if "freshness" in v:
+            config.freshness = self.freshness(v["freshness"])
         if "engine" in v:
             config.engine = self.engine(v["engine"])
             if config.engine.memory_limit is not None:
@@ -260,6 +275,28 @@ class _ConfigReader:
             if conf is not None:
                 spark_conf = self.mapping(conf, "engine.spark.conf")
         return EngineSettings(name, tables, spark, spark_conf, limit)
+
+    def freshness(self, node: Node) -> Freshness | None:
+        """`freshness: {warn_after: 26h, error_after: 3d}`: one of them or both, in hours, days or weeks."""
+        keys = ("warn_after", "error_after")
+        if not self.keys(node, keys, "freshness"):
+            return None
+        lengths, texts = {}, {}
+        for key, value in node.value.items():
+            if key in keys:
+                text = texts[key] = self.scalar_text(value, f"freshness.{key}")
+                lengths[key] = duration(text) if text is not None else None
+                if text is not None and lengths[key] is None:
+                    self.problem(value, f"freshness.{key} takes a length of time like 26h, 3d or 1w, found "
+                                        f"{value.describe()}")
+        if not node.value:
+            self.problem(node, "freshness needs warn_after, error_after or both, like "
+                               "{warn_after: 26h, error_after: 3d}")
+        warn, error = lengths.get("warn_after"), lengths.get("error_after")
+        if warn is not None and error is not None and warn > error:
+            self.problem(node.value["warn_after"], "freshness.warn_after is longer than error_after, so it would never "
+                                                    "warn; make it shorter")
+        return Freshness(warn, error, {k: node.value[k].loc for k in keys if k in node.value}, texts)
 
     def domains(self, node: Node) -> tuple[str, ...]:
         """The site's own host names: a scheme, port, path, `*.`, `www.`, case and spaces are normalised away."""

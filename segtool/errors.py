@@ -97,6 +97,12 @@ class DataError(SegtoolError):
         super().__init__("\n".join([text] * bool(text) + [str(p) for p in self.problems]))
 
 
+class StaleData(SegtoolError):
+    """The newest event is older than the config's `freshness: error_after` allows (exit 6)."""
+
+    exit_code = 6
+
+
 class OutOfMemory(DataError):
     """The run needed more memory than it was given: one line, whichever layer noticed (exit 3)."""
 

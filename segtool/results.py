@@ -69,6 +69,35 @@ class RunResult:
 
 
 @dataclass(frozen=True)
+class Rows:
+    """Rows of one visitor that a rule's aggregate counted (`segtool why`): the first few, and how many."""
+
+    table: str  # events or conversions
+    total: int
+    first: "pl.DataFrame"  # by timestamp: the timestamp, and the columns the rule's test reads
+
+
+@dataclass(frozen=True)
+class RuleVerdict:
+    """Whether one rule of the segment (a group, a reference, a condition) holds for the visitor, and why."""
+
+    depth: int  # 0: the segment's root; its rules 1, theirs 2, ...
+    text: str  # the rule in words, on one line
+    met: bool
+    values: tuple[tuple[str, object], ...] = ()  # what the test read for the visitor, in words, and its value
+    rows: tuple[Rows, ...] = ()
+
+
+@dataclass(frozen=True)
+class WhyResult:
+    visitor: str
+    segment: Segment
+    as_of: AsOf
+    member: bool  # as a run finds it
+    rules: tuple[RuleVerdict, ...]  # the rule tree, depth first
+
+
+@dataclass(frozen=True)
 class GridResult:
     as_of: AsOf
     cells: tuple[GridCell, ...]

@@ -239,6 +239,59 @@ def test_version_and_relative_as_of(shop: Workspace, monkeypatch):
     assert shop.cli("run", str(path), "--as-of", "-23d").ids == ["a"]        # 2 June 09:00, after a's order
 
 
+def clock(monkeypatch, *moment: int) -> None:
+    """Set segtool's wall clock (timeframe.current_time): no test depends on the real one."""
+    from segtool.language import timeframe
+
+    monkeypatch.setattr(timeframe, "current_time", lambda: datetime(*moment, tzinfo=UTC))
+
+
+def test_freshness_warns_or_fails_on_the_newest_event_against_now(shop: Workspace, monkeypatch):
+    shop.config("freshness: {warn_after: 24h, error_after: 2d}\n")
+    clock(monkeypatch, 2024, 6, 26, 9, 0)  # the newest event, b's order at 25 June 11:00, is 22 hours old
+    fresh = nightly(shop, as_of="2024-06-25")
+    assert fresh.exit_code == 0 and "Freshness" not in fresh.stderr
+    assert json.loads((shop.root / "out" / "manifest.json").read_text())["freshness"] == {
+        "newest_event": "2024-06-25T11:00:00Z", "status": "fresh"}
+    clock(monkeypatch, 2024, 6, 26, 12, 30)  # 25h30m
+    warned = nightly(shop, as_of="2024-06-25")
+    assert warned.exit_code == 0
+    assert "Freshness: the newest event (2024-06-25T11:00:00Z) is 1d 1h 30m old, older than freshness.warn_after " \
+           "24h (" in warned.stderr and "segtool.yaml:5:" in warned.stderr
+    assert json.loads((shop.root / "out" / "manifest.json").read_text())["freshness"]["status"] == "warn"
+    before = shown(shop.root / "out")
+    clock(monkeypatch, 2024, 6, 28, 12, 0)  # 3d 1h: past error_after, nothing written
+    failed = nightly(shop, as_of="2024-06-25")
+    assert failed.exit_code == 6 and "older than freshness.error_after 2d" in failed.stderr
+    assert shown(shop.root / "out") == before
+
+
+def test_freshness_settings_are_checked_at_their_line(shop: Workspace):
+    path = shop.root / "segments" / "buyers.yaml"
+    shop.config("freshness: {warn_after: 3d, error_after: 1d}\n")
+    out = shop.cli("run", str(path), "--as-of", "2024-06-30")
+    assert out.exit_code == 1 and "segtool.yaml:5:25: freshness.warn_after is longer than error_after" in out.stderr
+    shop.config("freshness: {warn_after: 2 days}\n")
+    out = shop.cli("run", str(path), "--as-of", "2024-06-30")
+    assert out.exit_code == 1 and "freshness.warn_after takes a length of time like 26h, 3d or 1w" in out.stderr
+
+
+def test_an_as_of_in_the_future_is_an_error_unless_allowed(shop: Workspace, monkeypatch):
+    clock(monkeypatch, 2024, 6, 25, 9, 0)
+    path = shop.root / "segments" / "buyers.yaml"
+    future = shop.cli("run", str(path), "--as-of", "2024-06-26")
+    assert future.exit_code == 2 and "--as-of end of 2024-06-26 (UTC) is in the future (now is " \
+                                     "2024-06-25T09:00:00Z); pass --allow-future" in future.stderr
+    assert shop.cli("run", str(path), "--as-of", "2024-06-26", "--allow-future").ids == ["a", "b"]
+    assert shop.cli("run", str(path), "--as-of", "2024-06-25").ids == ["a", "b"]  # today is no future
+    assert shop.cli("run", str(path), "--as-of", "2024-06-25T09:00:01Z").exit_code == 2
+    shop.config("as_of: 2025-01-01\n")
+    assert "Error: as_of end of 2025-01-01 (UTC) is in the future" in shop.cli("run", str(path)).stderr
+    history = shop.cli("history", str(path), "--to", "2024-07-01", "--last", "2d", "--config",
+                       str(shop.root / "segtool.yaml"))
+    assert history.exit_code == 2 and "--to end of 2024-07-01 (UTC) is in the future" in history.stderr
+
+
 def test_no_color_turns_off_every_style_on_a_terminal(monkeypatch):
     from typer.testing import CliRunner
 

@@ -46,6 +46,90 @@ def _validate_as_json(session, paths: list[Path], data: bool) -> None:
         raise SystemExit(failure.exit_code)
 
 
+SHOW_FORMATS = ("table", "csv", "json", "ndjson")
+
+
+def show_members(session, path: Path, limit: int, columns: tuple[str, ...] | None, fmt: str | None,
+                 engine: str | None, stdout, feedback) -> None:
+    """The first `limit` members of a segment (by visitor_id) with profile columns (default: every one of the
+    profiles'), evaluated as `run` evaluates it, on its engine: a table, or CSV/JSON/NDJSON on stdout."""
+    from ..jobs.output import write_members
+    from ..jobs.run import RunRequest, check_engine, evaluate
+
+    if (fmt or "table") not in SHOW_FORMATS:
+        raise UsageError(f"show --format takes {', '.join(SHOW_FORMATS)}, found {fmt!r}")
+    check_engine(engine)
+    (segment,) = session.load_segments([path])
+    columns = session.profile_columns() if columns is None else columns
+    if columns and not session.has_profiles():
+        raise UsageError("--columns needs a profiles table (data.profiles or --profiles)")
+    result = evaluate(session, [segment], RunRequest(columns=columns, engine=engine), feedback, False)
+    (found,) = result.segments
+    shown = found.members.head(limit)
+    if fmt not in (None, "table"):
+        return write_members(shown, None, fmt)
+    from rich.table import Table
+
+    more = f", the first {shown.height:,} by visitor_id" if shown.height < found.size else ""
+    table = Table(title=f"{segment.name}: {found.size:,} members as of {result.as_of.describe()}{more}")
+    for column in shown.columns:
+        table.add_column(column, overflow="fold")
+    for row in shown.iter_rows():
+        table.add_row(*("" if value is None else str(value) for value in row))
+    stdout.print(table, markup=False)
+
+
+def why_member(session, visitor: str, path: Path, fmt: str | None, stdout) -> None:
+    """Rule by rule, whether the visitor meets the segment's rules, with the values and rows that decided."""
+    if fmt not in (None, "json"):
+        raise UsageError(f"why --format takes json, found {fmt!r}")
+    (segment,) = session.load_segments([path])
+    found = session.why(segment, visitor)
+    if fmt == "json":
+        return print(json.dumps(why_data(found), indent=2, ensure_ascii=False, default=str))
+    verb = "is a member" if found.member else "is not a member"
+    stdout.print(f"{visitor} {verb} of {segment.name} as of {found.as_of.describe()}", markup=False)
+    for rule in found.rules:
+        indent = "  " * rule.depth
+        stdout.print(f"{'yes' if rule.met else 'no ':3}  {indent}{rule.text}", markup=False)
+        for label, value in rule.values:
+            stdout.print(f"       {indent}  {label}: {_value(value)}", markup=False)
+        for rows in rule.rows:
+            stdout.print(f"       {indent}  {rows.table} the rule counts: {rows.total:,}", markup=False)
+            for row in rows.first.iter_rows():
+                stdout.print(f"       {indent}    {'  '.join(_value(v) for v in row)}", markup=False)
+            if rows.total > rows.first.height:
+                stdout.print(f"       {indent}    ... and {rows.total - rows.first.height:,} more", markup=False)
+
+
+def why_data(found) -> dict:
+    """`segtool why --format json`: the verdicts as data."""
+    return {"visitor_id": found.visitor, "segment": found.segment.name, "as_of": found.as_of.describe(),
+            "member": found.member,
+            "rules": [{"depth": r.depth, "rule": r.text, "met": r.met,
+                       "values": [{"what": label, "value": _value(v, None)} for label, v in r.values],
+                       "rows": [{"table": rows.table, "total": rows.total,
+                                 "first": [{k: _value(v, None) for k, v in row.items()}
+                                           for row in rows.first.iter_rows(named=True)]} for rows in r.rows]}
+                      for r in found.rules]}
+
+
+def _value(value, missing: str | None = "missing"):
+    """A value as `why` shows it (as text; with `missing` None, as JSON data): instants in ISO 8601 (UTC as Z),
+    floats without trailing noise."""
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if missing is None or value is None:
+        return missing if value is None else value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}" if value == int(value) else f"{value:.6g}"
+    return str(value)
+
+
 def explain_segment(session, path: Path, stdout, prepare: bool = False) -> None:
     (segment,) = session.load_segments([path])
     explanation = session.explain(segment, prepare=prepare)

@@ -25,6 +25,8 @@ _state = {"debug": False}
 SegmentsArg = typer.Argument(..., help="Segment YAML files, or directories of them.", show_default=False)
 ConfigOpt = typer.Option(None, "--config", help="Config file (default: ./segtool.yaml if present).")
 AsOfOpt = typer.Option(None, "--as-of", help="Evaluate as of this date or ISO datetime, or 'latest' (default: config, else now).")
+AllowFutureOpt = typer.Option(False, "--allow-future", help="Allow an --as-of (or --to) after now, which is "
+                              "otherwise an error.")
 EventsOpt = typer.Option(None, "--events", help="Events file, glob or directory (overrides the config).")
 ProfilesOpt = typer.Option(None, "--profiles", help="Profiles file, glob or directory (overrides the config).")
 ItemsOpt = typer.Option(None, "--items", help="Items file, glob or directory (overrides the config).")
@@ -38,6 +40,13 @@ PredictiveOpt = typer.Option(None, "--predictive",
                              help="auto|profiles|events: the source of the predicted columns (clv, "
                                   "conversion_potential, p_alive; overrides config).",
                              autocompletion=completion.values_of("config", "PREDICTIVE_SOURCES"))
+
+EngineOpt = typer.Option(None, "--engine", help="polars (default), duckdb (the SQL in an embedded DuckDB) or spark "
+                         "(a local session or Spark Connect).", autocompletion=completion.values_of("config", "ENGINES"))
+
+
+def _column_list(text: str | None) -> tuple[str, ...] | None:
+    return tuple(c.strip() for c in text.split(",") if c.strip()) if text is not None else None
 
 
 def output_option(help: str):
@@ -138,10 +147,11 @@ def main(debug: bool = typer.Option(False, "--debug", help="Show a traceback on 
 
 
 def _session(config: Optional[Path], as_of=None, events=None, profiles=None, items=None, predictive=None,
-             memory_limit=None):
+             memory_limit=None, allow_future=False):
     from ..api import Overrides, Session
 
-    session = Session.open(config, Overrides(as_of, events, profiles, items, predictive, memory_limit))
+    session = Session.open(config, Overrides(as_of, events, profiles, items, predictive, memory_limit,
+                                             allow_future))
     limit = session.memory_limit()
     if limit is not None:
         from .supervisor import watch_memory
@@ -155,6 +165,7 @@ def _session(config: Optional[Path], as_of=None, events=None, profiles=None, ite
 def run(
     segments: List[Path] = SegmentsArg,
     as_of: Optional[str] = AsOfOpt,
+    allow_future: bool = AllowFutureOpt,
     output: Optional[Path] = output_option("Write the IDs (and --columns) to this file."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Write one file per segment, named after it."),
     summary: bool = typer.Option(False, "--summary", help="Print each segment's size, share and per-rule sizes."),
@@ -181,11 +192,11 @@ def run(
                                  "into --output-dir, instead of waiting for it."),
     select: Optional[List[str]] = SelectOpt,
     exclude: Optional[List[str]] = ExcludeOpt,
-    engine: Optional[str] = typer.Option(None, "--engine", help="polars (default), duckdb (the SQL in an "
-                                         "embedded DuckDB) or spark (a local session or Spark Connect).",
-                                         autocompletion=completion.values_of("config", "ENGINES")),
+    engine: Optional[str] = EngineOpt,
     memory_limit: Optional[str] = typer.Option(None, "--memory-limit", help="The most memory the run may hold, "
                                                "e.g. 4GB (default: engine.memory_limit; else no limit)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Also write a run summary for Slack or e-mail: "
+                                          "report.md (Markdown) or report.html."),
     quiet: bool = QuietOpt,
     config: Optional[Path] = ConfigOpt,
 ):
@@ -194,13 +205,12 @@ def run(
     from ..jobs.selection import patterns
 
     request = RunRequest(output=output, output_dir=output_dir, summary=summary, fmt=fmt,
-                         columns=tuple(c.strip() for c in columns.split(",") if c.strip()) if columns else (),
+                         columns=_column_list(columns) or (),
                          split=parse_split(split), split_seed=split_seed, changes=changes, deliveries=deliveries,
-                         resend_all=resend_all,
-                         keep_going=keep_going,
+                         resend_all=resend_all, keep_going=keep_going,
                          wait=not no_wait, select=patterns(select), exclude=patterns(exclude, "--exclude"),
-                         engine=engine)
-    session = _session(config, as_of, events, profiles, items, predictive, memory_limit)
+                         engine=engine, report=report)
+    session = _session(config, as_of, events, profiles, items, predictive, memory_limit, allow_future=allow_future)
     code = run_segments(session, segments, request, _stdout(), _feedback(quiet))
     if code:
         raise typer.Exit(code)
@@ -231,6 +241,53 @@ def ack(
 
 @app.command()
 @handle_errors
+def show(
+    segment: Path = typer.Argument(..., help="A segment YAML file.", show_default=False),
+    limit: int = typer.Option(20, "--limit", min=0, help="Show this many members (the first by visitor_id)."),
+    columns: Optional[str] = typer.Option(None, "--columns", help="Profile columns to show, e.g. email,city "
+                                          "(default: every profile column)."),
+    fmt: Optional[str] = format_option("table (default), csv, json or ndjson on stdout.",
+                                       completion.values_of("cli.commands", "SHOW_FORMATS")),
+    engine: Optional[str] = EngineOpt,
+    as_of: Optional[str] = AsOfOpt,
+    allow_future: bool = AllowFutureOpt,
+    events: Optional[str] = EventsOpt,
+    profiles: Optional[str] = ProfilesOpt,
+    items: Optional[str] = ItemsOpt,
+    predictive: Optional[str] = PredictiveOpt,
+    quiet: bool = QuietOpt,
+    config: Optional[Path] = ConfigOpt,
+):
+    """Preview a segment's members with their profile columns, evaluated as `run` evaluates it."""
+    from .commands import show_members
+
+    show_members(_session(config, as_of, events, profiles, items, predictive, allow_future=allow_future), segment,
+                 limit, _column_list(columns), fmt, engine, _stdout(), _feedback(quiet))
+
+
+@app.command()
+@handle_errors
+def why(
+    visitor: str = typer.Argument(..., help="A visitor ID.", show_default=False),
+    segment: Path = typer.Argument(..., help="A segment YAML file.", show_default=False),
+    fmt: Optional[str] = format_option("json: the verdicts as data.", completion.one_of("json")),
+    as_of: Optional[str] = AsOfOpt,
+    allow_future: bool = AllowFutureOpt,
+    events: Optional[str] = EventsOpt,
+    profiles: Optional[str] = ProfilesOpt,
+    items: Optional[str] = ItemsOpt,
+    predictive: Optional[str] = PredictiveOpt,
+    config: Optional[Path] = ConfigOpt,
+):
+    """Rule by rule, whether a visitor meets a segment, with the values and rows that decided each rule."""
+    from .commands import why_member
+
+    why_member(_session(config, as_of, events, profiles, items, predictive, allow_future=allow_future), visitor,
+               segment, fmt, _stdout())
+
+
+@app.command()
+@handle_errors
 def sql(
     segments: List[Path] = SegmentsArg,
     dialect: str = typer.Option("duckdb", "--dialect", help="duckdb, spark, databricks, bigquery, snowflake or trino.",
@@ -240,6 +297,7 @@ def sql(
     select: Optional[List[str]] = SelectOpt,
     exclude: Optional[List[str]] = ExcludeOpt,
     as_of: Optional[str] = AsOfOpt,
+    allow_future: bool = AllowFutureOpt,
     events: Optional[str] = EventsOpt,
     profiles: Optional[str] = ProfilesOpt,
     items: Optional[str] = ItemsOpt,
@@ -249,7 +307,8 @@ def sql(
     from .commands import print_sql
     from ..jobs.selection import patterns
 
-    print_sql(_session(config, as_of, events, profiles, items), segments, dialect, per_rule, output,
+    print_sql(_session(config, as_of, events, profiles, items, allow_future=allow_future), segments, dialect,
+              per_rule, output,
               patterns(select), patterns(exclude, "--exclude"))
 
 
@@ -268,6 +327,7 @@ def diff(
     exclude: Optional[List[str]] = ExcludeOpt,
     quiet: bool = QuietOpt,
     as_of: Optional[str] = AsOfOpt,
+    allow_future: bool = AllowFutureOpt,
     events: Optional[str] = EventsOpt,
     profiles: Optional[str] = ProfilesOpt,
     items: Optional[str] = ItemsOpt,
@@ -278,7 +338,8 @@ def diff(
     from ..jobs.selection import patterns
 
     replay = Replay(segments, patterns(select), patterns(exclude, "--exclude"))
-    diff_segments(_session(config, as_of, events, profiles, items), replay, start, end, output_dir, fmt, summary,
+    diff_segments(_session(config, as_of, events, profiles, items, allow_future=allow_future), replay, start, end,
+                  output_dir, fmt, summary,
                   _stdout(), _feedback(quiet))
 
 
@@ -300,6 +361,7 @@ def history(
     exclude: Optional[List[str]] = ExcludeOpt,
     quiet: bool = QuietOpt,
     as_of: Optional[str] = AsOfOpt,
+    allow_future: bool = AllowFutureOpt,
     events: Optional[str] = EventsOpt,
     profiles: Optional[str] = ProfilesOpt,
     items: Optional[str] = ItemsOpt,
@@ -310,7 +372,8 @@ def history(
     from ..jobs.selection import patterns
 
     replay = Replay(segments, patterns(select), patterns(exclude, "--exclude"))
-    segment_history(_session(config, as_of, events, profiles, items), replay, start, last, end, every, fmt, output,
+    segment_history(_session(config, as_of, events, profiles, items, allow_future=allow_future), replay, start,
+                    last, end, every, fmt, output,
                     _stdout(), _feedback(quiet), top, log)
 
 
@@ -321,6 +384,7 @@ def validate(
     data: bool = typer.Option(False, "--data", help="Also check the segments and config against the data "
                               "(columns, conversion types, timestamps, skipped rows), without evaluating them."),
     as_of: Optional[str] = AsOfOpt,
+    allow_future: bool = AllowFutureOpt,
     events: Optional[str] = EventsOpt,
     profiles: Optional[str] = ProfilesOpt,
     items: Optional[str] = ItemsOpt,
@@ -334,7 +398,8 @@ def validate(
 
     if fmt not in (None, "json"):
         raise UsageError(f"validate --format takes json, found {fmt!r}")
-    validate_segments(_session(config, as_of, events, profiles, items, predictive), segments, data, _stdout(),
+    validate_segments(_session(config, as_of, events, profiles, items, predictive, allow_future=allow_future),
+                      segments, data, _stdout(),
                       as_json=fmt == "json")
 
 
@@ -343,6 +408,7 @@ def validate(
 def explain(
     segment: Path = typer.Argument(..., help="A segment YAML file.", show_default=False),
     as_of: Optional[str] = AsOfOpt,
+    allow_future: bool = AllowFutureOpt,
     events: Optional[str] = EventsOpt,
     profiles: Optional[str] = ProfilesOpt,
     items: Optional[str] = ItemsOpt,
@@ -354,7 +420,8 @@ def explain(
     """Show a segment's rules in plain words, then the polars query plan (no event rows read)."""
     from .commands import explain_segment
 
-    explain_segment(_session(config, as_of, events, profiles, items, predictive), segment, _stdout(), prepare)
+    explain_segment(_session(config, as_of, events, profiles, items, predictive, allow_future=allow_future),
+                    segment, _stdout(), prepare)
 
 
 @app.command()
@@ -373,6 +440,7 @@ def fields(fmt: Optional[str] = format_option("json: the catalog as data, for sc
 @handle_errors
 def grid(
     as_of: Optional[str] = AsOfOpt,
+    allow_future: bool = AllowFutureOpt,
     fmt: Optional[str] = format_option("csv or json instead of the picture.",
                                        completion.values_of("cli.commands", "GRID_FORMATS")),
     output: Optional[Path] = output_option("Write the grid to this file (csv or json)."),
@@ -383,7 +451,7 @@ def grid(
     """Draw the retention grid with the number of visitors in each cell."""
     from .commands import show_grid
 
-    show_grid(_session(config, as_of, events, profiles), fmt, output, _stdout())
+    show_grid(_session(config, as_of, events, profiles, allow_future=allow_future), fmt, output, _stdout())
 
 
 @app.command()
@@ -425,6 +493,7 @@ def sample(
 @handle_errors
 def predict(
     as_of: Optional[str] = AsOfOpt,
+    allow_future: bool = AllowFutureOpt,
     horizon: str = typer.Option("365d", "--horizon", help="How far ahead conversions and CLV look (365d, 52w)."),
     output: Optional[Path] = output_option("Write the predictions to this file."),
     params: bool = typer.Option(False, "--params", help="Print the fitted model parameters (JSON) instead."),
@@ -438,7 +507,8 @@ def predict(
     """Predict each visitor's conversion potential, expected conversions, P(alive) and CLV from events."""
     from ..predict.command import predict_command
 
-    predict_command(_session(config, as_of, events, profiles), horizon, output, params, fmt, _feedback(quiet))
+    predict_command(_session(config, as_of, events, profiles, allow_future=allow_future), horizon, output, params,
+                    fmt, _feedback(quiet))
 
 
 def entry() -> None:

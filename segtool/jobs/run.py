@@ -10,12 +10,14 @@ from pathlib import Path
 
 from .. import __version__
 from ..config import ENGINES
-from ..errors import SegmentError, UsageError
+from ..errors import SegmentError, StaleData, UsageError
+from ..language import timeframe
 from ..results import identity_data
 from .deliveries import Acknowledged, change_files, write_changes
-from .guards import EXIT_GUARD, breaches
+from .guards import EXIT_GUARD, breaches, stale
 from .outdir import (MANIFEST, check_names, checksum, file_facts, last_run, locked, publish, run_id, staging,
                      write_manifest)
+from .report import report_data, report_format, write_report
 from .output import EXTENSIONS, FORMATS, format_for, is_stdout, write_members
 from ..language.parse import segment_files
 from .selection import select
@@ -40,6 +42,7 @@ class RunRequest:
     select: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     engine: str | None = None  # polars, duckdb or spark (default: the config's engine.name)
+    report: Path | None = None  # a run summary in Markdown or HTML (report.py)
 
 
 def parse_split(text: str | None) -> tuple[float, ...]:
@@ -73,8 +76,9 @@ def _check_request(request: RunRequest, count: int) -> None:
         raise UsageError("--no-wait is about the lock of an output directory; use it with --output-dir DIR")
     if request.split_seed is not None and not request.split:
         raise UsageError("--split-seed seeds --split; use it with --split")
-    if request.engine is not None and request.engine not in ENGINES:
-        raise UsageError(f"--engine takes {', '.join(ENGINES)}, found {request.engine!r}")
+    check_engine(request.engine)
+    if request.report is not None:
+        report_format(request.report)
     if request.changes and request.split:
         raise UsageError("--changes compares whole segments; it cannot be used with --split")
     if (request.deliveries or request.resend_all) and not request.output_dir:
@@ -83,6 +87,11 @@ def _check_request(request: RunRequest, count: int) -> None:
     if request.changes and not request.output_dir:
         raise UsageError("--changes compares with the files of the last run in an output directory; use it "
                          "with --output-dir DIR (or see `segtool diff`)")
+
+
+def check_engine(engine: str | None) -> None:
+    if engine is not None and engine not in ENGINES:
+        raise UsageError(f"--engine takes {', '.join(ENGINES)}, found {engine!r}")
 
 
 def run_segments(session, paths: list[Path], request: RunRequest, stdout, feedback) -> int:
@@ -102,18 +111,39 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, feedba
     if request.columns and not session.has_profiles():
         raise UsageError("--columns needs a profiles table (data.profiles or --profiles)")
     targets = _targets(request, segments)
-    for target in targets:
+    for target in targets + ([request.report] if request.report is not None else []):
         for path in [_part_path(target, letter) for letter in PARTS[:len(request.split)]] or [target]:
             session.check_output(path, segment_files(paths))
+    fresh = _freshness(session, feedback)
     if request.output_dir:
         def waiting(holder: str) -> None:
             feedback.warn(f"waiting for another segtool run writing into {request.output_dir} ({holder or 'running'})")
 
         with locked(request.output_dir, request.wait, waiting):
-            code = _into_folder(session, paths, segments, request, stdout, feedback, started)
+            code, result, entries, sizes = _into_folder(session, paths, segments, request, stdout, feedback, started,
+                                                        fresh)
     else:
-        code = _into_file(session, segments, request, stdout, feedback, targets)
+        (code, result, entries), sizes = _into_file(session, segments, request, stdout, feedback, targets), {}
+    if request.report is not None:
+        write_report(request.report, report_data(result, entries, sizes, fresh, session.as_of_requested()))
+        feedback.note(f"report → {request.report}")
     return 1 if invalid else code
+
+
+def _freshness(session, feedback) -> dict | None:
+    """The config's `freshness:` against the newest event and the clock, before anything is evaluated: past
+    error_after the run fails (StaleData, exit 6), past warn_after it warns. What the manifest records."""
+    freshness = session.config.freshness
+    if freshness is None:
+        return None
+    newest = session.newest_event()
+    found = stale(freshness, newest, timeframe.current_time())
+    if found is not None and found[0] == "error":
+        raise StaleData(f"freshness: {found[1]}; nothing was written")
+    if found is not None:
+        feedback.warn(f"Freshness: {found[1]}")
+    return {"newest_event": newest.isoformat().replace("+00:00", "Z") if newest else None,
+            "status": "warn" if found else "fresh", **({"warning": found[1]} if found else {})}
 
 
 def _check_file_names(request: RunRequest, segments, kept: dict[str, str]) -> set[str]:
@@ -138,7 +168,7 @@ def _check_file_names(request: RunRequest, segments, kept: dict[str, str]) -> se
     return set(owners)
 
 
-def _evaluate(session, segments, request: RunRequest, feedback, show_summary: bool, count_universe: bool = False,
+def evaluate(session, segments, request: RunRequest, feedback, show_summary: bool, count_universe: bool = False,
               identity: bool = False):
     """The segments' result; with `identity`, what each source contributed where sources are joined by person."""
     engine = request.engine or session.config.engine.name
@@ -151,12 +181,16 @@ def _evaluate(session, segments, request: RunRequest, feedback, show_summary: bo
         return replace(result, identity=session.identity()) if identity else result
 
 
-def _into_file(session, segments, request: RunRequest, stdout, feedback, targets: list[Path]) -> int:
+def _into_file(session, segments, request: RunRequest, stdout, feedback, targets: list[Path]):
+    """The exit code, the result, and each segment's entry for the report (its status and breaches)."""
     show_summary = request.summary or len(segments) > 1
-    result = _evaluate(session, segments, request, feedback, show_summary, identity=show_summary)
-    broken = False
+    result = evaluate(session, segments, request, feedback, show_summary, identity=show_summary)
+    broken, entries = False, {}
     for i, segment_result in enumerate(result.segments):
-        if _report_breaches(segment_result, None, feedback):
+        problems = _report_breaches(segment_result, None, feedback)
+        entries[segment_result.segment.name] = {"status": "guard_failed" if problems else "written",
+                                                "breaches": problems}
+        if problems:
             broken = True
             continue
         if targets and request.split:
@@ -169,12 +203,14 @@ def _into_file(session, segments, request: RunRequest, stdout, feedback, targets
             write_members(segment_result.members.select("visitor_id"), None, request.fmt or "txt")
     if show_summary:
         _summary(result, request, stdout)
-    return EXIT_GUARD if broken else 0
+    return EXIT_GUARD if broken else 0, result, entries
 
 
-def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback, started: float) -> int:
+def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback, started: float,
+                 fresh: dict | None = None):
     """Every file is written into a new folder in DIR/.segtool, then DIR/current is switched to it at once
-    (outdir.py): a run that dies midway leaves DIR as the last run left it, and a reader sees one run's files."""
+    (outdir.py): a run that dies midway leaves DIR as the last run left it, and a reader sees one run's files.
+    The exit code, the result, each segment's manifest entry and the size the last run found."""
     folder = request.output_dir
     previous = last_run(folder, feedback.note, feedback.warn)
     kept = {name for name, entry in previous.segments.items() if name not in {s.name for s in segments}
@@ -183,7 +219,7 @@ def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback
     acked = Acknowledged.read(folder)
     fmt, ext = request.fmt or "csv", EXTENSIONS[request.fmt or "csv"]
     with staging(folder) as (stage, link):
-        result = _evaluate(session, segments, request, feedback, request.summary, count_universe=True, identity=True)
+        result = evaluate(session, segments, request, feedback, request.summary, count_universe=True, identity=True)
         entries, broken = {}, False
         for segment_result in feedback.steps(result.segments, "writing", total=len(result.segments)):
             segment = segment_result.segment
@@ -213,11 +249,12 @@ def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback
                 _deliver(name, entry, stage, acked, request.resend_all, feedback)
             entry["checksums"] = {file: checksum(stage / file) for file in entry["files"]}
         write_manifest(_manifest(session, result, entries, started, run=run_id(stage),
-                                 resend_all=request.resend_all), stage)
+                                 resend_all=request.resend_all, fresh=fresh), stage)
         publish(folder, stage, link, previous, feedback.warn)
     if request.summary:
         _summary(result, request, stdout)
-    return EXIT_GUARD if broken else 0
+    sizes = {s.segment.name: previous.size(s.segment.name) for s in result.segments}
+    return EXIT_GUARD if broken else 0, result, entries, sizes
 
 
 def _carried(previous, name: str, stage: Path, feedback) -> dict:
@@ -305,7 +342,8 @@ def _entry(segment_result, result, target: Path | None, fmt: str) -> dict:
             "output": target.name if target is not None else None, "format": fmt}
 
 
-def _manifest(session, result, entries: dict, started: float, run: str, resend_all: bool) -> dict:
+def _manifest(session, result, entries: dict, started: float, run: str, resend_all: bool,
+              fresh: dict | None = None) -> dict:
     inputs = []
     tables = session.tables()
     for table in tables:
@@ -327,6 +365,7 @@ def _manifest(session, result, entries: dict, started: float, run: str, resend_a
                   "timezone": result.as_of.zone},
         "universe": result.universe,
         "skipped_event_rows": result.skipped_event_rows,
+        **({"freshness": fresh} if fresh is not None else {}),
         **({"identity": identity_data(result.identity)} if result.identity is not None else {}),
         "inputs": inputs,
         "config": ({"path": str(config), "sha256": checksum(config), "text": config.read_text(encoding="utf-8")}

@@ -119,3 +119,21 @@ def rule_text(rule) -> str:
 def short_rule(text: str, width: int = 90) -> str:
     """A rule's text cut to fit a table cell."""
     return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def outline(rule, depth: int = 0):
+    """(depth, rule, its text on one line) for the rule and every rule under it, depth first: a group's
+    heading (all of, one or more of, not), a reference followed by the rules of the segment it names."""
+    if isinstance(rule, (AllOf, AnyOf)):
+        yield depth, rule, "all of:" if isinstance(rule, AllOf) else "one or more of:"
+        for child in rule.rules:
+            yield from outline(child, depth + 1)
+    elif isinstance(rule, Not):
+        yield depth, rule, "not:"
+        yield from outline(rule.rule, depth + 1)
+    elif isinstance(rule, SegmentRef):
+        yield depth, rule, f"in segment {rule.name!r}:"
+        if rule.target is not None:
+            yield from outline(rule.target.root, depth + 1)
+    else:
+        yield depth, rule, rule_text(rule)

@@ -139,8 +139,23 @@ def _relative(value: str, zone_name: str) -> AsOf | None:
     return AsOf(current_time() - int(m.group(1)) * _EXACT[UNIT_NAMES[m.group(2)]], inclusive=True, zone=zone_name)
 
 
-RELATIVE = re.compile(r"-\s*(\d+)\s*(h|d|w)")
+DURATION = re.compile(r"(\d+)\s*(h|d|w)")
+RELATIVE = re.compile(r"-\s*" + DURATION.pattern)
 UNIT_NAMES = {"h": "hours", "d": "days", "w": "weeks"}
+
+
+def duration(text: str) -> timedelta | None:
+    """`26h`, `3d`, `2w` as a length of time (None: not one)."""
+    m = DURATION.fullmatch(text.strip())
+    return int(m.group(1)) * _EXACT[UNIT_NAMES[m.group(2)]] if m else None
+
+
+def in_future(as_of: AsOf, moment: datetime) -> bool:
+    """Whether as_of lies after `moment` (now): a date after the day of `moment` in its zone, or an instant
+    after it (a date as_of runs to its end, so today is no future)."""
+    if as_of.inclusive:
+        return as_of.instant > moment
+    return as_of.local().date() > wall_clock(moment, as_of.zone).date()
 
 
 def current_time() -> datetime:
