@@ -158,8 +158,9 @@ def run(
     output: Optional[Path] = output_option("Write the IDs (and --columns) to this file."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Write one file per segment, named after it."),
     summary: bool = typer.Option(False, "--summary", help="Print each segment's size, share and per-rule sizes."),
-    fmt: Optional[str] = format_option("csv|parquet|json|ndjson|txt (for --summary: json).",
-                                       completion.values_of("jobs.output", "FORMATS")),
+    fmt: Optional[str] = format_option("csv|parquet|json|ndjson|txt (for --summary: json), or a destination's "
+                                       "file: google_ads|meta|tiktok|klaviyo|mailchimp (see docs/deliver.md).",
+                                       completion.values_of("jobs.run", "RUN_FORMATS")),
     columns: Optional[str] = typer.Option(None, "--columns", help="Profile columns to add to output files, e.g. email,city."),
     events: Optional[str] = EventsOpt,
     profiles: Optional[str] = ProfilesOpt,
@@ -177,6 +178,13 @@ def run(
                                  "into --output-dir, instead of waiting for it."),
     select: Optional[List[str]] = SelectOpt,
     exclude: Optional[List[str]] = ExcludeOpt,
+    ignore_consent: bool = typer.Option(False, "--ignore-consent", help="With an ads --format: keep the members "
+                                        "without ads consent (recorded in the summary and the manifest)."),
+    strict: bool = typer.Option(False, "--strict", help="With a destination --format: a file smaller than the "
+                                "platform serves is not written (exit 4), instead of a warning."),
+    summary_format: Optional[str] = typer.Option(None, "--summary-format", help="text or json (default: json "
+                                                 "where --format json, else text).",
+                                                 autocompletion=completion.one_of("text", "json")),
     engine: Optional[str] = typer.Option(None, "--engine", help="polars (default), duckdb (the SQL in an "
                                          "embedded DuckDB) or spark (a local session or Spark Connect).",
                                          autocompletion=completion.values_of("config", "ENGINES")),
@@ -193,7 +201,8 @@ def run(
                          columns=tuple(c.strip() for c in columns.split(",") if c.strip()) if columns else (),
                          split=parse_split(split), split_seed=split_seed, changes=changes, keep_going=keep_going,
                          wait=not no_wait, select=patterns(select), exclude=patterns(exclude, "--exclude"),
-                         engine=engine)
+                         engine=engine, ignore_consent=ignore_consent, strict=strict,
+                         summary_format=summary_format)
     session = _session(config, as_of, events, profiles, items, predictive, memory_limit)
     code = run_segments(session, segments, request, _stdout(), _feedback(quiet))
     if code:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from .. import __version__
 from ..config import ENGINES
-from ..errors import SegmentError, UsageError
+from ..delivery.formats import DESTINATIONS
+from ..errors import SegmentError, UsageError, did_you_mean, suggest
 from ..results import identity_data
 from .guards import EXIT_GUARD, breaches
 from .outdir import MANIFEST, check_names, checksum, file_facts, last_run, locked, publish, staging, write_manifest
@@ -19,6 +20,7 @@ from ..language.parse import segment_files
 from .selection import select
 
 PARTS = "abcdefghijklmnopqrstuvwxyz"
+RUN_FORMATS = (*FORMATS, *DESTINATIONS)  # what `run --format` takes
 
 
 @dataclass
@@ -36,6 +38,9 @@ class RunRequest:
     select: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     engine: str | None = None  # polars, duckdb or spark (default: the config's engine.name)
+    ignore_consent: bool = False  # a destination format keeps people without ads consent
+    strict: bool = False  # a destination file smaller than the platform serves is a guard breach, not a warning
+    summary_format: str | None = None  # text or json (default: json where --format json)
 
 
 def parse_split(text: str | None) -> tuple[float, ...]:
@@ -52,13 +57,34 @@ def parse_split(text: str | None) -> tuple[float, ...]:
     return shares
 
 
+def is_destination(fmt: str | None) -> bool:
+    """Whether `--format` names an ad platform's or e-mail tool's file (delivery/formats.py)."""
+    return fmt in DESTINATIONS
+
+
+def _extension(fmt: str | None) -> str:
+    return ".csv" if is_destination(fmt) else EXTENSIONS[fmt or "csv"]
+
+
 def _check_request(request: RunRequest, count: int) -> None:
     if request.output and request.output_dir:
         raise UsageError("use either -o or --output-dir, not both")
     if request.output and count > 1:
         raise UsageError(f"-o writes one segment, but {count} were given; use --output-dir DIR")
-    if request.fmt is not None and request.fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, found {request.fmt!r}")
+    destination = is_destination(request.fmt)
+    if request.fmt is not None and request.fmt not in FORMATS and not destination:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, or a destination: {', '.join(DESTINATIONS)}; "
+                         f"found {request.fmt!r}{did_you_mean(suggest(request.fmt, [*FORMATS, *DESTINATIONS]))}")
+    if destination and (request.columns or request.split or request.changes):
+        raise UsageError(f"--format {request.fmt} writes the columns the platform takes, for whole segments; it "
+                         "cannot be used with --columns, --split or --changes")
+    for flag, given in (("--ignore-consent", request.ignore_consent), ("--strict", request.strict)):
+        if given and not destination:
+            raise UsageError(f"{flag} is about destination files; use it with --format {'|'.join(DESTINATIONS)}")
+    if request.summary_format is not None and request.summary_format not in ("text", "json"):
+        raise UsageError(f"--summary-format takes text or json, found {request.summary_format!r}")
+    if request.summary_format is not None and not request.summary:
+        raise UsageError("--summary-format is the format of --summary; use it with --summary")
     if request.columns and not (request.output or request.output_dir):
         raise UsageError("--columns adds columns to output files; use it with -o or --output-dir")
     if request.split and not (request.output or request.output_dir):
@@ -92,6 +118,10 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, feedba
         segments, invalid = session.load_segments(paths), []
     segments = select(segments, request.select, request.exclude)
     _check_request(request, len(segments))
+    identity = None
+    if is_destination(request.fmt):
+        identity = _delivery_identity(session, request)
+        request = replace(request, columns=tuple(c for c in identity.profile_columns if c != "visitor_id"))
     if request.columns and not session.has_profiles():
         raise UsageError("--columns needs a profiles table (data.profiles or --profiles)")
     targets = _targets(request, segments)
@@ -103,16 +133,16 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, feedba
             feedback.warn(f"waiting for another segtool run writing into {request.output_dir} ({holder or 'running'})")
 
         with locked(request.output_dir, request.wait, waiting):
-            code = _into_folder(session, paths, segments, request, stdout, feedback, started)
+            code = _into_folder(session, paths, segments, request, stdout, feedback, started, identity)
     else:
-        code = _into_file(session, segments, request, stdout, feedback, targets)
+        code = _into_file(session, segments, request, stdout, feedback, targets, identity)
     return 1 if invalid else code
 
 
 def _check_file_names(request: RunRequest, segments, kept: dict[str, str]) -> set[str]:
     """No two files of a run into a folder may share a name, nor take the manifest's, nor the name of a file a
     segment not run this time keeps (`kept`: file -> segment). The names of the run's files."""
-    ext = EXTENSIONS[request.fmt or "csv"]
+    ext = _extension(request.fmt)
     owners: dict[str, str] = dict(kept)
     for segment in segments:
         names = ([f"{segment.name}.{letter}{ext}" for letter in PARTS[:len(request.split)]]
@@ -141,15 +171,22 @@ def _evaluate(session, segments, request: RunRequest, feedback, show_summary: bo
         return replace(result, identity=session.identity()) if identity else result
 
 
-def _into_file(session, segments, request: RunRequest, stdout, feedback, targets: list[Path]) -> int:
+def _into_file(session, segments, request: RunRequest, stdout, feedback, targets: list[Path], identity=None) -> int:
     show_summary = request.summary or len(segments) > 1
     result = _evaluate(session, segments, request, feedback, show_summary, identity=show_summary)
-    broken = False
+    broken, deliveries = False, {}
     for i, segment_result in enumerate(result.segments):
         if _report_breaches(segment_result, None, feedback):
             broken = True
             continue
-        if targets and request.split:
+        if identity is not None:
+            rows, deliveries[segment_result.segment.name], problems = _deliver(segment_result, request, identity,
+                                                                               feedback)
+            broken = broken or bool(problems)
+            if not problems and (targets or not show_summary):
+                _write_delivery(segment_result, rows, deliveries[segment_result.segment.name],
+                                targets[i] if targets else None, request.fmt, feedback)
+        elif targets and request.split:
             _write_split(segment_result, targets[i], request, feedback)
         elif targets:
             write_members(segment_result.members, targets[i], _output_format(request, targets[i]))
@@ -158,11 +195,52 @@ def _into_file(session, segments, request: RunRequest, stdout, feedback, targets
         elif not show_summary:
             write_members(segment_result.members.select("visitor_id"), None, request.fmt or "txt")
     if show_summary:
-        _summary(result, request, stdout)
+        _summary(result, request, stdout, deliveries)
     return EXIT_GUARD if broken else 0
 
 
-def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback, started: float) -> int:
+def _delivery_identity(session, request: RunRequest):
+    """The identity a destination format reads, checked against the destination and the profiles before any
+    row is read."""
+    from ..delivery import formats
+
+    identity = session.delivery_identity()
+    formats.check(request.fmt, identity, session.profile_columns(), ignore_consent=request.ignore_consent)
+    return identity
+
+
+def _deliver(segment_result, request: RunRequest, identity, feedback):
+    """The rows of the destination file for the segment's members, the members per outcome, and the breach
+    (with --strict) where the file is smaller than the platform serves; without --strict that is a warning."""
+    from ..delivery import formats
+
+    members = segment_result.members.lazy()
+    rows, counts = formats.build(members.select("visitor_id"), members, identity, request.fmt,
+                                 ignore_consent=request.ignore_consent)
+    name, short = segment_result.segment.name, formats.DESTINATIONS[request.fmt].below_minimum(counts.rows)
+    if short is None:
+        return rows, counts, []
+    if request.strict:
+        feedback.warn(f"Guard: {name}: {short}; its output was not written (--strict)")
+        return rows, counts, [short]
+    feedback.warn(f"Warning: {name}: {short}")
+    return rows, counts, []
+
+
+def _write_delivery(segment_result, rows, counts, target: Path | None, fmt: str, feedback,
+                    shown: Path | None = None) -> list[Path]:
+    from ..delivery import formats
+    from ..cli.report import delivery_line
+
+    formats.write_csv(rows, target)
+    final = shown / target.name if shown is not None and target is not None else target
+    feedback.note(f"{segment_result.segment.name}: {delivery_line(fmt, counts.to_json())}"
+                  + (f" → {final}" if final is not None and not is_stdout(final) else ""))
+    return [target] if target is not None else []
+
+
+def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback, started: float,
+                 identity=None) -> int:
     """Every file is written into a new folder in DIR/.segtool, then DIR/current is switched to it at once
     (outdir.py): a run that dies midway leaves DIR as the last run left it, and a reader sees one run's files."""
     folder = request.output_dir
@@ -170,24 +248,28 @@ def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback
     kept = {name for name, entry in previous.segments.items() if name not in {s.name for s in segments}
             and _still_there(entry, name, segments)}
     check_names(folder, _check_file_names(request, segments, previous.names(kept)) | {MANIFEST}, previous)
-    fmt, ext = request.fmt or "csv", EXTENSIONS[request.fmt or "csv"]
+    fmt, ext = request.fmt or "csv", _extension(request.fmt)
     with staging(folder) as (stage, link):
         result = _evaluate(session, segments, request, feedback, request.summary, count_universe=True, identity=True)
-        entries, broken = {}, False
+        entries, broken, deliveries = {}, False, {}
         for segment_result in feedback.steps(result.segments, "writing", total=len(result.segments)):
             segment = segment_result.segment
             problems = _report_breaches(segment_result, previous.size(segment.name), feedback)
+            if not problems and identity is not None:
+                rows, deliveries[segment.name], problems = _deliver(segment_result, request, identity, feedback)
+            delivered = {"delivery": _delivery_data(fmt, deliveries[segment.name])} if segment.name in deliveries else {}
             if problems:
                 broken = True
                 previous.carry(segment.name, stage, feedback.warn)
                 entries[segment.name] = {**previous.segments.get(segment.name, {}), "status": "guard_failed",
-                                         "breaches": problems, "found_size": segment_result.size}
+                                         "breaches": problems, "found_size": segment_result.size, **delivered}
                 continue
             before = previous.ids(segment.name, feedback.warn) if request.changes else None
             target = stage / f"{segment.name}{ext}"
-            written = (_write_split(segment_result, target, request, feedback, folder) if request.split
-                       else _write_one(segment_result, target, fmt, feedback, folder))
-            entry = _entry(segment_result, result, None if request.split else target, fmt)
+            written = (_write_delivery(segment_result, rows, deliveries[segment.name], target, fmt, feedback, folder)
+                       if delivered else _write_split(segment_result, target, request, feedback, folder)
+                       if request.split else _write_one(segment_result, target, fmt, feedback, folder))
+            entry = {**_entry(segment_result, result, None if request.split else target, fmt), **delivered}
             if request.changes:
                 entry.update(_write_changes(segment_result, before, stage, fmt, feedback))
                 written += [stage / entry["entered_file"], stage / entry["exited_file"]]
@@ -203,8 +285,13 @@ def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback
         write_manifest(_manifest(session, result, entries, started), stage)
         publish(folder, stage, link, previous, feedback.warn)
     if request.summary:
-        _summary(result, request, stdout)
+        _summary(result, request, stdout, deliveries)
     return EXIT_GUARD if broken else 0
+
+
+def _delivery_data(fmt: str, counts) -> dict:
+    """A destination file's counts as the summary and the manifest give them."""
+    return {"format": fmt, **counts.to_json(), "platform_minimum": DESTINATIONS[fmt].minimum}
 
 
 def _still_there(entry: dict, name: str, segments) -> bool:
@@ -291,10 +378,12 @@ def _manifest(session, result, entries: dict, started: float) -> dict:
     }
 
 
-def _summary(result, request: RunRequest, stdout) -> None:
+def _summary(result, request: RunRequest, stdout, deliveries: dict | None = None) -> None:
     from ..cli.report import render_summary, summary_data
 
-    render_summary(summary_data(result), stdout, as_json=request.fmt == "json")
+    delivered = {name: _delivery_data(request.fmt, counts) for name, counts in (deliveries or {}).items()}
+    as_json = (request.summary_format or ("json" if request.fmt == "json" else "text")) == "json"
+    render_summary(summary_data(result, delivered), stdout, as_json=as_json)
 
 
 def _write_split(result, target: Path, request: RunRequest, feedback, shown: Path | None = None) -> list[Path]:
@@ -328,7 +417,7 @@ def _targets(request: RunRequest, segments) -> list[Path]:
     if request.output:
         return [request.output]
     if request.output_dir:
-        ext = EXTENSIONS[request.fmt or "csv"]
+        ext = _extension(request.fmt)
         return [request.output_dir / f"{segment.name}{ext}" for segment in segments]
     return []
 
