@@ -231,3 +231,22 @@ def test_presets_name_the_identity_their_exports_hold(tmp_path, preset, path, ro
     assert identity.columns == {**roles, "external_id": "visitor_id"}  # the config's roles beside the preset's
     assert {kind: c.column for kind, c in identity.consent.items()} == consents
     assert set(identity.profile_columns) - {"visitor_id"} <= set(session.profile_columns())
+
+
+def test_the_shipped_sample_holds_identities_as_exports_write_them(monkeypatch, tmp_path):
+    import polars as pl
+
+    monkeypatch.chdir(REPO)
+    profiles = pl.read_parquet(REPO / "sample_data" / "profiles.parquet")
+    email, phone = profiles["email"].drop_nulls(), profiles["phone"].drop_nulls()
+    for dirty in (r"\+", r"^\s", r"[A-Z]", r"(?i)@gmail\.com"):  # +tags, spaces, capitals, gmail
+        assert email.str.contains(dirty).sum() > 10, dirty
+    assert phone.str.starts_with("+").sum() > 500 and phone.str.starts_with("0").sum() > 500  # both forms
+    assert profiles["phone"].null_count() > 100 and (profiles["ads_consent"] == "no").sum() > 100
+    target = tmp_path / "google.csv"
+    result = CliRunner().invoke(app, ["run", "segments/no_conversion_60d.yaml", "--format", "google_ads", "-o",
+                                      str(target)])
+    assert result.exit_code == 0, result.stderr
+    # visitor 000030: JOSE.VANDENBERG000030+shop@GMAIL.COM, 01512 3455840 in DE, José Van den Berg, ads: yes
+    assert ",".join([sha("josevandenberg000030@gmail.com"), sha("+4915123455840"), sha("josé"),
+                     sha("van den berg"), "DE", "60332"]) in target.read_text(encoding="utf-8").splitlines()
