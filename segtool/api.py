@@ -207,6 +207,28 @@ class Session:
         self.as_of()
         return counts(self.inputs())
 
+    def delivery_identity(self):
+        """Where people's identifiers and consents are (delivery/identity.py): the config's `identity:`, the
+        roles it does not name taken from the presets of the profiles' sources where the profiles have that
+        column (Shopify's Email, Phone, Accepts Email Marketing; GA4's privacy_info.ads_storage)."""
+        from .delivery.identity import Identity
+        from .inputs.presets import presets
+
+        identity, profiles, defaults = self.config.identity or Identity(), self.inputs().profiles, {}
+        if profiles is not None:
+            have = set(profiles.columns())
+            for part in profiles.parts():
+                preset = presets().get(part.preset)
+                for key, column in (preset.identity.items() if preset is not None else ()):
+                    if column in have:
+                        defaults.setdefault(key, column)
+        return identity.with_defaults(defaults)
+
+    def profile_columns(self) -> list[str] | None:
+        """The profiles' columns by their canonical names; None without profiles."""
+        profiles = self.inputs().profiles
+        return profiles.columns() if profiles is not None else None
+
     def has_profiles(self) -> bool:
         return self.inputs().profiles is not None
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from .delivery.identity import Identity
 from .errors import ConfigError, Location, Problem, UsageError, did_you_mean, suggest
 from .language.grid import DEFAULT_GRID, GridCell
 from .language.timeframe import duration, parse_as_of
@@ -16,7 +17,7 @@ from .language.yamlsource import Node, load_yaml
 
 TABLES = ("events", "profiles", "items")
 TOP_KEYS = ("as_of", "data", "engine", "columns", "timestamp_format", "conversion_events", "site", "retention_grid", "predictive",
-            "max_skipped_rows", "library", "preset", "csv", "timezone", "freshness")
+            "max_skipped_rows", "library", "preset", "csv", "timezone", "freshness", "identity")
 PRESETS = ("ga4", "shopify_orders", "segment")  # inputs/presets holds what each reads
 PROFILE_PRESETS = ("shopify_customers",)  # exports of profiles alone: data.profiles: {path: ..., preset: ...}
 CSV_KEYS = ("separator", "decimal_comma", "encoding", "quote_char", "null_values")
@@ -128,6 +129,7 @@ class Config:
     max_skipped_share: float = 0.01  # above this share of unreadable event rows a run fails
     library: Path | None = None  # a folder of segments that `segment: NAME` may name besides the run's own
     freshness: Freshness | None = None
+    identity: Identity | None = None  # `identity:`, where people's identifiers and consents are (delivery/)
     locations: dict[str, Location] = field(default_factory=dict)  # "columns.events.order_value" -> where it is set
 
     def csv_for(self, source: Source | None) -> CsvOptions:
@@ -244,11 +246,21 @@ class _ConfigReader:
             config.max_skipped_share = self.percent(v["max_skipped_rows"], "max_skipped_rows")
         if "freshness" in v:
             config.freshness = self.freshness(v["freshness"])
+        if "identity" in v:
+            config.identity = self.identity(v["identity"])
         if "engine" in v:
             config.engine = self.engine(v["engine"])
             if config.engine.memory_limit is not None:
                 config.locations["engine.memory_limit"] = v["engine"].value["memory_limit"].loc
         return config
+
+    def identity(self, node: Node) -> Identity | None:
+        """`identity:` (delivery/identity.py), each problem at the position of its key."""
+        try:
+            return Identity.from_mapping(_plain(node), {"": node.loc, **_key_locations(node)})
+        except ConfigError as exc:
+            self.problems.extend(exc.problems)
+            return None
 
     def engine(self, node: Node) -> "EngineSettings":
         """`engine: {name: polars|duckdb|spark, tables: {events: db.events, predictions: db.predictions}, spark:
@@ -540,6 +552,26 @@ class _ConfigReader:
             self.problem(node, f"{what}: the minimum {lo} is above the maximum {hi}")
             return None
         return lo, hi
+
+
+def _plain(node: Node):
+    """A node as mappings, lists and the text of its values as written (`yes` is the word, not YAML's true)."""
+    if node.is_map:
+        return {key: _plain(child) for key, child in node.value.items()}
+    if node.is_seq:
+        return [_plain(child) for child in node.value]
+    return None if node.value is None else node.raw
+
+
+def _key_locations(node: Node, prefix: str = "") -> dict[str, Location]:
+    """The position of every key under a mapping node, by dotted path (`consent.ads`)."""
+    if not node.is_map:
+        return {}
+    found = {}
+    for key, child in node.value.items():
+        found[prefix + key] = node.key_locs[key]
+        found.update(_key_locations(child, f"{prefix}{key}."))
+    return found
 
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*://")

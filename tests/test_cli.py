@@ -189,13 +189,13 @@ def completions(args: list[str], incomplete: str) -> list[str]:
 def test_option_values_complete_to_what_the_commands_take():
     from segtool.cli.commands import GRID_FORMATS
     from segtool.config import ENGINES, PREDICTIVE_SOURCES, PRESETS
-    from segtool.jobs.output import FORMATS
+    from segtool.jobs.run import RUN_FORMATS
     from segtool.predict.command import PREDICT_FORMATS
     from segtool.jobs.replay import DIFF_FORMATS, HISTORY_FORMATS
     from segtool.synth.vendors import FORMATS as VENDOR_FORMATS
     from segtool.backends.sql.dialects import DIALECTS
 
-    expected = {("run", "--engine"): ENGINES, ("run", "--format"): FORMATS, ("sql", "--dialect"): DIALECTS,
+    expected = {("run", "--engine"): ENGINES, ("run", "--format"): RUN_FORMATS, ("sql", "--dialect"): DIALECTS,
                 ("diff", "--format"): DIFF_FORMATS, ("history", "--format"): HISTORY_FORMATS,
                 ("grid", "--format"): GRID_FORMATS, ("predict", "--format"): PREDICT_FORMATS,
                 ("validate", "--format"): ("json",), ("fields", "--format"): ("json",),

@@ -33,7 +33,7 @@ def changes(out: Path, name: str) -> tuple[list[str], list[str]]:
 
 
 def delivery(out: Path, name: str) -> dict:
-    return json.loads((out / "manifest.json").read_text())["segments"][name]["delivery"][f"{name}.csv"]
+    return json.loads((out / "manifest.json").read_text())["segments"][name]["delivery_changes"][f"{name}.csv"]
 
 
 def test_runs_and_acks_added_and_removed_against_the_acknowledged_delivery(shop: Workspace):
@@ -130,7 +130,7 @@ def test_rows_compare_in_every_format(shop: Workspace, fmt: str):
     assert delivered(shop, "--format", fmt, as_of="2024-06-10").exit_code == 0
     assert ack(shop, run_of(out).name).exit_code == 0
     assert delivered(shop, "--format", fmt).exit_code == 0
-    entry = json.loads((out / "manifest.json").read_text())["segments"]["visitors"]["delivery"][f"visitors.{fmt}"]
+    entry = json.loads((out / "manifest.json").read_text())["segments"]["visitors"]["delivery_changes"][f"visitors.{fmt}"]
     assert (entry["added"], entry["removed"]) == (1, 0)  # c
     assert (entry["added_file"], entry["removed_file"]) == (f"visitors.added.{fmt}", f"visitors.removed.{fmt}")
     import polars as pl

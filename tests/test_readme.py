@@ -131,12 +131,12 @@ def test_the_nightly_job_delivers_changes_since_the_acknowledged_upload(project:
     for night in range(2):
         assert shell(command, project).returncode != 0
         segments = json.loads((lists / "manifest.json").read_text())["segments"]
-        removed = {name: e["delivery"][f"{name}.csv"]["removed"] for name, e in segments.items()}
+        removed = {name: e["delivery_changes"][f"{name}.csv"]["removed"] for name, e in segments.items()}
         assert any(removed.values()), "some visitors must have left some segment"
         for name, count in removed.items():
             ids = (lists / f"{name}.removed.csv").read_text().splitlines()[1:]
             assert len(ids) == count and all(i.endswith("7") for i in ids)
-            assert segments[name]["delivery"][f"{name}.csv"]["relative_to"] == manifest["run"]
+            assert segments[name]["delivery_changes"][f"{name}.csv"]["relative_to"] == manifest["run"]
     run = (lists / "current").resolve()
     changed = [*run.glob("*.added.csv"), *run.glob("*.removed.csv")]  # in the shell's order of names
     assert sorted((project / "uploaded.csv").read_text().splitlines()) == sorted(
@@ -145,4 +145,4 @@ def test_the_nightly_job_delivers_changes_since_the_acknowledged_upload(project:
     assert shell(command, project).returncode == 0
     assert shell(command, project).returncode == 0  # acknowledged: nothing left to deliver
     segments = json.loads((lists / "manifest.json").read_text())["segments"]
-    assert not any(d["added"] or d["removed"] for e in segments.values() for d in e["delivery"].values())
+    assert not any(d["added"] or d["removed"] for e in segments.values() for d in e["delivery_changes"].values())

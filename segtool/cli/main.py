@@ -169,8 +169,9 @@ def run(
     output: Optional[Path] = output_option("Write the IDs (and --columns) to this file."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Write one file per segment, named after it."),
     summary: bool = typer.Option(False, "--summary", help="Print each segment's size, share and per-rule sizes."),
-    fmt: Optional[str] = format_option("csv|parquet|json|ndjson|txt (for --summary: json).",
-                                       completion.values_of("jobs.output", "FORMATS")),
+    fmt: Optional[str] = format_option("csv|parquet|json|ndjson|txt (for --summary: json), or a destination's "
+                                       "file: google_ads|meta|tiktok|klaviyo|mailchimp (see docs/deliver.md).",
+                                       completion.values_of("jobs.run", "RUN_FORMATS")),
     columns: Optional[str] = typer.Option(None, "--columns", help="Profile columns to add to output files, e.g. email,city."),
     events: Optional[str] = EventsOpt,
     profiles: Optional[str] = ProfilesOpt,
@@ -192,6 +193,13 @@ def run(
                                  "into --output-dir, instead of waiting for it."),
     select: Optional[List[str]] = SelectOpt,
     exclude: Optional[List[str]] = ExcludeOpt,
+    ignore_consent: bool = typer.Option(False, "--ignore-consent", help="With an ads --format: keep the members "
+                                        "without ads consent (recorded in the summary and the manifest)."),
+    strict: bool = typer.Option(False, "--strict", help="With a destination --format: a file smaller than the "
+                                "platform serves is not written (exit 4), instead of a warning."),
+    summary_format: Optional[str] = typer.Option(None, "--summary-format", help="text or json (default: json "
+                                                 "where --format json, else text).",
+                                                 autocompletion=completion.one_of("text", "json")),
     engine: Optional[str] = EngineOpt,
     memory_limit: Optional[str] = typer.Option(None, "--memory-limit", help="The most memory the run may hold, "
                                                "e.g. 4GB (default: engine.memory_limit; else no limit)."),
@@ -209,7 +217,8 @@ def run(
                          split=parse_split(split), split_seed=split_seed, changes=changes, deliveries=deliveries,
                          resend_all=resend_all, keep_going=keep_going,
                          wait=not no_wait, select=patterns(select), exclude=patterns(exclude, "--exclude"),
-                         engine=engine, report=report)
+                         engine=engine, report=report, ignore_consent=ignore_consent, strict=strict,
+                         summary_format=summary_format)
     session = _session(config, as_of, events, profiles, items, predictive, memory_limit, allow_future=allow_future)
     code = run_segments(session, segments, request, _stdout(), _feedback(quiet))
     if code:

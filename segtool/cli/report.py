@@ -11,7 +11,8 @@ from ..results import RunResult, identity_data
 from ..language.tree import AllOf
 
 
-def summary_data(result: RunResult) -> dict:
+def summary_data(result: RunResult, deliveries: dict[str, dict] | None = None) -> dict:
+    """The summary of a run; `deliveries`: per segment, its destination file's counts per outcome."""
     universe = result.universe
     share = (lambda n: round(n / universe, 6)) if universe else (lambda n: 0.0)
     data = {
@@ -29,7 +30,8 @@ def summary_data(result: RunResult) -> dict:
                  for rule, size in zip(segment.top_rules, item.rule_sizes)]
         data["segments"].append({"name": segment.name, "file": segment.file, "size": item.size,
                                  "share": share(item.size), "match": "all" if isinstance(segment.root, AllOf)
-                                 else "any", "rules": rules})
+                                 else "any", "rules": rules,
+                                 **({"delivery": deliveries[segment.name]} if segment.name in (deliveries or {}) else {})})
     return data
 
 
@@ -59,6 +61,21 @@ def render_summary(data: dict, console, as_json: bool) -> None:
         console.print(f"{column}: {note}", markup=False)
     for line in identity_lines(data.get("identity")):
         console.print(line, markup=False)
+    for seg in data["segments"]:
+        if "delivery" in seg:
+            console.print(f"{seg['name']}: {delivery_line(seg['delivery']['format'], seg['delivery'])}", markup=False)
+
+
+OUTCOME_WORDS = {"no_consent": "without consent", "invalid_email": "invalid e-mail", "invalid_phone": "invalid phone",
+                 "no_identifier": "no usable identifier"}
+
+
+def delivery_line(fmt: str, counts: dict) -> str:
+    """`google_ads: 1,204 members written (1,198 rows); left out: 310 without consent, ...`."""
+    line = f"{fmt}: {counts['written']:,} members written ({counts['rows']:,} rows)"
+    dropped = [f"{counts[outcome]:,} {words}" for outcome, words in OUTCOME_WORDS.items() if counts[outcome]]
+    line += f"; left out: {', '.join(dropped)}" if dropped else "; none left out"
+    return line + ("; consent ignored (--ignore-consent)" if counts["consent_ignored"] else "")
 
 
 def identity_lines(identity: dict | None) -> list[str]:

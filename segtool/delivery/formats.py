@@ -207,6 +207,23 @@ def build(members: pl.LazyFrame, profiles: pl.LazyFrame | None, identity: Identi
     return rows.lazy(), counts
 
 
+def check(destination_name: str, identity: Identity, profile_columns: list[str] | None, *,
+          ignore_consent: bool = False) -> None:
+    """Before any data is read: the destination exists, the identity can fill it (a config error), and the
+    profiles (their columns; None: no profiles) have every column the identity names (a data error)."""
+    _columns(destination(destination_name), identity, ignore_consent)
+    _check_profiles(identity, profile_columns)
+
+
+def _check_profiles(identity: Identity, profile_columns: list[str] | None) -> None:
+    have = profile_columns or []
+    for role, column in [*identity.columns.items(), *((f"consent.{k}", c.column) for k, c in identity.consent.items())]:
+        if column != "visitor_id" and column not in have:
+            missing = "which profiles does not have" if profile_columns is not None else "but no profiles are configured"
+            raise DataError(f"identity.{role} names column {column!r}, {missing}{did_you_mean(suggest(column, have))}",
+                            column=column)
+
+
 def _columns(dest: Destination, identity: Identity, ignore_consent: bool) -> list[Column]:
     """The destination's columns the identity can fill; a config error where it cannot fill any key, or
     where an ads format has no ads consent to respect and consent is not ignored."""
@@ -230,12 +247,7 @@ def _joined(members: pl.LazyFrame, profiles: pl.LazyFrame | None, identity: Iden
     """Each member once, with the profiles columns the identity reads (missing for members without a
     profile); a data error for a column profiles does not have."""
     wanted = [c for c in identity.profile_columns if c != "visitor_id"]
-    have = profiles.collect_schema().names() if profiles is not None else []
-    for role, column in [*identity.columns.items(), *((f"consent.{k}", c.column) for k, c in identity.consent.items())]:
-        if column != "visitor_id" and column not in have:
-            missing = "which profiles does not have" if profiles is not None else "but no profiles are configured"
-            raise DataError(f"identity.{role} names column {column!r}, {missing}{did_you_mean(suggest(column, have))}",
-                            column=column)
+    _check_profiles(identity, profiles.collect_schema().names() if profiles is not None else None)
     ids = members.select(C("visitor_id").cast(pl.String)).unique()
     if not wanted:
         return ids

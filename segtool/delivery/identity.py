@@ -91,6 +91,14 @@ class Identity:
         """Every profiles column the identity reads, each once, in role order."""
         return tuple(dict.fromkeys([*self.columns.values(), *(c.column for c in self.consent.values())]))
 
+    def with_defaults(self, defaults: Mapping[str, str]) -> Identity:
+        """This identity, with the roles and consents (`consent.ads`) it does not name taken from `defaults`
+        (a preset's: role -> profiles column)."""
+        columns = {key: column for key, column in defaults.items() if key in ROLES}
+        consent = {key.removeprefix("consent."): Consent(column) for key, column in defaults.items()
+                   if key.removeprefix("consent.") in CONSENTS and key.startswith("consent.")}
+        return Identity({**columns, **self.columns}, {**consent, **self.consent}, self.default_region)
+
     @classmethod
     def from_mapping(cls, mapping, location_hint: Location | Mapping[str, Location] | None = None) -> Identity:
         """The identity a config block describes, checked; every problem is reported at once, each at the

@@ -193,14 +193,14 @@ def acknowledge(folder: Path, run: str, chosen: tuple[str, ...], excluded: tuple
             raise UsageError(f"{folder} keeps no run {run!r}; name the run whose files were delivered, as its "
                              f"manifest's `run` says" + (f" (the current run is {shown.name})" if shown else ""))
         segments = _chosen(Previous.read(where), chosen, excluded)
-        if segments and not any(entry.get("delivery") for entry in segments.values()):
+        if segments and not any(entry.get("delivery_changes") for entry in segments.values()):
             raise UsageError(f"run {run} wrote no change files to acknowledge: run `segtool run --output-dir "
                              f"{folder} --deliveries` (its NAME.added and NAME.removed files are what an upload "
                              "sends, and what `ack` acknowledges)")
         acked = Acknowledged.read(folder)
         files, refused, same = dict(acked.files), [], 0
         for name, entry in segments.items():
-            for file, record in (entry.get("delivery") or {}).items():
+            for file, record in (entry.get("delivery_changes") or {}).items():
                 if acked.run(file) == run:
                     same += 1
                 elif record.get("resend") or record.get("relative_to") == acked.run(file):
@@ -242,7 +242,7 @@ def _chosen(manifest: Previous, chosen: tuple[str, ...], excluded: tuple[str, ..
 def _stale(manifest: Previous, files: dict[str, dict]) -> bool:
     """Whether a run's change files are relative to another delivery than the acknowledged `files`."""
     return any(not record.get("resend") and record.get("relative_to") != files.get(file, {}).get("run")
-               for entry in manifest.segments.values() for file, record in (entry.get("delivery") or {}).items())
+               for entry in manifest.segments.values() for file, record in (entry.get("delivery_changes") or {}).items())
 
 
 def _named(run: str | None) -> str:

@@ -330,7 +330,7 @@ class Previous:
         """The files of the segment's members: those it lists, but the change files that come with them (a
         segment whose files stay keeps those alone)."""
         entry = self.segments.get(name, {})
-        delivery = entry.get("delivery") if isinstance(entry.get("delivery"), dict) else {}
+        delivery = entry.get("delivery_changes") if isinstance(entry.get("delivery_changes"), dict) else {}
         changes = {entry.get("entered_file"), entry.get("exited_file"),
                    *(record.get(key) for record in delivery.values() if isinstance(record, dict)
                      for key in ("added_file", "removed_file"))}

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from .. import __version__
 from ..config import ENGINES
-from ..errors import SegmentError, StaleData, UsageError
+from ..delivery.formats import DESTINATIONS
+from ..errors import SegmentError, StaleData, UsageError, did_you_mean, suggest
 from ..language import timeframe
 from ..results import identity_data
 from .deliveries import Acknowledged, change_files, write_changes
@@ -23,6 +24,7 @@ from ..language.parse import segment_files
 from .selection import select
 
 PARTS = "abcdefghijklmnopqrstuvwxyz"
+RUN_FORMATS = (*FORMATS, *DESTINATIONS)  # what `run --format` takes
 
 
 @dataclass
@@ -43,6 +45,9 @@ class RunRequest:
     exclude: tuple[str, ...] = ()
     engine: str | None = None  # polars, duckdb or spark (default: the config's engine.name)
     report: Path | None = None  # a run summary in Markdown or HTML (report.py)
+    ignore_consent: bool = False  # a destination format keeps people without ads consent
+    strict: bool = False  # a destination file smaller than the platform serves is a guard breach, not a warning
+    summary_format: str | None = None  # text or json (default: json where --format json)
 
 
 def parse_split(text: str | None) -> tuple[float, ...]:
@@ -59,13 +64,34 @@ def parse_split(text: str | None) -> tuple[float, ...]:
     return shares
 
 
+def is_destination(fmt: str | None) -> bool:
+    """Whether `--format` names an ad platform's or e-mail tool's file (delivery/formats.py)."""
+    return fmt in DESTINATIONS
+
+
+def _extension(fmt: str | None) -> str:
+    return ".csv" if is_destination(fmt) else EXTENSIONS[fmt or "csv"]
+
+
 def _check_request(request: RunRequest, count: int) -> None:
     if request.output and request.output_dir:
         raise UsageError("use either -o or --output-dir, not both")
     if request.output and count > 1:
         raise UsageError(f"-o writes one segment, but {count} were given; use --output-dir DIR")
-    if request.fmt is not None and request.fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, found {request.fmt!r}")
+    destination = is_destination(request.fmt)
+    if request.fmt is not None and request.fmt not in FORMATS and not destination:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, or a destination: {', '.join(DESTINATIONS)}; "
+                         f"found {request.fmt!r}{did_you_mean(suggest(request.fmt, [*FORMATS, *DESTINATIONS]))}")
+    if destination and (request.columns or request.split or request.changes):
+        raise UsageError(f"--format {request.fmt} writes the columns the platform takes, for whole segments; it "
+                         "cannot be used with --columns, --split or --changes")
+    for flag, given in (("--ignore-consent", request.ignore_consent), ("--strict", request.strict)):
+        if given and not destination:
+            raise UsageError(f"{flag} is about destination files; use it with --format {'|'.join(DESTINATIONS)}")
+    if request.summary_format is not None and request.summary_format not in ("text", "json"):
+        raise UsageError(f"--summary-format takes text or json, found {request.summary_format!r}")
+    if request.summary_format is not None and not request.summary:
+        raise UsageError("--summary-format is the format of --summary; use it with --summary")
     if request.columns and not (request.output or request.output_dir):
         raise UsageError("--columns adds columns to output files; use it with -o or --output-dir")
     if request.split and not (request.output or request.output_dir):
@@ -108,6 +134,10 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, feedba
         segments, invalid = session.load_segments(paths), []
     segments = select(segments, request.select, request.exclude)
     _check_request(request, len(segments))
+    identity = None
+    if is_destination(request.fmt):
+        identity = _delivery_identity(session, request)
+        request = replace(request, columns=tuple(c for c in identity.profile_columns if c != "visitor_id"))
     if request.columns and not session.has_profiles():
         raise UsageError("--columns needs a profiles table (data.profiles or --profiles)")
     targets = _targets(request, segments)
@@ -121,9 +151,10 @@ def run_segments(session, paths: list[Path], request: RunRequest, stdout, feedba
 
         with locked(request.output_dir, request.wait, waiting):
             code, result, entries, sizes = _into_folder(session, paths, segments, request, stdout, feedback, started,
-                                                        fresh)
+                                                        fresh, identity)
     else:
-        (code, result, entries), sizes = _into_file(session, segments, request, stdout, feedback, targets), {}
+        (code, result, entries), sizes = _into_file(session, segments, request, stdout, feedback, targets,
+                                                    identity), {}
     if request.report is not None:
         write_report(request.report, report_data(result, entries, sizes, fresh, session.as_of_requested()))
         feedback.note(f"report → {request.report}")
@@ -149,7 +180,7 @@ def _freshness(session, feedback) -> dict | None:
 def _check_file_names(request: RunRequest, segments, kept: dict[str, str]) -> set[str]:
     """No two files of a run into a folder may share a name, nor take the manifest's, nor the name of a file a
     segment not run this time keeps (`kept`: file -> segment). The names of the run's files."""
-    ext = EXTENSIONS[request.fmt or "csv"]
+    ext = _extension(request.fmt)
     owners: dict[str, str] = {}
     data = [(name, file) for file, name in kept.items()]  # files of members; each comes with its change files
     entered = []
@@ -181,11 +212,11 @@ def evaluate(session, segments, request: RunRequest, feedback, show_summary: boo
         return replace(result, identity=session.identity()) if identity else result
 
 
-def _into_file(session, segments, request: RunRequest, stdout, feedback, targets: list[Path]):
+def _into_file(session, segments, request: RunRequest, stdout, feedback, targets: list[Path], identity=None):
     """The exit code, the result, and each segment's entry for the report (its status and breaches)."""
     show_summary = request.summary or len(segments) > 1
     result = evaluate(session, segments, request, feedback, show_summary, identity=show_summary)
-    broken, entries = False, {}
+    broken, entries, deliveries = False, {}, {}
     for i, segment_result in enumerate(result.segments):
         problems = _report_breaches(segment_result, None, feedback)
         entries[segment_result.segment.name] = {"status": "guard_failed" if problems else "written",
@@ -193,7 +224,15 @@ def _into_file(session, segments, request: RunRequest, stdout, feedback, targets
         if problems:
             broken = True
             continue
-        if targets and request.split:
+        if identity is not None:
+            name = segment_result.segment.name
+            rows, deliveries[name], problems = _destination_rows(segment_result, request, identity, feedback)
+            if problems:
+                broken, entries[name] = True, {"status": "guard_failed", "breaches": problems}
+            elif targets or not show_summary:
+                _write_delivery(segment_result, rows, deliveries[name], targets[i] if targets else None, request.fmt,
+                                feedback)
+        elif targets and request.split:
             _write_split(segment_result, targets[i], request, feedback)
         elif targets:
             write_members(segment_result.members, targets[i], _output_format(request, targets[i]))
@@ -202,12 +241,52 @@ def _into_file(session, segments, request: RunRequest, stdout, feedback, targets
         elif not show_summary:
             write_members(segment_result.members.select("visitor_id"), None, request.fmt or "txt")
     if show_summary:
-        _summary(result, request, stdout)
+        _summary(result, request, stdout, deliveries)
     return EXIT_GUARD if broken else 0, result, entries
 
 
+def _delivery_identity(session, request: RunRequest):
+    """The identity a destination format reads, checked against the destination and the profiles before any
+    row is read."""
+    from ..delivery import formats
+
+    identity = session.delivery_identity()
+    formats.check(request.fmt, identity, session.profile_columns(), ignore_consent=request.ignore_consent)
+    return identity
+
+
+def _destination_rows(segment_result, request: RunRequest, identity, feedback):
+    """The rows of the destination file for the segment's members, the members per outcome, and the breach
+    (with --strict) where the file is smaller than the platform serves; without --strict that is a warning."""
+    from ..delivery import formats
+
+    members = segment_result.members.lazy()
+    rows, counts = formats.build(members.select("visitor_id"), members, identity, request.fmt,
+                                 ignore_consent=request.ignore_consent)
+    name, short = segment_result.segment.name, formats.DESTINATIONS[request.fmt].below_minimum(counts.rows)
+    if short is None:
+        return rows, counts, []
+    if request.strict:
+        feedback.warn(f"Guard: {name}: {short}; its output was not written (--strict)")
+        return rows, counts, [short]
+    feedback.warn(f"Warning: {name}: {short}")
+    return rows, counts, []
+
+
+def _write_delivery(segment_result, rows, counts, target: Path | None, fmt: str, feedback,
+                    shown: Path | None = None) -> list[Path]:
+    from ..delivery import formats
+    from ..cli.report import delivery_line
+
+    formats.write_csv(rows, target)
+    final = shown / target.name if shown is not None and target is not None else target
+    feedback.note(f"{segment_result.segment.name}: {delivery_line(fmt, counts.to_json())}"
+                  + (f" → {final}" if final is not None and not is_stdout(final) else ""))
+    return [target] if target is not None else []
+
+
 def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback, started: float,
-                 fresh: dict | None = None):
+                 fresh: dict | None = None, identity=None):
     """Every file is written into a new folder in DIR/.segtool, then DIR/current is switched to it at once
     (outdir.py): a run that dies midway leaves DIR as the last run left it, and a reader sees one run's files.
     The exit code, the result, each segment's manifest entry and the size the last run found."""
@@ -217,23 +296,27 @@ def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback
             and _still_there(entry, name, segments)}
     check_names(folder, _check_file_names(request, segments, previous.names(kept)) | {MANIFEST}, previous)
     acked = Acknowledged.read(folder)
-    fmt, ext = request.fmt or "csv", EXTENSIONS[request.fmt or "csv"]
+    fmt, ext = request.fmt or "csv", _extension(request.fmt)
     with staging(folder) as (stage, link):
         result = evaluate(session, segments, request, feedback, request.summary, count_universe=True, identity=True)
-        entries, broken = {}, False
+        entries, broken, deliveries = {}, False, {}
         for segment_result in feedback.steps(result.segments, "writing", total=len(result.segments)):
             segment = segment_result.segment
             problems = _report_breaches(segment_result, previous.size(segment.name), feedback)
+            if not problems and identity is not None:
+                rows, deliveries[segment.name], problems = _destination_rows(segment_result, request, identity, feedback)
+            delivered = {"delivery": _delivery_data(fmt, deliveries[segment.name])} if segment.name in deliveries else {}
             if problems:
                 broken = True
                 entries[segment.name] = {**_carried(previous, segment.name, stage, feedback), "status": "guard_failed",
-                                         "breaches": problems, "found_size": segment_result.size}
+                                         "breaches": problems, "found_size": segment_result.size, **delivered}
                 continue
             before = previous.ids(segment.name, feedback.warn) if request.changes else None
             target = stage / f"{segment.name}{ext}"
-            written = (_write_split(segment_result, target, request, feedback, folder) if request.split
-                       else _write_one(segment_result, target, fmt, feedback, folder))
-            entry = _entry(segment_result, result, None if request.split else target, fmt)
+            written = (_write_delivery(segment_result, rows, deliveries[segment.name], target, fmt, feedback, folder)
+                       if delivered else _write_split(segment_result, target, request, feedback, folder)
+                       if request.split else _write_one(segment_result, target, fmt, feedback, folder))
+            entry = {**_entry(segment_result, result, None if request.split else target, fmt), **delivered}
             entry["files"] = [p.name for p in written]
             if request.changes:
                 entry.update(_write_changes(segment_result, before, stage, fmt, feedback))
@@ -246,13 +329,13 @@ def _into_folder(session, paths, segments, request: RunRequest, stdout, feedback
                 feedback.note(f"{name}: its files are gone from {folder} (its segment file is gone or renamed it)")
         for name, entry in entries.items():
             if _delivers(request):
-                _deliver(name, entry, stage, acked, request.resend_all, feedback)
+                _delivery_changes(entry, stage, acked, request.resend_all, feedback)
             entry["checksums"] = {file: checksum(stage / file) for file in entry["files"]}
         write_manifest(_manifest(session, result, entries, started, run=run_id(stage),
                                  resend_all=request.resend_all, fresh=fresh), stage)
         publish(folder, stage, link, previous, feedback.warn)
     if request.summary:
-        _summary(result, request, stdout)
+        _summary(result, request, stdout, deliveries)
     sizes = {s.segment.name: previous.size(s.segment.name) for s in result.segments}
     return EXIT_GUARD if broken else 0, result, entries, sizes
 
@@ -265,14 +348,15 @@ def _carried(previous, name: str, stage: Path, feedback) -> dict:
     return {**entry, "files": files}
 
 
-_CHANGES = ("entered", "exited", "entered_file", "exited_file", "changes_since", "delivery", "files", "checksums")
+_CHANGES = ("entered", "exited", "entered_file", "exited_file", "changes_since", "delivery_changes", "files",
+            "checksums")
 
 
-def _deliver(name: str, entry: dict, stage: Path, acked: Acknowledged, resend: bool, feedback) -> None:
+def _delivery_changes(entry: dict, stage: Path, acked: Acknowledged, resend: bool, feedback) -> None:
     """The change files of each file of members in the entry, against the acknowledged delivery (deliveries.py)."""
-    entry["delivery"] = {}
+    entry["delivery_changes"] = {}
     for file in [f for f in entry["files"] if f not in (entry.get("entered_file"), entry.get("exited_file"))]:
-        record = entry["delivery"][file] = write_changes(stage, file, acked, resend, feedback.warn)
+        record = entry["delivery_changes"][file] = write_changes(stage, file, acked, resend, feedback.warn)
         entry["files"] += [record["added_file"], record["removed_file"]]
         since = "every row (--resend-all)" if resend else (
             f"since the delivery acknowledged in run {record['relative_to']}" if record["relative_to"]
@@ -282,8 +366,14 @@ def _deliver(name: str, entry: dict, stage: Path, acked: Acknowledged, resend: b
 
 
 def _delivers(request: RunRequest) -> bool:
-    """Whether the run writes NAME.added and NAME.removed beside each file (--deliveries, --resend-all)."""
-    return request.deliveries or request.resend_all
+    """Whether the run writes NAME.added and NAME.removed beside each file (--deliveries, --resend-all, a
+    destination --format)."""
+    return request.deliveries or request.resend_all or is_destination(request.fmt)
+
+
+def _delivery_data(fmt: str, counts) -> dict:
+    """A destination file's counts as the summary and the manifest give them."""
+    return {"format": fmt, **counts.to_json(), "platform_minimum": DESTINATIONS[fmt].minimum}
 
 
 def _still_there(entry: dict, name: str, segments) -> bool:
@@ -374,10 +464,12 @@ def _manifest(session, result, entries: dict, started: float, run: str, resend_a
     }
 
 
-def _summary(result, request: RunRequest, stdout) -> None:
+def _summary(result, request: RunRequest, stdout, deliveries: dict | None = None) -> None:
     from ..cli.report import render_summary, summary_data
 
-    render_summary(summary_data(result), stdout, as_json=request.fmt == "json")
+    delivered = {name: _delivery_data(request.fmt, counts) for name, counts in (deliveries or {}).items()}
+    as_json = (request.summary_format or ("json" if request.fmt == "json" else "text")) == "json"
+    render_summary(summary_data(result, delivered), stdout, as_json=as_json)
 
 
 def _write_split(result, target: Path, request: RunRequest, feedback, shown: Path | None = None) -> list[Path]:
@@ -411,7 +503,7 @@ def _targets(request: RunRequest, segments) -> list[Path]:
     if request.output:
         return [request.output]
     if request.output_dir:
-        ext = EXTENSIONS[request.fmt or "csv"]
+        ext = _extension(request.fmt)
         return [request.output_dir / f"{segment.name}{ext}" for segment in segments]
     return []
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import unicodedata
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -522,9 +523,47 @@ class _Chunk:
         }, {c: pl.String for c in ("visitor_id", "city", "region", "country", "customer_type",
                                                     "persuasion_type", "newsletter")})
         no_email = pl.Series(rng.random(n) < 0.3)
+        frame = frame.with_columns(_identity(rng, n, self.ids, frame["country"]))  # drawn last: the rest stays
         return frame.filter(pl.Series(keep)).with_columns(
             pl.col(pl.Float64).fill_nan(None),
             pl.when(no_email.filter(pl.Series(keep))).then(None).otherwise(pl.col("email")).alias("email"))
+
+
+FIRST_NAMES = ("Anna", "Lisa", "Sanne", "Zoë", "Émilie", "Giulia", "Lucía", "Sophie", "Emma", "Jan", "Daan",
+               "Luca", "Marco", "José", "Thomas", "Lukas", "Pieter", "Oliver", "James", "Noah")
+LAST_NAMES = ("de Vries", "Jansen", "Bakker", "Visser", "Peeters", "Müller", "Schmidt", "Rossi", "Bianchi",
+              "García", "Martin", "Dubois", "Smith", "O'Brien", "Brown", "Van den Berg", "El Amrani", "Ferrari")
+MAIL_DOMAINS = {"gmail.com": 0.35, "outlook.com": 0.15, "hotmail.com": 0.1, "yahoo.com": 0.08, "icloud.com": 0.07,
+                "mail.example": 0.25}
+# a mobile number of each country, as written at home and abroad; the last four digits vary per person
+PHONES = {"NL": ("06 1234", "+31 6 1234"), "BE": ("0470 12 ", "+32 470 12 "), "DE": ("01512 345", "+49 1512 345"),
+          "FR": ("06 12 34 ", "+33 6 12 34 "), "IT": ("312 345 ", "+39 312 345 "), "ES": ("612 34 ", "+34 612 34 "),
+          "GB": ("07400 12", "+44 7400 12"), "US": ("(201) 555-", "+1 201-555-")}
+
+
+def _identity(rng, n: int, ids, countries: pl.Series) -> list[pl.Series]:
+    """Who a profile is, written as exports write it (docs/deliver.md): e-mail addresses in mixed case, with
+    spaces around them, gmail dots and +tags; phones in the national or the international form, some
+    missing or unusable; names, a zip code; the ads, newsletter (the `newsletter` column) and SMS consents."""
+    first, last = _pick(rng, FIRST_NAMES, n), _pick(rng, LAST_NAMES, n)
+    local = [unicodedata.normalize("NFKD", f"{f}.{l}{i}").encode("ascii", "ignore").decode().replace(" ", "")
+             .replace("'", "") for f, l, i in zip(first, last, ids)]
+    domain = _pick(rng, list(MAIL_DOMAINS), n, p=list(MAIL_DOMAINS.values()))
+    tagged, shouted, spaced = rng.random(n) < 0.08, rng.random(n) < 0.15, rng.random(n) < 0.05
+    email = [f"{' ' if sp else ''}{lo.upper() if sh else lo.lower()}{'+shop' if t else ''}@{d.upper() if sh else d}"
+             f"{' ' if sp else ''}" for lo, d, t, sh, sp in zip(local, domain, tagged, shouted, spaced)]
+    form = rng.choice(3, n, p=[0.45, 0.4, 0.15])  # national, international, none
+    digits = rng.integers(0, 10_000, n)
+    unusable = rng.random(n) < 0.02
+    phone = ["n/a" if bad else None if f == 2 or c not in PHONES else f"{PHONES[c][f]}{d:04d}"
+             for f, c, d, bad in zip(form, countries.to_list(), digits, unusable)]
+    zips = [f"{z // 10:04d} {chr(65 + z % 26)}{chr(65 + z // 7 % 26)}" if c == "NL" else f"{z:05d}"
+            for c, z in zip(countries.to_list(), rng.integers(10_000, 99_999, n))]
+    return [pl.Series("email", email, pl.String), pl.Series("phone", phone, pl.String),
+            pl.Series("first_name", list(first), pl.String), pl.Series("last_name", list(last), pl.String),
+            pl.Series("zip", zips, pl.String),
+            pl.Series("ads_consent", list(_pick(rng, ["yes", "no", None], n, p=[0.6, 0.25, 0.15])), pl.String),
+            pl.Series("sms_consent", list(_pick(rng, ["yes", "no", None], n, p=[0.2, 0.6, 0.2])), pl.String)]
 
 
 EVENT_COLUMNS = ["visitor_id", "timestamp", "event_type", "url", "referrer", "utm_source", "utm_medium",

@@ -65,6 +65,7 @@ class Preset:
     views: dict[str, View]                   # table name -> view of the vendor's rows
     ndjson_schema: dict[str, pl.DataType] = field(default_factory=dict)  # the fields the views read, for JSON
     files: Callable[[list[str]], list[str]] = list  # the files found -> those that hold the export's rows
+    identity: dict[str, str] = field(default_factory=dict)  # identity role (or consent.KIND) -> profiles column
 
 
 # -- building blocks shared by the views -----------------------------------------------------------------

@@ -37,6 +37,7 @@ NDJSON_SCHEMA = {
     "ecommerce": pl.Struct({"transaction_id": pl.String, "purchase_revenue": pl.Float64}),
     "items": pl.List(_ITEM),
     "geo": pl.Struct({"city": pl.String, "country": pl.String, "region": pl.String}),
+    "privacy_info": pl.Struct({"ads_storage": pl.String}),
 }
 UTMS = {"utm_source": "manual_source", "utm_medium": "manual_medium", "utm_campaign": "manual_campaign_name",
         "utm_term": "manual_term", "utm_content": "manual_content"}
@@ -104,7 +105,9 @@ def profile_columns(schema: dict) -> list[pl.Expr]:
     """`geo` of an event, the country as its ISO code (GA4 writes English names: Netherlands → NL)."""
     geo = {name: text(field_of("geo", name, schema=schema), NOT_SET) for name in ("city", "country", "region")}
     geo["country"] = country_code(geo["country"])
-    return [text(pl.col("user_pseudo_id")).alias("visitor_id"), *(e.alias(n) for n, e in geo.items())]
+    consent = [text(field_of("privacy_info", "ads_storage", schema=schema)).alias("ads_storage")] \
+        if "privacy_info" in schema else []  # consent mode's answer, where the export has it
+    return [text(pl.col("user_pseudo_id")).alias("visitor_id"), *(e.alias(n) for n, e in geo.items()), *consent]
 
 
 def profiles(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
@@ -130,4 +133,5 @@ def _table_day(file: str) -> tuple[str | None, bool]:
 
 PRESET = Preset("ga4", "GA4's BigQuery export", (PURCHASE,),
                 {"events": View(event_columns, keep_own), "items": View(item_columns, items),
-                 "profiles": View(profile_columns, profiles)}, NDJSON_SCHEMA, without_replaced_intraday)
+                 "profiles": View(profile_columns, profiles)}, NDJSON_SCHEMA, without_replaced_intraday,
+                {"consent.ads": "ads_storage"})

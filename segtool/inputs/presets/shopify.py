@@ -84,11 +84,15 @@ def item_columns(schema: dict) -> list[pl.Expr]:
 
 
 def profile_columns(schema: dict) -> list[pl.Expr]:
+    phones = [text(pl.col(name)) for name in ("Billing Phone", "Phone") if name in schema]
     return [_customer().alias("visitor_id"),
             text(pl.col("Billing City")).alias("city"),
             text(pl.col("Billing Province Name")).alias("region"),
             country_code(text(pl.col("Billing Country"))).alias("country"),
-            text(pl.col("Email")).alias("email")]
+            text(pl.col("Email")).alias("email"),
+            (pl.coalesce(phones) if phones else pl.col("Billing Phone")).alias("phone"),
+            text(pl.col("Billing Zip")).alias("zip"),
+            text(pl.col("Accepts Marketing")).str.to_lowercase().alias("accepts_email_marketing")]
 
 
 def events(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
@@ -129,8 +133,15 @@ def customer_columns(schema: dict) -> list[pl.Expr]:
             text(pl.col("Total Orders")).alias("total_orders")]
 
 
+# the profile columns of each view that hold a person's identifiers and consents (delivery/identity.py)
+ORDER_IDENTITY = {"email": "email", "phone": "phone", "zip": "zip", "city": "city", "state": "region",
+                  "country": "country", "consent.email": "accepts_email_marketing"}
+CUSTOMER_IDENTITY = {**ORDER_IDENTITY, "first_name": "first_name", "last_name": "last_name",
+                     "consent.sms": "accepts_sms_marketing"}
 PRESET = Preset("shopify_orders", "Shopify's orders export", (ORDER,),
                 {"events": View(event_columns, events, (NO_CUSTOMER, _no_visitor())),
-                 "items": View(item_columns, items), "profiles": View(profile_columns, profiles)})
+                 "items": View(item_columns, items), "profiles": View(profile_columns, profiles)},
+                identity=ORDER_IDENTITY)
 CUSTOMERS = Preset("shopify_customers", "Shopify's customers export", (),
-                   {"profiles": View(customer_columns, keep_own, (NO_EMAIL, _no_visitor()))})
+                   {"profiles": View(customer_columns, keep_own, (NO_EMAIL, _no_visitor()))},
+                   identity=CUSTOMER_IDENTITY)
