@@ -42,7 +42,8 @@ def main() -> None:
                             str(data)], check=True)
         command = [sys.executable, str(YARDSTICK / "run_bench.py"), "--data", str(data), "--segtool", args.segtool,
                    "--reps", str(args.reps), "--out", str(args.out), "--label", str(visitors)]
-        subprocess.run(command + (["--per-segment"] if args.per_segment else []), check=True, cwd=YARDSTICK)
+        # exit 1 where some system's sets differ from DuckDB's: the figures still stand, the table says which
+        subprocess.run(command + (["--per-segment"] if args.per_segment else []), cwd=YARDSTICK)
         results[visitors] = json.loads((args.out / str(visitors) / "results.json").read_text())
     curve = table(results)
     (args.out / "curve.md").write_text(curve)
@@ -64,8 +65,10 @@ def table(results: dict[int, dict]) -> str:
             lines.append(f"| {visitors:,} | {result['manifest']['rows']['events']:,} | {name} | {s['median_s']:.2f} | "
                          f"{s['peak_rss_mib']:.0f} | {s['median_s'] / duckdb['median_s']:.2f} | "
                          f"{s['peak_rss_mib'] / duckdb['peak_rss_mib']:.2f} |")
-    agree = all(r["sets_agree"] for r in results.values())
-    return "\n".join(lines) + f"\n\nevery segment's set agrees with DuckDB's at every size: {'yes' if agree else 'NO'}\n"
+    differ = [f"{visitors:,}: {name} ({'; '.join(d.rsplit('/', 1)[-1] for d in s['diffs'])})"
+              for visitors, result in results.items() for name, s in result["sets"].items() if s["diffs"]]
+    return "\n".join(lines) + ("\n\nsegtool's sets agree with DuckDB's, every segment at every size\n" if not differ
+                               else "\n\nsets that differ from DuckDB's:\n" + "\n".join(differ) + "\n")
 
 
 if __name__ == "__main__":
