@@ -19,12 +19,12 @@ class View:
     A canonical column whose vendor column the file lacks (an optional nested column that property settings
     or older exports leave out) is not in the table: a rule that reads it is an error naming the vendor's
     column (`lacking`), every other rule works. `set_aside` names rows the view leaves out of the table that
-    are no data error (Shopify's orders without a customer): where the predicate over the table's columns
-    holds, the row is left out and counted under the reason (`set_aside_rows`)."""
+    are no data error (Shopify's orders without a customer): where the canonical column it names is missing,
+    the row is left out and counted under the reason (`set_aside_rows`)."""
 
     reads: Callable[[dict], dict[str, Read]]  # the file's schema -> each canonical column, as data (Read)
     shape: Callable[[pl.LazyFrame, dict[str, pl.Expr]], pl.LazyFrame]  # the rows, the columns by name
-    set_aside: tuple[str, pl.Expr] | None = None  # (reason, which rows of the table it leaves out)
+    set_aside: tuple[str, str] | None = None  # (reason, the column whose missing value leaves a row out)
 
     def columns(self, schema: dict) -> list[pl.Expr]:
         """The canonical columns as polars expressions, each aliased."""
@@ -32,12 +32,12 @@ class View:
 
     def __call__(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         table = self._shaped(rows)
-        return table if self.set_aside is None else table.filter(~self.set_aside[1])
+        return table if self.set_aside is None else table.filter(pl.col(self.set_aside[1]).is_not_null())
 
     def set_aside_rows(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         """One row, one column named by the reason: the number of rows the view leaves out."""
         reason, which = self.set_aside
-        return self._shaped(rows).select(which.sum().alias(reason))
+        return self._shaped(rows).select(pl.col(which).is_null().sum().alias(reason))
 
     def _shaped(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         return self.shape(rows, self._named(rows.collect_schema()))

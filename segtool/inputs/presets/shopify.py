@@ -38,10 +38,6 @@ CUSTOMER = Lower(Text(Col("Email")))
 UTMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 
-def _no_visitor() -> pl.Expr:
-    return pl.col("visitor_id").is_null()
-
-
 def _first_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
     """One row per order, its first (the one with the order's fields)."""
     return rows.filter(pl.col("Name").is_first_distinct())
@@ -135,9 +131,9 @@ ORDER_IDENTITY = {"email": "email", "phone": "phone", "zip": "zip", "city": "cit
 CUSTOMER_IDENTITY = {**ORDER_IDENTITY, "first_name": "first_name", "last_name": "last_name",
                      "consent.sms": "accepts_sms_marketing"}
 PRESET = Preset("shopify_orders", "Shopify's orders export", (ORDER,),
-                {"events": View(event_reads, events, (NO_CUSTOMER, _no_visitor())),
+                {"events": View(event_reads, events, (NO_CUSTOMER, "visitor_id")),
                  "items": View(item_reads, items), "profiles": View(profile_reads, profiles)},
                 identity=ORDER_IDENTITY)
 CUSTOMERS = Preset("shopify_customers", "Shopify's customers export", (),
-                   {"profiles": View(customer_reads, keep_own, (NO_EMAIL, _no_visitor()))},
+                   {"profiles": View(customer_reads, keep_own, (NO_EMAIL, "visitor_id"))},
                    identity=CUSTOMER_IDENTITY)

@@ -1,0 +1,131 @@
+"""`segtool sql` on exports read through a preset: the statement reads the vendor's files itself (the preset's
+views written as SQL, backends/sql/views.py). Run by DuckDB over the fixture files, it gives the members that
+`segtool run` gives on the polars engine, for every vendor fixture and segments on every field the presets give;
+the BigQuery and Spark statements parse as their dialect; what a dialect cannot read is a clear error.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+import sqlglot
+
+from conftest import REPO, Workspace
+from segtool.backends.sql import deep_recursion
+
+VENDORS = REPO / "tests" / "fixtures" / "vendors"
+AS_OF = "2024-06-30"
+
+
+def vendor(*path: str) -> str:
+    """A vendor fixture (tests/fixtures/vendors): the one place that knows their layout."""
+    return str(VENDORS.joinpath(*path))
+
+
+def events_config(preset: str, path: str, extra: str = "") -> str:
+    return f"preset: {preset}\ndata:\n  events: {path}\n{extra}"
+
+
+EXPORTS = {  # name -> config
+    "ga4-parquet": events_config("ga4", vendor("ga4", "events.parquet")),
+    "ga4-ndjson": events_config("ga4", vendor("ga4", "events.ndjson")),
+    "ga4-daily": events_config("ga4", vendor("ga4_daily")),
+    "shopify": events_config("shopify_orders", vendor("shopify", "orders_export.csv")),
+    "shopify-store": events_config("shopify_orders", vendor("shopify_store", "orders_export_1.csv")),
+    "shopify-spreadsheet": events_config("shopify_orders", vendor("shopify_spreadsheet", "orders_export_1.csv"),
+                                         "csv: {separator: ';', decimal_comma: true}\n"),
+    "shopify-customers": (f"preset: shopify_orders\ndata:\n  events: {vendor('shopify_store', 'orders_export_1.csv')}\n"
+                          f"  profiles: {{path: {vendor('shopify_customers', 'customers_export.csv')}, "
+                          "preset: shopify_customers}\n"),
+    "segment": events_config("segment", vendor("segment", "tracks.ndjson")),
+    "segment-gz": events_config("segment", vendor("segment", "tracks.ndjson.gz")),
+}
+EVENTS = ["conversions: {gte: 1}", "conversions: {gte: 2}", "total_order_value: {gte: 200}",
+          "conversions: {gte: 1, items: {brand: {is: Nike}}}", "utm_source: {is: google}", "utm_medium: {is: cpc}",
+          "utm_campaign: {contains: sale}", "referrer_domain: {ends_with: facebook.com}"]
+COUNTRIES = ["country: {is: NL}", "country: {is: Netherlands}", "country: {in: [DE, United States, tr, GBR]}",
+             "country: {is_not: NL}"]
+GA4 = [*EVENTS, *COUNTRIES, "event: {type: {is: page_view}, url: {contains: nike}}",
+       "event: {type: {is: add_to_cart}}", "city: {is: Amsterdam}", "region: {is: North Holland}"]
+SHOPIFY = [*EVENTS[:5], *COUNTRIES, "event: {type: {is: voided_order}}", "event: {type: {is: cancelled_order}}",
+           "conversions: {gte: 1, items: {name: {contains: Samba}}}", "conversions: {gte: 1, items: {name: {contains: Pegasus}}}",
+           "city: {is: Utrecht}", "region: {is: New York}", "profile.email: {ends_with: .nl}"]
+SEGMENT = [*EVENTS, *COUNTRIES, "event: {type: {is: page}, url: {contains: nike}}",
+           "event: {type: {is: Product Added}}", "city: {is: Utrecht}", "profile.email: {ends_with: .nl}"]
+CUSTOMERS = ["profile.accepts_email_marketing: {is: 'yes'}", "profile.accepts_sms_marketing: {is: 'yes'}",
+             "profile.tags: {contains: vip}", "profile.total_spent: {gte: 200}", "country: {is: Belgium}",
+             "city: {is: Den Haag}", "region: {is: NH}", "profile.first_name: {is: Lisa}",
+             "profile.email: {ends_with: example.com}", "profile.zip: {starts_with: '1'}",
+             "{all: [{conversions: {gte: 1}}, {profile.accepts_email_marketing: {is: 'yes'}}]}"]
+RULES = {"ga4-parquet": GA4, "ga4-ndjson": GA4, "shopify": SHOPIFY, "shopify-store": SHOPIFY,
+         "shopify-spreadsheet": SHOPIFY, "shopify-customers": CUSTOMERS, "segment": SEGMENT, "segment-gz": SEGMENT,
+         # the daily tables without the optional columns: what does not read them
+         "ga4-daily": ["conversions: {gte: 1}", "conversions: {gte: 2}", *COUNTRIES, "city: {is: Amsterdam}",
+                       "event: {type: {is: session_start}}"]}
+
+
+def segments(ws: Workspace, export: str, rules: list[str]) -> tuple[Path, tuple[str, ...]]:
+    """A folder with a segment per rule (s00, s01, ...), and the arguments that read the export."""
+    (ws.root / "vendor.yaml").write_text(EXPORTS[export])
+    folder = ws.root / "segments"
+    folder.mkdir()
+    for i, rule in enumerate(rules):
+        (folder / f"s{i:02}.yaml").write_text(f"name: s{i:02}\nrules:\n  - {rule}\n")
+    return folder, ("--as-of", AS_OF, "--config", str(ws.root / "vendor.yaml"))
+
+
+def sql_members(sql: str) -> dict[str, set[str]]:
+    """Each segment's members in the answer of the statement, run by DuckDB, by the segment's name."""
+    names = dict(re.findall(r"^-- (segment_\d+): (\S+) ", sql, re.M))
+    db = duckdb.connect()
+    db.execute("SET TimeZone = 'UTC'")
+    answer = db.execute(sql)
+    columns = [d[0] for d in answer.description]
+    rows = answer.fetchall()
+    return {names[c]: {row[0] for row in rows if row[i]} for i, c in enumerate(columns) if c in names}
+
+
+@pytest.mark.parametrize("export", list(EXPORTS))
+def test_the_printed_duckdb_sql_reads_the_export_as_the_polars_engine(ws: Workspace, export):
+    folder, args = segments(ws, export, RULES[export])
+    ran = ws.cli("run", str(folder), *args, "--output-dir", str(ws.root / "out"))
+    assert ran.exit_code == 0, ran.stderr
+    printed = ws.cli("sql", str(folder), "--dialect", "duckdb", *args)
+    assert printed.exit_code == 0, printed.stderr
+    members = sql_members(printed.stdout)
+    assert len(members) == len(RULES[export])
+    for name, found in members.items():
+        assert found == set((ws.root / "out" / f"{name}.csv").read_text().splitlines()[1:]), (name, export)
+    assert sum(bool(m) for m in members.values()) >= len(members) * 2 // 3  # mostly no empty answers
+
+
+def test_a_rule_on_a_column_the_export_lacks_is_the_same_error(ws: Workspace):
+    folder, args = segments(ws, "ga4-daily", ["utm_source: {is: google}"])
+    ran, printed = ws.cli("run", str(folder), *args), ws.cli("sql", str(folder), "--dialect", "duckdb", *args)
+    assert ran.exit_code == printed.exit_code == 3 and "collected_traffic_source" in printed.stderr
+
+
+@pytest.mark.parametrize("export", [e for e in EXPORTS if not e.startswith("shopify") and e != "ga4-daily"])
+@pytest.mark.parametrize("dialect", ["bigquery", "spark"])
+def test_the_warehouse_statements_parse_as_their_dialect(ws: Workspace, export, dialect):
+    folder, args = segments(ws, export, RULES[export])
+    printed = ws.cli("sql", str(folder), "--dialect", dialect, *args)
+    assert printed.exit_code == 0, printed.stderr
+    with deep_recursion():
+        parsed = sqlglot.parse_one(printed.stdout, read=dialect)
+    assert parsed.find(sqlglot.exp.Unnest, sqlglot.exp.Explode, sqlglot.exp.Lateral)  # the line items
+
+
+def test_shopify_in_a_warehouse_without_row_order_is_an_error_naming_the_preset(ws: Workspace):
+    folder, args = segments(ws, "shopify", ["conversions: {gte: 1}"])
+    printed = ws.cli("sql", str(folder), "--dialect", "bigquery", *args)
+    assert printed.exit_code == 1 and "shopify_orders" in printed.stderr and "row order" in printed.stderr
+
+
+def test_a_dialect_the_views_are_not_written_for_is_an_error_naming_the_preset(ws: Workspace):
+    folder, args = segments(ws, "ga4-parquet", ["utm_source: {is: google}"])
+    printed = ws.cli("sql", str(folder), "--dialect", "snowflake", *args)
+    assert printed.exit_code == 1 and "ga4" in printed.stderr and "snowflake" in printed.stderr
