@@ -82,7 +82,10 @@ def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None
                                "joined table with the canonical columns and name it in engine.tables")
         raw = {c: stored_kind(dtype) for c, dtype in zip(_columns_of(table), table.schema().values())}
         if table.view is not None and table.name not in named and table.name not in staged:
-            relation, kinds = view_relation(table, _rows(table, dialect, None, None, here), dialect_named(dialect))
+            rows = _rows(table, dialect, None, None, here)
+            if rows == exp.to_table(table.name) and table is not inputs.events and table.files == inputs.events.files:
+                rows = exp.to_table(inputs.events.name)  # a table the preset reads from the events' export
+            relation, kinds = view_relation(table, rows, dialect_named(dialect))
             relation, raw = _numbered(relation, table.name, dialect), {**raw, **kinds}
         else:
             relation = _relation(table, dialect, named.get(table.name), staged.get(table.name), here)
@@ -163,10 +166,9 @@ def _rows(table: Table | None, dialect: str, name: str | None, staged: str | Non
         return exp.Anonymous(this="READ_PARQUET", expressions=[exp.Literal.string(staged)])
     if dialect == "duckdb":
         return _duckdb_reader(table, here)
-    if dialect in ("spark", "databricks") and table.format in ("parquet", "csv", "ndjson"):
+    if dialect in ("spark", "databricks") and table.format in ("parquet", "csv"):
         paths = [f.replace("`", "") for f in table.files]
-        source = "json" if table.format == "ndjson" else table.format
-        return exp.to_table(f"{source}.`{paths[0] if len(paths) == 1 else table.spec}`", dialect="spark")
+        return exp.to_table(f"{table.format}.`{paths[0] if len(paths) == 1 else table.spec}`", dialect="spark")
     return exp.to_table(table.name)
 
 

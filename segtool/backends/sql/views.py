@@ -165,11 +165,6 @@ def _(read: ga4.Param, r: _Reading) -> exp.Expression:
                    expression=exp.to_identifier("string_value"))
 
 
-@sql.register
-def _(read: shopify.Note, r: _Reading) -> exp.Expression:
-    return sql(common.Text(_Raw(r.dialect.extract(sql(common.Col("Note Attributes"), r), read.pattern, False))), r)
-
-
 class _Raw(common.Read):
     """An expression already in SQL."""
 
@@ -180,6 +175,11 @@ class _Raw(common.Read):
 @sql.register
 def _(read: _Raw, r: _Reading) -> exp.Expression:
     return read.expression
+
+
+@sql.register
+def _(read: shopify.Note, r: _Reading) -> exp.Expression:
+    return sql(common.Text(_Raw(r.dialect.extract(sql(common.Col("Note Attributes"), r), read.pattern, False))), r)
 
 
 @sql.register
@@ -221,8 +221,8 @@ def view_relation(table: Table, rows: exp.Expression, dialect: Dialect) -> tuple
                            "named in engine.tables, or use one of those")
     schema = table.raw_schema()
     r = _Reading(dialect, schema)
-    reads = {name: read for name, read in table.view.reads(schema).items()
-             if name in _present(table.view, schema)}
+    present = table.view.sources(schema)  # those the file does not lack
+    reads = {name: read for name, read in table.view.reads(schema).items() if name in present}
     columns = {name: sql(read, r) for name, read in reads.items()}
     shape = SHAPES.get((table.preset, table.name))
     if shape is None:
@@ -233,29 +233,22 @@ def view_relation(table: Table, rows: exp.Expression, dialect: Dialect) -> tuple
     if table.view.set_aside is not None:
         body = exp.select("*").from_(body.subquery("viewed")).where(
             exp.Not(this=exp.Is(this=exp.column(table.view.set_aside[1]), expression=exp.Null())))
-    kinds = {name: "micros" if isinstance(read, (common.Instant, ga4.Micros)) else
-             "float" if isinstance(read, common.Number) or _numbers(read) else "text"
-             for name, read in reads.items()}
-    return body.subquery(table.name), kinds
+    return body.subquery(table.name), {name: _kind(read) for name, read in reads.items()}
 
 
-def _numbers(read: common.Read) -> bool:
-    return isinstance(read, common.Coalesce) and all(isinstance(p, common.Number) for p in read.parts)
-
-
-def _present(view: common.View, schema: dict) -> set[str]:
-    return set(view.sources(schema))
+def _kind(read: common.Read) -> str:
+    """How the SQL of a Read is stored: `micros`, `float` or `text`."""
+    if isinstance(read, (common.Instant, ga4.Micros)):
+        return "micros"
+    if isinstance(read, common.Number):
+        return "float"
+    kinds = {_kind(p) for p in read.parts} if isinstance(read, common.Coalesce) else {"text"}
+    return kinds.pop() if len(kinds) == 1 else "text"
 
 
 def _source(rows: exp.Expression) -> exp.Expression:
-    return rows.copy() if isinstance(rows, exp.Subquery) else exp.select(exp.Star()).from_(rows).subquery(VENDOR)
-
-
-def _vendor(rows: exp.Expression) -> exp.Expression:
-    """The vendor's rows under the alias the columns read them by."""
-    if isinstance(rows, exp.Subquery):
-        rows.set("alias", exp.TableAlias(this=exp.to_identifier(VENDOR)))
-    return rows
+    """The vendor's rows under the alias the columns read them by (so does every subquery of them below)."""
+    return exp.select(exp.Star()).from_(rows).subquery(VENDOR)
 
 
 def _own(schema: dict, columns: dict[str, exp.Expression]) -> list[exp.Expression]:
@@ -267,7 +260,7 @@ def _select(columns: dict[str, exp.Expression]) -> list[exp.Expression]:
 
 
 def _keep_own(rows, columns, schema, r, table, where: exp.Expression | None = None) -> exp.Select:
-    query = exp.select(*_select(columns), *_own(schema, columns)).from_(_vendor(rows))
+    query = exp.select(*_select(columns), *_own(schema, columns)).from_(rows)
     return query.where(where) if where is not None else query
 
 
@@ -279,14 +272,14 @@ def _numbered(rows: exp.Expression, r: _Reading, table: Table | None) -> exp.Exp
                            "the canonical columns into a table named in engine.tables")
     position = (exp.Anonymous(this="MONOTONICALLY_INCREASING_ID", expressions=[]) if r.dialect.name != "duckdb"
                 else exp.Window(this=exp.RowNumber(), over="OVER"))
-    return exp.select(exp.Star(), position.as_("segtool_position")).from_(_vendor(rows)).subquery(VENDOR)
+    return exp.select(exp.Star(), position.as_("segtool_position")).from_(rows).subquery(VENDOR)
 
 
 def _first_per(key: exp.Expression, order: list[exp.Ordered], rows: exp.Expression,
                where: exp.Expression | None = None) -> exp.Expression:
     """The rows that are the first of their `key` (NULL a key of its own) in `order`."""
     rank = exp.Window(this=exp.RowNumber(), partition_by=[key], order=exp.Order(expressions=order))
-    ranked = exp.select(exp.Star(), rank.as_("segtool_first")).from_(_vendor(rows))
+    ranked = exp.select(exp.Star(), rank.as_("segtool_first")).from_(rows)
     if where is not None:
         ranked = ranked.where(where)
     return exp.select(exp.Star()).from_(ranked.subquery(VENDOR)).where(
@@ -300,18 +293,18 @@ def _first_rows(rows, r, table) -> exp.Expression:
 
 
 def _shopify_events(rows, columns, schema, r, table):
-    return _keep_own(_first_rows(rows, r, table), columns, {c: t for c, t in schema.items()}, r, table)
+    return _keep_own(_first_rows(rows, r, table), columns, schema, r, table)
 
 
 def _lines(rows, columns, schema, r, table):
-    return exp.select(*_select(columns)).from_(_vendor(rows))
+    return exp.select(*_select(columns)).from_(rows)
 
 
 def _latest(rows, columns, r: _Reading, ts: exp.Expression, where: exp.Expression | None = None) -> exp.Select:
     """One row per visitor: each column's latest known value (of values at the same instant, the greatest;
     presets/common.latest_per_visitor)."""
     others = [c for c in columns if c != "visitor_id"]
-    values = exp.select(*_select(columns), ts.as_("segtool_ts")).from_(_vendor(rows))
+    values = exp.select(*_select(columns), ts.as_("segtool_ts")).from_(rows)
     if where is not None:
         values = values.where(where)
     ranks = []
@@ -369,7 +362,7 @@ def _items(rows, columns, r: _Reading, orders: exp.Expression, ts: exp.Expressio
 
 def _ga4_items(rows, columns, schema, r, table):
     if "order_id" not in columns or "items" not in schema:
-        return exp.select(*_select(columns)).from_(_vendor(rows)).where(exp.false())
+        return exp.select(*_select(columns)).from_(rows).where(exp.false())
     return _items(rows, columns, r, _raw_in(r, "event_name", (ga4.PURCHASE,)), sql(ga4.TIMESTAMP, r),
                   ga4.TRANSACTION, exp.column("items", VENDOR, quoted=True))
 
