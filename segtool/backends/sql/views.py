@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from ...inputs.presets import common, ga4, segment, shopify
 from ...inputs.tables import Table
-from ...places import _gazetteer
+from ... import places
 from .compiler import CompileError, as_number, num, trimmed
 from .dialects import Dialect
 from .iso import iso_micros_of
@@ -25,7 +25,7 @@ DIALECTS = ("duckdb", "spark", "databricks", "bigquery")  # those the views are 
 ORDERED = ("duckdb", "spark", "databricks")  # read files in order: a row's position in the export is known
 
 
-class _Reading:
+class Reading:
     """What a Read is translated with: the dialect and the schema of the vendor's rows."""
 
     def __init__(self, dialect: Dialect, schema: dict):
@@ -47,12 +47,12 @@ class _Reading:
 
 
 @singledispatch
-def sql(read: common.Read, r: _Reading) -> exp.Expression:
+def sql(read: common.Read, r: Reading) -> exp.Expression:
     raise CompileError(f"no SQL for {type(read).__name__}")
 
 
 @sql.register
-def _(read: common.Col, r: _Reading) -> exp.Expression:
+def _(read: common.Col, r: Reading) -> exp.Expression:
     if r.dtype(read) is None:
         return exp.Null()
     value = exp.column(read.column, VENDOR, quoted=True)
@@ -62,14 +62,14 @@ def _(read: common.Col, r: _Reading) -> exp.Expression:
 
 
 @sql.register
-def _(read: common.Element, r: _Reading) -> exp.Expression:
+def _(read: common.Element, r: Reading) -> exp.Expression:
     if r.dtype(read) is None:
         return exp.Null()
     return exp.Dot(this=exp.column(ELEMENT), expression=exp.to_identifier(read.name))
 
 
 @sql.register
-def _(read: common.Lit, r: _Reading) -> exp.Expression:
+def _(read: common.Lit, r: Reading) -> exp.Expression:
     return exp.cast(exp.Null(), "VARCHAR") if read.value is None else exp.Literal.string(read.value)
 
 
@@ -78,7 +78,7 @@ def _varchar(value: exp.Expression) -> exp.Expression:
 
 
 @sql.register
-def _(read: common.Text, r: _Reading) -> exp.Expression:
+def _(read: common.Text, r: Reading) -> exp.Expression:
     value = trimmed(_varchar(sql(read.of, r)))
     for missing in ("", *read.unset):
         value = exp.Nullif(this=value, expression=exp.Literal.string(missing))
@@ -86,34 +86,34 @@ def _(read: common.Text, r: _Reading) -> exp.Expression:
 
 
 @sql.register
-def _(read: common.Lower, r: _Reading) -> exp.Expression:
+def _(read: common.Lower, r: Reading) -> exp.Expression:
     return exp.Lower(this=sql(read.of, r))
 
 
 @sql.register
-def _(read: common.Number, r: _Reading) -> exp.Expression:
+def _(read: common.Number, r: Reading) -> exp.Expression:
     dtype = r.dtype(read.of)
     return as_number(sql(read.of, r), "float" if dtype is not None and dtype.is_numeric() else None, r.dialect)
 
 
 @sql.register
-def _(read: common.Coalesce, r: _Reading) -> exp.Expression:
+def _(read: common.Coalesce, r: Reading) -> exp.Expression:
     parts = [sql(p, r) for p in read.parts]
     return exp.Coalesce(this=parts[0], expressions=parts[1:]) if len(parts) > 1 else parts[0]
 
 
 @sql.register
-def _(read: common.When, r: _Reading) -> exp.Expression:
+def _(read: common.When, r: Reading) -> exp.Expression:
     return exp.Case(ifs=[exp.If(this=sql(read.test, r), true=sql(read.then, r))], default=sql(read.otherwise, r))
 
 
 @sql.register
-def _(read: common.IsIn, r: _Reading) -> exp.Expression:
+def _(read: common.IsIn, r: Reading) -> exp.Expression:
     return exp.In(this=sql(read.of, r), expressions=[exp.Literal.string(v) for v in read.values])
 
 
 @sql.register
-def _(read: common.Present, r: _Reading) -> exp.Expression:
+def _(read: common.Present, r: Reading) -> exp.Expression:
     return exp.Not(this=exp.Is(this=sql(read.of, r), expression=exp.Null()))
 
 
@@ -123,7 +123,7 @@ _SPACED_OFFSET = _WITH_SECONDS + r" [+-][0-9]{2}:?[0-9]{2}$"  # no fraction: `%Y
 
 
 @sql.register
-def _(read: common.Instant, r: _Reading) -> exp.Expression:
+def _(read: common.Instant, r: Reading) -> exp.Expression:
     """Microseconds since the epoch (the view's timestamps are read as such: raw kind `micros`)."""
     text = trimmed(_varchar(sql(read.of, r)))
     offset = exp.Case(ifs=[exp.If(this=r.dialect.search(text.copy(), _SPACED_OFFSET, False),
@@ -134,7 +134,7 @@ def _(read: common.Instant, r: _Reading) -> exp.Expression:
 
 
 @sql.register
-def _(read: ga4.Micros, r: _Reading) -> exp.Expression:
+def _(read: ga4.Micros, r: Reading) -> exp.Expression:
     dtype = r.dtype(read.of)
     if dtype is not None and dtype.is_integer():
         return exp.cast(sql(read.of, r), "BIGINT")
@@ -144,7 +144,7 @@ def _(read: ga4.Micros, r: _Reading) -> exp.Expression:
 
 
 @sql.register
-def _(read: ga4.Param, r: _Reading) -> exp.Expression:
+def _(read: ga4.Param, r: Reading) -> exp.Expression:
     """The first `event_params` element with the key: BigQuery's subquery over UNNEST, or a lambda filter."""
     params = exp.column("event_params", VENDOR, quoted=True)
     param = exp.to_identifier("param")
@@ -173,28 +173,33 @@ class _Raw(common.Read):
 
 
 @sql.register
-def _(read: _Raw, r: _Reading) -> exp.Expression:
+def _(read: _Raw, r: Reading) -> exp.Expression:
     return read.expression
 
 
 @sql.register
-def _(read: shopify.Note, r: _Reading) -> exp.Expression:
+def _(read: shopify.Note, r: Reading) -> exp.Expression:
     return sql(common.Text(_Raw(r.dialect.extract(sql(common.Col("Note Attributes"), r), read.pattern, False))), r)
 
 
 @sql.register
-def _(read: common.Country, r: _Reading) -> exp.Expression:
+def _(read: common.Country, r: Reading) -> exp.Expression:
     """The ISO code of the country the text names (presets' country_code): the name as compared (lower case,
     ß as ss, runs of hyphens, dots, commas, apostrophes and white space one space) looked up among the
-    gazetteer's names and codes, with or without their accents; what names none as it is."""
+    gazetteer's names and codes, with or without their accents, in a table of them (a CASE of that many
+    branches is more than Spark compiles); what names none as it is."""
     value = sql(read.of, r)
     key = exp.Lower(this=value.copy())
     key = exp.Replace(this=key, expression=exp.Literal.string("ß"), replacement=exp.Literal.string("ss"))
     key = trimmed(exp.RegexpReplace(this=key, expression=exp.Literal.string(_PUNCTUATION),
                                     replacement=exp.Literal.string(" ")))
-    codes = _country_keys()
-    return exp.Case(this=key, ifs=[exp.If(this=exp.Literal.string(k), true=exp.Literal.string(c))
-                                   for k, c in codes.items()], default=value)
+    names = exp.Values(expressions=[exp.Tuple(expressions=[exp.Literal.string(k), exp.Literal.string(c)])
+                                    for k, c in _country_keys().items()],
+                       alias=exp.TableAlias(this=exp.to_identifier("segtool_countries"),
+                                            columns=[exp.to_identifier("country_key"), exp.to_identifier("country_code")]))
+    code = exp.select(exp.Max(this=exp.column("country_code"))).from_(names).where(
+        exp.EQ(this=exp.column("country_key"), expression=key))
+    return exp.Coalesce(this=code.subquery(), expressions=[value.copy()])
 
 
 _PUNCTUATION = r"[-'’.,\s]+"
@@ -202,11 +207,10 @@ _PUNCTUATION = r"[-'’.,\s]+"
 
 @cache
 def _country_keys() -> dict[str, str]:
-    g = _gazetteer()
-    keys = dict(g.countries)
-    for code, spellings in g.spellings.items():
-        for spelling in spellings:
-            keys.setdefault(re.sub(_PUNCTUATION, " ", spelling.lower().replace("ß", "ss")).strip(), code)
+    """places.country_keys, each normalised as the SQL normalises it (its accents kept)."""
+    keys = {}
+    for key, code in places.country_keys().items():
+        keys.setdefault(re.sub(_PUNCTUATION, " ", key.replace("ß", "ss")).strip(), code)
     return dict(sorted(keys.items()))
 
 
@@ -220,7 +224,7 @@ def view_relation(table: Table, rows: exp.Expression, dialect: Dialect) -> tuple
                            f"yet (the {', '.join(DIALECTS)} dialects do); load the canonical columns into a table "
                            "named in engine.tables, or use one of those")
     schema = table.raw_schema()
-    r = _Reading(dialect, schema)
+    r = Reading(dialect, schema)
     present = table.view.sources(schema)  # those the file does not lack
     reads = {name: read for name, read in table.view.reads(schema).items() if name in present}
     columns = {name: sql(read, r) for name, read in reads.items()}
@@ -264,7 +268,7 @@ def _keep_own(rows, columns, schema, r, table, where: exp.Expression | None = No
     return query.where(where) if where is not None else query
 
 
-def _numbered(rows: exp.Expression, r: _Reading, table: Table | None) -> exp.Expression:
+def _numbered(rows: exp.Expression, r: Reading, table: Table | None) -> exp.Expression:
     """The vendor's rows with their position in the export (`segtool_position`), where the engine knows it."""
     if r.dialect.name not in ORDERED:
         raise CompileError(f"{table.label}: the {table.preset} preset reads an order's fields from its first row, "
@@ -300,7 +304,7 @@ def _lines(rows, columns, schema, r, table):
     return exp.select(*_select(columns)).from_(rows)
 
 
-def _latest(rows, columns, r: _Reading, ts: exp.Expression, where: exp.Expression | None = None) -> exp.Select:
+def _latest(rows, columns, r: Reading, ts: exp.Expression, where: exp.Expression | None = None) -> exp.Select:
     """One row per visitor: each column's latest known value (of values at the same instant, the greatest;
     presets/common.latest_per_visitor)."""
     others = [c for c in columns if c != "visitor_id"]
@@ -337,7 +341,7 @@ def _shopify_profiles(rows, columns, schema, r, table):
     return _latest(_first_rows(rows, r, table), columns, r, sql(shopify.CREATED, r))
 
 
-def _raw_in(r: _Reading, column: str, values: tuple[str, ...]) -> exp.Expression:
+def _raw_in(r: Reading, column: str, values: tuple[str, ...]) -> exp.Expression:
     return exp.In(this=exp.column(column, VENDOR, quoted=True), expressions=[exp.Literal.string(v) for v in values])
 
 
@@ -345,7 +349,7 @@ def _segment_events(rows, columns, schema, r, table):
     return _keep_own(rows, columns, schema, r, table, _raw_in(r, "type", ("page", "track")))
 
 
-def _items(rows, columns, r: _Reading, orders: exp.Expression, ts: exp.Expression, order_id: common.Read,
+def _items(rows, columns, r: Reading, orders: exp.Expression, ts: exp.Expression, order_id: common.Read,
            products: exp.Expression) -> exp.Select:
     """The line items of each order (`orders`: the rows that are orders), once per order: the first event's
     (by time, a missing time first), each element of the list `products` a row."""
