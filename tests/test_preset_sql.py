@@ -78,9 +78,9 @@ RULES = {"ga4-parquet": GA4, "ga4-ndjson": GA4, "shopify": SHOPIFY, "shopify-sto
                        "event: {type: {is: session_start}}"]}
 
 
-def segments(ws: Workspace, export: str, rules: list[str]) -> tuple[Path, tuple[str, ...]]:
+def segments(ws: Workspace, config: str, rules: list[str]) -> tuple[Path, tuple[str, ...]]:
     """A folder with a segment per rule (s00, s01, ...), and the arguments that read the export."""
-    (ws.root / "vendor.yaml").write_text(EXPORTS[export])
+    (ws.root / "vendor.yaml").write_text(config)
     folder = ws.root / "segments"
     folder.mkdir()
     for i, rule in enumerate(rules):
@@ -99,15 +99,15 @@ def sql_members(sql: str, db: duckdb.DuckDBPyConnection | None = None) -> dict[s
     return {names[c]: {row[0] for row in rows if row[i]} for i, c in enumerate(columns) if c in names}
 
 
-def assert_members_of_run(ws: Workspace, export: str, members_of) -> None:
-    """`members_of(statement_folder, args)` gives each segment's members as `segtool run` does (polars)."""
-    folder, args = segments(ws, export, RULES[export])
+def assert_members_of_run(ws: Workspace, config: str, rules: list[str], members_of) -> None:
+    """`members_of(segments_folder, args)` gives each segment's members as `segtool run` does (polars)."""
+    folder, args = segments(ws, config, rules)
     ran = ws.cli("run", str(folder), *args, "--output-dir", str(ws.root / "out"))
     assert ran.exit_code == 0, ran.stderr
     members = members_of(folder, args)
-    assert len(members) == len(RULES[export])
+    assert len(members) == len(rules)
     for name, found in members.items():
-        assert found == set((ws.root / "out" / f"{name}.csv").read_text().splitlines()[1:]), (name, export)
+        assert found == set((ws.root / "out" / f"{name}.csv").read_text().splitlines()[1:]), name
     assert sum(bool(m) for m in members.values()) >= len(members) * 2 // 3  # mostly no empty answers
 
 
@@ -115,14 +115,19 @@ def tiered(exports) -> list:
     return [e if e in DEFAULT_TIER else pytest.param(e, marks=pytest.mark.slow) for e in exports]
 
 
-@pytest.mark.parametrize("export", tiered(EXPORTS))
-def test_the_printed_duckdb_sql_reads_the_export_as_the_polars_engine(ws: Workspace, export):
+def duckdb_members(ws: Workspace):
+    """The members the printed DuckDB statement gives, run by DuckDB."""
     def members_of(folder, args):
         printed = ws.cli("sql", str(folder), "--dialect", "duckdb", *args)
         assert printed.exit_code == 0, printed.stderr
         return sql_members(printed.stdout)
 
-    assert_members_of_run(ws, export, members_of)
+    return members_of
+
+
+@pytest.mark.parametrize("export", tiered(EXPORTS))
+def test_the_printed_duckdb_sql_reads_the_export_as_the_polars_engine(ws: Workspace, export):
+    assert_members_of_run(ws, EXPORTS[export], RULES[export], duckdb_members(ws))
 
 
 @pytest.mark.slow
@@ -147,11 +152,11 @@ def test_the_bigquery_sql_over_the_export_loaded_as_a_table_reads_it_as_the_pola
             statement = sqlglot.transpile(printed.stdout, read="bigquery", write="duckdb")[0]
         return sql_members(comments + "\n" + statement, db)
 
-    assert_members_of_run(ws, export, members_of)
+    assert_members_of_run(ws, EXPORTS[export], RULES[export], members_of)
 
 
 def test_a_rule_on_a_column_the_export_lacks_is_the_same_error(ws: Workspace):
-    folder, args = segments(ws, "ga4-daily", ["utm_source: {is: google}"])
+    folder, args = segments(ws, EXPORTS["ga4-daily"], ["utm_source: {is: google}"])
     ran, printed = ws.cli("run", str(folder), *args), ws.cli("sql", str(folder), "--dialect", "duckdb", *args)
     assert ran.exit_code == printed.exit_code == 3 and "collected_traffic_source" in printed.stderr
 
@@ -159,7 +164,7 @@ def test_a_rule_on_a_column_the_export_lacks_is_the_same_error(ws: Workspace):
 @pytest.mark.parametrize("export", tiered(["ga4-parquet", "ga4-ndjson", "segment"]))
 @pytest.mark.parametrize("dialect", ["bigquery", "spark"])
 def test_the_warehouse_statements_parse_as_their_dialect(ws: Workspace, export, dialect):
-    folder, args = segments(ws, export, RULES[export])
+    folder, args = segments(ws, EXPORTS[export], RULES[export])
     printed = ws.cli("sql", str(folder), "--dialect", dialect, *args)
     assert printed.exit_code == 0, printed.stderr
     with deep_recursion():
@@ -168,13 +173,13 @@ def test_the_warehouse_statements_parse_as_their_dialect(ws: Workspace, export, 
 
 
 def test_shopify_in_a_warehouse_without_row_order_is_an_error_naming_the_preset(ws: Workspace):
-    folder, args = segments(ws, "shopify", ["conversions: {gte: 1}"])
+    folder, args = segments(ws, EXPORTS["shopify"], ["conversions: {gte: 1}"])
     printed = ws.cli("sql", str(folder), "--dialect", "bigquery", *args)
     assert printed.exit_code == 1 and "shopify_orders" in printed.stderr and "row order" in printed.stderr
 
 
 def test_a_dialect_the_views_are_not_written_for_is_an_error_naming_the_preset(ws: Workspace):
-    folder, args = segments(ws, "ga4-parquet", ["utm_source: {is: google}"])
+    folder, args = segments(ws, EXPORTS["ga4-parquet"], ["utm_source: {is: google}"])
     printed = ws.cli("sql", str(folder), "--dialect", "snowflake", *args)
     assert printed.exit_code == 1 and "ga4" in printed.stderr and "snowflake" in printed.stderr
 
@@ -196,3 +201,17 @@ def test_the_sql_country_codes_are_the_presets():
 
 def unidecode_like(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def test_a_csv_exports_null_values_are_missing_in_the_sql_as_in_polars(ws: Workspace):
+    """`csv: {null_values: [...]}` makes texts missing as polars reads the file: an order whose e-mail is `N/A`
+    has no customer, a city `N/A` is no city."""
+    orders = pl.read_csv(vendor("shopify_store", "orders_export_1.csv"), infer_schema=False)
+    first = orders["Email"].drop_nulls()[0]
+    orders = orders.with_columns(pl.when(pl.col("Email") == first).then(pl.lit("N/A")).otherwise("Email").alias("Email"),
+                                 pl.when(pl.col("Billing City").is_not_null()).then(pl.lit("N/A"))
+                                 .otherwise("Billing City").alias("Billing City"))
+    orders.write_csv(ws.root / "orders_export_1.csv")
+    config = events_config("shopify_orders", str(ws.root / "orders_export_1.csv"), "csv: {null_values: [N/A]}\n")
+    rules = ["conversions: {gte: 1}", "city: {is: N/A}", "country: {is: NL}"]
+    assert_members_of_run(ws, config, rules, duckdb_members(ws))

@@ -95,7 +95,8 @@ def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None
                                    "write as text differently; store IDs as text or integers")
         order = exp.column("segtool_row") if table.name == "profiles" else None
         csv = table.reading.csv if table.format == "csv" else CsvOptions()
-        null_values = csv.null_values if table.name not in staged else ()  # staged: as polars read them
+        viewed = table.view is not None and table.name not in named  # staged, or a view that reads them so
+        null_values = csv.null_values if not viewed else ()  # as polars read them
         sources[table.name] = Source(relation, dict(table.mapping), order, raw, null_values, csv.decimal_comma)
     predictions = None
     if PREDICTIONS in named or PREDICTIONS in staged:

@@ -233,7 +233,8 @@ def view_relation(table: Table, rows: exp.Expression, dialect: Dialect) -> tuple
         raise CompileError(f"{table.label}: `segtool sql` does not read the {table.preset} preset's {table.name} "
                            "as SQL yet; run it with `run --engine duckdb|spark`, or load the canonical columns into "
                            "a table named in engine.tables")
-    body = shape(_source(rows), columns, schema, r, table)
+    null_values = table.reading.csv.null_values if table.format == "csv" else ()
+    body = shape(_source(rows, schema, null_values), columns, schema, r, table)
     if table.view.set_aside is not None:
         body = exp.select("*").from_(body.subquery("viewed")).where(
             exp.Not(this=exp.Is(this=exp.column(table.view.set_aside[1]), expression=exp.Null())))
@@ -250,9 +251,15 @@ def _kind(read: common.Read) -> str:
     return kinds.pop() if len(kinds) == 1 else "text"
 
 
-def _source(rows: exp.Expression) -> exp.Expression:
-    """The vendor's rows under the alias the columns read them by (so does every subquery of them below)."""
-    return exp.select(exp.Star()).from_(rows).subquery(VENDOR)
+def _source(rows: exp.Expression, schema: dict, null_values: tuple[str, ...]) -> exp.Expression:
+    """The vendor's rows under the alias the columns read them by (so does every subquery of them below); a
+    CSV's texts that mean missing (its `null_values`) NULL, as polars reads them."""
+    if not null_values:
+        return exp.select(exp.Star()).from_(rows).subquery(VENDOR)
+    texts = [exp.Literal.string(v) for v in null_values]
+    return exp.select(*(exp.Case(ifs=[exp.If(this=exp.In(this=exp.column(c, quoted=True), expressions=texts),
+                                             true=exp.Null())], default=exp.column(c, quoted=True)).as_(c, quoted=True)
+                        for c in schema)).from_(rows).subquery(VENDOR)
 
 
 def _own(schema: dict, columns: dict[str, exp.Expression]) -> list[exp.Expression]:
