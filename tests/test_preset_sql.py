@@ -23,7 +23,7 @@ from segtool.backends.sql.engines import duckdb_type
 from segtool.backends.sql.dialects import DIALECTS
 from segtool.backends.sql.views import Reading, sql
 from segtool.inputs.presets import presets
-from segtool.inputs.presets.common import Col, Country
+from segtool.inputs.presets.common import Col, Country, Instant, utc_from_text
 from segtool.places import country_code, country_keys
 
 VENDORS = REPO / "tests" / "fixtures" / "vendors"
@@ -215,3 +215,21 @@ def test_a_csv_exports_null_values_are_missing_in_the_sql_as_in_polars(ws: Works
     config = events_config("shopify_orders", str(ws.root / "orders_export_1.csv"), "csv: {null_values: [N/A]}\n")
     rules = ["conversions: {gte: 1}", "city: {is: N/A}", "country: {is: NL}"]
     assert_members_of_run(ws, config, rules, duckdb_members(ws))
+
+
+ISO_TEXTS = [
+    "2024-03-22 14:05:31 +0100", "2024-03-22 14:05:31 +01:00", "2024-03-22T14:05:31Z", "2024-03-22T14:05:31.123Z",
+    "2024-03-22T14:05:31.123456789+05:30", "2024-03-22 14:05:31", "2024-03-22T14:05:31", "2024-03-22",
+    "2024-03-22T14:05Z", "2024-3-2T4:05:31Z", " 2024-03-22T14:05:31Z ", "2024-03-22T14:05:31+0100",
+    "2024-03-22T14:05:31+01", "2024-03-22 14:05:31.5 +0100", "2024-03-22T14:05:31.123 +0100", "garbage", "",
+    "2024-02-30T10:00:00Z", "2024-03-22T24:00:00Z", "2024-03-22T14:05:31-0000", "2024-03-22T14:05:31.Z"]
+
+
+def test_the_sql_reads_a_presets_iso_text_as_polars():
+    """Shopify's `Created at` and Segment's `timestamp` (presets/common.utc_from_text) as microseconds."""
+    expected = pl.select(utc_from_text(pl.Series(ISO_TEXTS)).dt.epoch("us")).to_series().to_list()
+    values = sqlglot.exp.Array(expressions=[sqlglot.exp.Literal.string(v) for v in ISO_TEXTS])
+    query = sqlglot.exp.select(sql(Instant(Col("c")), Reading(DIALECTS["duckdb"], {"c": pl.String}))).from_(
+        sqlglot.exp.select(sqlglot.exp.Unnest(expressions=[values]).as_("c")).subquery("vendor"))
+    found = [row[0] for row in duckdb.sql(query.sql("duckdb")).fetchall()]
+    assert dict(zip(ISO_TEXTS, found)) == dict(zip(ISO_TEXTS, expected))

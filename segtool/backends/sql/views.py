@@ -119,7 +119,7 @@ def _(read: common.Present, r: Reading) -> exp.Expression:
 
 # the texts utc_from_text reads: a date and a time with seconds, then a fraction and an offset (a space before it)
 _WITH_SECONDS = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2}:[0-9]{2}:[0-9]{2}"
-_SPACED_OFFSET = _WITH_SECONDS + r" [+-][0-9]{2}:?[0-9]{2}$"  # no fraction: `%Y-%m-%d %H:%M:%S %z`
+_SPACED_OFFSET = _WITH_SECONDS + r"(?:\.[0-9]{1,9})? [+-][0-9]{2}:?[0-9]{2}$"  # an offset after a space
 
 
 @sql.register
