@@ -161,15 +161,20 @@ def test_a_rule_on_a_column_the_export_lacks_is_the_same_error(ws: Workspace):
     assert ran.exit_code == printed.exit_code == 3 and "collected_traffic_source" in printed.stderr
 
 
-@pytest.mark.parametrize("export", tiered(["ga4-parquet", "ga4-ndjson", "segment"]))
-@pytest.mark.parametrize("dialect", ["bigquery", "spark"])
-def test_the_warehouse_statements_parse_as_their_dialect(ws: Workspace, export, dialect):
+PARSED = [pytest.param(d, e, marks=() if e in DEFAULT_TIER else pytest.mark.slow, id=f"{d}-{e}")
+          for d, exports in (("bigquery", ["ga4-parquet", "ga4-ndjson", "segment"]),
+                             ("spark", ["ga4-parquet", "ga4-ndjson", "segment", "shopify-store", "shopify-customers"]))
+          for e in exports]
+
+
+@pytest.mark.parametrize("dialect, export", PARSED)
+def test_the_warehouse_statements_parse_as_their_dialect(ws: Workspace, dialect, export):
     folder, args = segments(ws, EXPORTS[export], RULES[export])
     printed = ws.cli("sql", str(folder), "--dialect", dialect, *args)
     assert printed.exit_code == 0, printed.stderr
     with deep_recursion():
         parsed = sqlglot.parse_one(printed.stdout, read=dialect)
-    assert parsed.find(sqlglot.exp.Unnest, sqlglot.exp.Explode, sqlglot.exp.Lateral)  # the line items
+    assert parsed.find(sqlglot.exp.Unnest, sqlglot.exp.Explode, sqlglot.exp.Lateral) or "shopify" in export
 
 
 def test_shopify_in_a_warehouse_without_row_order_is_an_error_naming_the_preset(ws: Workspace):
