@@ -18,11 +18,10 @@ import pytest
 import sqlglot
 
 from conftest import REPO, Workspace
+from segtool.api import Overrides, Session
 from segtool.backends.sql import deep_recursion
-from segtool.backends.sql.engines import duckdb_type
 from segtool.backends.sql.dialects import DIALECTS
 from segtool.backends.sql.views import Reading, sql
-from segtool.inputs.presets import presets
 from segtool.inputs.presets.common import Col, Country, Instant, utc_from_text
 from segtool.places import country_code, country_keys
 
@@ -40,18 +39,17 @@ def events_config(preset: str, path: str, extra: str = "") -> str:
 
 
 EXPORTS = {  # name -> config
-    "ga4-parquet": events_config("ga4", vendor("ga4", "events.parquet")),
-    "ga4-ndjson": events_config("ga4", vendor("ga4", "events.ndjson")),
+    "ga4-parquet": events_config("ga4", vendor("ga4", "parquet")),
+    "ga4-ndjson": events_config("ga4", vendor("ga4", "bq-extract")),
     "ga4-daily": events_config("ga4", vendor("ga4_daily")),
-    "shopify": events_config("shopify_orders", vendor("shopify", "orders_export.csv")),
+    "shopify": events_config("shopify_orders", vendor("shopify", "orders_export_*.csv")),
     "shopify-store": events_config("shopify_orders", vendor("shopify_store", "orders_export_1.csv")),
     "shopify-spreadsheet": events_config("shopify_orders", vendor("shopify_spreadsheet", "orders_export_1.csv"),
                                          "csv: {separator: ';', decimal_comma: true}\n"),
     "shopify-customers": (f"preset: shopify_orders\ndata:\n  events: {vendor('shopify_store', 'orders_export_1.csv')}\n"
                           f"  profiles: {{path: {vendor('shopify_customers', 'customers_export.csv')}, "
                           "preset: shopify_customers}\n"),
-    "segment": events_config("segment", vendor("segment", "tracks.ndjson")),
-    "segment-gz": events_config("segment", vendor("segment", "tracks.ndjson.gz")),
+    "segment": events_config("segment", vendor("segment", "segment-logs")),
 }
 EVENTS = ["conversions: {gte: 1}", "conversions: {gte: 2}", "total_order_value: {gte: 200}",
           "conversions: {gte: 1, items: {brand: {is: Nike}}}", "utm_source: {is: google}", "utm_medium: {is: cpc}",
@@ -72,7 +70,7 @@ CUSTOMERS = ["profile.accepts_email_marketing: {is: 'yes'}", "profile.accepts_sm
              "{all: [{conversions: {gte: 1}}, {profile.accepts_email_marketing: {is: 'yes'}}]}"]
 DEFAULT_TIER = ("ga4-parquet", "shopify-store", "shopify-customers", "segment")  # the others: the slow tier
 RULES = {"ga4-parquet": GA4, "ga4-ndjson": GA4, "shopify": SHOPIFY, "shopify-store": SHOPIFY,
-         "shopify-spreadsheet": SHOPIFY, "shopify-customers": CUSTOMERS, "segment": SEGMENT, "segment-gz": SEGMENT,
+         "shopify-spreadsheet": SHOPIFY, "shopify-customers": CUSTOMERS, "segment": SEGMENT,
          # the daily tables without the optional columns: what does not read them
          "ga4-daily": ["conversions: {gte: 1}", "conversions: {gte: 2}", *COUNTRIES, "city: {is: Amsterdam}",
                        "event: {type: {is: session_start}}"]}
@@ -136,11 +134,8 @@ def test_the_bigquery_sql_over_the_export_loaded_as_a_table_reads_it_as_the_pola
     """BigQuery's own statement (its UNNEST subqueries), put into DuckDB's words by sqlglot, over a table
     `events` that holds the export as `bq load` would."""
     table = ws.root / "events.parquet"
-    preset = EXPORTS[export].split()[1]
-    reader = (f"read_json('{vendor('segment', 'tracks.ndjson')}', format = 'newline_delimited', columns = "
-              + "{" + ", ".join(f"'{n}': '{duckdb_type(t)}'" for n, t in presets()[preset].ndjson_schema.items()) + "})"
-              if preset == "segment" else f"read_parquet('{vendor('ga4', 'events.parquet')}')")
-    duckdb.sql(f"COPY (SELECT * FROM {reader}) TO '{table}' (FORMAT PARQUET)")
+    (ws.root / "vendor.yaml").write_text(EXPORTS[export])
+    Session.open(ws.root / "vendor.yaml", Overrides(as_of=AS_OF)).inputs().events.raw_scan().sink_parquet(table)
 
     def members_of(folder, args):
         printed = ws.cli("sql", str(folder), "--dialect", "bigquery", *args)

@@ -208,8 +208,8 @@ def _duckdb_json(table: Table, files: exp.Array) -> exp.Expression:
     columns = exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(name, quoted=True),
                                                      expression=exp.Literal.string(duckdb_type(dtype)))
                                       for name, dtype in table.reading.ndjson_schema.items()])
-    compressed = {filesystem.compression_of(f) for f in table.files}
-    compression = {".gz": "gzip", ".zst": "zstd", None: "none"}[compressed.pop()] if len(compressed) == 1 else "auto"
+    compressed = {filesystem.compression(f) or "none" for f in table.files}  # by content, whatever the name
+    compression = compressed.pop() if len(compressed) == 1 else "auto"
     return exp.Anonymous(this="READ_JSON", expressions=[
         files, exp.EQ(this=exp.var("format"), expression=exp.Literal.string("newline_delimited")),
         exp.EQ(this=exp.var("compression"), expression=exp.Literal.string(compression)),
