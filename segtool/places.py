@@ -99,6 +99,14 @@ def country_code(names: pl.Expr, keep_unknown: bool = True) -> pl.Expr:
     return normalised(names).replace_strict(codes, default=names if keep_unknown else None, return_dtype=pl.String)
 
 
+def country_keys() -> dict[str, str]:
+    """Every way of writing a country that `country_code` reads, normalised (`normalised`), and its ISO code;
+    with the spellings as written, lower-cased, beside them (for an engine that cannot drop accents)."""
+    g = _gazetteer()
+    written = {s.lower(): code for code, spellings in g.spellings.items() for s in spellings}
+    return {**written, **g.countries}
+
+
 def country_spellings(value: str) -> tuple[str, ...]:
     """The ways of writing the country that `value` names (`NL`, `NLD`, `The Netherlands`, `Netherlands`), as
     written, the ISO 3166 alpha-2 code first; none where it names no country."""

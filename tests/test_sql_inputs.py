@@ -12,6 +12,7 @@ import re
 import textwrap
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 import sqlglot
@@ -300,7 +301,7 @@ def test_presets_give_the_polars_answer_on_duckdb(ws: Workspace, vendor, file):
 
 def test_preset_tables_and_columns_on_duckdb_and_the_sql_text(ws: Workspace, tmp_path):
     """Shopify's customers and line items derived from the orders export, written with --columns; `segtool
-    sql` says that warehouse SQL for presets is still to come."""
+    sql` reads the export itself (tests/test_preset_sql.py), with the same members."""
     preset_workspace(ws, "shopify_orders", SHOPIFY)
     path = ws.segment("name: nike\nrules:\n  - conversions: {gte: 1, items: {brand: {is: Nike}}}\n"
                       "  - city: {is_set: true}\n")
@@ -311,8 +312,12 @@ def test_preset_tables_and_columns_on_duckdb_and_the_sql_text(ws: Workspace, tmp
         assert result.exit_code == 0, result.stderr
         outputs[engine] = (tmp_path / f"{engine}.csv").read_bytes()
     assert outputs["polars"] == outputs["duckdb"] and outputs["polars"].count(b"\n") > 2
-    result = ws.cli("sql", str(path), "--config", str(ws.root / "vendor.yaml"))
-    assert result.exit_code == 1 and "preset" in result.stderr and "run --engine" in result.stderr
+    result = ws.cli("sql", str(path), "--as-of", "2024-06-30", "--config", str(ws.root / "vendor.yaml"))
+    assert result.exit_code == 0, result.stderr
+    db = duckdb.connect()
+    db.execute("SET TimeZone = 'UTC'")
+    members = {row[0] for row in db.execute(result.stdout).fetchall() if row[1]}
+    assert members == {line.split(",")[0] for line in outputs["polars"].decode().splitlines()[1:]}
 
 
 # -- predictions computed from events, and --columns ---------------------------------------------------------

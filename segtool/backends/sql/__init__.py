@@ -44,7 +44,8 @@ def called(query: exp.Expression, dialect: str) -> set[str]:
         if isinstance(node, exp.Anonymous):
             names.add(node.name.upper())
         elif isinstance(node, OPERATIONS) and not (isinstance(node, exp.If) and isinstance(node.parent, exp.Case)):
-            shell = type(node)(**{key: _operand(value) for key, value in node.args.items()})
+            kept = ("expressions",) if isinstance(node, exp.Unnest) else node.args  # an alias is no operand
+            shell = type(node)(**{key: _operand(value) for key, value in node.args.items() if key in kept})
             names.update(name.upper() for name in CALL.findall(shell.sql(dialect=dialect)))
     return names - KEYWORDS
 

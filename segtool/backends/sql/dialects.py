@@ -215,16 +215,16 @@ class Dialect:
 _SHARED = {"REGEXP_REPLACE", "REPLACE", "NULLIF", "MD5"}
 _SPARK = frozenset(_SHARED | {"MONOTONICALLY_INCREASING_ID", "ISNAN", "REGEXP_EXTRACT", "RAISE_ERROR", "RLIKE",
                               "REGEXP_LIKE", "UNIX_MICROS", "CONV", "LOCATE", "STARTSWITH", "ENDSWITH",
-                              "TIMESTAMP_MICROS", "FROM_UTC_TIMESTAMP"})
+                              "TIMESTAMP_MICROS", "FROM_UTC_TIMESTAMP", "FILTER", "TRY_ELEMENT_AT", "EXPLODE"})
 DIALECTS = {
     "duckdb": Dialect("duckdb", extra=frozenset(_SHARED | {
         "ISNAN", "REGEXP_EXTRACT", "ERROR", "REGEXP_MATCHES", "EPOCH_US", "READ_PARQUET", "READ_CSV", "STRPOS",
-        "STARTS_WITH", "ENDS_WITH", "TRY_CAST", "TIMEZONE", "MAKE_TIMESTAMP"})),
+        "STARTS_WITH", "ENDS_WITH", "TRY_CAST", "TIMEZONE", "MAKE_TIMESTAMP", "LIST_FILTER", "READ_JSON", "UNNEST"})),
     "spark": Dialect("spark", regex_flag="(?iu)", extra=_SPARK),
     "databricks": Dialect("databricks", regex_flag="(?iu)", extra=_SPARK),
     "bigquery": Dialect("bigquery", extra=frozenset(_SHARED | {
         "DIV", "MOD", "INSTR", "IS_NAN", "REGEXP_EXTRACT", "ERROR", "REGEXP_CONTAINS", "UNIX_MICROS", "TO_HEX",
-        "STRPOS", "STARTS_WITH", "ENDS_WITH", "TIMESTAMP_MICROS", "DATETIME", "TIMESTAMP"})),
+        "STRPOS", "STARTS_WITH", "ENDS_WITH", "TIMESTAMP_MICROS", "DATETIME", "TIMESTAMP", "UNNEST"})),
     "snowflake": Dialect("snowflake", extra=frozenset(_SHARED | {
         "REGEXP_SUBSTR", "REGEXP_INSTR", "DATE_PART", "TO_NUMBER", "CHARINDEX", "STARTSWITH", "ENDSWITH",
         "CONVERT_TIMEZONE", "TO_TIMESTAMP_NTZ", "TO_CHAR"})),

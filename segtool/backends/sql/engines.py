@@ -16,6 +16,8 @@ from ...language.catalog import NUMBER_COLUMNS, PREDICTED_COLUMNS
 from ...config import CsvOptions
 from ...errors import DataError, OutOfMemory
 from .compiler import CompileError, Columns
+from .dialects import dialect as dialect_named
+from .views import view_relation
 from .statement import (CHECKED_ROWS, UNREADABLE, WITHOUT_VISITOR, Source, Tables, conversion_count,
                              not_numbers)
 from ...inputs import files as filesystem
@@ -78,20 +80,23 @@ def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None
             raise CompileError(f"{table.label}: `segtool sql` does not join several sources by person; `run --engine "
                                "duckdb|spark` reads them (joined here, as the polars engine joins them), or load the "
                                "joined table with the canonical columns and name it in engine.tables")
-        if table.view is not None and table.name not in named and table.name not in staged:
-            raise CompileError(f"{table.label}: `segtool sql` does not read exports through a preset yet (SQL views "
-                               f"of the {table.preset} export for warehouses are planned); `run --engine duckdb|spark` "
-                               "reads them, or convert the export to the canonical columns and name its table in "
-                               "engine.tables")
-        relation = _relation(table, dialect, named.get(table.name), staged.get(table.name), here)
         raw = {c: stored_kind(dtype) for c, dtype in zip(_columns_of(table), table.schema().values())}
+        if table.view is not None and table.name not in named and table.name not in staged:
+            rows = _rows(table, dialect, None, None, here)
+            if rows == exp.to_table(table.name) and table is not inputs.events and table.files == inputs.events.files:
+                rows = exp.to_table(inputs.events.name)  # a table the preset reads from the events' export
+            relation, kinds = view_relation(table, rows, dialect_named(dialect))
+            relation, raw = _numbered(relation, table.name, dialect), {**raw, **kinds}
+        else:
+            relation = _relation(table, dialect, named.get(table.name), staged.get(table.name), here)
         for column in ("visitor_id", "order_id"):
             if raw.get(column) == "float":
                 raise CompileError(f"{table.label}: {column} is stored as floating-point numbers, which the engines "
                                    "write as text differently; store IDs as text or integers")
         order = exp.column("segtool_row") if table.name == "profiles" else None
         csv = table.reading.csv if table.format == "csv" else CsvOptions()
-        null_values = csv.null_values if table.name not in staged else ()  # staged: as polars read them
+        viewed = table.view is not None and table.name not in named  # staged, or a view that reads them so
+        null_values = csv.null_values if not viewed else ()  # as polars read them
         sources[table.name] = Source(relation, dict(table.mapping), order, raw, null_values, csv.decimal_comma)
     predictions = None
     if PREDICTIONS in named or PREDICTIONS in staged:
@@ -135,27 +140,37 @@ def _relation(table: Table | None, dialect: str, name: str | None, staged: str |
     """The table's rows; profiles numbered in the order they are written, where the engine knows it (a
     visitor's first row counts): DuckDB reads files in order, Spark numbers rows by partition and position;
     a warehouse table has no order, so a visitor with two profile rows gets either."""
+    return _numbered(_rows(table, dialect, name, staged, here), table.name if table is not None else PREDICTIONS,
+                     dialect)
+
+
+def _numbered(source: exp.Expression, alias: str, dialect: str) -> exp.Expression:
+    """Profiles with their position (`segtool_row`); other tables as they are (a reader call as a subquery)."""
+    if alias != "profiles":
+        return source if isinstance(source, (exp.Table, exp.Subquery)) else \
+            exp.select(exp.Star()).from_(source).subquery(alias)
     if dialect in ("spark", "databricks"):
         numbered = exp.Anonymous(this="MONOTONICALLY_INCREASING_ID", expressions=[])
     elif dialect == "snowflake":
         numbered = exp.Literal.number(0)
     else:
         numbered = exp.Window(this=exp.RowNumber(), over="OVER")
-    if name is not None:
-        source = exp.to_table(name, dialect=dialect)
-    elif staged is not None:  # DuckDB's (Spark registers the file as a view of that name)
-        source = exp.Anonymous(this="READ_PARQUET", expressions=[exp.Literal.string(staged)])
-    elif dialect == "duckdb":
-        source = _duckdb_reader(table, here)
-    elif dialect in ("spark", "databricks") and table.format in ("parquet", "csv"):
-        paths = [f.replace("`", "") for f in table.files]
-        source = exp.to_table(f"{table.format}.`{paths[0] if len(paths) == 1 else table.spec}`", dialect="spark")
-    else:
-        source = exp.to_table(table.name)
-    alias = table.name if table is not None else PREDICTIONS
-    if alias != "profiles":
-        return source if isinstance(source, exp.Table) else exp.select(exp.Star()).from_(source).subquery(alias)
     return exp.select(exp.Star(), numbered.as_("segtool_row")).from_(source).subquery(alias)
+
+
+def _rows(table: Table | None, dialect: str, name: str | None, staged: str | None, here: bool) -> exp.Expression:
+    """Where the table's rows are: a named table, a staged Parquet file, the files as the dialect's engine reads
+    them, or (other dialects) a table of the table's name."""
+    if name is not None:
+        return exp.to_table(name, dialect=dialect)
+    if staged is not None:  # DuckDB's (Spark registers the file as a view of that name)
+        return exp.Anonymous(this="READ_PARQUET", expressions=[exp.Literal.string(staged)])
+    if dialect == "duckdb":
+        return _duckdb_reader(table, here)
+    if dialect in ("spark", "databricks") and table.format in ("parquet", "csv"):
+        paths = [f.replace("`", "") for f in table.files]
+        return exp.to_table(f"{table.format}.`{paths[0] if len(paths) == 1 else table.spec}`", dialect="spark")
+    return exp.to_table(table.name)
 
 
 def _duckdb_reader(table: Table, here: bool) -> exp.Expression:
@@ -168,6 +183,8 @@ def _duckdb_reader(table: Table, here: bool) -> exp.Expression:
         return exp.Anonymous(this="READ_PARQUET", expressions=[
             files, exp.EQ(this=exp.var("union_by_name"), expression=exp.true()),
             exp.EQ(this=exp.var("hive_partitioning"), expression=exp.true() if table.hive else exp.false())])
+    if table.format == "ndjson" and table.reading.ndjson_schema:
+        return _duckdb_json(table, files)
     if table.format != "csv":
         raise CompileError(f"{table.label}: the DuckDB engine reads CSV and Parquet; use the polars engine")
     options: CsvOptions = table.reading.csv
@@ -184,6 +201,27 @@ def _duckdb_reader(table: Table, here: bool) -> exp.Expression:
         exp.EQ(this=exp.var("escape"), expression=quote),  # RFC 4180 with its quote, as polars reads CSV
         exp.EQ(this=exp.var("allow_quoted_nulls"), expression=exp.false()),  # "" is text, as in polars
         exp.EQ(this=exp.var("union_by_name"), expression=exp.true())])
+
+
+def _duckdb_json(table: Table, files: exp.Array) -> exp.Expression:
+    """NDJSON with a preset's fields (ndjson_schema), typed as polars reads them (GA4's INT64 as its text)."""
+    columns = exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(name, quoted=True),
+                                                     expression=exp.Literal.string(duckdb_type(dtype)))
+                                      for name, dtype in table.reading.ndjson_schema.items()])
+    compressed = {filesystem.compression(f) or "none" for f in table.files}  # by content, whatever the name
+    compression = compressed.pop() if len(compressed) == 1 else "auto"
+    return exp.Anonymous(this="READ_JSON", expressions=[
+        files, exp.EQ(this=exp.var("format"), expression=exp.Literal.string("newline_delimited")),
+        exp.EQ(this=exp.var("compression"), expression=exp.Literal.string(compression)),
+        exp.EQ(this=exp.var("columns"), expression=columns)])
+
+
+def duckdb_type(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.List):
+        return duckdb_type(dtype.inner) + "[]"
+    if isinstance(dtype, pl.Struct):
+        return "STRUCT(" + ", ".join(f'"{f.name}" {duckdb_type(f.dtype)}' for f in dtype.fields) + ")"
+    return {pl.String: "VARCHAR", pl.Float64: "DOUBLE", pl.Int64: "BIGINT", pl.Boolean: "BOOLEAN"}[dtype]
 
 
 def utf8_files(table: Table) -> list[str]:

@@ -7,6 +7,8 @@ from typing import Callable
 
 import polars as pl
 
+from ...places import country_code
+
 
 @dataclass(frozen=True)
 class View:
@@ -17,21 +19,25 @@ class View:
     A canonical column whose vendor column the file lacks (an optional nested column that property settings
     or older exports leave out) is not in the table: a rule that reads it is an error naming the vendor's
     column (`lacking`), every other rule works. `set_aside` names rows the view leaves out of the table that
-    are no data error (Shopify's orders without a customer): where the predicate over the table's columns
-    holds, the row is left out and counted under the reason (`set_aside_rows`)."""
+    are no data error (Shopify's orders without a customer): where the canonical column it names is missing,
+    the row is left out and counted under the reason (`set_aside_rows`)."""
 
-    columns: Callable[[dict], list[pl.Expr]]  # the file's schema -> the canonical columns, each aliased
+    reads: Callable[[dict], dict[str, Read]]  # the file's schema -> each canonical column, as data (Read)
     shape: Callable[[pl.LazyFrame, dict[str, pl.Expr]], pl.LazyFrame]  # the rows, the columns by name
-    set_aside: tuple[str, pl.Expr] | None = None  # (reason, which rows of the table it leaves out)
+    set_aside: tuple[str, str] | None = None  # (reason, the column whose missing value leaves a row out)
+
+    def columns(self, schema: dict) -> list[pl.Expr]:
+        """The canonical columns as polars expressions, each aliased."""
+        return [read.polars(schema).alias(name) for name, read in self.reads(schema).items()]
 
     def __call__(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         table = self._shaped(rows)
-        return table if self.set_aside is None else table.filter(~self.set_aside[1])
+        return table if self.set_aside is None else table.filter(pl.col(self.set_aside[1]).is_not_null())
 
     def set_aside_rows(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         """One row, one column named by the reason: the number of rows the view leaves out."""
         reason, which = self.set_aside
-        return self._shaped(rows).select(which.sum().alias(reason))
+        return self._shaped(rows).select(pl.col(which).is_null().sum().alias(reason))
 
     def _shaped(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         return self.shape(rows, self._named(rows.collect_schema()))
@@ -66,6 +72,123 @@ class Preset:
     ndjson_schema: dict[str, pl.DataType] = field(default_factory=dict)  # the fields the views read, for JSON
     files: Callable[[list[str]], list[str]] = list  # the files found -> those that hold the export's rows
     identity: dict[str, str] = field(default_factory=dict)  # identity role (or consent.KIND) -> profiles column
+
+
+# -- a view's columns as data: the polars view and the SQL one (backends/sql/views.py) are read off them ----
+class Read:
+    """How a canonical column is read from the vendor's columns; `polars` gives the polars expression."""
+
+    def polars(self, schema: dict) -> pl.Expr:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Col(Read):
+    """A vendor column, or a field of a struct column (`geo.city`): null where the struct lacks the field."""
+    column: str
+    path: tuple[str, ...] = ()
+
+    def polars(self, schema: dict) -> pl.Expr:
+        return field_of(self.column, *self.path, schema=schema)
+
+
+@dataclass(frozen=True)
+class Element(Read):
+    """A field of one element of a list column, once the view has unnested the list (GA4's `items`)."""
+    column: str
+    name: str
+
+    def polars(self, schema: dict) -> pl.Expr:
+        return pl.col(self.column).struct.field(self.name)
+
+
+@dataclass(frozen=True)
+class Lit(Read):
+    value: str | None
+
+    def polars(self, schema: dict) -> pl.Expr:
+        return pl.lit(self.value, pl.String)
+
+
+@dataclass(frozen=True)
+class Text(Read):
+    """Trimmed text; blank, or one of the vendor's words for unknown (`unset`), is missing."""
+    of: Read
+    unset: tuple[str, ...] = ()
+
+    def polars(self, schema: dict) -> pl.Expr:
+        return text(self.of.polars(schema), *self.unset)
+
+
+@dataclass(frozen=True)
+class Lower(Read):
+    of: Read
+
+    def polars(self, schema: dict) -> pl.Expr:
+        return self.of.polars(schema).str.to_lowercase()
+
+
+@dataclass(frozen=True)
+class Number(Read):
+    """A number, also where written as text; what is none is missing."""
+    of: Read
+
+    def polars(self, schema: dict) -> pl.Expr:
+        return number(self.of.polars(schema))
+
+
+@dataclass(frozen=True)
+class Coalesce(Read):
+    parts: tuple[Read, ...]
+
+    def polars(self, schema: dict) -> pl.Expr:
+        return pl.coalesce([p.polars(schema) for p in self.parts])
+
+
+@dataclass(frozen=True)
+class Country(Read):
+    """A country's name or code as its ISO 3166 alpha-2 code; what names no country as it is."""
+    of: Read
+
+    def polars(self, schema: dict) -> pl.Expr:
+        return country_code(self.of.polars(schema))
+
+
+@dataclass(frozen=True)
+class When(Read):
+    """`then` where `test` (a Read of a boolean: IsIn, Present) holds, else `otherwise`."""
+    test: Read
+    then: Read
+    otherwise: Read
+
+    def polars(self, schema: dict) -> pl.Expr:
+        return pl.when(self.test.polars(schema)).then(self.then.polars(schema)).otherwise(self.otherwise.polars(schema))
+
+
+@dataclass(frozen=True)
+class IsIn(Read):
+    of: Read
+    values: tuple[str, ...]
+
+    def polars(self, schema: dict) -> pl.Expr:
+        return self.of.polars(schema).is_in(list(self.values))
+
+
+@dataclass(frozen=True)
+class Present(Read):
+    of: Read
+
+    def polars(self, schema: dict) -> pl.Expr:
+        return self.of.polars(schema).is_not_null()
+
+
+@dataclass(frozen=True)
+class Instant(Read):
+    """ISO 8601 text with `Z` or an offset (or none: UTC) as a UTC instant (utc_from_text)."""
+    of: Read
+
+    def polars(self, schema: dict) -> pl.Expr:
+        return utc_from_text(self.of.polars(schema))
 
 
 # -- building blocks shared by the views -----------------------------------------------------------------

@@ -14,11 +14,11 @@ table `events_YYYYMMDD` once complete, and in `events_intraday_YYYYMMDD` while i
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import polars as pl
 
-from ...places import country_code
-from .common import Preset, View, field_of, keep_own, latest_per_visitor, number, text
+from .common import (Col, Country, Element, Number, Preset, Read, Text, View, keep_own, latest_per_visitor)
 
 NOT_SET = "(not set)"
 PURCHASE = "purchase"
@@ -43,49 +43,58 @@ UTMS = {"utm_source": "manual_source", "utm_medium": "manual_medium", "utm_campa
         "utm_term": "manual_term", "utm_content": "manual_content"}
 
 
-def param(key: str) -> pl.Expr:
-    """The string value of one of the event's `event_params`."""
-    return pl.col("event_params").list.eval(
-        pl.element().filter(pl.element().struct.field("key") == key).struct.field("value")
-        .struct.field("string_value")).list.first()
+@dataclass(frozen=True)
+class Param(Read):
+    """The string value of one of the event's `event_params` (the first with the key)."""
+    key: str
+
+    def polars(self, schema: dict) -> pl.Expr:
+        return pl.col("event_params").list.eval(
+            pl.element().filter(pl.element().struct.field("key") == self.key).struct.field("value")
+            .struct.field("string_value")).list.first()
+
+
+@dataclass(frozen=True)
+class Micros(Read):
+    """Microseconds since the epoch (an integer, or its digits in NDJSON) as a UTC instant."""
+    of: Read
+
+    def polars(self, schema: dict) -> pl.Expr:
+        micros = self.of.polars(schema).cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
+        return pl.from_epoch(micros, time_unit="us").dt.replace_time_zone("UTC")
+
+
+TIMESTAMP = Micros(Col("event_timestamp"))
 
 
 def _timestamp() -> pl.Expr:
-    micros = pl.col("event_timestamp").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
-    return pl.from_epoch(micros, time_unit="us").dt.replace_time_zone("UTC")
+    return TIMESTAMP.polars({})
 
 
-def event_columns(schema: dict) -> list[pl.Expr]:
-    traffic = [text(field_of("collected_traffic_source", name, schema=schema), NOT_SET).alias(utm)
-               for utm, name in UTMS.items()]
-    return [
-        text(pl.col("user_pseudo_id")).alias("visitor_id"),
-        _timestamp().alias("timestamp"),
-        text(pl.col("event_name")).alias("event_type"),
-        text(param("page_location")).alias("url"),
-        text(param("page_referrer")).alias("referrer"),
-        *traffic,
-        _transaction(schema).alias("order_id"),
-        number(field_of("ecommerce", "purchase_revenue", schema=schema)).alias("order_value"),
-    ]
+def event_reads(schema: dict) -> dict[str, Read]:
+    return {
+        "visitor_id": Text(Col("user_pseudo_id")),
+        "timestamp": TIMESTAMP,
+        "event_type": Text(Col("event_name")),
+        "url": Text(Param("page_location")),
+        "referrer": Text(Param("page_referrer")),
+        **{utm: Text(Col("collected_traffic_source", (name,)), (NOT_SET,)) for utm, name in UTMS.items()},
+        "order_id": TRANSACTION,
+        "order_value": Number(Col("ecommerce", ("purchase_revenue",))),
+    }
 
 
-def _transaction(schema: dict) -> pl.Expr:
-    return text(field_of("ecommerce", "transaction_id", schema=schema), NOT_SET)
+TRANSACTION = Text(Col("ecommerce", ("transaction_id",)), (NOT_SET,))
 
 
-def item_columns(schema: dict) -> list[pl.Expr]:
+def item_reads(schema: dict) -> dict[str, Read]:
     """The order's transaction, then the fields of one element of `items`."""
-    item = pl.col("items").struct
-    return [
-        _transaction(schema).alias("order_id"),
-        text(item.field("item_id"), NOT_SET).alias("item_id"),
-        text(item.field("item_name"), NOT_SET).alias("name"),
-        text(item.field("item_brand"), NOT_SET).alias("brand"),
-        text(item.field("item_category"), NOT_SET).alias("category"),
-        number(item.field("price")).alias("price"),
-        number(item.field("quantity")).alias("quantity"),
-    ]
+    def field(name: str) -> Read:
+        return Text(Element("items", name), (NOT_SET,))
+
+    return {"order_id": TRANSACTION, "item_id": field("item_id"), "name": field("item_name"),
+            "brand": field("item_brand"), "category": field("item_category"),
+            "price": Number(Element("items", "price")), "quantity": Number(Element("items", "quantity"))}
 
 
 def items(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
@@ -101,13 +110,15 @@ def items(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
     return exploded.select("order_id", *(e for name, e in columns.items() if name != "order_id"))
 
 
-def profile_columns(schema: dict) -> list[pl.Expr]:
+def profile_reads(schema: dict) -> dict[str, Read]:
     """`geo` of an event, the country as its ISO code (GA4 writes English names: Netherlands → NL)."""
-    geo = {name: text(field_of("geo", name, schema=schema), NOT_SET) for name in ("city", "country", "region")}
-    geo["country"] = country_code(geo["country"])
-    consent = [text(field_of("privacy_info", "ads_storage", schema=schema)).alias("ads_storage")] \
-        if "privacy_info" in schema else []  # consent mode's answer, where the export has it
-    return [text(pl.col("user_pseudo_id")).alias("visitor_id"), *(e.alias(n) for n, e in geo.items()), *consent]
+    def geo(name: str) -> Read:
+        return Text(Col("geo", (name,)), (NOT_SET,))
+
+    consent = {"ads_storage": Text(Col("privacy_info", ("ads_storage",)))} \
+        if "privacy_info" in schema else {}  # consent mode's answer, where the export has it
+    return {"visitor_id": Text(Col("user_pseudo_id")), "city": geo("city"), "country": Country(geo("country")),
+            "region": geo("region"), **consent}
 
 
 def profiles(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
@@ -132,6 +143,6 @@ def _table_day(file: str) -> tuple[str | None, bool]:
 
 
 PRESET = Preset("ga4", "GA4's BigQuery export", (PURCHASE,),
-                {"events": View(event_columns, keep_own), "items": View(item_columns, items),
-                 "profiles": View(profile_columns, profiles)}, NDJSON_SCHEMA, without_replaced_intraday,
+                {"events": View(event_reads, keep_own), "items": View(item_reads, items),
+                 "profiles": View(profile_reads, profiles)}, NDJSON_SCHEMA, without_replaced_intraday,
                 {"consent.ads": "ads_storage"})

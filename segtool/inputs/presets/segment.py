@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from ...places import country_code
-from .common import Preset, View, field_of, keep_own, latest_per_visitor, number, text, utc_from_text
+from .common import (Coalesce, Col, Country, Element, Instant, IsIn, Lit, Number, Preset, Read, Text, View, When,
+                     field_of, keep_own, latest_per_visitor)
 
 ORDER_EVENTS = ("Order Completed", "Completed Order")
 _PRODUCT = pl.Struct({"product_id": pl.String, "sku": pl.String, "name": pl.String, "brand": pl.String,
@@ -37,45 +37,44 @@ CAMPAIGN = {"utm_source": "source", "utm_medium": "medium", "utm_campaign": "nam
             "utm_content": "content"}
 
 
-def _visitor() -> pl.Expr:
-    return pl.coalesce(text(pl.col("anonymousId")), text(pl.col("userId")))
+VISITOR = Coalesce((Text(Col("anonymousId")), Text(Col("userId"))))
+TIMESTAMP = Instant(Col("timestamp"))
+PAGE = IsIn(Col("type"), ("page",))
+ORDER_ID = Text(Col("properties", ("order_id",)))
 
 
-def event_columns(schema: dict) -> list[pl.Expr]:
-    page = pl.col("type") == "page"
+def event_reads(schema: dict) -> dict[str, Read]:
+    def on_page(name: str) -> Read:
+        context = Text(Col("context", ("page", name)))
+        return When(PAGE, Coalesce((Text(Col("properties", (name,))), context)), context)
 
-    def on_page(name: str) -> pl.Expr:
-        own = text(field_of("properties", name, schema=schema))
-        context = text(field_of("context", "page", name, schema=schema))
-        return pl.when(page).then(pl.coalesce(own, context)).otherwise(context)
+    return {
+        "visitor_id": VISITOR,
+        "timestamp": TIMESTAMP,
+        "event_type": When(PAGE, Lit("page"), Text(Col("event"))),
+        "url": on_page("url"),
+        "referrer": on_page("referrer"),
+        **{utm: Text(Col("context", ("campaign", key))) for utm, key in CAMPAIGN.items()},
+        "order_id": ORDER_ID,
+        "order_value": Coalesce((Number(Col("properties", ("total",))), Number(Col("properties", ("revenue",))))),
+    }
 
-    return [
-        _visitor().alias("visitor_id"),
-        _timestamp().alias("timestamp"),
-        pl.when(page).then(pl.lit("page")).otherwise(text(pl.col("event"))).alias("event_type"),
-        on_page("url").alias("url"),
-        on_page("referrer").alias("referrer"),
-        *(text(field_of("context", "campaign", key, schema=schema)).alias(utm) for utm, key in CAMPAIGN.items()),
-        text(field_of("properties", "order_id", schema=schema)).alias("order_id"),
-        pl.coalesce(number(field_of("properties", "total", schema=schema)),
-                    number(field_of("properties", "revenue", schema=schema))).alias("order_value"),
-    ]
+
+
 
 
 def _timestamp() -> pl.Expr:
-    return utc_from_text(pl.col("timestamp"))
+    return TIMESTAMP.polars({})
 
 
-def item_columns(schema: dict) -> list[pl.Expr]:
+def item_reads(schema: dict) -> dict[str, Read]:
     """The order, then the fields of one element of `properties.products` (a column of that name)."""
-    product = pl.col(PRODUCTS).struct
-    return [text(field_of("properties", "order_id")).alias("order_id"),
-            pl.coalesce(text(product.field("sku")), text(product.field("product_id"))).alias("item_id"),
-            text(product.field("name")).alias("name"),
-            text(product.field("brand")).alias("brand"),
-            text(product.field("category")).alias("category"),
-            number(product.field("price")).alias("price"),
-            number(product.field("quantity")).alias("quantity")]
+    def field(name: str) -> Read:
+        return Text(Element(PRODUCTS, name))
+
+    return {"order_id": ORDER_ID, "item_id": Coalesce((field("sku"), field("product_id"))), "name": field("name"),
+            "brand": field("brand"), "category": field("category"), "price": Number(Element(PRODUCTS, "price")),
+            "quantity": Number(Element(PRODUCTS, "quantity"))}
 
 
 def items(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
@@ -89,12 +88,12 @@ def items(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
     return products.select("order_id", *(e for name, e in columns.items() if name != "order_id"))
 
 
-def profile_columns(schema: dict) -> list[pl.Expr]:
-    return [_visitor().alias("visitor_id"),
-            text(field_of("traits", "email")).alias("email"),
-            text(field_of("traits", "address", "city")).alias("city"),
-            text(field_of("traits", "address", "state")).alias("region"),
-            country_code(text(field_of("traits", "address", "country"))).alias("country")]
+def profile_reads(schema: dict) -> dict[str, Read]:
+    def trait(*path: str) -> Read:
+        return Text(Col("traits", path))
+
+    return {"visitor_id": VISITOR, "email": trait("email"), "city": trait("address", "city"),
+            "region": trait("address", "state"), "country": Country(trait("address", "country"))}
 
 
 def events(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
@@ -107,5 +106,5 @@ def profiles(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
 
 
 PRESET = Preset("segment", "Segment's raw calls", ORDER_EVENTS,
-                {"events": View(event_columns, events), "items": View(item_columns, items),
-                 "profiles": View(profile_columns, profiles)}, NDJSON_SCHEMA)
+                {"events": View(event_reads, events), "items": View(item_reads, items),
+                 "profiles": View(profile_reads, profiles)}, NDJSON_SCHEMA)

@@ -21,10 +21,12 @@ The customers export's columns are those of Shopify's customer CSV
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
-from ...places import country_code
-from .common import Preset, View, keep_own, latest_per_visitor, text, utc_from_text
+from .common import (Coalesce, Col, Country, Instant, IsIn, Lit, Lower, Preset, Present, Read, Text, View, When,
+                     keep_own, latest_per_visitor, text)
 
 ORDER, VOIDED, CANCELLED = "order", "voided_order", "cancelled_order"
 NEVER_PAID = ("voided", "expired")
@@ -32,12 +34,8 @@ NO_CUSTOMER = "orders without a customer"
 NO_EMAIL = "customers without an e-mail"
 
 
-def _customer() -> pl.Expr:
-    return text(pl.col("Email")).str.to_lowercase()
-
-
-def _no_visitor() -> pl.Expr:
-    return pl.col("visitor_id").is_null()
+CUSTOMER = Lower(Text(Col("Email")))
+UTMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 
 def _first_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -45,54 +43,53 @@ def _first_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
     return rows.filter(pl.col("Name").is_first_distinct())
 
 
-def _note(key: str) -> pl.Expr:
+@dataclass(frozen=True)
+class Note(Read):
     """The value of a `utm_source: ...` line of the cart attributes (`utm source`, any case, too)."""
-    name = key.replace("_", "[ _]")
-    return text(pl.col("Note Attributes").str.extract(rf"(?im)^\s*{name}\s*:\s*(.*?)\s*$", 1))
+    key: str
+
+    @property
+    def pattern(self) -> str:
+        return rf"(?im)^\s*{self.key.replace('_', '[ _]')}\s*:\s*(.*?)\s*$"
+
+    def polars(self, schema: dict) -> pl.Expr:
+        return text(pl.col("Note Attributes").str.extract(self.pattern, 1))
 
 
-def event_columns(schema: dict) -> list[pl.Expr]:
-    status = text(pl.col("Financial Status")).str.to_lowercase()
-    utms = [(_note(utm) if "Note Attributes" in schema else pl.lit(None, pl.String)).alias(utm)
-            for utm in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")]
-    cancelled = text(pl.col("Cancelled at")).is_not_null() if "Cancelled at" in schema else pl.lit(False)
-    return [
-        _customer().alias("visitor_id"),
-        _created().alias("timestamp"),
-        pl.when(status.is_in(NEVER_PAID)).then(pl.lit(VOIDED)).when(cancelled).then(pl.lit(CANCELLED))
-        .otherwise(pl.lit(ORDER)).alias("event_type"),
-        text(pl.col("Name")).alias("order_id"),
-        text(pl.col("Total")).alias("order_value"),
-        *utms,
-    ]
+def event_reads(schema: dict) -> dict[str, Read]:
+    status = Lower(Text(Col("Financial Status")))
+    paid = Lit(ORDER)
+    if "Cancelled at" in schema:
+        paid = When(Present(Text(Col("Cancelled at"))), Lit(CANCELLED), paid)
+    return {
+        "visitor_id": CUSTOMER,
+        "timestamp": CREATED,
+        "event_type": When(IsIn(status, NEVER_PAID), Lit(VOIDED), paid),
+        "order_id": Text(Col("Name")),
+        "order_value": Text(Col("Total")),
+        **{utm: Note(utm) if "Note Attributes" in schema else Lit(None) for utm in UTMS},
+    }
+
+
+CREATED = Instant(Col("Created at"))
 
 
 def _created() -> pl.Expr:
-    return utc_from_text(pl.col("Created at"))
+    return CREATED.polars({})
 
 
-def item_columns(schema: dict) -> list[pl.Expr]:
-    return [
-        text(pl.col("Name")).alias("order_id"),
-        text(pl.col("Lineitem sku")).alias("item_id"),
-        text(pl.col("Lineitem name")).alias("name"),
-        text(pl.col("Vendor")).alias("brand"),
-        pl.lit(None, pl.String).alias("category"),
-        text(pl.col("Lineitem price")).alias("price"),
-        text(pl.col("Lineitem quantity")).alias("quantity"),
-    ]
+def item_reads(schema: dict) -> dict[str, Read]:
+    return {"order_id": Text(Col("Name")), "item_id": Text(Col("Lineitem sku")), "name": Text(Col("Lineitem name")),
+            "brand": Text(Col("Vendor")), "category": Lit(None), "price": Text(Col("Lineitem price")),
+            "quantity": Text(Col("Lineitem quantity"))}
 
 
-def profile_columns(schema: dict) -> list[pl.Expr]:
-    phones = [text(pl.col(name)) for name in ("Billing Phone", "Phone") if name in schema]
-    return [_customer().alias("visitor_id"),
-            text(pl.col("Billing City")).alias("city"),
-            text(pl.col("Billing Province Name")).alias("region"),
-            country_code(text(pl.col("Billing Country"))).alias("country"),
-            text(pl.col("Email")).alias("email"),
-            (pl.coalesce(phones) if phones else pl.col("Billing Phone")).alias("phone"),
-            text(pl.col("Billing Zip")).alias("zip"),
-            text(pl.col("Accepts Marketing")).str.to_lowercase().alias("accepts_email_marketing")]
+def profile_reads(schema: dict) -> dict[str, Read]:
+    phones = tuple(Text(Col(name)) for name in ("Billing Phone", "Phone") if name in schema)
+    return {"visitor_id": CUSTOMER, "city": Text(Col("Billing City")), "region": Text(Col("Billing Province Name")),
+            "country": Country(Text(Col("Billing Country"))), "email": Text(Col("Email")),
+            "phone": Coalesce(phones) if phones else Col("Billing Phone"), "zip": Text(Col("Billing Zip")),
+            "accepts_email_marketing": Lower(Text(Col("Accepts Marketing")))}
 
 
 def events(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
@@ -108,29 +105,24 @@ def profiles(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
     return latest_per_visitor(_first_rows(rows), columns, _created())
 
 
-def customer_columns(schema: dict) -> list[pl.Expr]:
+def customer_reads(schema: dict) -> dict[str, Read]:
     """A customer of the customers export; an address column under its older name or its newer one."""
-    def either(*names: str) -> pl.Expr:
-        present = [text(pl.col(name)) for name in names if name in schema]
-        return pl.coalesce(present) if present else pl.col(names[0])  # none: the column is lacking
+    def either(*names: str) -> Read:
+        present = tuple(Text(Col(name)) for name in names if name in schema)
+        return Coalesce(present) if present else Col(names[0])  # none: the column is lacking
 
-    def yes_no(name: str) -> pl.Expr:
-        return text(pl.col(name)).str.to_lowercase()
+    def yes_no(name: str) -> Read:
+        return Lower(Text(Col(name)))
 
-    return [_customer().alias("visitor_id"),
-            _customer().alias("email"),
-            text(pl.col("First Name")).alias("first_name"),
-            text(pl.col("Last Name")).alias("last_name"),
-            text(pl.col("Phone")).alias("phone"),
-            either("City", "Default Address City").alias("city"),
-            either("Province", "Province Code", "Default Address Province Code").alias("region"),
-            country_code(either("Country Code", "Country", "Default Address Country Code")).alias("country"),
-            either("Zip", "Default Address Zip").alias("zip"),
-            yes_no("Accepts Email Marketing").alias("accepts_email_marketing"),
-            yes_no("Accepts SMS Marketing").alias("accepts_sms_marketing"),
-            text(pl.col("Tags")).alias("tags"),
-            text(pl.col("Total Spent")).alias("total_spent"),
-            text(pl.col("Total Orders")).alias("total_orders")]
+    return {"visitor_id": CUSTOMER, "email": CUSTOMER, "first_name": Text(Col("First Name")),
+            "last_name": Text(Col("Last Name")), "phone": Text(Col("Phone")),
+            "city": either("City", "Default Address City"),
+            "region": either("Province", "Province Code", "Default Address Province Code"),
+            "country": Country(either("Country Code", "Country", "Default Address Country Code")),
+            "zip": either("Zip", "Default Address Zip"),
+            "accepts_email_marketing": yes_no("Accepts Email Marketing"),
+            "accepts_sms_marketing": yes_no("Accepts SMS Marketing"),
+            "tags": Text(Col("Tags")), "total_spent": Text(Col("Total Spent")), "total_orders": Text(Col("Total Orders"))}
 
 
 # the profile columns of each view that hold a person's identifiers and consents (delivery/identity.py)
@@ -139,9 +131,9 @@ ORDER_IDENTITY = {"email": "email", "phone": "phone", "zip": "zip", "city": "cit
 CUSTOMER_IDENTITY = {**ORDER_IDENTITY, "first_name": "first_name", "last_name": "last_name",
                      "consent.sms": "accepts_sms_marketing"}
 PRESET = Preset("shopify_orders", "Shopify's orders export", (ORDER,),
-                {"events": View(event_columns, events, (NO_CUSTOMER, _no_visitor())),
-                 "items": View(item_columns, items), "profiles": View(profile_columns, profiles)},
+                {"events": View(event_reads, events, (NO_CUSTOMER, "visitor_id")),
+                 "items": View(item_reads, items), "profiles": View(profile_reads, profiles)},
                 identity=ORDER_IDENTITY)
 CUSTOMERS = Preset("shopify_customers", "Shopify's customers export", (),
-                   {"profiles": View(customer_columns, keep_own, (NO_EMAIL, _no_visitor()))},
+                   {"profiles": View(customer_reads, keep_own, (NO_EMAIL, "visitor_id"))},
                    identity=CUSTOMER_IDENTITY)
