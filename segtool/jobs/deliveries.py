@@ -29,7 +29,7 @@ from pathlib import Path
 from .. import temporaries
 from ..errors import DataError, UsageError
 from .outdir import (MANIFEST, RUNS, Previous, _link_or_copy, _own, checksum, current, is_switched, locked,
-                     store)
+                     read_record, store)
 from .output import atomic_path, output_target, writing
 
 STATE = "acknowledged.json"  # DIR/.segtool/acknowledged.json
@@ -55,12 +55,9 @@ class Acknowledged:
     @classmethod
     def read(cls, folder: Path) -> "Acknowledged":
         path = store(folder) / STATE
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        data = read_record(path, _AFRESH)
+        if data is None:
             return cls(folder, {})
-        except (OSError, ValueError) as exc:
-            raise DataError(f"cannot read {path}: {exc}; {_AFRESH}") from None
         files = data.get("files") if isinstance(data, dict) else None
         if not isinstance(files, dict):
             raise DataError(f"{path} is not segtool's record of the acknowledged deliveries; {_AFRESH}")

@@ -273,6 +273,17 @@ def _some(names: list[str]) -> str:
     return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
+def read_record(path: Path, afresh: str) -> object | None:
+    """The JSON segtool keeps in `path` (None where there is no such file); a file it cannot read is a data
+    error that says how to start afresh."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path}: {exc}; {afresh}") from None
+
+
 @dataclass
 class Previous:
     """What the last run recorded in its manifest (empty when there is none), in the folder it wrote."""
@@ -283,12 +294,9 @@ class Previous:
     @classmethod
     def read(cls, folder: Path) -> "Previous":
         path = folder / MANIFEST
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        data = read_record(path, "move it away to start the directory afresh")
+        if data is None:
             return cls(folder, {})
-        except (OSError, ValueError) as exc:
-            raise DataError(f"cannot read {path}: {exc}; move it away to start the directory afresh") from None
         segments = data.get("segments") if isinstance(data, dict) else None
         if not isinstance(segments, dict):
             raise DataError(f"{path} is not a manifest segtool wrote (no `segments` mapping); move it away to start "
