@@ -491,6 +491,13 @@ def test_the_memory_limit_ends_a_run_over_it_with_one_line_and_no_output(site: W
     assert fine.returncode == 0 and fine.stdout, fine.stderr
 
 
+def test_a_memory_limit_never_ends_the_program_a_command_runs_in(site: Workspace):
+    """In-process (the library, a test's CliRunner) the process's memory is not the command's: the limit is
+    left to the engines there, and a 64 MiB limit must not end this test process."""
+    result = site.cli("run", str(site.segment(SEGMENT)), "--as-of", AS_OF, "--memory-limit", "64MiB")
+    assert result.exit_code == 0 and result.ids
+
+
 @pytest.mark.parametrize("limit", ["4 cats", "-1GB", "1MB", "GB"])
 def test_a_memory_limit_that_is_no_size_is_refused(site: Workspace, limit):
     flag = site.cli("run", str(site.segment(SEGMENT)), "--as-of", AS_OF, "--memory-limit", limit)

@@ -37,6 +37,7 @@ OUT_OF_MEMORY_EXIT = OutOfMemory.exit_code
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 GRACE_S = 1.0  # for the child to end by itself after a signal
 _NATIVE_STDERR: list[int] = []  # in the child: file descriptor 2 is this file, not the real stderr
+_SUPERVISED: list[bool] = []  # in the child: the process runs the command alone
 
 
 class _Stopped(Exception):
@@ -128,6 +129,7 @@ def _stop(pid: int, signum: int) -> int | None:
 def _child(main: Callable[[], None], parent: int, record, native) -> None:
     """The command itself, in the child; never returns."""
     code = 1
+    _SUPERVISED.append(True)
     try:
         end_on_signals()
         _end_with(parent)
@@ -204,7 +206,11 @@ WATCH_EVERY_S = 0.05
 
 def watch_memory(limit: int, said: str) -> None:
     """End the command (exit 3, one line) once it has held more than `limit` bytes of memory; `said` is where
-    the limit was set. Checked now, then every WATCH_EVERY_S while the command runs."""
+    the limit was set. Checked now, then every WATCH_EVERY_S while the command runs. Only in the process the
+    supervisor made for the command, whose memory is the command's: a command run inside another program (a
+    test's CliRunner, the library) would end that program."""
+    if not _SUPERVISED:
+        return
     def over() -> bool:
         if held_bytes() <= limit:
             return False
