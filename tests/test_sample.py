@@ -140,3 +140,11 @@ def test_sessions_refer_internally(events):
     odd = {"https://checkout.shop.example/cart", "https://SHOP.example:443/men",
            "https://shop.example/out?to=www.instagram.com"}
     assert odd <= set(internal["referrer"].unique())
+
+
+def test_a_sample_of_a_visitor_without_a_session(tmp_path):
+    """One visitor who never visits (seed 22): an empty events file with its columns, not a traceback."""
+    generate_sample(tmp_path, 1, seed=22)
+    events, profiles = pl.read_parquet(tmp_path / "events.parquet"), pl.read_parquet(tmp_path / "profiles.parquet")
+    assert events.height == 0 and {"visitor_id", "timestamp", "url", "referrer"} <= set(events.columns)
+    assert profiles.height == 1

@@ -396,7 +396,7 @@ class _Chunk:
         """Per session: the landing URL, referrer and UTM columns, channel by channel."""
         parts = [self._channel(channel, sessions.filter(pl.col("channel") == code))
                  for code, channel in enumerate(CHANNELS)]
-        return pl.concat([p for p in parts if p.height]).sort("session")
+        return pl.concat([p for p in parts if p.height] or parts[:1]).sort("session")  # no session at all: empty
 
     def _channel(self, channel: Channel, rows):
         rng, m = self.rng_events, rows.height
