@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .. import temporaries
 from ..errors import DataError, UsageError
-from .outdir import (MANIFEST, RUNS, Previous, _link_or_copy, _own, checksum, current, is_switched, locked,
+from .outdir import (MANIFEST, RUNS, Previous, link_or_copy, own_folder, checksum, current, is_switched, locked,
                      read_record, store)
 from .output import atomic_path, output_target, writing
 
@@ -182,7 +182,7 @@ def acknowledge(folder: Path, run: str, chosen: tuple[str, ...], excluded: tuple
     if not is_switched(folder):
         raise UsageError(f"{folder} holds no runs of `segtool run --output-dir`, so it has nothing to acknowledge")
     with locked(folder, wait, on_wait):
-        runs = _own(store(folder) / RUNS)
+        runs = own_folder(store(folder) / RUNS)
         tidy(folder)
         where = runs / run
         if run in ("", ".", "..") or "/" in run or run.startswith(".") or not (where / MANIFEST).is_file():
@@ -254,11 +254,11 @@ def _keep(folder: Path, path: Path, entry: dict, warn) -> str:
     digest = checksum(path)
     if (entry.get("checksums") or {}).get(path.name) not in (None, digest):
         warn(f"{path} changed since its run wrote it; acknowledging it as it is")
-    kept = _own(store(folder) / FILES) / digest.removeprefix("sha256:")
+    kept = own_folder(store(folder) / FILES) / digest.removeprefix("sha256:")
     if not kept.is_file():
         with atomic_path(kept) as staged:  # whole or not at all: a file of that name is never a partial copy
             os.unlink(staged)
-            _link_or_copy(path, staged)
+            link_or_copy(path, staged)
     return kept.name
 
 

@@ -47,7 +47,7 @@ def store(folder: Path) -> Path:
     return Path(os.path.abspath(folder)) / STORE
 
 
-def _own(path: Path) -> Path:
+def own_folder(path: Path) -> Path:
     """A folder of segtool's (made where missing), never reached through a symbolic link."""
     if path.is_symlink():
         raise UsageError(f"{path} is a symbolic link; segtool keeps its runs and lock there and follows no link "
@@ -62,7 +62,7 @@ def locked(folder: Path, wait: bool, on_wait=None):
     """Hold DIR/.segtool/lock for the block: a second run waits for the first (or, without `wait`, fails at
     once), so two runs' files never mix. The lock is the kernel's (flock): it goes with the process, so a
     killed run never leaves a stale lock behind."""
-    where = _own(store(folder))
+    where = own_folder(store(folder))
     try:  # never through a link: a planted `lock -> ../precious` must not be truncated
         descriptor = os.open(where / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
@@ -117,7 +117,7 @@ def last_run(folder: Path, note, warn) -> "Previous":
     the first run and its lock removed, and DIR's links made to show the current run (a run killed after its
     switch stops short of that)."""
     folder = Path(os.path.abspath(folder))
-    runs = _own(store(folder) / RUNS)
+    runs = own_folder(store(folder) / RUNS)
     for entry in runs.iterdir():
         if entry.name.startswith(".") or entry.is_symlink():  # a killed run's staging folder or link
             temporaries.remove(entry)
@@ -141,7 +141,7 @@ def _adopt(folder: Path, note, warn) -> Path:
     with staging(folder) as (stage, link):
         for name in plain.segments:
             plain.carry(name, stage, warn, whole=True)
-        _link_or_copy(folder / MANIFEST, stage / MANIFEST)
+        link_or_copy(folder / MANIFEST, stage / MANIFEST)
         run = publish(folder, stage, link, plain, warn)
     note(f"{folder}: the files of its last run are now in {run}, which {folder / CURRENT} links to; each run "
          "switches that link")
@@ -258,7 +258,7 @@ def _linking(where: Path):
                          "it needs a filesystem with symbolic links") from None
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def link_or_copy(source: Path, target: Path) -> None:
     """A hard link, or a copy where the filesystem has none (FileNotFoundError where `source` is missing)."""
     try:
         os.link(source, target, follow_symlinks=False)
@@ -369,7 +369,7 @@ class Previous:
         carried = []
         for file in self.files(name) if whole else self.data_files(name):
             try:
-                _link_or_copy(self.folder / file, into / file)
+                link_or_copy(self.folder / file, into / file)
                 carried.append(file)
             except FileNotFoundError:
                 warn(f"{self.folder / file} is missing, though {self.folder / MANIFEST} lists it; this run's folder "

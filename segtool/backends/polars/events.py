@@ -162,8 +162,8 @@ def matching_events(events: pl.LazyFrame, tests: list[EventTest], ctx: Context) 
     one read for every step)."""
     candidates, derived = _candidates(events, tests, ctx)
     inner = ctx.within(derived)
-    passes = [(t.prefilter & translate(t.where, inner)).fill_null(False).alias(t.name) for t in tests]
-    return candidates.select(VID, "timestamp", *passes).filter(pl.any_horizontal(pl.col(t.name) for t in tests))
+    return candidates.select(VID, "timestamp", *(passes(t, inner) for t in tests)).filter(
+        pl.any_horizontal(pl.col(t.name) for t in tests))
 
 
 def _candidates(events: pl.LazyFrame, tests: list[EventTest], ctx: Context) -> tuple[pl.LazyFrame, dict[ir.Node, str]]:
