@@ -365,6 +365,7 @@ class Session:
         self.check_data(segments, values=False)
         self.check_epoch_unit()
         inputs = self.inputs()
+        self.as_of()  # before the tables are read: sources joined by person are joined as of it
         named = {**(tables or {}), **self.config.engine.tables}
         sources, columns = sql_tables(inputs, dialect, named, staged), sql_columns(inputs)
         lowering = Lowering(Schema.of(inputs), Settings.of(self.config, self.as_of()))

@@ -68,6 +68,16 @@ class Source:
     where: str = ""
     format: str | None = None
 
+    @property
+    def table_name(self) -> str:
+        return table_name(self.where)
+
+
+def table_name(where: str) -> str:
+    """The table that holds a source where SQL reads tables by name (and its key in engine.tables):
+    `data.events` is `events`, `data.events[1]` is `events_1`."""
+    return re.sub(r"\[(\d+)\]", r"_\1", where.removeprefix("data."))
+
 
 ENGINES = ("polars", "duckdb", "spark")
 
@@ -249,7 +259,8 @@ class _ConfigReader:
         if "identity" in v:
             config.identity = self.identity(v["identity"])
         if "engine" in v:
-            config.engine = self.engine(v["engine"])
+            config.engine = self.engine(v["engine"], [s.table_name for found in config.data.values() for s in found
+                                                      if len(found) > 1])
             if config.engine.memory_limit is not None:
                 config.locations["engine.memory_limit"] = v["engine"].value["memory_limit"].loc
         return config
@@ -262,15 +273,16 @@ class _ConfigReader:
             self.problems.extend(exc.problems)
             return None
 
-    def engine(self, node: Node) -> "EngineSettings":
+    def engine(self, node: Node, sources: list[str]) -> "EngineSettings":
         """`engine: {name: polars|duckdb|spark, tables: {events: db.events, predictions: db.predictions}, spark:
-        {remote: sc://..., master: ...}, memory_limit: 4GB}`."""
+        {remote: sc://..., master: ...}, memory_limit: 4GB}`; a table may also name one of several `sources`
+        (`events_1`: the second of the events' sources)."""
         if not self.keys(node, ("name", "tables", "spark", "memory_limit"), "engine"):
             return EngineSettings()
         v = node.value
         name = self.choice(v["name"], "engine.name", ENGINES) if "name" in v else "polars"
         tables = {}
-        if "tables" in v and self.keys(v["tables"], (*TABLES, "predictions"), "engine.tables"):
+        if "tables" in v and self.keys(v["tables"], (*TABLES, "predictions", *sources), "engine.tables"):
             tables = {t: self.scalar_text(n, f"engine.tables.{t}") or "" for t, n in v["tables"].value.items()}
         limit = None
         if "memory_limit" in v:

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from conftest import REPO, Workspace, spark
+from segtool.api import Overrides, Session
 
 FIXTURE = REPO / "tests" / "fixtures" / "identity"
 CONFIG = FIXTURE / "segtool.yaml"
@@ -223,3 +224,129 @@ def test_the_readme_project_of_ga4_shopify_and_a_crm_runs_on_the_exports_as_deli
                 person[event["user_pseudo_id"]] = event["user_id"].strip().lower()
     assert {e.strip().lower() for e in expected["shopify"]["buyers"]["ids"]} <= set(result.ids)
     assert {person.get(v, v) for v in expected["ga4"]["buyers"]["ids"]} <= set(result.ids)
+
+
+# `segtool sql` joins the sources by person in the statement itself (backends/sql/stitched.py): run by DuckDB over
+# the same files, it gives the members the polars engine gives, for rules on every table the sources make
+JOINED_RULES = [*(rules for rules, _ in SEGMENTS.values()), "- event: {type: {is: login}}",
+                "- total_order_value: {gte: 100}", "- conversions: {gte: 1, items: {brand: {is: Puma}}}",
+                "- profile.first_name: {is: Anna}", "- country: {is: NL}", "- city: {is: Utrecht}",
+                "- first_seen: {within: 30d}", "- not: {profile.tier: {is: gold}}",
+                "- event: {type: {is: page_view}, count: {gte: 2}}", "- profile.tier: {is_set: false}"]
+VENDOR_RULES = ["- conversions: {gte: 1}", "- total_order_value: {gte: 200}", "- utm_source: {is: google}",
+                "- conversions: {gte: 1, items: {brand: {is: Nike}}}", "- country: {is: NL}",
+                "- city: {is: Utrecht}", "- event: {type: {is: page_view}}", "- profile.tier: {is: gold}",
+                "- profile.email: {ends_with: .nl}"]
+VENDORS = REPO / "tests" / "fixtures" / "vendors"
+
+
+def run_and_printed_sql(ws: Workspace, config: Path, rules: list[str], as_of: str, dialect: str = "duckdb",
+                        db: duckdb.DuckDBPyConnection | None = None) -> tuple[dict, dict, str]:
+    """Each rule's members as `segtool run` gives them, as the printed statement gives them run by DuckDB (a
+    dialect other than DuckDB's put into DuckDB's words by sqlglot), and the statement."""
+    from test_preset_sql import sql_members
+    import sqlglot
+    from segtool.backends.sql import deep_recursion
+
+    folder = ws.root / f"segments-{len(list(ws.root.glob('segments-*')))}"
+    folder.mkdir()
+    for i, rules_ in enumerate(rules):
+        (folder / f"s{i:02}.yaml").write_text(f"name: s{i:02}\nrules:\n" + "".join(
+            f"  {line}\n" for line in rules_.splitlines()), encoding="utf-8")
+    args = ("--config", str(config), "--as-of", as_of)
+    out = folder / "out"
+    ran = ws.cli("run", str(folder), *args, "--output-dir", str(out))
+    assert ran.exit_code == 0, ran.stderr
+    run = {f"s{i:02}": set((out / f"s{i:02}.csv").read_text(encoding="utf-8").splitlines()[1:])
+           for i in range(len(rules))}
+    printed = ws.cli("sql", str(folder), "--dialect", dialect, *args)
+    assert printed.exit_code == 0, printed.stderr
+    statement = printed.stdout
+    if dialect != "duckdb":
+        comments = "\n".join(line for line in statement.splitlines() if line.startswith("-- "))
+        with deep_recursion():
+            statement = comments + "\n" + sqlglot.transpile(statement, read=dialect, write="duckdb")[0]
+    return run, sql_members(statement, db), printed.stdout
+
+
+@pytest.mark.parametrize("as_of", [AS_OF, "2024-07-03", "2024-06-10"])
+def test_the_printed_sql_joins_the_sources_as_the_polars_engine(ws: Workspace, as_of):
+    """Device 3333's google visit is bob's up to June 30 and carol's from her login on July 2; before June 10
+    it has no person yet."""
+    run, printed, _ = run_and_printed_sql(ws, CONFIG, JOINED_RULES, as_of)
+    assert printed == run
+    if as_of == AS_OF:
+        assert sum(bool(m) for m in run.values()) >= len(run) - 2  # mostly no empty answers
+        assert [printed[f"s{i:02}"] for i in range(len(SEGMENTS))] == [e for _, e in SEGMENTS.values()]
+
+
+@pytest.mark.parametrize("person", ["userId", "traits.email"])
+def test_the_printed_sql_joins_segment_devices_by_user_id_or_the_traits_e_mail(ws: Workspace, person):
+    config = _config(ws, f"data:\n  events: {{path: {VENDORS}/segment/segment-logs/, preset: segment, "
+                         f"person: {person}}}\n")
+    run, printed, _ = run_and_printed_sql(ws, config, VENDOR_RULES[:7], "2024-06-30")
+    assert printed == run and any(run.values())
+
+
+def test_the_printed_sql_reads_a_key_of_ga4s_user_properties_and_the_readme_sources(ws: Workspace):
+    """GA4's Parquet export joined by a user property (a key/value list whose values are typed structs: here every
+    user with a tier is the person `member`), Shopify's numbered order exports and a CRM."""
+    config = _config(ws, "data:\n  events:\n"
+                         f"    - {{path: {VENDORS}/ga4/parquet, preset: ga4, person: "
+                         "[user_properties.customer_tier, user_id]}\n"
+                         f"    - {{path: '{VENDORS}/shopify/orders_export_*.csv', preset: shopify_orders}}\n"
+                         "  profiles:\n    - {path: FIXTURE/crm.csv, person: email}\n")
+    run, printed, _ = run_and_printed_sql(ws, config, VENDOR_RULES, "2024-06-30")
+    assert printed == run and "member" in set().union(*run.values())
+
+
+@pytest.mark.slow
+def test_the_bigquery_statement_joins_the_sources_loaded_as_tables(ws: Workspace):
+    """BigQuery's statement over the sources loaded as they are into tables named after their place in the
+    config (`events_0`: GA4's export, `events_1`: Shopify's CSV, `profiles_0`: the CRM's), put into DuckDB's words
+    by sqlglot, gives the polars engine's members."""
+    db = duckdb.connect()
+    ga4 = ws.root / "events_0.parquet"
+    Session.open(CONFIG, Overrides(as_of=AS_OF)).inputs().events.sources[0].table.raw_scan().sink_parquet(ga4)
+    db.execute(f"CREATE TABLE events_0 AS SELECT * FROM read_parquet('{ga4}')")
+    for name, file in (("events_1", "shopify/orders_export_1.csv"), ("profiles_0", "crm.csv")):
+        db.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv('{FIXTURE / file}', all_varchar = true)")
+    run, printed, statement = run_and_printed_sql(ws, CONFIG, JOINED_RULES, AS_OF, "bigquery", db)
+    assert printed == run and "UNNEST" in statement
+
+
+@pytest.mark.slow
+def test_the_spark_statement_joins_the_sources_in_spark_sql(ws: Workspace):
+    import sqlglot
+    from segtool.backends.sql import deep_recursion
+
+    printed = ws.cli("sql", str(ws.segment("rules:\n  - utm_source: {is: google}\n  - profile.tier: {is: gold}\n")),
+                     "--dialect", "spark", "--config", str(CONFIG), "--as-of", AS_OF)
+    assert printed.exit_code == 0, printed.stderr
+    with deep_recursion():
+        parsed = sqlglot.parse_one(printed.stdout, read="spark")
+    assert {"joined_events", "joined_links", "joined_profiles"} <= {t.name for t in parsed.find_all(sqlglot.exp.Table)}
+
+
+def test_engine_tables_name_each_source_by_its_place_in_the_config(ws: Workspace):
+    """`events_1` is the second events source: the statement reads that table in place of its files (the export
+    as it is, read through its preset, as the table `events_1` is where the SQL reads tables by name), and a name
+    that is no source is a config error listing those that are."""
+    config = _config(ws, CONFIG.read_text().replace("site:", "engine:\n  tables: {events_1: shop.orders}\nsite:")
+                     .replace("ga4/", "FIXTURE/ga4/").replace("shopify/", "FIXTURE/shopify/")
+                     .replace("crm.csv", "FIXTURE/crm.csv"))
+    segment = ws.segment("rules:\n  - conversions: {gte: 1}\n")
+    printed = ws.cli("sql", str(segment), "--dialect", "duckdb", "--config", str(config), "--as-of", AS_OF)
+    assert printed.exit_code == 0, printed.stderr
+    assert "shop.orders" in printed.stdout and "orders_export_1.csv" not in printed.stdout
+    db = duckdb.connect()
+    db.execute("CREATE SCHEMA shop")
+    db.execute(f"CREATE TABLE shop.orders AS SELECT * FROM read_csv('{FIXTURE}/shopify/orders_export_1.csv', "
+               "all_varchar = true)")
+    from test_preset_sql import sql_members
+
+    assert sql_members(printed.stdout, db) == {"seg": {"anna@example.com", "bob@example.com", "dave@example.com",
+                                                        "frank@example.com"}}
+    wrong = _config(ws, config.read_text().replace("events_1:", "events_2:"))
+    result = ws.cli("validate", str(segment), "--config", str(wrong))
+    assert result.exit_code == 1 and "events_2" in result.stderr and "events_1" in result.stderr

@@ -50,17 +50,56 @@ def person_key(values: pl.Expr) -> pl.Expr:
     return text(values).str.to_lowercase()
 
 
+@dataclass(frozen=True)
+class Step:
+    """One step into a nested column: a struct's field `name`, or (`entry`) the value of the entry of a list of
+    key/value pairs whose key is `name`; GA4 writes that value as a struct of typed values (`values`: the first
+    of them present, as text), other exports as a plain value (`values` empty)."""
+
+    name: str
+    entry: bool = False
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeyPath:
+    """Where a source's person key is: a column of its table's rows (`column`), and the steps into it."""
+
+    column: str
+    steps: tuple[Step, ...] = ()
+
+    def polars(self) -> pl.Expr:
+        expr = pl.col(self.column)
+        for step in self.steps:
+            if not step.entry:
+                expr = expr.struct.field(step.name)
+                continue
+            value = pl.element().struct.field("value")
+            if step.values:
+                value = pl.coalesce(*(value.struct.field(f).cast(pl.String) for f in step.values))
+            expr = expr.list.eval(value.filter(pl.element().struct.field("key") == step.name)).list.first()
+        return expr.cast(pl.String)
+
+
 @dataclass
 class Part:
-    """One source of a joined table: its own table, where the config names it, and its person key as
-    written (an expression over the table's rows) with the export's column it is read from."""
+    """One source of a joined table: its own table, where the config names it, and where its person key is
+    read from (`keys`: the first present of them, as `person_key` writes it)."""
 
     table: Table
     where: str
-    key: pl.Expr | None = None  # as `person_key` writes it
-    person: tuple[str, ...] = ()  # the export's columns the key is read from (none: the source has none)
+    keys: tuple[KeyPath, ...] = ()
     names: tuple[str, ...] = ()  # the same as the config or the preset names them (`traits.email`)
     origin: str = ""  # the config's source it comes from (the events' where a preset derives it)
+
+    @property
+    def key(self) -> pl.Expr | None:
+        return pl.coalesce(*(person_key(k.polars()) for k in self.keys)) if self.keys else None
+
+    @property
+    def person(self) -> tuple[str, ...]:
+        """The export's columns the key is read from (none: the source has none)."""
+        return tuple(k.column for k in self.keys)
 
 
 @dataclass
@@ -277,38 +316,38 @@ def _part(table: Table, source: Source, derived: bool, config: Config) -> Part:
         return Part(table, where, origin=source.where)
     found = []
     for person in source.person:
-        column = person_column(table, person) or (None if derived else person_column(_with_field(table, person), person))
-        if column is None and not derived:
+        key = person_column(table, person) or (None if derived else person_column(_with_field(table, person), person))
+        if key is None and not derived:
             hint, close = closest(person.split(".")[0], table.schema())
             raise DataError(problems=[Problem(config.where(f"{where}.person"), f"{where}.person: {table.label} has "
                                               f"no column {person!r}{hint}", "missing-column", close)])
-        found += [(person, column)] if column is not None else []
+        found += [(person, key)] if key is not None else []
     if not found:
-        found = [(person, column) for person in PERSON_COLUMNS.get(table.preset, ())
-                 if (column := person_column(table, person)) is not None]
+        found = [(person, key) for person in PERSON_COLUMNS.get(table.preset, ())
+                 if (key := person_column(table, person)) is not None]
     if not found:
         return Part(table, where, origin=source.where)
-    return Part(table, where, pl.coalesce(*(person_key(expr) for _, (expr, _) in found)),
-                tuple(column for _, (_, column) in found), tuple(person for person, _ in found), source.where)
+    return Part(table, where, tuple(key for _, key in found), tuple(person for person, _ in found), source.where)
 
 
-def person_column(table: Table, name: str) -> tuple[pl.Expr, str] | None:
-    """`name` over the table's rows, with the export's column it reads: a column (canonical, the export's,
-    or the vendor's column a preset's view reads as a canonical one: Shopify's `Email`), a field of a struct
-    (`traits.email`), or an entry of a list of key/value pairs (GA4's `user_properties.email`: the value
-    whose key is `email`); None where the table has no such column."""
+def person_column(table: Table, name: str) -> KeyPath | None:
+    """Where `name` is in the table's rows: a column (canonical, the export's, or the vendor's column a
+    preset's view reads as a canonical one: Shopify's `Email`), a field of a struct (`traits.email`), or an
+    entry of a list of key/value pairs (GA4's `user_properties.email`: the value whose key is `email`); None
+    where the table has no such column."""
     schema = table.schema()
     steps = name.split(".")
     for cut in range(len(steps), 0, -1):  # a column's own name may hold dots
         column = _column(table, ".".join(steps[:cut]))
         if column is None:
             continue
-        expr, dtype = pl.col(column), schema[column]
-        for step in steps[cut:]:
-            expr, dtype = _step(expr, dtype, step)
-            if expr is None:
+        path, dtype = [], schema[column]
+        for name_ in steps[cut:]:
+            step, dtype = _step(dtype, name_)
+            if step is None:
                 return None
-        return expr.cast(pl.String), column
+            path.append(step)
+        return KeyPath(column, tuple(path))
     return None
 
 
@@ -322,22 +361,20 @@ def _column(table: Table, name: str) -> str | None:
     return table.export_name(read) if read is not None else None
 
 
-def _step(expr: pl.Expr, dtype, step: str):
-    """One step of a path into a nested column: a struct's field, or the value of a key/value list's entry
-    (GA4 writes it as a struct of typed values: the first of them present)."""
+def _step(dtype, name: str) -> tuple[Step | None, object]:
+    """One step of a path into a nested column of type `dtype`, and the type it reaches."""
     if isinstance(dtype, pl.Struct):
         fields = {f.name: f.dtype for f in dtype.fields}
-        return (expr.struct.field(step), fields[step]) if step in fields else (None, None)
+        return (Step(name), fields[name]) if name in fields else (None, None)
     inner = dtype.inner if isinstance(dtype, pl.List) else None
     names = {f.name: f.dtype for f in inner.fields} if isinstance(inner, pl.Struct) else {}
     if "key" not in names or "value" not in names:
         return None, None
-    value, value_type = pl.element().struct.field("value"), names["value"]
+    value_type = names["value"]
+    typed = ()
     if isinstance(value_type, pl.Struct):
-        typed = [f.name for f in value_type.fields if f.name.endswith("_value")] or [value_type.fields[0].name]
-        value = pl.coalesce(*(value.struct.field(f).cast(pl.String) for f in typed))
-    entry = expr.list.eval(value.filter(pl.element().struct.field("key") == step)).list.first()
-    return entry.cast(pl.String), pl.String
+        typed = tuple(f.name for f in value_type.fields if f.name.endswith("_value")) or (value_type.fields[0].name,)
+    return Step(name, True, typed), pl.String
 
 
 def _with_field(table: Table, name: str) -> Table:

@@ -13,40 +13,20 @@ from sqlglot import exp
 
 from ... import temporaries
 from ...language.catalog import NUMBER_COLUMNS, PREDICTED_COLUMNS
-from ...config import CsvOptions
+from ...config import CsvOptions, table_name
 from ...errors import DataError, OutOfMemory
 from .compiler import CompileError, Columns
 from .dialects import dialect as dialect_named
+from .kinds import stored_kind, typed_kind
+from .stitched import joined_tables
 from .views import view_relation
 from .statement import (CHECKED_ROWS, UNREADABLE, WITHOUT_VISITOR, Source, Tables, conversion_count,
                              not_numbers)
 from ...inputs import files as filesystem
 from ...inputs.health import EventHealth, check_health
-from ...inputs.tables import ID_COLUMNS, Inputs, Table
+from ...inputs.stitching import Part, Stitched
+from ...inputs.tables import Inputs, Table
 from ...inputs.source import collect_all, not_numbers_error
-
-
-def stored_kind(dtype: pl.DataType) -> str:
-    if dtype == pl.String:
-        return "text"
-    if dtype.is_integer():
-        return "integer"
-    if dtype.is_float():
-        return "float"
-    if isinstance(dtype, pl.Datetime):
-        return "instant"
-    if dtype == pl.Date:
-        return "date"
-    return "other"
-
-
-def typed_kind(table: Table, canonical: str) -> str:
-    """The kind of the column as the polars engine types it (inputs.Table.typed_dtype)."""
-    if canonical in NUMBER_COLUMNS[table.name]:
-        return "float"
-    if canonical in ID_COLUMNS:
-        return "text"
-    return stored_kind(table.typed_dtype(canonical)) if table.has(canonical) else "text"
 
 
 def _columns_of(table: Table) -> list[str]:
@@ -72,38 +52,58 @@ def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None
     run), else its files read by the engine (DuckDB's readers, Spark's file sources); for other dialects the
     table's own name. The predictions, where a table holds them."""
     here, named, staged = staged is not None, named or {}, staged or {}
-    sources = {}
+    sources, joined = {}, []
     for table in (inputs.events, inputs.profiles, inputs.items):
         if table is None:
             continue
-        if table.shaped and table.view is None and table.name not in named and table.name not in staged:
-            raise CompileError(f"{table.label}: `segtool sql` does not join several sources by person; `run --engine "
-                               "duckdb|spark` reads them (joined here, as the polars engine joins them), or load the "
-                               "joined table with the canonical columns and name it in engine.tables")
-        raw = {c: stored_kind(dtype) for c, dtype in zip(_columns_of(table), table.schema().values())}
-        if table.view is not None and table.name not in named and table.name not in staged:
-            rows = _rows(table, dialect, None, None, here)
-            if rows == exp.to_table(table.name) and table is not inputs.events and table.files == inputs.events.files:
-                rows = exp.to_table(inputs.events.name)  # a table the preset reads from the events' export
-            relation, kinds = view_relation(table, rows, dialect_named(dialect))
-            relation, raw = _numbered(relation, table.name, dialect), {**raw, **kinds}
-        else:
-            relation = _relation(table, dialect, named.get(table.name), staged.get(table.name), here)
-        for column in ("visitor_id", "order_id"):
-            if raw.get(column) == "float":
-                raise CompileError(f"{table.label}: {column} is stored as floating-point numbers, which the engines "
-                                   "write as text differently; store IDs as text or integers")
-        order = exp.column("segtool_row") if table.name == "profiles" else None
-        csv = table.reading.csv if table.format == "csv" else CsvOptions()
-        viewed = table.view is not None and table.name not in named  # staged, or a view that reads them so
-        null_values = csv.null_values if not viewed else ()  # as polars read them
-        sources[table.name] = Source(relation, dict(table.mapping), order, raw, null_values, csv.decimal_comma)
+        if isinstance(table, Stitched) and table.name not in named and table.name not in staged:
+            joined.append(table)
+            continue
+        default = inputs.events.name if table.view is not None and table is not inputs.events and \
+            table.files == inputs.events.files else table.name  # a table the preset reads from the events' export
+        sources[table.name] = _source(table, dialect, named.get(table.name), staged.get(table.name), here, default)
+    ctes = []
+    if joined:
+        def part_source(part: Part) -> Source:
+            name = table_name(part.origin)
+            rows = exp.to_table(named[name], dialect=dialect) if name in named else None
+            return _source(part.table, dialect, None, None, here, name, rows)
+
+        found, ctes = joined_tables(joined, part_source, inputs.config.timestamp_format,
+                                    dialect_named(dialect))
+        sources.update(found)
     predictions = None
     if PREDICTIONS in named or PREDICTIONS in staged:
         relation = _relation(None, dialect, named.get(PREDICTIONS), staged.get(PREDICTIONS))
         predictions = Source(relation, raw_kinds={"visitor_id": "text", **dict.fromkeys(PREDICTED_COLUMNS, "float")})
     return Tables(sources["events"], sources.get("profiles"), sources.get("items"),
-                  inputs.config.timestamp_format, predictions)
+                  inputs.config.timestamp_format, predictions, tuple(ctes))
+
+
+def _source(table: Table, dialect: str, named: str | None, staged: str | None, here: bool, default: str,
+            rows: exp.Expression | None = None) -> Source:
+    """How the statement reads the table: its relation (`named`: a configured table of its canonical columns,
+    `staged`: a Parquet file of this run, else its rows: `rows`, its files, or a table named `default`), its
+    columns' names and kinds, its CSV options."""
+    raw = {c: stored_kind(dtype) for c, dtype in zip(_columns_of(table), table.schema().values())}
+    if rows is None and named is None and staged is None:
+        rows = _rows(table, dialect, None, None, here, default)
+    if table.view is not None and named is None and staged is None:
+        relation, kinds = view_relation(table, rows, dialect_named(dialect))
+        relation, raw = _numbered(relation, table.name, dialect), {**raw, **kinds}
+    elif rows is not None:
+        relation = _numbered(rows, table.name, dialect)
+    else:
+        relation = _relation(table, dialect, named, staged, here, default)
+    for column in ("visitor_id", "order_id"):
+        if raw.get(column) == "float":
+            raise CompileError(f"{table.label}: {column} is stored as floating-point numbers, which the engines "
+                               "write as text differently; store IDs as text or integers")
+    order = exp.column("segtool_row") if table.name == "profiles" else None
+    csv = table.reading.csv if table.format == "csv" else CsvOptions()
+    viewed = table.view is not None and named is None  # staged, or a view that reads them so
+    null_values = csv.null_values if not viewed else ()  # as polars read them
+    return Source(relation, dict(table.mapping), order, raw, null_values, csv.decimal_comma)
 
 
 def stage_tables(inputs: Inputs, folder, predictions: pl.DataFrame | None, named: dict[str, str],
@@ -136,12 +136,12 @@ def stage_tables(inputs: Inputs, folder, predictions: pl.DataFrame | None, named
 
 
 def _relation(table: Table | None, dialect: str, name: str | None, staged: str | None = None,
-              here: bool = False) -> exp.Expression:
+              here: bool = False, default: str | None = None) -> exp.Expression:
     """The table's rows; profiles numbered in the order they are written, where the engine knows it (a
     visitor's first row counts): DuckDB reads files in order, Spark numbers rows by partition and position;
     a warehouse table has no order, so a visitor with two profile rows gets either."""
-    return _numbered(_rows(table, dialect, name, staged, here), table.name if table is not None else PREDICTIONS,
-                     dialect)
+    return _numbered(_rows(table, dialect, name, staged, here, default),
+                     table.name if table is not None else PREDICTIONS, dialect)
 
 
 def _numbered(source: exp.Expression, alias: str, dialect: str) -> exp.Expression:
@@ -158,9 +158,10 @@ def _numbered(source: exp.Expression, alias: str, dialect: str) -> exp.Expressio
     return exp.select(exp.Star(), numbered.as_("segtool_row")).from_(source).subquery(alias)
 
 
-def _rows(table: Table | None, dialect: str, name: str | None, staged: str | None, here: bool) -> exp.Expression:
+def _rows(table: Table | None, dialect: str, name: str | None, staged: str | None, here: bool,
+          default: str | None = None) -> exp.Expression:
     """Where the table's rows are: a named table, a staged Parquet file, the files as the dialect's engine reads
-    them, or (other dialects) a table of the table's name."""
+    them, or (other dialects) a table named `default` (the table's name)."""
     if name is not None:
         return exp.to_table(name, dialect=dialect)
     if staged is not None:  # DuckDB's (Spark registers the file as a view of that name)
@@ -170,7 +171,7 @@ def _rows(table: Table | None, dialect: str, name: str | None, staged: str | Non
     if dialect in ("spark", "databricks") and table.format in ("parquet", "csv"):
         paths = [f.replace("`", "") for f in table.files]
         return exp.to_table(f"{table.format}.`{paths[0] if len(paths) == 1 else table.spec}`", dialect="spark")
-    return exp.to_table(table.name)
+    return exp.to_table(default or table.name)
 
 
 def _duckdb_reader(table: Table, here: bool) -> exp.Expression:

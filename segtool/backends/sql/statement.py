@@ -39,14 +39,20 @@ class Source:
 
     def column(self, canonical: str) -> exp.Expression:
         """The column as read: a text that means missing is NULL."""
-        raw = exp.column(self.names.get(canonical, canonical), quoted=True)
-        if not self.null_values or self.raw_kinds.get(canonical) != "text":
+        if self.raw_kinds.get(canonical) != "text":
+            return exp.column(self.names.get(canonical, canonical), quoted=True)
+        return self.stored(self.names.get(canonical, canonical))
+
+    def stored(self, name: str) -> exp.Expression:
+        """A column of the rows by its name there; where it is text, a text that means missing is NULL."""
+        raw = exp.column(name, quoted=True)
+        if not self.null_values:
             return raw
         missing = exp.In(this=raw, expressions=[exp.Literal.string(v) for v in self.null_values])
         return exp.Case(ifs=[exp.If(this=missing, true=exp.Null())], default=raw)
 
     def value(self, canonical: str, dialect: Dialect) -> exp.Expression:
-        """A column as `_typed` reads it: with a decimal comma, text that is such a number has a point (IDs
+        """A column as `typed_column` reads it: with a decimal comma, text that is such a number has a point (IDs
         and the timestamp stay as written), as inputs/tables.py decimal_point."""
         read = self.column(canonical)
         if not self.decimal_comma or self.raw_kinds.get(canonical) != "text" or canonical in TEXT_AS_WRITTEN:
@@ -66,6 +72,7 @@ class Tables:
     items: Source | None
     timestamp_format: str = "iso"
     predictions: Source | None = None  # visitor_id and the columns the models compute
+    ctes: tuple[tuple[str, exp.Expression], ...] = ()  # what the tables read (sources joined by person)
 
 
 def segment_column(index: int) -> str:
@@ -150,7 +157,7 @@ def build(segments: list[Segment], lowered: ir.LoweredPlan, lowering: Lowering, 
         exp.Not(this=exp.Is(this=exp.column("visitor_id", "universe"), expression=exp.Null())),
         _known(exp.column("visitor_id", "universe"), dialect)))))
     query = exp.select("visitor_id", *answers).from_("visitors")
-    for name, body in ctes:
+    for name, body in [*tables.ctes, *ctes]:
         query = query.with_(name, as_=body)
     return query.order_by("visitor_id")
 
@@ -200,6 +207,8 @@ def row_checks(tables: Tables, columns: Columns, as_of: AsOf, dialect: Dialect, 
             bad = exp.Sum(this=flag(exp.and_(exp.Not(this=exp.paren(blank)), exp.Not(this=number)))).as_(
                 not_numbers(name, column))
             query = query.join(exp.select(bad).from_(source.relation).subquery(f"{name}_{column}"), join_type="cross")
+    for name, body in tables.ctes:
+        query = query.with_(name, as_=body)
     return query.with_("ev", as_=_events(tables, columns, Needs(), dialect))
 
 
@@ -221,7 +230,7 @@ def _text(value: exp.Expression) -> exp.Expression:
     return exp.cast(value, "VARCHAR")
 
 
-def _typed(source: Source, table: str, canonical: str, kind: str | None, dialect: Dialect) -> exp.Expression:
+def typed_column(source: Source, table: str, canonical: str, kind: str | None, dialect: Dialect) -> exp.Expression:
     """A column as the polars engine types it: numbers of the contract as doubles (blank text and NaN
     missing; other text that is no number stops the query, as it is a data error there), IDs and other text
     as text, other numbers as they are, dates and date-times as their ISO text."""
@@ -256,7 +265,7 @@ def _number_text(raw: exp.Expression, dialect: Dialect) -> tuple[exp.Expression,
     return text, blank, dialect.search(text, NUMBER_TEXT, False)
 
 
-def _timestamp(source: Source, timestamp_format: str, dialect: Dialect) -> tuple[exp.Expression, exp.Expression]:
+def read_timestamp(source: Source, timestamp_format: str, dialect: Dialect) -> tuple[exp.Expression, exp.Expression]:
     """The events' rows to read (with the fields of ISO text, or of text in the pattern timestamp_format names,
     taken apart), and the timestamp as microseconds since the epoch (NULL where unreadable)."""
     raw, stored, rows = source.column("timestamp"), source.raw_kinds.get("timestamp"), source.relation
@@ -294,11 +303,11 @@ def _pattern(timestamp_format: str, dialect: Dialect) -> strftime.Pattern:
 def _events(tables: Tables, columns: Columns, needs: Needs, dialect: Dialect) -> exp.Select:
     source = tables.events
     read = {"event_type", "order_id"} | needs.event_columns  # order_value where a rule reads it, as polars does
-    rows, ts = _timestamp(source, tables.timestamp_format, dialect)
+    rows, ts = read_timestamp(source, tables.timestamp_format, dialect)
     selected = [_text(source.column("visitor_id")).as_("visitor_id"), ts.as_("ts")]
     for canonical in dict.fromkeys(["event_type", "order_id", "order_value", *sorted(read)]):
         kind = columns.kind("events", canonical) if canonical in read else None
-        value = _typed(source, "events", canonical, kind, dialect) if kind is not None else (
+        value = typed_column(source, "events", canonical, kind, dialect) if kind is not None else (
             exp.cast(exp.Null(), "DOUBLE" if canonical in NUMBER_COLUMNS["events"] else "VARCHAR"))
         selected.append(value.as_(canonical))
     return exp.select(*selected).from_(rows)
@@ -309,7 +318,7 @@ def _profiles(source: Source, columns: Columns, needs: Needs, dialect: Dialect) 
     selected = [_text(source.column("visitor_id")).as_("visitor_id")]
     for canonical in wanted:
         kind = columns.kind("profiles", canonical)
-        value = _typed(source, "profiles", canonical, kind, dialect) if kind is not None else exp.cast(exp.Null(), "VARCHAR")
+        value = typed_column(source, "profiles", canonical, kind, dialect) if kind is not None else exp.cast(exp.Null(), "VARCHAR")
         selected.append(value.as_(canonical))
     order = source.row_order if source.row_order is not None else exp.Literal.number(0)
     ranked = exp.select(*selected, exp.Window(this=exp.RowNumber(), partition_by=[source.column("visitor_id")],
@@ -334,7 +343,7 @@ def _with_derived(rows: exp.Select, layers: list[dict[str, exp.Expression]] | No
 def _predictions(source: Source, columns: set[str], dialect: Dialect) -> exp.Select:
     """The predicted columns per visitor, typed as the polars engine types its predictions (text IDs, doubles)."""
     return exp.select(_text(source.column("visitor_id")).as_("visitor_id"), *(
-        _typed(source, "profiles", c, "float", dialect).as_(predicted_column(c)) for c in sorted(columns))).from_(
+        typed_column(source, "profiles", c, "float", dialect).as_(predicted_column(c)) for c in sorted(columns))).from_(
         source.relation)
 
 
@@ -342,7 +351,7 @@ def _item_flags(source: Source, columns: Columns, needs: Needs, dialect: Dialect
     selected = [_text(source.column("order_id")).as_("order_id")]
     for canonical in sorted(needs.item_columns):
         kind = columns.kind("items", canonical)
-        value = _typed(source, "items", canonical, kind, dialect) if kind is not None else exp.cast(exp.Null(), "VARCHAR")
+        value = typed_column(source, "items", canonical, kind, dialect) if kind is not None else exp.cast(exp.Null(), "VARCHAR")
         selected.append(value.as_(canonical))
     lines = exp.select(*selected).from_(source.relation).where(
         exp.Not(this=exp.Is(this=source.column("order_id"), expression=exp.Null())))

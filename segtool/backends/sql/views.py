@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import cache, singledispatch
+from typing import Callable
 
 import polars as pl
 from sqlglot import exp
@@ -145,24 +146,29 @@ def _(read: ga4.Micros, r: Reading) -> exp.Expression:
 
 @sql.register
 def _(read: ga4.Param, r: Reading) -> exp.Expression:
-    """The first `event_params` element with the key: BigQuery's subquery over UNNEST, or a lambda filter."""
-    params = exp.column("event_params", VENDOR, quoted=True)
+    """The first `event_params` element with the key, its string value."""
+    return first_entry(exp.column("event_params", VENDOR, quoted=True), read.key, lambda param: exp.Dot(
+        this=exp.Dot(this=param, expression=exp.to_identifier("value")), expression=exp.to_identifier("string_value")),
+        r.dialect)
+
+
+def first_entry(entries: exp.Expression, key: str, value: Callable[[exp.Expression], exp.Expression],
+                dialect: Dialect) -> exp.Expression:
+    """`value` of the first element of a list of key/value structs whose key is `key` (NULL where none is):
+    BigQuery's subquery over UNNEST, or a lambda filter."""
     param = exp.to_identifier("param")
     is_key = exp.EQ(this=exp.Dot(this=exp.column(param), expression=exp.to_identifier("key")),
-                    expression=exp.Literal.string(read.key))
-    value = exp.Dot(this=exp.Dot(this=exp.column(param), expression=exp.to_identifier("value")),
-                    expression=exp.to_identifier("string_value"))
-    if r.dialect.name == "bigquery":
-        unnest = exp.Unnest(expressions=[params], alias=exp.TableAlias(columns=[param]),
+                    expression=exp.Literal.string(key))
+    if dialect.name == "bigquery":
+        unnest = exp.Unnest(expressions=[entries], alias=exp.TableAlias(columns=[param]),
                             offset=exp.to_identifier("position"))
-        return exp.select(value).from_(unnest).where(is_key).order_by("position").limit(1).subquery()
-    found = exp.ArrayFilter(this=params, expression=exp.Lambda(this=is_key, expressions=[param]))
-    if r.dialect.name == "duckdb":  # a list's index out of range is NULL there
+        return exp.select(value(exp.column(param))).from_(unnest).where(is_key).order_by("position").limit(1).subquery()
+    found = exp.ArrayFilter(this=entries, expression=exp.Lambda(this=is_key, expressions=[param]))
+    if dialect.name == "duckdb":  # a list's index out of range is NULL there
         first = exp.Bracket(this=found, expressions=[num(1)], offset=1, safe=True)
     else:
         first = exp.paren(exp.Anonymous(this="TRY_ELEMENT_AT", expressions=[found, num(1)]))
-    return exp.Dot(this=exp.Dot(this=first, expression=exp.to_identifier("value")),
-                   expression=exp.to_identifier("string_value"))
+    return value(first)
 
 
 class _Raw(common.Read):
@@ -314,26 +320,31 @@ def _lines(rows, columns, schema, r, table):
 def _latest(rows, columns, r: Reading, ts: exp.Expression, where: exp.Expression | None = None) -> exp.Select:
     """One row per visitor: each column's latest known value (of values at the same instant, the greatest;
     presets/common.latest_per_visitor)."""
-    others = [c for c in columns if c != "visitor_id"]
     values = exp.select(*_select(columns), ts.as_("segtool_ts")).from_(rows)
     if where is not None:
         values = values.where(where)
+    return first_present(values.subquery("known"), exp.column("visitor_id", quoted=True),
+                         [c for c in columns if c != "visitor_id"],
+                         lambda c: [exp.Ordered(this=exp.column("segtool_ts"), desc=True, nulls_first=False),
+                                    exp.Ordered(this=exp.column(c, quoted=True), desc=True)])
+
+
+def first_present(rows: exp.Expression, key: exp.Expression, columns: list[str],
+                  order: Callable[[str], list[exp.Ordered]], extra: tuple[exp.Expression, ...] = ()) -> exp.Select:
+    """One row per `key` (rows without one dropped): each column's first value present in `order(column)`,
+    and the `extra` columns."""
     ranks = []
-    for c in others:
-        order = [exp.Ordered(this=exp.column("segtool_ts"), desc=True, nulls_first=False),
-                 exp.Ordered(this=exp.column(c, quoted=True), desc=True)]
-        known = exp.Window(this=exp.RowNumber(), partition_by=[exp.column("visitor_id", quoted=True), exp.Case(
+    for i, c in enumerate(columns):
+        known = exp.Window(this=exp.RowNumber(), partition_by=[key.copy(), exp.Case(
             ifs=[exp.If(this=exp.Is(this=exp.column(c, quoted=True), expression=exp.Null()), true=num(0))],
-            default=num(1))], order=exp.Order(expressions=order))
-        ranks.append(known.as_(f"segtool_rank_{len(ranks)}"))
-    ranked = exp.select(exp.Star(), *ranks).from_(values.subquery("known")).where(
-        exp.Not(this=exp.Is(this=exp.column("visitor_id", quoted=True), expression=exp.Null())))
-    latest = [exp.Max(this=exp.Case(ifs=[exp.If(this=exp.and_(
+            default=num(1))], order=exp.Order(expressions=order(c)))
+        ranks.append(known.as_(f"segtool_rank_{i}"))
+    ranked = exp.select(exp.Star(), *ranks).from_(rows).where(exp.Not(this=exp.Is(this=key.copy(), expression=exp.Null())))
+    first = [exp.Max(this=exp.Case(ifs=[exp.If(this=exp.and_(
         exp.EQ(this=exp.column(f"segtool_rank_{i}"), expression=num(1)),
         exp.Not(this=exp.Is(this=exp.column(c, quoted=True), expression=exp.Null()))),
-        true=exp.column(c, quoted=True))])).as_(c, quoted=True) for i, c in enumerate(others)]
-    return exp.select(exp.column("visitor_id", quoted=True), *latest).from_(ranked.subquery("ranked")).group_by(
-        exp.column("visitor_id", quoted=True))
+        true=exp.column(c, quoted=True))])).as_(c, quoted=True) for i, c in enumerate(columns)]
+    return exp.select(key.copy(), *first, *extra).from_(ranked.subquery("ranked")).group_by(key.copy())
 
 
 def _ga4_profiles(rows, columns, schema, r, table):
