@@ -224,6 +224,8 @@ def test_the_readme_project_of_ga4_shopify_and_a_crm_runs_on_the_exports_as_deli
                 person[event["user_pseudo_id"]] = event["user_id"].strip().lower()
     assert {e.strip().lower() for e in expected["shopify"]["buyers"]["ids"]} <= set(result.ids)
     assert {person.get(v, v) for v in expected["ga4"]["buyers"]["ids"]} <= set(result.ids)
+    run, printed, _ = run_and_printed_sql(ws, ws.root / "readme.yaml", VENDOR_RULES, "2024-06-30")
+    assert printed == run and set(result.ids) == run["s00"]
 
 
 # `segtool sql` joins the sources by person in the statement itself (backends/sql/stitched.py): run by DuckDB over

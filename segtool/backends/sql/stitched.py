@@ -37,7 +37,7 @@ def joined_tables(tables: list[Stitched], part_source: PartSource, timestamp_for
     order they are defined)."""
     sources, ctes = {}, []
     identity = next((t.identity for t in tables if t.identity is not None), None)
-    if identity is not None and identity.events not in tables:
+    if identity is not None and not any(t is identity.events for t in tables):
         raise CompileError("engine.tables names a table of the joined events, and the profiles' sources are "
                            "joined by the links of the events' devices: name a table of the joined profiles too "
                            "(engine.tables.profiles), or the events' sources one by one (events_0, events_1, ...)")
