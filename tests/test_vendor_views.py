@@ -275,3 +275,36 @@ def test_the_fixtures_are_what_their_generator_writes():
     generator = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generator)
     assert generator.main(check=True) == 0
+
+
+@pytest.mark.parametrize("engine", [*ENGINES, "sql"])
+def test_ga4_cookieless_pings_are_set_aside_and_counted_not_skipped(ws: Workspace, tmp_path, engine):
+    """Consent mode's cookieless pings (no user_pseudo_id, no user_id, analytics_storage `No`): 6 of 10 events,
+    far above the default max_skipped_rows, yet no data error; the summary counts them; the printed SQL leaves
+    them out too."""
+    def event(device, name, day, consent="Yes"):
+        row = {"event_date": f"202406{day:02}", "event_timestamp": str(1717200000000000 + day * 86_400_000_000),
+               "event_name": name, "privacy_info": {"analytics_storage": consent}}
+        return json.dumps({**row, "user_pseudo_id": device} if device else row)
+
+    lines = [event("111.1", "page_view", 1), event("111.1", "purchase", 2), event("222.2", "page_view", 3),
+             event("222.2", "scroll", 4), *(event(None, "page_view", d, "No") for d in range(5, 11))]
+    (tmp_path / "ga4").mkdir()
+    (tmp_path / "ga4" / "events_20240601.json").write_text("\n".join(lines) + "\n")
+    config = tmp_path / "ga4.yaml"
+    config.write_text(f"preset: ga4\ndata:\n  events: {tmp_path}/ga4/\n")
+    segment = ws.segment("name: viewers\nrules:\n  - event: {type: {is: page_view}}\n")
+    if engine == "sql":
+        from test_preset_sql import sql_members
+
+        printed = ws.cli("sql", str(segment), "--config", str(config), "--as-of", AS_OF)
+        assert printed.exit_code == 0, printed.stderr
+        assert sql_members(printed.stdout) == {"viewers": {"111.1", "222.2"}}
+        return
+    result = ws.cli("run", str(segment), "--config", str(config), "--as-of", AS_OF, "--engine", engine,
+                    "--summary", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["skipped_event_rows"] == 0
+    assert summary["set_aside"] == {"events": {"events without a device (consent mode)": 6}}
+    assert set(ws.cli("run", str(segment), "--config", str(config), "--as-of", AS_OF).ids) == {"111.1", "222.2"}

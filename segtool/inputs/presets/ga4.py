@@ -142,7 +142,10 @@ def _table_day(file: str) -> tuple[str | None, bool]:
     return (found[-1][1], bool(found[-1][0])) if found else (None, False)
 
 
+# Consent mode's cookieless pings (analytics_storage denied) carry no user_pseudo_id and no user_id: no one to
+# segment, and no data error
+NO_DEVICE = "events without a device (consent mode)"
 PRESET = Preset("ga4", "GA4's BigQuery export", (PURCHASE,),
-                {"events": View(event_reads, keep_own), "items": View(item_reads, items),
+                {"events": View(event_reads, keep_own, (NO_DEVICE, "visitor_id")), "items": View(item_reads, items),
                  "profiles": View(profile_reads, profiles)}, NDJSON_SCHEMA, without_replaced_intraday,
                 {"consent.ads": "ads_storage"})
