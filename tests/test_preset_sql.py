@@ -186,10 +186,10 @@ def test_a_dialect_the_views_are_not_written_for_is_an_error_naming_the_preset(w
 
 def test_the_sql_country_codes_are_the_presets():
     """Every way of writing a country (names, codes, aliases, in other cases, without their accents, with extra
-    spaces) and text that names none: the SQL's ISO code is polars' (places.country_code)."""
+    spaces, a no-break space among them) and text that names none: the SQL's ISO code is polars' (places.country_code)."""
     written = [s for key in country_keys() for s in (key, key.title())]
     values = sorted({v for s in written for v in (s, s.upper(), s.lower(), f" {s}  ", s.replace(" ", "  "),
-                                                   unidecode_like(s))} | {"Atlantis", "", "N.L.", "u.k."})
+                                                   s.replace(" ", "\u00a0 "), unidecode_like(s))} | {"Atlantis", "", "N.L.", "u.k."})
     expected = pl.select(country_code(pl.Series(values))).to_series().to_list()
     reading = Reading(DIALECTS["duckdb"], {"c": pl.String})
     query = sqlglot.exp.select(sql(Country(Col("c")), reading)).from_(

@@ -17,6 +17,7 @@ from ...inputs.presets import common, ga4, segment, shopify
 from ...inputs.tables import Table
 from ... import places
 from .compiler import CompileError, as_number, num, trimmed
+from .portable import WHITESPACE
 from .dialects import Dialect
 from .iso import iso_micros_of
 
@@ -202,7 +203,7 @@ def _(read: common.Country, r: Reading) -> exp.Expression:
     return exp.Coalesce(this=code.subquery(), expressions=[value.copy()])
 
 
-_PUNCTUATION = r"[-'’.,\s]+"
+_PUNCTUATION = f"[-'’.,{WHITESPACE}]+"  # polars' `\s` spelled out (portable.py): engines' `\s` differ
 
 
 @cache
