@@ -198,11 +198,17 @@ def test_the_lowering_table_writes_what_each_dialect_means(named_tables):
 def as_duckdb(text: str, dialect: str, names: bool = True) -> str:
     """SQL of `dialect` parsed back by sqlglot (checked with `names`: nothing off the dialect's allowlist; not
     where sqlglot reads a call as another, Snowflake's TO_TIMESTAMP_NTZ as its TO_TIMESTAMP) and written for
-    DuckDB; a division sqlglot marks as typed (Trino's) of two integers is the integer division it is there."""
+    DuckDB; a division sqlglot marks as typed (Trino's) of two integers is the integer division it is there;
+    Snowflake's FLATTEN, which sqlglot reads but does not write for DuckDB, the UNNEST it stands for (its fifth
+    column, VALUE, the element)."""
     from segtool.backends.sql import called
 
     tree = sqlglot.parse_one(text, read=dialect)
     assert not names or called(tree, dialect) <= DIALECTS[dialect].allowed()
+    for rows in list(tree.find_all(sqlglot.exp.TableFromRows)):
+        if isinstance(rows.this, sqlglot.exp.Explode) and isinstance(rows.this.this, sqlglot.exp.Kwarg):
+            element = sqlglot.exp.TableAlias(columns=[rows.args["alias"].columns[4]])
+            rows.replace(sqlglot.exp.Unnest(expressions=[rows.this.this.expression], alias=element))
     integer = sqlglot.exp.DataType.INTEGER_TYPES
     for division in list(tree.find_all(sqlglot.exp.Div)):
         operands = (division.this, division.expression)
@@ -792,6 +798,7 @@ TRINO_IN_DUCKDB = """
 CREATE MACRO from_unixtime_nanos(n) AS make_timestamptz(CAST(n / 1000 AS BIGINT));
 CREATE MACRO at_timezone(instant, zone) AS timezone(zone, instant);  -- its local date-time, as a cast gives
 CREATE MACRO with_timezone(local, zone) AS timezone(zone, local);
+CREATE MACRO fail(message) AS error(message);
 """
 ZONES = ["Europe/Amsterdam", "America/New_York", "Atlantic/Azores", "America/Santiago", "Asia/Beirut",
          "Australia/Lord_Howe"]

@@ -17,7 +17,7 @@ from .dialects import dialect as dialect_named
 KEYWORDS = {"IN", "OVER", "AS", "AND", "OR", "NOT", "EXISTS", "FROM", "SELECT", "WITH", "UNION", "JOIN", "ON",
             "WHERE", "VALUES", "ARRAY", "BY", "THEN", "ELSE", "WHEN", "ALL", "DISTINCT", "INTERVAL", "FILTER",
             "PARTITION", "ORDER", "GROUP", "HAVING", "LIMIT", "USING", "LATERAL", "IS", "NULLS", "END"}
-CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+CALL = re.compile(r"(?<!\bAS )\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")  # an alias's column list (AS t(a, b)) is none
 # the nodes a dialect may write as a function call (the rest is structure, names and literals)
 OPERATIONS = (exp.Func, exp.Binary, exp.Unary, exp.Predicate)
 

@@ -207,6 +207,28 @@ class Dialect:
             return exp.Anonymous(this="TO_CHAR", expressions=[date, exp.Literal.string("YYYY-MM-DD")])
         return exp.cast(date, "VARCHAR")
 
+    def field(self, value: exp.Expression, name: str) -> exp.Expression:
+        """A field of a struct (Snowflake: of an OBJECT or VARIANT, as it loads nested columns)."""
+        if self.name == "snowflake":
+            return exp.Bracket(this=value, expressions=[exp.Literal.string(name)])
+        return exp.Dot(this=value, expression=exp.to_identifier(name))
+
+    def first(self, array: exp.Expression) -> exp.Expression:
+        """An array's first element, NULL where it is empty."""
+        return exp.paren(exp.Bracket(this=array, expressions=[exp.Literal.number(1)], offset=1, safe=True))
+
+    def elements(self, array: exp.Expression, name: str) -> exp.Expression:
+        """A relation of the array's elements that are not NULL, each read as `name` (its fields `field(name)`)."""
+        alias = exp.TableAlias(columns=[exp.to_identifier(name)])
+        if self.name == "bigquery":  # a table's arrays hold no NULL there
+            return exp.Unnest(expressions=[array], alias=alias)
+        element = exp.to_identifier("segtool_element")
+        present = exp.ArrayFilter(this=array, expression=exp.Lambda(
+            this=exp.Not(this=exp.Is(this=exp.column(element), expression=exp.Null())), expressions=[element]))
+        if self.name == "trino":  # an array of rows unnests to a column per field, read as `name`.field
+            alias = exp.TableAlias(this=exp.to_identifier(name))
+        return exp.Unnest(expressions=[present], alias=alias)
+
     def allowed(self) -> frozenset[str]:
         return frozenset(COMMON) | self.extra
 
@@ -227,10 +249,11 @@ DIALECTS = {
         "STRPOS", "STARTS_WITH", "ENDS_WITH", "TIMESTAMP_MICROS", "DATETIME", "TIMESTAMP", "UNNEST"})),
     "snowflake": Dialect("snowflake", extra=frozenset(_SHARED | {
         "REGEXP_SUBSTR", "REGEXP_INSTR", "DATE_PART", "TO_NUMBER", "CHARINDEX", "STARTSWITH", "ENDSWITH",
-        "CONVERT_TIMEZONE", "TO_TIMESTAMP_NTZ", "TO_CHAR"})),
+        "CONVERT_TIMEZONE", "TO_TIMESTAMP_NTZ", "TO_CHAR", "FILTER", "TABLE", "FLATTEN"})),
     "trino": Dialect("trino", extra=frozenset(_SHARED | {
         "SUBSTR", "IS_NAN", "REGEXP_EXTRACT", "FAIL", "REGEXP_LIKE", "TO_HEX", "TO_UTF8", "FROM_BASE", "STRPOS",
-        "STARTS_WITH", "TO_UNIXTIME", "FROM_UNIXTIME_NANOS", "AT_TIMEZONE", "WITH_TIMEZONE"})),
+        "STARTS_WITH", "TO_UNIXTIME", "FROM_UNIXTIME_NANOS", "AT_TIMEZONE", "WITH_TIMEZONE", "FILTER", "ELEMENT_AT",
+        "UNNEST"})),
 }
 
 

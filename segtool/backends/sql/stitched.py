@@ -115,13 +115,13 @@ def person_key(key: KeyPath, source: Source, dialect: Dialect) -> exp.Expression
     value = source.stored(key.column)
     for step in key.steps:
         if not step.entry:
-            value = exp.Dot(this=value, expression=exp.to_identifier(step.name))
+            value = dialect.field(value, step.name)
             continue
         fields = step.values
 
         def of(entry: exp.Expression, fields=fields) -> exp.Expression:
-            found = exp.Dot(this=entry, expression=exp.to_identifier("value"))
-            typed = [exp.cast(exp.Dot(this=found.copy(), expression=exp.to_identifier(f)), "VARCHAR") for f in fields]
+            found = dialect.field(entry, "value")
+            typed = [exp.cast(dialect.field(found.copy(), f), "VARCHAR") for f in fields]
             return (exp.Coalesce(this=typed[0], expressions=typed[1:]) if len(typed) > 1 else typed[0]) if typed \
                 else found
 

@@ -18,11 +18,11 @@ from ...inputs.presets import common, ga4, segment, shopify
 from ...inputs.tables import Table
 from ... import places
 from .compiler import CompileError, as_number, num, trimmed
+from .portable import WHITESPACE
 from .dialects import Dialect
 from .iso import iso_micros_of
 
 VENDOR, ELEMENT = "vendor", "element"  # the vendor's rows; one element of an unnested list
-DIALECTS = ("duckdb", "spark", "databricks", "bigquery")  # those the views are written and tested for
 ORDERED = ("duckdb", "spark", "databricks")  # read files in order: a row's position in the export is known
 
 
@@ -56,9 +56,9 @@ def sql(read: common.Read, r: Reading) -> exp.Expression:
 def _(read: common.Col, r: Reading) -> exp.Expression:
     if r.dtype(read) is None:
         return exp.Null()
-    value = exp.column(read.column, VENDOR, quoted=True)
+    value = _vendor(read.column)
     for name in read.path:
-        value = exp.Dot(this=value, expression=exp.to_identifier(name))
+        value = r.dialect.field(value, name)
     return value
 
 
@@ -66,7 +66,7 @@ def _(read: common.Col, r: Reading) -> exp.Expression:
 def _(read: common.Element, r: Reading) -> exp.Expression:
     if r.dtype(read) is None:
         return exp.Null()
-    return exp.Dot(this=exp.column(ELEMENT), expression=exp.to_identifier(read.name))
+    return r.dialect.field(exp.column(ELEMENT), read.name)
 
 
 @sql.register
@@ -147,9 +147,8 @@ def _(read: ga4.Micros, r: Reading) -> exp.Expression:
 @sql.register
 def _(read: ga4.Param, r: Reading) -> exp.Expression:
     """The first `event_params` element with the key, its string value."""
-    return first_entry(exp.column("event_params", VENDOR, quoted=True), read.key, lambda param: exp.Dot(
-        this=exp.Dot(this=param, expression=exp.to_identifier("value")), expression=exp.to_identifier("string_value")),
-        r.dialect)
+    return first_entry(_vendor("event_params"), read.key,
+                       lambda param: r.dialect.field(r.dialect.field(param, "value"), "string_value"), r.dialect)
 
 
 def first_entry(entries: exp.Expression, key: str, value: Callable[[exp.Expression], exp.Expression],
@@ -157,18 +156,13 @@ def first_entry(entries: exp.Expression, key: str, value: Callable[[exp.Expressi
     """`value` of the first element of a list of key/value structs whose key is `key` (NULL where none is):
     BigQuery's subquery over UNNEST, or a lambda filter."""
     param = exp.to_identifier("param")
-    is_key = exp.EQ(this=exp.Dot(this=exp.column(param), expression=exp.to_identifier("key")),
-                    expression=exp.Literal.string(key))
+    is_key = exp.EQ(this=_varchar(dialect.field(exp.column(param), "key")), expression=exp.Literal.string(key))
     if dialect.name == "bigquery":
         unnest = exp.Unnest(expressions=[entries], alias=exp.TableAlias(columns=[param]),
                             offset=exp.to_identifier("position"))
         return exp.select(value(exp.column(param))).from_(unnest).where(is_key).order_by("position").limit(1).subquery()
     found = exp.ArrayFilter(this=entries, expression=exp.Lambda(this=is_key, expressions=[param]))
-    if dialect.name == "duckdb":  # a list's index out of range is NULL there
-        first = exp.Bracket(this=found, expressions=[num(1)], offset=1, safe=True)
-    else:
-        first = exp.paren(exp.Anonymous(this="TRY_ELEMENT_AT", expressions=[found, num(1)]))
-    return value(first)
+    return value(dialect.first(found))
 
 
 class _Raw(common.Read):
@@ -208,7 +202,7 @@ def _(read: common.Country, r: Reading) -> exp.Expression:
     return exp.Coalesce(this=code.subquery(), expressions=[value.copy()])
 
 
-_PUNCTUATION = r"[-'’.,\s]+"
+_PUNCTUATION = f"[-'’.,{WHITESPACE}]+"  # polars' `\s` spelled out (portable.py): engines' `\s` differ
 
 
 @cache
@@ -225,10 +219,6 @@ def view_relation(table: Table, rows: exp.Expression, dialect: Dialect) -> tuple
     """The table as a subquery over the vendor's `rows` (a table or a reader call), and how each canonical
     column is stored in it (`micros`: the timestamp, microseconds since the epoch); the vendor's own columns
     beside them as they are stored."""
-    if dialect.name not in DIALECTS:
-        raise CompileError(f"{table.label}: the {dialect.name} SQL does not read the {table.preset} preset's export "
-                           f"yet (the {', '.join(DIALECTS)} dialects do); load the canonical columns into a table "
-                           "named in engine.tables, or use one of those")
     schema = table.raw_schema()
     r = Reading(dialect, schema)
     present = table.view.sources(schema)  # those the file does not lack
@@ -268,8 +258,14 @@ def _source(rows: exp.Expression, schema: dict, null_values: tuple[str, ...]) ->
                         for c in schema)).from_(rows).subquery(VENDOR)
 
 
+def _vendor(column: str) -> exp.Column:
+    """A column of the vendor's rows: its name as the export spells it (quoted), the alias as every alias here
+    (unquoted, so Snowflake reads it in upper case as it reads the alias)."""
+    return exp.Column(this=exp.to_identifier(column, quoted=True), table=exp.to_identifier(VENDOR))
+
+
 def _own(schema: dict, columns: dict[str, exp.Expression]) -> list[exp.Expression]:
-    return [exp.column(c, VENDOR, quoted=True) for c in schema if c not in columns]
+    return [_vendor(c) for c in schema if c not in columns]
 
 
 def _select(columns: dict[str, exp.Expression]) -> list[exp.Expression]:
@@ -305,7 +301,7 @@ def _first_per(key: exp.Expression, order: list[exp.Ordered], rows: exp.Expressi
 
 def _first_rows(rows, r, table) -> exp.Expression:
     """Shopify: one row per order (`Name`), its first in the export."""
-    return _first_per(exp.column("Name", VENDOR, quoted=True),
+    return _first_per(_vendor("Name"),
                       [exp.Ordered(this=exp.column("segtool_position"))], _numbered(rows, r, table))
 
 
@@ -360,7 +356,7 @@ def _shopify_profiles(rows, columns, schema, r, table):
 
 
 def _raw_in(r: Reading, column: str, values: tuple[str, ...]) -> exp.Expression:
-    return exp.In(this=exp.column(column, VENDOR, quoted=True), expressions=[exp.Literal.string(v) for v in values])
+    return exp.In(this=_vendor(column), expressions=[exp.Literal.string(v) for v in values])
 
 
 def _segment_events(rows, columns, schema, r, table):
@@ -377,16 +373,14 @@ def _items(rows, columns, r: Reading, orders: exp.Expression, ts: exp.Expression
         ordered.append(exp.Ordered(this=exp.column("segtool_position")))
     first = _first_per(sql(order_id, r), ordered, rows,
                        exp.and_(orders, exp.Not(this=exp.Is(this=sql(order_id, r), expression=exp.Null()))))
-    unnest = exp.Unnest(expressions=[products], alias=exp.TableAlias(columns=[exp.to_identifier(ELEMENT)]))
-    return exp.select(*_select(columns)).from_(first).join(unnest, join_type="cross").where(
-        exp.Not(this=exp.Is(this=exp.column(ELEMENT), expression=exp.Null())))
+    return exp.select(*_select(columns)).from_(first).join(r.dialect.elements(products, ELEMENT), join_type="cross")
 
 
 def _ga4_items(rows, columns, schema, r, table):
     if "order_id" not in columns or "items" not in schema:
         return exp.select(*_select(columns)).from_(rows).where(exp.false())
     return _items(rows, columns, r, _raw_in(r, "event_name", (ga4.PURCHASE,)), sql(ga4.TIMESTAMP, r),
-                  ga4.TRANSACTION, exp.column("items", VENDOR, quoted=True))
+                  ga4.TRANSACTION, _vendor("items"))
 
 
 def _segment_items(rows, columns, schema, r, table):
