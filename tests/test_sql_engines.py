@@ -10,6 +10,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import textwrap
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -198,7 +199,8 @@ def test_the_lowering_table_writes_what_each_dialect_means(named_tables):
 def as_duckdb(text: str, dialect: str, names: bool = True) -> str:
     """SQL of `dialect` parsed back by sqlglot (checked with `names`: nothing off the dialect's allowlist; not
     where sqlglot reads a call as another, Snowflake's TO_TIMESTAMP_NTZ as its TO_TIMESTAMP) and written for
-    DuckDB; a division sqlglot marks as typed (Trino's) of two integers is the integer division it is there;
+    DuckDB; a group in a regular expression's replacement as DuckDB writes it (`\\1`, not `$1`); a division
+    sqlglot marks as typed (Trino's) of two integers is the integer division it is there;
     Snowflake's FLATTEN, which sqlglot reads but does not write for DuckDB, the UNNEST it stands for (its fifth
     column, VALUE, the element)."""
     from segtool.backends.sql import called
@@ -209,6 +211,11 @@ def as_duckdb(text: str, dialect: str, names: bool = True) -> str:
         if isinstance(rows.this, sqlglot.exp.Explode) and isinstance(rows.this.this, sqlglot.exp.Kwarg):
             element = sqlglot.exp.TableAlias(columns=[rows.args["alias"].columns[4]])
             rows.replace(sqlglot.exp.Unnest(expressions=[rows.this.this.expression], alias=element))
+    if dialect in ("trino", "spark", "databricks"):  # a group in a replacement is $1 there, \1 in DuckDB
+        for replace in tree.find_all(sqlglot.exp.RegexpReplace):
+            text_ = replace.args["replacement"]
+            if isinstance(text_, sqlglot.exp.Literal) and text_.is_string:
+                replace.set("replacement", sqlglot.exp.Literal.string(re.sub(r"\$(\d)", r"\\\1", text_.this)))
     integer = sqlglot.exp.DataType.INTEGER_TYPES
     for division in list(tree.find_all(sqlglot.exp.Div)):
         operands = (division.this, division.expression)

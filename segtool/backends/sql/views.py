@@ -277,12 +277,8 @@ def _keep_own(rows, columns, schema, r, table, where: exp.Expression | None = No
     return query.where(where) if where is not None else query
 
 
-def _numbered(rows: exp.Expression, r: Reading, table: Table | None) -> exp.Expression:
-    """The vendor's rows with their position in the export (`segtool_position`), where the engine knows it."""
-    if r.dialect.name not in ORDERED:
-        raise CompileError(f"{table.label}: the {table.preset} preset reads an order's fields from its first row, "
-                           f"and a {r.dialect.name} table has no row order; run it with DuckDB or Spark, or load "
-                           "the canonical columns into a table named in engine.tables")
+def _numbered(rows: exp.Expression, r: Reading) -> exp.Expression:
+    """The vendor's rows with their position in the export (`segtool_position`), in a dialect of ORDERED."""
     position = (exp.Anonymous(this="MONOTONICALLY_INCREASING_ID", expressions=[]) if r.dialect.name != "duckdb"
                 else exp.Window(this=exp.RowNumber(), over="OVER"))
     return exp.select(exp.Star(), position.as_("segtool_position")).from_(rows).subquery(VENDOR)
@@ -299,14 +295,14 @@ def _first_per(key: exp.Expression, order: list[exp.Ordered], rows: exp.Expressi
         exp.EQ(this=exp.column("segtool_first"), expression=num(1))).subquery(VENDOR)
 
 
-def _first_rows(rows, r, table) -> exp.Expression:
-    """Shopify: one row per order (`Name`), its first in the export."""
+def _first_rows(rows, r: Reading) -> exp.Expression:
+    """Shopify: one row per order (`Name`), the order's row (shopify.order_row: by content, not position)."""
     return _first_per(_vendor("Name"),
-                      [exp.Ordered(this=exp.column("segtool_position"))], _numbered(rows, r, table))
+                      [exp.Ordered(this=sql(key, r), nulls_first=False) for key in shopify.order_row(r.schema)], rows)
 
 
 def _shopify_events(rows, columns, schema, r, table):
-    return _keep_own(_first_rows(rows, r, table), columns, schema, r, table)
+    return _keep_own(_first_rows(rows, r), columns, schema, r, table)
 
 
 def _lines(rows, columns, schema, r, table):
@@ -352,7 +348,7 @@ def _segment_profiles(rows, columns, schema, r, table):
 
 
 def _shopify_profiles(rows, columns, schema, r, table):
-    return _latest(_first_rows(rows, r, table), columns, r, sql(shopify.CREATED, r))
+    return _latest(_first_rows(rows, r), columns, r, sql(shopify.CREATED, r))
 
 
 def _raw_in(r: Reading, column: str, values: tuple[str, ...]) -> exp.Expression:
@@ -369,7 +365,7 @@ def _items(rows, columns, r: Reading, orders: exp.Expression, ts: exp.Expression
     (by time, a missing time first), each element of the list `products` a row."""
     ordered = [exp.Ordered(this=ts, nulls_first=True)]
     if r.dialect.name in ORDERED:  # of two at the same time, the first in the export
-        rows = _numbered(rows, r, None)
+        rows = _numbered(rows, r)
         ordered.append(exp.Ordered(this=exp.column("segtool_position")))
     first = _first_per(sql(order_id, r), ordered, rows,
                        exp.and_(orders, exp.Not(this=exp.Is(this=sql(order_id, r), expression=exp.Null()))))

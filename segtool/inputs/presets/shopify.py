@@ -3,7 +3,9 @@ and customers (Admin → Customers → Export, `customers_export.csv`), one row 
 
 The first row of an order (`Name`, such as `#1001`) holds the order's fields; the rows after it repeat
 `Name`, `Email`, `Created at` and the `Lineitem` columns and leave most others blank. `Created at` is in
-the store's time zone with its offset (`2024-03-22 14:05:31 +0100`). There is no visitor ID: the customer
+the store's time zone with its offset (`2024-03-22 14:05:31 +0100`). The order's event and billing address
+are read from the row with its fields, told by its content, not by its position (order_row), so a warehouse
+table, which has no row order, gives the same orders. There is no visitor ID: the customer
 is the e-mail address, trimmed and lower-cased. An order whose payment was voided or expired was never paid,
 so it is the event `voided_order`, not a conversion; a cancelled order (`Cancelled at` set) is the event
 `cancelled_order`; refunded orders are conversions (a refund does not undo the purchase). An order without
@@ -32,15 +34,27 @@ ORDER, VOIDED, CANCELLED = "order", "voided_order", "cancelled_order"
 NEVER_PAID = ("voided", "expired")
 NO_CUSTOMER = "orders without a customer"
 NO_EMAIL = "customers without an e-mail"
+POSITION = "segtool_position"  # a row's position in the export, while the order's rows are picked
 
 
 CUSTOMER = Lower(Text(Col("Email")))
 UTMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 
+def order_row(schema: dict) -> list[Read]:
+    """What makes a row the order's row, of the rows with its `Name`: it is the first by these values, each
+    ascending (text by code point) with a missing value last, so every engine picks it alike without knowing
+    the rows' order. First `Financial Status`, which only the row with the order's fields holds; where several
+    rows hold it (an order exported twice), each text column's value in the export's order of columns (every
+    column of a CSV)."""
+    return [Text(Col("Financial Status")), *(Col(name) for name, dtype in schema.items() if dtype == pl.String)]
+
+
 def _first_rows(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per order, its first (the one with the order's fields)."""
-    return rows.filter(pl.col("Name").is_first_distinct())
+    """One row per order, the order's row (order_row), in the export's order."""
+    schema = rows.collect_schema()
+    return (rows.with_row_index(POSITION).sort([key.polars(schema) for key in order_row(schema)], nulls_last=True)
+            .filter(pl.col("Name").is_first_distinct()).sort(POSITION).drop(POSITION))
 
 
 @dataclass(frozen=True)
