@@ -372,7 +372,7 @@ class Session:
         lowered = lower_segments(segments, lowering.schema, lowering.settings, per_rule=per_rule)
         query = build(segments, lowered, lowering, sources, columns, dialect_named(dialect),
                       self.config.conversion_events)
-        statement = render(query, dialect)
+        statement = "".join(f"{render(setup, dialect)};\n" for setup in sources.setup) + render(query, dialect)
         if not checks:
             return statement, None
         from .inputs.checks import columns_read

@@ -52,7 +52,7 @@ def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None
     run), else its files read by the engine (DuckDB's readers, Spark's file sources); for other dialects the
     table's own name. The predictions, where a table holds them."""
     here, named, staged = staged is not None, named or {}, staged or {}
-    sources, joined = {}, []
+    sources, joined, read = {}, [], []  # read: the tables read from their files, by the name they are read by
     for table in (inputs.events, inputs.profiles, inputs.items):
         if table is None:
             continue
@@ -62,11 +62,15 @@ def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None
         default = inputs.events.name if table.view is not None and table is not inputs.events and \
             table.files == inputs.events.files else table.name  # a table the preset reads from the events' export
         sources[table.name] = _source(table, dialect, named.get(table.name), staged.get(table.name), here, default)
+        if table.name not in named and table.name not in staged:
+            read.append((table, default))
     ctes = []
     if joined:
         def part_source(part: Part) -> Source:
             name = table_name(part.origin)
             rows = exp.to_table(named[name], dialect=dialect) if name in named else None
+            if rows is None:
+                read.append((part.table, name))
             return _source(part.table, dialect, None, None, here, name, rows)
 
         found, ctes = joined_tables(joined, part_source, inputs.config.timestamp_format,
@@ -77,7 +81,7 @@ def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None
         relation = _relation(None, dialect, named.get(PREDICTIONS), staged.get(PREDICTIONS))
         predictions = Source(relation, raw_kinds={"visitor_id": "text", **dict.fromkeys(PREDICTED_COLUMNS, "float")})
     return Tables(sources["events"], sources.get("profiles"), sources.get("items"),
-                  inputs.config.timestamp_format, predictions, tuple(ctes))
+                  inputs.config.timestamp_format, predictions, tuple(ctes), tuple(spark_setup(read, dialect)))
 
 
 def _source(table: Table, dialect: str, named: str | None, staged: str | None, here: bool, default: str,
@@ -168,10 +172,26 @@ def _rows(table: Table | None, dialect: str, name: str | None, staged: str | Non
         return exp.Anonymous(this="READ_PARQUET", expressions=[exp.Literal.string(staged)])
     if dialect == "duckdb":
         return _duckdb_reader(table, here)
-    if dialect in ("spark", "databricks") and table.format in ("parquet", "csv"):
+    if dialect in ("spark", "databricks") and table.format == "parquet":
         paths = [f.replace("`", "") for f in table.files]
-        return exp.to_table(f"{table.format}.`{paths[0] if len(paths) == 1 else table.spec}`", dialect="spark")
+        return exp.to_table(f"parquet.`{paths[0] if len(paths) == 1 else table.spec}`", dialect="spark")
+    if dialect in ("spark", "databricks") and table.format == "csv":  # registered by spark_setup
+        return exp.to_table(csv_view(default or table.name))
     return exp.to_table(default or table.name)
+
+
+def csv_view(name: str) -> str:
+    """The temporary view a printed Spark statement reads a CSV table (or source, by its table name) from."""
+    return f"segtool_{name}_csv"
+
+
+def spark_setup(tables: list[tuple[Table, str]], dialect: str) -> list[exp.Expression]:
+    """The statements a printed Spark statement runs first: each table read from CSV files (with the name
+    it is read by) registered as its view."""
+    if dialect not in ("spark", "databricks"):
+        return []
+    views = {csv_view(name): table for table, name in tables if table.format == "csv"}
+    return [_spark_csv_view(table, view) for view, table in views.items()]
 
 
 def _duckdb_reader(table: Table, here: bool) -> exp.Expression:
@@ -372,6 +392,32 @@ def _spark_answer(rows, local: bool) -> pl.DataFrame:
         return pl.read_parquet(f"{folder}/answer/*.parquet")
 
 
+def spark_csv_options(options: CsvOptions) -> dict[str, str]:
+    """How Spark reads a CSV export as polars reads it: its header, every column as text, the config's
+    separator and quote (RFC 4180: a quote doubled inside quotes), fields over several lines; an empty field is
+    null and a quoted empty one "" text, as in polars (Spark's nullValue "" nulls both)."""
+    quote = options.quote_char or ""  # '' reads no quotes, as polars' quote_char null
+    return {"header": "true", "inferSchema": "false", "sep": options.separator, "quote": quote,
+            "escape": quote or "\\", "multiLine": "true", "nullValue": "\0segtool: no text is null\0"}
+
+
+def _spark_csv_view(table: Table, name: str) -> exp.Expression:
+    """The statement that registers the table's CSV files as the temporary view `name` for a printed Spark
+    statement (Spark SQL's `csv.` source reads no header): as `run --engine spark` reads them."""
+    options = table.reading.csv
+    if options.encoding.lower() in ("utf8-lossy",):
+        raise CompileError(f"{table.label}: Spark reads the printed statement's files in their encoding, and "
+                           f"{options.encoding} is none; convert them, or run it with `run --engine spark`")
+    paths = [f.replace("`", "") for f in table.files]
+    found = {"path": paths[0] if len(paths) == 1 else table.spec, **spark_csv_options(options)}
+    if options.encoding.lower() not in ("utf8", "utf-8"):
+        found["encoding"] = options.encoding
+    return exp.Create(this=exp.to_table(name), kind="VIEW", replace=True, properties=exp.Properties(expressions=[
+        exp.TemporaryProperty(), exp.FileFormatProperty(this=exp.var("csv")),
+        exp.OptionsProperty(expressions=[exp.Property(this=exp.var(k), value=exp.Literal.string(v))
+                                         for k, v in found.items()])]))
+
+
 def _spark_frame(spark, table: Table, remote: bool):
     """The table's files as Spark reads them: Parquet as stored, CSV with its options (files in another
     encoding: the UTF-8 copies polars reads, which only a local session can see)."""
@@ -384,8 +430,4 @@ def _spark_frame(spark, table: Table, remote: bool):
         raise CompileError(f"{table.label}: Spark Connect reads the files where the cluster is, as UTF-8, not "
                            f"{options.encoding}; convert them (iconv -f {options.encoding} -t utf-8), or use a local "
                            "session (engine.spark.master)")
-    quote = options.quote_char or ""  # '' reads no quotes, as polars' quote_char null
-    # an empty field is null and a quoted empty one "" text, as in polars (Spark's nullValue "" nulls both)
-    return spark.read.options(header=True, inferSchema=False, sep=options.separator, quote=quote,
-                              escape=quote or "\\", multiLine=True, nullValue="\0segtool: no text is null\0",
-                              ).csv(table.files if remote else utf8_files(table))
+    return spark.read.options(**spark_csv_options(options)).csv(table.files if remote else utf8_files(table))

@@ -73,6 +73,7 @@ class Tables:
     timestamp_format: str = "iso"
     predictions: Source | None = None  # visitor_id and the columns the models compute
     ctes: tuple[tuple[str, exp.Expression], ...] = ()  # what the tables read (sources joined by person)
+    setup: tuple[exp.Expression, ...] = ()  # statements to run before it (the views a printed Spark one reads)
 
 
 def segment_column(index: int) -> str:

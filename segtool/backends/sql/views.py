@@ -265,7 +265,7 @@ def _vendor(column: str) -> exp.Column:
 
 
 def _own(schema: dict, columns: dict[str, exp.Expression]) -> list[exp.Expression]:
-    return [_vendor(c) for c in schema if c not in columns]
+    return [_vendor(c) for c in common.own_columns(schema, columns)]
 
 
 def _select(columns: dict[str, exp.Expression]) -> list[exp.Expression]:

@@ -226,8 +226,15 @@ def has_path(schema: dict, column: str, *path: str) -> bool:
 
 def keep_own(frame: pl.LazyFrame, canonical: dict[str, pl.Expr]) -> pl.LazyFrame:
     """The canonical columns first, then the file's other top-level columns as they are."""
-    own = [c for c in frame.collect_schema().names() if c not in canonical]
-    return frame.select(*canonical.values(), *own)
+    return frame.select(*canonical.values(), *own_columns(frame.collect_schema().names(), canonical))
+
+
+def own_columns(names, canonical) -> list[str]:
+    """The file's columns a view keeps beside its canonical ones: those that are not one of them, in any case
+    (the customers export's `City` beside the canonical `city`: Spark's and DuckDB's names ignore case, so
+    two such columns would be one name there; the canonical one reads it)."""
+    taken = {c.lower() for c in canonical}
+    return [c for c in names if c.lower() not in taken]
 
 
 def latest_per_visitor(rows: pl.LazyFrame, columns: dict[str, pl.Expr], timestamp: pl.Expr) -> pl.LazyFrame:
