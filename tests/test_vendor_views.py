@@ -356,3 +356,20 @@ def test_ga4_daily_tables_across_a_schema_change_read_as_one(ws: Workspace, tmp_
             result = run(ws, config, rule, engine)
             assert result.exit_code == 0, result.stderr
             assert set(result.ids) == expected, (rule, engine)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_shopify_orders_export_of_before_billing_province_name(ws: Workspace, engine):
+    """Older orders exports have `Billing Province` (the code) and no `Billing Province Name`: the region."""
+    (ws.root / "orders_export.csv").write_text(
+        "Name,Email,Financial Status,Total,Created at,Lineitem quantity,Lineitem name,Lineitem price,Vendor,"
+        "Billing City,Billing Province,Billing Country\n"
+        "#1,Ann@Example.com,paid,10.00,2024-06-01 10:00:00 +0200,1,Cap,10.00,Nike,Amsterdam,NH,NL\n"
+        "#2,bo@example.com,paid,20.00,2024-06-02 10:00:00 +0200,1,Cap,20.00,Nike,Utrecht,UT,NL\n"
+        "#3,ann@example.com,paid,30.00,2024-06-03 10:00:00 +0200,1,Cap,30.00,Nike,Haarlem,,NL\n")
+    expected = duckdb_ids(f"""SELECT lower(trim(Email)) FROM read_csv('{ws.root}/orders_export.csv', all_varchar = true)
+                              GROUP BY 1 HAVING arg_max("Billing Province", "Created at") FILTER
+                              (WHERE "Billing Province" IS NOT NULL) = 'NH'""")
+    result = run(ws, SHOPIFY.format(file=ws.root / "orders_export.csv"), "region: {is: NH}", engine)
+    assert result.exit_code == 0, result.stderr
+    assert set(result.ids) == expected == {"ann@example.com"}
