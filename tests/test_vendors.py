@@ -165,6 +165,18 @@ def test_a_vendors_export_as_another_table_names_its_own_preset_key(ws: Workspac
     assert f"{VENDORS / SHOPIFY}, preset: shopify_orders}}" in result.stderr
 
 
+def test_a_profiles_export_read_as_events_names_the_lines_that_read_it_as_profiles(ws: Workspace):
+    """Shopify's customers export is profiles only: the lines shown read it there, and they work."""
+    customers = VENDORS / "shopify_customers" / "customers_export.csv"
+    result = config_run(ws, f"data:\n  events: {customers}\n")
+    assert result.exit_code == 3 and "with these lines in the config:" in result.stderr, result.stderr
+    shown = result.stderr.split("with these lines in the config:\n", 1)[1]
+    lines = textwrap.dedent(shown).splitlines()[:2]
+    assert lines == ["data:", f"  profiles: {{path: {customers}, preset: shopify_customers}}"]
+    fixed = f"preset: shopify_orders\ndata:\n  events: {VENDORS / SHOPIFY}\n" + lines[1] + "\n"
+    assert config_run(ws, fixed).exit_code == 0
+
+
 @pytest.mark.parametrize("content, words", [
     ("visitor_id,timestamp,event_type\na,2024-06-01T10:00:00Z,conversion\n", "it has segtool's own columns: "
                                                                              "leave the preset out"),
