@@ -308,3 +308,68 @@ def test_ga4_cookieless_pings_are_set_aside_and_counted_not_skipped(ws: Workspac
     assert summary["skipped_event_rows"] == 0
     assert summary["set_aside"] == {"events": {"events without a device (consent mode)": 6}}
     assert set(ws.cli("run", str(segment), "--config", str(config), "--as-of", AS_OF).ids) == {"111.1", "222.2"}
+
+
+def _ga4_day(folder, day: str, rows: list[dict]) -> None:
+    """A GA4 daily table as its own Parquet file, with the nested records as that day's schema had them."""
+    import polars as pl
+    pl.DataFrame(rows, infer_schema_length=None).write_parquet(folder / f"events_{day}.parquet")
+
+
+def test_ga4_daily_tables_across_a_schema_change_read_as_one(ws: Workspace, tmp_path):
+    """GA4 adds fields to its nested records over time (`geo.continent`, `items[].item_params`): each day's
+    table extracted alone has its own struct fields, and the tables read as one (the union of the fields)."""
+    def event(visitor, ts, name, country, **more):
+        return {"event_timestamp": ts, "event_name": name, "user_pseudo_id": visitor, **more,
+                "event_params": [{"key": "page_location", "value": {"string_value": "https://shop.example/"}}],
+                "geo": {"city": "Berlin", "country": country}}
+
+    def item(brand):
+        return {"item_id": "i", "item_name": "Shoe", "item_brand": brand, "item_category": "Shoes", "price": 50.0,
+                "quantity": 1}
+
+    def purchase(visitor, ts, tx, brand):
+        return event(visitor, ts, "purchase", "Germany", ecommerce={"transaction_id": tx, "purchase_revenue": 50.0},
+                     items=[item(brand)])
+
+    folder = tmp_path / "ga4"
+    folder.mkdir()
+    _ga4_day(folder, "20240610", [purchase("older", 1718013600000000, "T1", "Nike"),
+                                  event("older", 1718013500000000, "page_view", "Germany")])
+    newer = [purchase("newer", 1718100000000000, "T2", "adidas"), event("newer", 1718099900000000, "page_view", "Spain")]
+    for row in newer:
+        row["geo"] |= {"continent": "Europe", "region": "Madrid"}
+        for it in row.get("items", []):
+            it["item_params"] = [{"key": "size", "value": {"string_value": "42"}}]
+    _ga4_day(folder, "20240611", newer)
+    config = f"preset: ga4\ndata:\n  events: {folder}\n"
+    rows = f"read_parquet('{folder}/*.parquet', union_by_name = true)"
+    cases = [("conversions: {gte: 1, items: {brand: {is: Nike}}}",
+              f"SELECT user_pseudo_id FROM {rows}, unnest(items) AS i(it) WHERE it.item_brand = 'Nike'"),
+             ("country: {is: DE}", f"SELECT user_pseudo_id FROM {rows} GROUP BY 1 "
+                                   "HAVING arg_max(geo.country, event_timestamp) = 'Germany'"),
+             ("total_order_value: {gte: 50}", f"SELECT user_pseudo_id FROM {rows} WHERE event_name = 'purchase'")]
+    for rule, sql in cases:
+        expected = duckdb_ids(sql)
+        assert expected
+        for engine in ENGINES:
+            result = run(ws, config, rule, engine)
+            assert result.exit_code == 0, result.stderr
+            assert set(result.ids) == expected, (rule, engine)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_shopify_orders_export_of_before_billing_province_name(ws: Workspace, engine):
+    """Older orders exports have `Billing Province` (the code) and no `Billing Province Name`: the region."""
+    (ws.root / "orders_export.csv").write_text(
+        "Name,Email,Financial Status,Total,Created at,Lineitem quantity,Lineitem name,Lineitem price,Vendor,"
+        "Billing City,Billing Province,Billing Country\n"
+        "#1,Ann@Example.com,paid,10.00,2024-06-01 10:00:00 +0200,1,Cap,10.00,Nike,Amsterdam,NH,NL\n"
+        "#2,bo@example.com,paid,20.00,2024-06-02 10:00:00 +0200,1,Cap,20.00,Nike,Utrecht,UT,NL\n"
+        "#3,ann@example.com,paid,30.00,2024-06-03 10:00:00 +0200,1,Cap,30.00,Nike,Haarlem,,NL\n")
+    expected = duckdb_ids(f"""SELECT lower(trim(Email)) FROM read_csv('{ws.root}/orders_export.csv', all_varchar = true)
+                              GROUP BY 1 HAVING arg_max("Billing Province", "Created at") FILTER
+                              (WHERE "Billing Province" IS NOT NULL) = 'NH'""")
+    result = run(ws, SHOPIFY.format(file=ws.root / "orders_export.csv"), "region: {is: NH}", engine)
+    assert result.exit_code == 0, result.stderr
+    assert set(result.ids) == expected == {"ann@example.com"}

@@ -8,6 +8,7 @@ to give (expected.json's `ids`).
 
 from __future__ import annotations
 
+import gzip
 import json
 import textwrap
 
@@ -164,6 +165,18 @@ def test_a_vendors_export_as_another_table_names_its_own_preset_key(ws: Workspac
     assert f"{VENDORS / SHOPIFY}, preset: shopify_orders}}" in result.stderr
 
 
+def test_a_profiles_export_read_as_events_names_the_lines_that_read_it_as_profiles(ws: Workspace):
+    """Shopify's customers export is profiles only: the lines shown read it there, and they work."""
+    customers = VENDORS / "shopify_customers" / "customers_export.csv"
+    result = config_run(ws, f"data:\n  events: {customers}\n")
+    assert result.exit_code == 3 and "with these lines in the config:" in result.stderr, result.stderr
+    shown = result.stderr.split("with these lines in the config:\n", 1)[1]
+    lines = textwrap.dedent(shown).splitlines()[:2]
+    assert lines == ["data:", f"  profiles: {{path: {customers}, preset: shopify_customers}}"]
+    fixed = f"preset: shopify_orders\ndata:\n  events: {VENDORS / SHOPIFY}\n" + lines[1] + "\n"
+    assert config_run(ws, fixed).exit_code == 0
+
+
 @pytest.mark.parametrize("content, words", [
     ("visitor_id,timestamp,event_type\na,2024-06-01T10:00:00Z,conversion\n", "it has segtool's own columns: "
                                                                              "leave the preset out"),
@@ -186,3 +199,30 @@ def test_a_preset_on_a_file_that_is_no_data_names_its_first_bytes(ws: Workspace)
 def test_the_sql_engines_give_the_same_errors(ws: Workspace):
     result = config_run(ws, f"preset: ga4\ndata:\n  events: {VENDORS / SHOPIFY}\n", "--engine", "duckdb")
     assert result.exit_code == 3 and "set preset: shopify_orders instead of ga4" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_segment_amounts_and_ids_the_sender_wrote_as_text_or_numbers(ws: Workspace, engine):
+    """A Segment call is the sender's JSON: `"total": "250.00"` beside `"total": 90`, a numeric order_id."""
+    calls = [{"type": "track", "event": "Order Completed", "anonymousId": "a1", "timestamp": "2024-06-10T10:00:00Z",
+              "properties": {"order_id": 50001, "total": "250.00",
+                             "products": [{"sku": "N1", "brand": "Nike", "price": "125.00", "quantity": "2"}]}},
+             {"type": "track", "event": "Order Completed", "anonymousId": "a2", "timestamp": "2024-06-11T10:00:00Z",
+              "properties": {"order_id": "O2", "total": 90, "revenue": 80.5,
+                             "products": [{"sku": "A1", "brand": "adidas", "price": 90, "quantity": 1}]}}]
+    logs = ws.root / "segment-logs" / "SRC" / "1717977600000"
+    logs.mkdir(parents=True)
+    with gzip.open(logs / "batch.gz", "wt") as f:
+        f.writelines(json.dumps(call) + "\n" for call in calls)
+    (ws.root / "vendor.yaml").write_text(f"preset: segment\ndata:\n  events: {ws.root / 'segment-logs'}\n")
+    calls_sql = f"read_json('{logs}/batch.gz', format = 'newline_delimited', columns = {{anonymousId: 'VARCHAR', " \
+                "properties: 'STRUCT(total VARCHAR, products STRUCT(brand VARCHAR)[])'})"
+    for rule, sql in [("total_order_value: {gte: 100}",
+                       f"SELECT anonymousId FROM {calls_sql} WHERE properties.total::DOUBLE >= 100"),
+                      ("conversions: {gte: 1, items: {brand: {is: Nike}}}",
+                       f"SELECT anonymousId FROM {calls_sql}, unnest(properties.products) AS p(it) "
+                       "WHERE it.brand = 'Nike'")]:
+        path = ws.segment(f"rules:\n  - {rule}\n")
+        result = ws.cli("run", str(path), "--as-of", AS_OF, "--config", str(ws.root / "vendor.yaml"), "--engine", engine)
+        assert result.exit_code == 0, result.stderr
+        assert set(result.ids) == duckdb_ids(sql) != set()

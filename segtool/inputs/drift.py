@@ -4,7 +4,10 @@ Columns are matched by name (a column a file lacks is null there). A column whos
 files is read as one type where the contract allows it: a column without a value (NDJSON's `null` in every
 row reads as polars' Null type) takes the others' type, integers and floats widen to floats, any scalar
 mixed with text is text (IDs and codes as written; number columns are parsed from it later), date-times
-in different units or zones are UTC microseconds. Anything else names both files and both types.
+in different units or zones are UTC microseconds, structs are the union of their fields (each of one common
+type; a field a file lacks is null there) and lists are lists of their elements' common type (a vendor's
+nested records gain fields over time: GA4's daily tables before and after a schema change). Anything else
+names both files and both types.
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ def _common_type(name: str, seen: list[tuple[str, pl.DataType]]) -> pl.DataType:
         return UTC_US
     if any(dtype == pl.String for dtype in dtypes) and all(_scalar(dtype) for dtype in dtypes):
         return pl.String
+    if all(isinstance(dtype, pl.Struct) for dtype in dtypes):
+        fields = common_schema([file for file, _ in seen], [{f.name: f.dtype for f in dtype.fields} for dtype in dtypes])
+        return pl.Struct(fields)
+    if all(isinstance(dtype, pl.List) for dtype in dtypes):
+        return pl.List(_common_type(name, [(file, dtype.inner) for file, dtype in seen]))
     (file_a, type_a), (file_b, type_b) = seen[0], next((f, t) for f, t in seen if t != first)
     raise DataError(f"column {name!r} is {type_a} in {file_a} but {type_b} in {file_b}, which cannot be read as "
                     "one type; convert one of the files", file=file_b, column=name)
@@ -57,6 +65,12 @@ def aligned(schema: dict, target: dict) -> list[pl.Expr]:
 def _convert(column: pl.Expr, source: pl.DataType, target: pl.DataType) -> pl.Expr:
     if source == target:
         return column
+    if isinstance(target, pl.Struct):
+        have = {f.name: f.dtype for f in source.fields}
+        return pl.struct([_convert(column.struct.field(f.name), have[f.name], f.dtype).alias(f.name) if f.name in have
+                          else pl.lit(None, f.dtype).alias(f.name) for f in target.fields])
+    if isinstance(target, pl.List):
+        return column.list.eval(_convert(pl.element(), source.inner, target.inner))
     if target == UTC_US:
         if source == pl.Date:
             return column.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")

@@ -47,11 +47,13 @@ def mismatch(table: str, path: str, file: str, columns: list[str], preset: str |
         if found is None or not missing:
             return None
         shown = ", ".join(_names(SIGNATURES[found], columns))
-        lines = (f"preset: {found}\ndata:\n  {table}: {_yaml(path)}" if table == "events"
-                 else f"data:\n  {table}: {{path: {_yaml(path)}, preset: {found}}}")
+        views = presets()[found].views
+        into = table if table in views else next(iter(views))  # Shopify's customers export: profiles only
+        lines = (f"preset: {found}\ndata:\n  {into}: {_yaml(path)}" if into == "events"
+                 else f"data:\n  {into}: {{path: {_yaml(path)}, preset: {found}}}")
         return (f"{table}: {file} looks like {presets()[found].vendor} (it has {shown}), not segtool's own columns "
-                f"(it lacks {', '.join(missing)}); read it through its preset, with these lines in the config:\n"
-                + "\n".join("  " + line for line in lines.splitlines()))
+                f"(it lacks {', '.join(missing)}); read it{'' if into == table else f' as {into}'} through its preset, "
+                "with these lines in the config:\n" + "\n".join("  " + line for line in lines.splitlines()))
     lacking = _lacking(preset, columns)
     if not lacking:
         return None

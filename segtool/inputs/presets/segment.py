@@ -16,8 +16,10 @@ from .common import (Coalesce, Col, Country, Element, Instant, IsIn, Lit, Number
                      field_of, keep_own, latest_per_visitor)
 
 ORDER_EVENTS = ("Order Completed", "Completed Order")
+# amounts are read as text, which Number reads as a number: the calls are the sender's JSON, and `"total": "250.00"`
+# is as common as `"total": 250`
 _PRODUCT = pl.Struct({"product_id": pl.String, "sku": pl.String, "name": pl.String, "brand": pl.String,
-                      "category": pl.String, "price": pl.Float64, "quantity": pl.Float64})
+                      "category": pl.String, "price": pl.String, "quantity": pl.String})
 _PAGE = pl.Struct({"url": pl.String, "referrer": pl.String})
 NDJSON_SCHEMA = {
     "type": pl.String,
@@ -27,8 +29,8 @@ NDJSON_SCHEMA = {
     "timestamp": pl.String,
     "context": pl.Struct({"page": _PAGE, "campaign": pl.Struct({k: pl.String for k in
                                                                 ("source", "medium", "name", "term", "content")})}),
-    "properties": pl.Struct({"url": pl.String, "referrer": pl.String, "order_id": pl.String, "total": pl.Float64,
-                             "revenue": pl.Float64, "products": pl.List(_PRODUCT)}),
+    "properties": pl.Struct({"url": pl.String, "referrer": pl.String, "order_id": pl.String, "total": pl.String,
+                             "revenue": pl.String, "products": pl.List(_PRODUCT)}),
     "traits": pl.Struct({"email": pl.String, "address": pl.Struct({"city": pl.String, "country": pl.String,
                                                                    "state": pl.String})}),
 }

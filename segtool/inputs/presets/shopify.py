@@ -100,7 +100,8 @@ def item_reads(schema: dict) -> dict[str, Read]:
 
 def profile_reads(schema: dict) -> dict[str, Read]:
     phones = tuple(Text(Col(name)) for name in ("Billing Phone", "Phone") if name in schema)
-    return {"visitor_id": CUSTOMER, "city": Text(Col("Billing City")), "region": Text(Col("Billing Province Name")),
+    return {"visitor_id": CUSTOMER, "city": Text(Col("Billing City")),
+            "region": either(schema, "Billing Province Name", "Billing Province"),
             "country": Country(Text(Col("Billing Country"))), "email": Text(Col("Email")),
             "phone": Coalesce(phones) if phones else Col("Billing Phone"), "zip": Text(Col("Billing Zip")),
             "accepts_email_marketing": Lower(Text(Col("Accepts Marketing")))}
@@ -119,21 +120,24 @@ def profiles(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
     return latest_per_visitor(_first_rows(rows), columns, _created())
 
 
+def either(schema: dict, *names: str) -> Read:
+    """The first of the columns with a value, of those the file has (a column under its older name or its newer
+    one); none: the first, which the file lacks."""
+    present = tuple(Text(Col(name)) for name in names if name in schema)
+    return Coalesce(present) if present else Col(names[0])
+
+
 def customer_reads(schema: dict) -> dict[str, Read]:
     """A customer of the customers export; an address column under its older name or its newer one."""
-    def either(*names: str) -> Read:
-        present = tuple(Text(Col(name)) for name in names if name in schema)
-        return Coalesce(present) if present else Col(names[0])  # none: the column is lacking
-
     def yes_no(name: str) -> Read:
         return Lower(Text(Col(name)))
 
     return {"visitor_id": CUSTOMER, "email": CUSTOMER, "first_name": Text(Col("First Name")),
             "last_name": Text(Col("Last Name")), "phone": Text(Col("Phone")),
-            "city": either("City", "Default Address City"),
-            "region": either("Province", "Province Code", "Default Address Province Code"),
-            "country": Country(either("Country Code", "Country", "Default Address Country Code")),
-            "zip": either("Zip", "Default Address Zip"),
+            "city": either(schema, "City", "Default Address City"),
+            "region": either(schema, "Province", "Province Code", "Default Address Province Code"),
+            "country": Country(either(schema, "Country Code", "Country", "Default Address Country Code")),
+            "zip": either(schema, "Zip", "Default Address Zip"),
             "accepts_email_marketing": yes_no("Accepts Email Marketing"),
             "accepts_sms_marketing": yes_no("Accepts SMS Marketing"),
             "tags": Text(Col("Tags")), "total_spent": Text(Col("Total Spent")), "total_orders": Text(Col("Total Orders"))}
