@@ -379,3 +379,37 @@ def test_the_printed_spark_sql_joins_the_sources_as_the_polars_engine(ws: Worksp
     assert spark_members(printed.stdout) == {
         f"s{i:02}": set((ws.root / "out" / f"s{i:02}.csv").read_text(encoding="utf-8").splitlines()[1:])
         for i in range(len(VENDOR_RULES))}
+
+
+def _segment_calls(folder: Path, calls: list[dict]) -> None:
+    folder.mkdir(parents=True)
+    base = {"context": {}, "properties": {}}
+    (folder / "calls.json").write_text("".join(json.dumps({**base, **c}) + "\n" for c in calls), encoding="utf-8")
+
+
+IDENTIFIED = [  # dev1 visits from google, then identifies as User-7 on June 12; user-7 ordered on dev2 on June 11
+    {"type": "page", "anonymousId": "dev1", "timestamp": "2024-06-10T10:00:00Z",
+     "context": {"campaign": {"source": "google"}}},
+    {"type": "identify", "anonymousId": "dev1", "userId": "User-7", "timestamp": "2024-06-12T10:00:00Z",
+     "traits": {"email": "seven@example.com"}},
+    {"type": "track", "event": "Order Completed", "anonymousId": "dev2", "userId": " user-7 ",
+     "timestamp": "2024-06-11T09:00:00Z", "properties": {"order_id": "o1", "total": 50}},
+    {"type": "page", "anonymousId": "dev3", "timestamp": "2024-06-10T11:00:00Z",
+     "context": {"campaign": {"source": "google"}}},
+]
+
+
+@pytest.mark.parametrize("as_of, expected", [("2024-06-30", {"user-7"}), ("2024-06-11", set())])
+def test_a_segment_identify_call_links_its_device_to_the_user(ws: Workspace, as_of, expected):
+    """Segment links a device to a user by its identify calls: dev1's google visit before the identify call is
+    user-7's, with the order user-7 placed on another device; before the identify call dev1 is no one yet.
+    polars, DuckDB and the printed statement alike."""
+    _segment_calls(ws.root / "segment", IDENTIFIED)
+    config = _config(ws, f"data:\n  events: {{path: {ws.root}/segment/, preset: segment, person: userId}}\n")
+    rules = ["- utm_source: {is: google}\n- conversions: {gte: 1}", "- utm_source: {is: google}"]
+    run, printed, _ = run_and_printed_sql(ws, config, rules, as_of)
+    assert printed == run and run["s00"] == expected
+    assert run["s01"] == ({"user-7", "dev3"} if expected else {"dev1", "dev3"})
+    duckdb_run = ws.cli("run", str(ws.segment("rules:\n  - utm_source: {is: google}\n  - conversions: {gte: 1}\n")),
+                        "--config", str(config), "--as-of", as_of, "--engine", "duckdb")
+    assert duckdb_run.exit_code == 0 and set(duckdb_run.ids) == expected

@@ -113,13 +113,19 @@ class Identity:
 
     def links(self) -> pl.LazyFrame:
         """Each device seen with a person key -> the key it last carried: of its event rows up to as_of with a
-        key (any source), the latest, and of rows at that instant the key that sorts last; a device that no
+        key (any source) and the rows that only link (Segment's identify calls), the latest, and of rows at that
+        instant the key that sorts last; a device that no
         such event links, the key a profile row gives it (of several, the one that sorts last)."""
-        ts = pl.col("timestamp")
-        seen = self.events.union(["timestamp"]).filter(
+        ts = pl.col(LINKED_AT)
+        timed = [self.events.union(["timestamp"]).select(DEVICE, PERSON, pl.col("timestamp").alias(LINKED_AT))]
+        for part in self.events.sources:
+            linking = part.table.link_rows()
+            if linking is not None and part.key is not None:
+                timed.append(linking.select(part.table.typed(VID, pl.col(VID)).alias(DEVICE), part.key.alias(PERSON),
+                                            pl.col("timestamp").cast(UTC_US).alias(LINKED_AT)))
+        found = [pl.concat(timed).filter(
             pl.col(DEVICE).is_not_null() & pl.col(PERSON).is_not_null() & ts.is_not_null()
-            & (before_as_of(ts, self.as_of) if self.as_of is not None else True))
-        found = [seen.select(DEVICE, PERSON, ts.alias(LINKED_AT))]
+            & (before_as_of(ts, self.as_of) if self.as_of is not None else True))]
         if self.profiles is not None:
             found.append(self.profiles.union([]).filter(pl.col(DEVICE).is_not_null() & pl.col(PERSON).is_not_null())
                          .select(DEVICE, PERSON, pl.lit(None, UTC_US).alias(LINKED_AT)))

@@ -101,6 +101,13 @@ class Table:
         rows = self.raw_scan()
         return self.view(rows) if self.view is not None else rows
 
+    def link_rows(self) -> pl.LazyFrame | None:
+        """The export's rows that link a device to a person without being events (View.link_rows); None
+        where its preset names none."""
+        if self.view is None or self.view.links is None:
+            return None
+        return self.view.link_rows(self.raw_scan())
+
     def set_aside_rows(self) -> pl.LazyFrame | None:
         """One row: the rows the preset's view sets aside, under its reason (None where it sets none aside)."""
         if self.view is None or self.view.set_aside is None:

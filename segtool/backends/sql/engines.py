@@ -19,7 +19,7 @@ from .compiler import CompileError, Columns
 from .dialects import dialect as dialect_named
 from .kinds import stored_kind, typed_kind
 from .stitched import joined_tables
-from .views import view_relation
+from .views import link_relation, view_relation
 from .statement import (CHECKED_ROWS, UNREADABLE, WITHOUT_VISITOR, Source, Tables, conversion_count,
                              not_numbers)
 from ...inputs import files as filesystem
@@ -73,7 +73,15 @@ def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None
                 read.append((part.table, name))
             return _source(part.table, dialect, None, None, here, name, rows)
 
-        found, ctes = joined_tables(joined, part_source, inputs.config.timestamp_format,
+        def part_links(part: Part) -> Source | None:
+            name = table_name(part.origin)
+            rows = exp.to_table(named[name], dialect=dialect) if name in named else \
+                _rows(part.table, dialect, None, None, here, name)
+            relation = link_relation(part.table, rows, dialect_named(dialect))
+            return None if relation is None else Source(relation, raw_kinds={"visitor_id": "text",
+                                                                             "timestamp": "micros"})
+
+        found, ctes = joined_tables(joined, part_source, part_links, inputs.config.timestamp_format,
                                     dialect_named(dialect))
         sources.update(found)
     predictions = None

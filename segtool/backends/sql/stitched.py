@@ -31,10 +31,11 @@ SQL_TYPES = {"text": "VARCHAR", "float": "DOUBLE", "integer": "BIGINT", "micros"
 PartSource = Callable[[Part], Source]  # how one source's table is read (engines.sql_tables)
 
 
-def joined_tables(tables: list[Stitched], part_source: PartSource, timestamp_format: str,
-                  dialect: Dialect) -> tuple[dict[str, Source], list[tuple[str, exp.Expression]]]:
+def joined_tables(tables: list[Stitched], part_source: PartSource, part_links: Callable[[Part], Source | None],
+                  timestamp_format: str, dialect: Dialect) -> tuple[dict[str, Source], list[tuple[str, exp.Expression]]]:
     """Each joined table as a Source that reads its common table expression, and those expressions (in the
-    order they are defined)."""
+    order they are defined). `part_links`: the rows of an events source that only link a device to a person
+    (stitching.Identity.links), visitor_id as text and the timestamp in microseconds."""
     sources, ctes = {}, []
     identity = next((t.identity for t in tables if t.identity is not None), None)
     if identity is not None and not any(t is identity.events for t in tables):
@@ -52,7 +53,9 @@ def joined_tables(tables: list[Stitched], part_source: PartSource, timestamp_for
         sources[table.name] = Source(exp.to_table(JOINED[table.name]), row_order=exp.column(POSITION) if
                                      table.name == "profiles" else None, raw_kinds=raw)
     if identity is not None:
-        ctes.append((LINKS, _links(identity.as_of, "profiles" in sources)))
+        linking = [(part, found) for part in identity.events.sources if part.keys
+                   and (found := part_links(part)) is not None]
+        ctes.append((LINKS, _links(identity.as_of, "profiles" in sources, linking, dialect)))
     for table in tables:
         kinds = sources[table.name].raw_kinds
         ctes.append((JOINED[table.name], _joined(table, [c for c, kind in kinds.items() if kind != "other"])))
@@ -95,9 +98,7 @@ def _part_rows(table: Stitched, index: int, part: Part, source: Source, raw: dic
             value = typed_column(source, table.name, column, typed_kind(part.table, column), dialect)
         values[column] = exp.cast(value, SQL_TYPES[kind])
     device = exp.cast(source.column(VID), "VARCHAR") if part.table.has(VID) else exp.cast(exp.Null(), "VARCHAR")
-    keys = [person_key(key, source, dialect) for key in part.keys]
-    person = (exp.Coalesce(this=keys[0], expressions=keys[1:]) if len(keys) > 1 else keys[0]) if keys else \
-        exp.cast(exp.Null(), "VARCHAR")
+    person = _person(part, source, dialect)
     if table.name != "profiles":
         position = num(0)
     elif part.table.view is not None:
@@ -107,6 +108,14 @@ def _part_rows(table: Stitched, index: int, part: Part, source: Source, raw: dic
         position = source.row_order if source.row_order is not None else num(0)
     helpers = [device.as_(DEVICE), person.as_(PERSON), num(index).as_(SOURCE), position.as_(POSITION)]
     return exp.select(*(v.as_(c, quoted=True) for c, v in values.items()), *helpers).from_(rows)
+
+
+def _person(part: Part, source: Source, dialect: Dialect) -> exp.Expression:
+    """The source's person key of a row: the first of its keys present."""
+    keys = [person_key(key, source, dialect) for key in part.keys]
+    if not keys:
+        return exp.cast(exp.Null(), "VARCHAR")
+    return exp.Coalesce(this=keys[0], expressions=keys[1:]) if len(keys) > 1 else keys[0]
 
 
 def person_key(key: KeyPath, source: Source, dialect: Dialect) -> exp.Expression:
@@ -130,11 +139,12 @@ def person_key(key: KeyPath, source: Source, dialect: Dialect) -> exp.Expression
     return exp.Lower(this=exp.Nullif(this=text, expression=exp.Literal.string("")))
 
 
-def _links(as_of: AsOf | None, profiles: bool) -> exp.Select:
+def _links(as_of: AsOf | None, profiles: bool, linking: list[tuple[Part, Source]], dialect: Dialect) -> exp.Select:
     """Each device seen with a person key -> the key it last carried (stitching.Identity.links): of its event
-    rows up to as_of with a key (any source), the latest, of those at one instant the key that sorts last; a
-    device no such event links, the key a profile row gives it (of several, the one that sorts last)."""
-    device, person, ts = exp.column(DEVICE), exp.column(PERSON), exp.column("timestamp", quoted=True)
+    rows up to as_of with a key (any source) and the rows that only link (`linking`), the latest, of those at
+    one instant the key that sorts last; a device no such row links, the key a profile row gives it (of
+    several, the one that sorts last)."""
+    device, person, ts = exp.column(DEVICE), exp.column(PERSON), exp.column(LINKED_AT)
     known = exp.and_(exp.Not(this=exp.Is(this=device, expression=exp.Null())),
                      exp.Not(this=exp.Is(this=person.copy(), expression=exp.Null())))
     seen = exp.and_(known, exp.Not(this=exp.Is(this=ts, expression=exp.Null())))
@@ -142,7 +152,13 @@ def _links(as_of: AsOf | None, profiles: bool) -> exp.Select:
         bound = num(micros(as_of.instant))
         seen = exp.and_(seen, exp.LTE(this=ts.copy(), expression=bound) if as_of.inclusive else
                         exp.LT(this=ts.copy(), expression=bound))
-    found = exp.select(device.copy(), person.copy(), ts.copy().as_(LINKED_AT)).from_(ROWS.format("events")).where(seen)
+    timed = exp.select(device.copy(), person.copy(), exp.column("timestamp", quoted=True).as_(LINKED_AT)).from_(
+        ROWS.format("events"))
+    for part, source in linking:
+        timed = exp.union(timed, exp.select(
+            exp.cast(source.column(VID), "VARCHAR").as_(DEVICE), _person(part, source, dialect).as_(PERSON),
+            exp.cast(source.column("timestamp"), "BIGINT").as_(LINKED_AT)).from_(source.relation), distinct=False)
+    found = exp.select(device.copy(), person.copy(), ts.copy()).from_(timed.subquery("timed")).where(seen)
     if profiles:
         found = exp.union(found, exp.select(device.copy(), person.copy(), exp.cast(exp.Null(), "BIGINT").as_(LINKED_AT))
                           .from_(ROWS.format("profiles")).where(known.copy()), distinct=False)

@@ -237,6 +237,20 @@ def view_relation(table: Table, rows: exp.Expression, dialect: Dialect) -> tuple
     return body.subquery(table.name), {name: _kind(read) for name, read in reads.items()}
 
 
+def link_relation(table: Table, rows: exp.Expression, dialect: Dialect) -> exp.Expression | None:
+    """The export's rows that link a device to a person without being events (View.link_rows: Segment's
+    identify calls) as a subquery over the vendor's `rows`: visitor_id as text, the timestamp in microseconds
+    since the epoch, and the file's other columns; None where the preset names none."""
+    if table.view is None or table.view.links is None:
+        return None
+    schema = table.raw_schema()
+    r = Reading(dialect, schema)
+    reads = {name: read for name, read in table.view.reads(schema).items() if name in ("visitor_id", "timestamp")}
+    null_values = table.reading.csv.null_values if table.format == "csv" else ()
+    return LINKS[table.preset](_source(rows, schema, null_values), {n: sql(read, r) for n, read in reads.items()},
+                               schema, r, table).subquery("linking")
+
+
 def _kind(read: common.Read) -> str:
     """How the SQL of a Read is stored: `micros`, `float` or `text`."""
     if isinstance(read, (common.Instant, ga4.Micros)):
@@ -344,7 +358,7 @@ def _ga4_profiles(rows, columns, schema, r, table):
 
 
 def _segment_profiles(rows, columns, schema, r, table):
-    return _latest(rows, columns, r, sql(segment.TIMESTAMP, r), _raw_in(r, "type", ("identify",)))
+    return _latest(rows, columns, r, sql(segment.TIMESTAMP, r), _raw_in(r, "type", (segment.IDENTIFY,)))
 
 
 def _shopify_profiles(rows, columns, schema, r, table):
@@ -357,6 +371,10 @@ def _raw_in(r: Reading, column: str, values: tuple[str, ...]) -> exp.Expression:
 
 def _segment_events(rows, columns, schema, r, table):
     return _keep_own(rows, columns, schema, r, table, _raw_in(r, "type", ("page", "track")))
+
+
+def _segment_links(rows, columns, schema, r, table):
+    return _keep_own(rows, columns, schema, r, table, _raw_in(r, "type", (segment.IDENTIFY,)))
 
 
 def _items(rows, columns, r: Reading, orders: exp.Expression, ts: exp.Expression, order_id: common.Read,
@@ -391,3 +409,4 @@ SHAPES = {
     ("segment", "events"): _segment_events, ("segment", "items"): _segment_items,
     ("segment", "profiles"): _segment_profiles,
 }
+LINKS = {"segment": _segment_links}  # the rows of a preset's export that only link (View.links)

@@ -20,11 +20,20 @@ class View:
     or older exports leave out) is not in the table: a rule that reads it is an error naming the vendor's
     column (`lacking`), every other rule works. `set_aside` names rows the view leaves out of the table that
     are no data error (Shopify's orders without a customer): where the canonical column it names is missing,
-    the row is left out and counted under the reason (`set_aside_rows`)."""
+    the row is left out and counted under the reason (`set_aside_rows`). `links` shapes the rows that link
+    a device to a person without being events (`link_rows`)."""
 
     reads: Callable[[dict], dict[str, Read]]  # the file's schema -> each canonical column, as data (Read)
     shape: Callable[[pl.LazyFrame, dict[str, pl.Expr]], pl.LazyFrame]  # the rows, the columns by name
     set_aside: tuple[str, str] | None = None  # (reason, the column whose missing value leaves a row out)
+    links: Callable[[pl.LazyFrame, dict[str, pl.Expr]], pl.LazyFrame] | None = None  # rows that only link a device
+
+    def link_rows(self, rows: pl.LazyFrame) -> pl.LazyFrame:
+        """The vendor's rows that are no events but say which person a device is at an instant (Segment's
+        `identify` calls): visitor_id and timestamp as the events read them, and the file's other columns,
+        where person keys are read (inputs/stitching.py)."""
+        named = self._named(rows.collect_schema())
+        return self.links(rows, {c: named[c] for c in ("visitor_id", "timestamp") if c in named})
 
     def columns(self, schema: dict) -> list[pl.Expr]:
         """The canonical columns as polars expressions, each aliased."""

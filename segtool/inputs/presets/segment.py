@@ -16,6 +16,7 @@ from .common import (Coalesce, Col, Country, Element, Instant, IsIn, Lit, Number
                      field_of, keep_own, latest_per_visitor)
 
 ORDER_EVENTS = ("Order Completed", "Completed Order")
+IDENTIFY = "identify"  # the calls that carry a user's traits, and link their anonymousId to their userId
 # amounts are read as text, which Number reads as a number: the calls are the sender's JSON, and `"total": "250.00"`
 # is as common as `"total": 250`
 _PRODUCT = pl.Struct({"product_id": pl.String, "sku": pl.String, "name": pl.String, "brand": pl.String,
@@ -104,9 +105,14 @@ def events(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
 
 def profiles(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
     """One row per visitor from their `identify` calls: the latest known value of each trait."""
-    return latest_per_visitor(rows.filter(pl.col("type") == "identify"), columns, _timestamp())
+    return latest_per_visitor(rows.filter(pl.col("type") == IDENTIFY), columns, _timestamp())
+
+
+def identified(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
+    """The `identify` calls, which link their anonymousId to their userId (and traits) at their timestamp."""
+    return keep_own(rows.filter(pl.col("type") == IDENTIFY), columns)
 
 
 PRESET = Preset("segment", "Segment's raw calls", ORDER_EVENTS,
-                {"events": View(event_reads, events), "items": View(item_reads, items),
+                {"events": View(event_reads, events, links=identified), "items": View(item_reads, items),
                  "profiles": View(profile_reads, profiles)}, NDJSON_SCHEMA)
