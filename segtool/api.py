@@ -129,7 +129,7 @@ class Session:
             self._inputs = open_inputs(self.config, paths)
             self.config = self._inputs.config
         if self._as_of is not None:
-            self._inputs.stitch_at(self._as_of)
+            self._inputs.bind_as_of(self._as_of)
         return self._inputs
 
     def as_of(self) -> AsOf:
@@ -145,8 +145,8 @@ class Session:
             else:
                 setting = self._not_future(setting, "--as-of" if self.overrides.as_of is not None else "as_of")
             self._as_of = setting
-        if self._inputs is not None:  # sources joined by person: the links up to this instant (and no later)
-            self._inputs.stitch_at(self._as_of)
+        if self._inputs is not None:  # the tables read as of this instant (and no later)
+            self._inputs.bind_as_of(self._as_of)
         return self._as_of
 
     def _all_events(self):
@@ -501,7 +501,7 @@ class Session:
             else:
                 as_of = setting if setting != NOW else now(self.config.timezone)
                 when = as_of.describe()
-            self.inputs().stitch_at(as_of)
+            self.inputs().bind_as_of(as_of)
             plan = build_plan([segment], self.inputs(), as_of, prepared=self.prepare([segment], read_data=False))
         from .inputs.checks import column_sources
         from .backends.polars.features import SCOPE_WORDS

@@ -67,9 +67,9 @@ def test_a_referrer_rule_on_an_export_without_referrers_is_an_error(ws: Workspac
 
 
 @pytest.mark.parametrize("preset, file, segment, expected", [
-    # the line items and the customers come from the same export as the orders
-    ("shopify_orders", SHOPIFY, "country: {is: US}",
-     {"ivan.petrov@example.com", "kate.oneill@example.com", "julia.moreno@example.com"}),
+    # the line items and the customers come from the same export as the orders; julia's only order (#US1003,
+    # 2024-06-30 21:40 -0400) is after as_of in UTC: as of June 30 she is no customer yet (SPEC 2)
+    ("shopify_orders", SHOPIFY, "country: {is: US}", {"ivan.petrov@example.com", "kate.oneill@example.com"}),
     ("shopify_orders", SHOPIFY, "event: {type: {is: voided_order}}", {"dirk.peeters@example.be"}),
     # GA4 writes country names; the preset reads them as ISO codes like every other table
     ("ga4", GA4_PARQUET, "country: {is: DE}", {"1602276190.1718218213", "904417723.1715673302"}),
@@ -226,3 +226,30 @@ def test_segment_amounts_and_ids_the_sender_wrote_as_text_or_numbers(ws: Workspa
         result = ws.cli("run", str(path), "--as-of", AS_OF, "--config", str(ws.root / "vendor.yaml"), "--engine", engine)
         assert result.exit_code == 0, result.stderr
         assert set(result.ids) == duckdb_ids(sql) != set()
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb", "sql"])
+def test_a_profile_a_preset_reads_from_events_is_built_from_those_up_to_as_of(ws: Workspace, engine):
+    """Julia's only order (2024-06-30 21:40 -0400) is after the end of June 30 in UTC: her billing address makes
+    her a US customer from July 1, not before (events after as_of are ignored by every rule, SPEC 2)."""
+    from test_preset_sql import sql_members
+
+    preset_workspace(ws, "shopify_orders", SHOPIFY)
+    path = ws.segment("name: us\nrules:\n  - country: {is: US}\n")
+    found = {}
+    for as_of in ("2024-06-30", "2024-07-01"):
+        args = ("--as-of", as_of, "--config", str(ws.root / "vendor.yaml"))
+        if engine == "sql":
+            printed = ws.cli("sql", str(path), *args)
+            assert printed.exit_code == 0, printed.stderr
+            found[as_of] = sql_members(printed.stdout)["us"]
+        else:
+            result = ws.cli("run", str(path), *args, "--engine", engine)
+            assert result.exit_code == 0, result.stderr
+            found[as_of] = set(result.ids)
+    assert found["2024-07-01"] - found["2024-06-30"] == {"julia.moreno@example.com"}
+    if engine == "polars":  # a replay reads the export once, and builds the profiles anew at each instant
+        diff = ws.cli("diff", str(path), "--config", str(ws.root / "vendor.yaml"), "--from", "2024-06-30", "--to",
+                      "2024-07-01", "--output-dir", str(ws.root / "diff"))
+        assert diff.exit_code == 0, diff.stderr
+        assert (ws.root / "diff" / "us.entered.csv").read_text().split() == ["visitor_id", "julia.moreno@example.com"]

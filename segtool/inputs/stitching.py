@@ -105,7 +105,7 @@ class Part:
 @dataclass
 class Identity:
     """The links of devices to persons that the joined events and profiles share, as of `as_of` (set by
-    Inputs.stitch_at; None: every row)."""
+    Inputs.bind_as_of; None: every row)."""
 
     events: "Stitched"
     profiles: "Stitched | None" = None

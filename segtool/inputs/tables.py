@@ -58,6 +58,7 @@ class Table:
     _raw_schema: dict | None = None
     _file_schemas: list[dict] | None = None  # per file, where the files' schemas drift apart
     _held: pl.DataFrame | None = None  # the columns a replay reads, read once (see `hold`)
+    as_of: AsOf | None = None  # the run's instant, where a view is built from rows in time (Inputs.bind_as_of)
 
     @property
     def format(self) -> str:
@@ -99,7 +100,11 @@ class Table:
         if self._held is not None:
             return self._held.lazy()
         rows = self.raw_scan()
-        return self.view(rows) if self.view is not None else rows
+        if self.view is None:
+            return rows
+        if self.view.timed is not None and self.as_of is not None:
+            rows = rows.filter(before_as_of(self.view.timed.polars(self.raw_schema()), self.as_of))
+        return self.view(rows)
 
     def link_rows(self) -> pl.LazyFrame | None:
         """The export's rows that link a device to a person without being events (View.link_rows); None
@@ -118,6 +123,8 @@ class Table:
         """Read the table's columns for `canonical` (those it has) once and keep them in memory: every later
         scan reads them there. `collect` runs the read (turning bad values into DataErrors)."""
         self.schema()
+        if self.view is not None and self.view.timed is not None:
+            return  # built anew from the export at each instant
         names = list(dict.fromkeys(self.export_name(c) for c in canonical if self.has(c)))
         self._held = collect(self.scan().select(names))
 
@@ -318,9 +325,12 @@ class Inputs:
     config: Config
     identity: object | None = None  # stitching.Identity, where the sources are joined by person
 
-    def stitch_at(self, as_of: AsOf) -> None:
-        """The person each device belongs to, as of `as_of` (the links up to it): what the scans of joined
-        sources read from here on. Nothing where no table is joined by person."""
+    def bind_as_of(self, as_of: AsOf) -> None:
+        """The instant the scans read the tables as of from here on: the profiles a preset builds from events
+        up to it, and where sources are joined by person, each device's person (the links up to it)."""
+        for table in (self.events, self.profiles, self.items):
+            for part in table.parts() if table is not None else ():
+                part.as_of = as_of
         if self.identity is not None:
             self.identity.as_of = as_of
 

@@ -17,7 +17,7 @@ from sqlglot import exp
 from ...inputs.presets import common, ga4, segment, shopify
 from ...inputs.tables import Table
 from ... import places
-from .compiler import CompileError, as_number, num, trimmed
+from .compiler import CompileError, as_number, micros, num, trimmed
 from .portable import WHITESPACE
 from .dialects import Dialect
 from .iso import iso_micros_of
@@ -230,7 +230,7 @@ def view_relation(table: Table, rows: exp.Expression, dialect: Dialect) -> tuple
                            "as SQL yet; run it with `run --engine duckdb|spark`, or load the canonical columns into "
                            "a table named in engine.tables")
     null_values = table.reading.csv.null_values if table.format == "csv" else ()
-    body = shape(_source(rows, schema, null_values), columns, schema, r, table)
+    body = shape(_up_to_as_of(_source(rows, schema, null_values), table, r), columns, schema, r, table)
     if table.view.set_aside is not None:
         body = exp.select("*").from_(body.subquery("viewed")).where(
             exp.Not(this=exp.Is(this=exp.column(table.view.set_aside[1]), expression=exp.Null())))
@@ -249,6 +249,15 @@ def link_relation(table: Table, rows: exp.Expression, dialect: Dialect) -> exp.E
     null_values = table.reading.csv.null_values if table.format == "csv" else ()
     return LINKS[table.preset](_source(rows, schema, null_values), {n: sql(read, r) for n, read in reads.items()},
                                schema, r, table).subquery("linking")
+
+
+def _up_to_as_of(rows: exp.Expression, table: Table, r: Reading) -> exp.Expression:
+    """The vendor's rows up to the table's as_of where its view is built from rows in time (View.timed)."""
+    if table.view.timed is None or table.as_of is None:
+        return rows
+    ts, bound = sql(table.view.timed, r), num(micros(table.as_of.instant))
+    up_to = exp.LTE(this=ts, expression=bound) if table.as_of.inclusive else exp.LT(this=ts, expression=bound)
+    return exp.select(exp.Star()).from_(rows).where(up_to).subquery(VENDOR)
 
 
 def _kind(read: common.Read) -> str:

@@ -21,12 +21,14 @@ class View:
     column (`lacking`), every other rule works. `set_aside` names rows the view leaves out of the table that
     are no data error (Shopify's orders without a customer): where the canonical column it names is missing,
     the row is left out and counted under the reason (`set_aside_rows`). `links` shapes the rows that link
-    a device to a person without being events (`link_rows`)."""
+    a device to a person without being events (`link_rows`). A `timed` view is built from the rows up to the
+    run's as_of only (tables.Table.scan): a profile read from events after as_of is no profile yet."""
 
     reads: Callable[[dict], dict[str, Read]]  # the file's schema -> each canonical column, as data (Read)
     shape: Callable[[pl.LazyFrame, dict[str, pl.Expr]], pl.LazyFrame]  # the rows, the columns by name
     set_aside: tuple[str, str] | None = None  # (reason, the column whose missing value leaves a row out)
     links: Callable[[pl.LazyFrame, dict[str, pl.Expr]], pl.LazyFrame] | None = None  # rows that only link a device
+    timed: "Read | None" = None  # a row's instant, where the table is built from rows in time (profiles from events)
 
     def link_rows(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         """The vendor's rows that are no events but say which person a device is at an instant (Segment's

@@ -147,5 +147,5 @@ def _table_day(file: str) -> tuple[str | None, bool]:
 NO_DEVICE = "events without a device (consent mode)"
 PRESET = Preset("ga4", "GA4's BigQuery export", (PURCHASE,),
                 {"events": View(event_reads, keep_own, (NO_DEVICE, "visitor_id")), "items": View(item_reads, items),
-                 "profiles": View(profile_reads, profiles)}, NDJSON_SCHEMA, without_replaced_intraday,
+                 "profiles": View(profile_reads, profiles, timed=TIMESTAMP)}, NDJSON_SCHEMA, without_replaced_intraday,
                 {"consent.ads": "ads_storage"})

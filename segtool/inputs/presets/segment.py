@@ -115,4 +115,4 @@ def identified(rows: pl.LazyFrame, columns: dict[str, pl.Expr]) -> pl.LazyFrame:
 
 PRESET = Preset("segment", "Segment's raw calls", ORDER_EVENTS,
                 {"events": View(event_reads, events, links=identified), "items": View(item_reads, items),
-                 "profiles": View(profile_reads, profiles)}, NDJSON_SCHEMA)
+                 "profiles": View(profile_reads, profiles, timed=TIMESTAMP)}, NDJSON_SCHEMA)

@@ -150,7 +150,7 @@ CUSTOMER_IDENTITY = {**ORDER_IDENTITY, "first_name": "first_name", "last_name": 
                      "consent.sms": "accepts_sms_marketing"}
 PRESET = Preset("shopify_orders", "Shopify's orders export", (ORDER,),
                 {"events": View(event_reads, events, (NO_CUSTOMER, "visitor_id")),
-                 "items": View(item_reads, items), "profiles": View(profile_reads, profiles)},
+                 "items": View(item_reads, items), "profiles": View(profile_reads, profiles, timed=CREATED)},
                 identity=ORDER_IDENTITY)
 CUSTOMERS = Preset("shopify_customers", "Shopify's customers export", (),
                    {"profiles": View(customer_reads, keep_own, (NO_EMAIL, "visitor_id"))},
