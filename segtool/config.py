@@ -260,7 +260,7 @@ class _ConfigReader:
             config.identity = self.identity(v["identity"])
         if "engine" in v:
             config.engine = self.engine(v["engine"], [s.table_name for found in config.data.values() for s in found
-                                                      if len(found) > 1])
+                                                      if s.table_name not in TABLES])
             if config.engine.memory_limit is not None:
                 config.locations["engine.memory_limit"] = v["engine"].value["memory_limit"].loc
         return config

@@ -413,3 +413,54 @@ def test_a_segment_identify_call_links_its_device_to_the_user(ws: Workspace, as_
     duckdb_run = ws.cli("run", str(ws.segment("rules:\n  - utm_source: {is: google}\n  - conversions: {gte: 1}\n")),
                         "--config", str(config), "--as-of", as_of, "--engine", "duckdb")
     assert duckdb_run.exit_code == 0 and set(duckdb_run.ids) == expected
+
+
+def test_a_views_repeated_profiles_are_taken_in_the_order_written_by_the_printed_sql(ws: Workspace):
+    """A customers export that names each e-mail several times (each time another city), joined with events:
+    the first row written is the customer's profile in the polars engine and in the printed statement alike
+    (not whichever row the engine meets first)."""
+    customers = ws.root / "customers_export.csv"
+    rows = [f"C,{i},c{i}@example.com,City {i}-{copy},1,10.00" for copy in range(30) for i in range(2000)]
+    customers.write_text("First Name,Last Name,Email,City,Total Orders,Total Spent\n" + "\n".join(rows) + "\n",
+                         encoding="utf-8")
+    config = _config(ws, "data:\n  events:\n"
+                         "    - {path: FIXTURE/ga4/events.ndjson, preset: ga4, person: user_id}\n"
+                         "    - {path: FIXTURE/shopify/orders_export_1.csv, preset: shopify_orders}\n"
+                         f"  profiles:\n    - {{path: {customers}, preset: shopify_customers}}\n")
+    firsts = ", ".join(f"City {i}-0" for i in range(2000))
+    run, printed, _ = run_and_printed_sql(ws, config, [f"- city: {{in: [{firsts}]}}"], AS_OF)
+    assert printed == run and len(run["s00"]) == 2000
+
+
+def test_engine_tables_name_both_joined_tables_or_neither(ws: Workspace):
+    """The profiles' devices are joined by the links the events' sources give: one joined table named in
+    engine.tables, the other read from its sources, is refused in the printed statement, saying so."""
+    config = _config(ws, CONFIG.read_text().replace("site:", "engine:\n  tables: {profiles: crm.joined}\nsite:")
+                     .replace("ga4/", "FIXTURE/ga4/").replace("shopify/", "FIXTURE/shopify/")
+                     .replace("crm.csv", "FIXTURE/crm.csv"))
+    printed = ws.cli("sql", str(ws.segment("rules:\n  - profile.tier: {is: gold}\n")), "--config", str(config),
+                     "--as-of", AS_OF)
+    assert printed.exit_code == 1 and "engine.tables" in printed.stderr and "Traceback" not in printed.stderr
+
+
+def test_several_items_sources_with_a_visitor_column_are_read_by_every_engine(ws: Workspace):
+    """Items listed from two files, one of which also names the visitor: the items' rows together, on polars
+    and in the printed statement (was a column-not-found crash on both)."""
+    (ws.root / "i1.csv").write_text("order_id,visitor_id,item_id,brand\n#1001,x,a,Nike\n", encoding="utf-8")
+    (ws.root / "i2.csv").write_text("order_id,item_id,brand\n#1002,b,Puma\n", encoding="utf-8")
+    config = _config(ws, CONFIG.read_text().replace("site:", f"  items:\n    - {{path: {ws.root}/i1.csv}}\n"
+                                                             f"    - {{path: {ws.root}/i2.csv}}\nsite:")
+                     .replace("ga4/", "FIXTURE/ga4/").replace("shopify/", "FIXTURE/shopify/")
+                     .replace("crm.csv", "FIXTURE/crm.csv"))
+    rules = ["- conversions: {gte: 1, items: {brand: {is: Puma}}}", "- conversions: {gte: 1, items: {brand: {is: Nike}}}"]
+    run, printed, _ = run_and_printed_sql(ws, config, rules, AS_OF)
+    assert printed == run == {"s00": {"bob@example.com"}, "s01": {"anna@example.com"}}
+
+
+def test_a_list_of_one_source_is_named_by_its_place_in_engine_tables(ws: Workspace):
+    config = _config(ws, "data:\n  events:\n    - {path: FIXTURE/ga4/events.ndjson, preset: ga4, person: user_id}\n"
+                         "engine:\n  tables: {events_0: analytics.events_20240601}\n")
+    printed = ws.cli("sql", str(ws.segment("rules:\n  - utm_source: {is: google}\n")), "--config", str(config),
+                     "--as-of", AS_OF, "--dialect", "bigquery")
+    assert printed.exit_code == 0, printed.stderr
+    assert "analytics.events_20240601" in printed.stdout

@@ -43,6 +43,11 @@ RULE = ("the row's own person key (white space trimmed, lower-cased), else the k
         "carried up to as_of, else the device")
 
 
+def device(table: Table) -> pl.Expr:
+    """A source's device of a row: its visitor_id, typed as an ID (missing where the source has none)."""
+    return table.typed(VID, pl.col(table.export_name(VID))) if table.has(VID) else pl.lit(None, pl.String)
+
+
 def person_key(values: pl.Expr) -> pl.Expr:
     """A person key as every source's is compared: surrounding white space trimmed and lower-cased (Unicode's
     rules, as the Shopify preset writes its customer: `ÉMILE@x.fr` is `émile@x.fr`), nothing else (a gmail
@@ -53,12 +58,12 @@ def person_key(values: pl.Expr) -> pl.Expr:
 @dataclass(frozen=True)
 class Step:
     """One step into a nested column: a struct's field `name`, or (`entry`) the value of the entry of a list of
-    key/value pairs whose key is `name`; GA4 writes that value as a struct of typed values (`values`: the first
-    of them present, as text), other exports as a plain value (`values` empty)."""
+    key/value pairs whose key is `name`; GA4 writes that value as a struct of typed values (`value_fields`: the
+    first of them present, as text), other exports as a plain value (`value_fields` empty)."""
 
     name: str
     entry: bool = False
-    values: tuple[str, ...] = ()
+    value_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,8 +80,8 @@ class KeyPath:
                 expr = expr.struct.field(step.name)
                 continue
             value = pl.element().struct.field("value")
-            if step.values:
-                value = pl.coalesce(*(value.struct.field(f).cast(pl.String) for f in step.values))
+            if step.value_fields:
+                value = pl.coalesce(*(value.struct.field(f).cast(pl.String) for f in step.value_fields))
             expr = expr.list.eval(value.filter(pl.element().struct.field("key") == step.name)).list.first()
         return expr.cast(pl.String)
 
@@ -114,14 +119,14 @@ class Identity:
     def links(self) -> pl.LazyFrame:
         """Each device seen with a person key -> the key it last carried: of its event rows up to as_of with a
         key (any source) and the rows that only link (Segment's identify calls), the latest, and of rows at that
-        instant the key that sorts last; a device that no
-        such event links, the key a profile row gives it (of several, the one that sorts last)."""
+        instant the key that sorts last; a device that none links, the key a profile row gives it (of several,
+        the one that sorts last)."""
         ts = pl.col(LINKED_AT)
         timed = [self.events.union(["timestamp"]).select(DEVICE, PERSON, pl.col("timestamp").alias(LINKED_AT))]
         for part in self.events.sources:
             linking = part.table.link_rows()
             if linking is not None and part.key is not None:
-                timed.append(linking.select(part.table.typed(VID, pl.col(VID)).alias(DEVICE), part.key.alias(PERSON),
+                timed.append(linking.select(device(part.table).alias(DEVICE), part.key.alias(PERSON),
                                             pl.col("timestamp").cast(UTC_US).alias(LINKED_AT)))
         found = [pl.concat(timed).filter(
             pl.col(DEVICE).is_not_null() & pl.col(PERSON).is_not_null() & ts.is_not_null()
@@ -180,7 +185,7 @@ class Stitched(Table):
         common types, and the helpers: DEVICE and PERSON (the key as `person_key` writes it), SOURCE (the
         source's place in the list), POSITION (the row's place in the source)."""
         common = self._common_types()
-        wanted = [c for c in common if c != VID and (columns is None or c in columns)
+        wanted = [c for c in common if (c != VID or self.identity is None) and (columns is None or c in columns)
                   and (self._kept is None or c in self._kept)]
         frames = []
         for index, part in enumerate(self.sources):
@@ -199,10 +204,8 @@ class Stitched(Table):
         return pl.concat(frames, how="vertical")
 
     def _helpers(self, part: Part) -> list[pl.Expr]:
-        table = part.table
-        device = table.typed(VID, pl.col(table.export_name(VID))) if table.has(VID) else pl.lit(None, pl.String)
         key = part.key if part.key is not None else pl.lit(None, pl.String)
-        return [device.alias(DEVICE), key.alias(PERSON)]
+        return [device(part.table).alias(DEVICE), key.alias(PERSON)]
 
     def _typed(self, table: Table, canonical: str) -> pl.Expr:
         """A source's column as the joined table holds it: numbers and IDs typed, timestamps parsed (each

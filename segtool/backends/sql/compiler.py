@@ -111,6 +111,13 @@ def micros(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+def up_to(ts: exp.Expression, as_of) -> exp.Expression:
+    """`ts` (microseconds since the epoch) at or before as_of, or before it where as_of is exclusive (the SQL
+    of inputs.tables.before_as_of)."""
+    end = num(micros(as_of.instant))
+    return exp.LTE(this=ts, expression=end) if as_of.inclusive else exp.LT(this=ts, expression=end)
+
+
 def num(value) -> exp.Expression:
     if isinstance(value, float) and not math.isfinite(value):
         raise CompileError(f"the number {value} has no SQL literal")

@@ -61,26 +61,28 @@ def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None
             continue
         default = inputs.events.name if table.view is not None and table is not inputs.events and \
             table.files == inputs.events.files else table.name  # a table the preset reads from the events' export
-        sources[table.name] = _source(table, dialect, named.get(table.name), staged.get(table.name), here, default)
+        sources[table.name] = _table_source(table, dialect, named.get(table.name), staged.get(table.name), here,
+                                            default)
         if table.name not in named and table.name not in staged:
             read.append((table, default))
     ctes = []
     if joined:
-        def part_source(part: Part) -> Source:
+        def rows_of(part: Part) -> exp.Expression:
+            """Where a source's rows are: a table engine.tables names for it, else as a table alone is read."""
             name = table_name(part.origin)
-            rows = exp.to_table(named[name], dialect=dialect) if name in named else None
-            if rows is None:
-                read.append((part.table, name))
-            return _source(part.table, dialect, None, None, here, name, rows)
+            return exp.to_table(named[name], dialect=dialect) if name in named else \
+                _rows(part.table, dialect, None, None, here, name)
+
+        def part_source(part: Part) -> Source:
+            return _table_source(part.table, dialect, None, None, here, table_name(part.origin), rows_of(part))
 
         def part_links(part: Part) -> Source | None:
-            name = table_name(part.origin)
-            rows = exp.to_table(named[name], dialect=dialect) if name in named else \
-                _rows(part.table, dialect, None, None, here, name)
-            relation = link_relation(part.table, rows, dialect_named(dialect))
+            relation = link_relation(part.table, rows_of(part), dialect_named(dialect))
             return None if relation is None else Source(relation, raw_kinds={"visitor_id": "text",
                                                                              "timestamp": "micros"})
 
+        read += [(part.table, table_name(part.origin)) for table in joined for part in table.sources
+                 if table_name(part.origin) not in named]
         found, ctes = joined_tables(joined, part_source, part_links, inputs.config.timestamp_format,
                                     dialect_named(dialect))
         sources.update(found)
@@ -92,28 +94,28 @@ def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None
                   inputs.config.timestamp_format, predictions, tuple(ctes), tuple(spark_setup(read, dialect)))
 
 
-def _source(table: Table, dialect: str, named: str | None, staged: str | None, here: bool, default: str,
-            rows: exp.Expression | None = None) -> Source:
-    """How the statement reads the table: its relation (`named`: a configured table of its canonical columns,
-    `staged`: a Parquet file of this run, else its rows: `rows`, its files, or a table named `default`), its
-    columns' names and kinds, its CSV options."""
+def _table_source(table: Table, dialect: str, canonical: str | None, staged: str | None, here: bool, default: str,
+                  rows: exp.Expression | None = None) -> Source:
+    """How the statement reads the table: its relation (`canonical`: a configured table of its canonical
+    columns, `staged`: a Parquet file of this run, else its rows: `rows` where they are given, its files, or a
+    table named `default`), its columns' names and kinds, its CSV options."""
     raw = {c: stored_kind(dtype) for c, dtype in zip(_columns_of(table), table.schema().values())}
-    if rows is None and named is None and staged is None:
+    if rows is None and canonical is None and staged is None:
         rows = _rows(table, dialect, None, None, here, default)
-    if table.view is not None and named is None and staged is None:
+    if table.view is not None and canonical is None and staged is None:
         relation, kinds = view_relation(table, rows, dialect_named(dialect))
         relation, raw = _numbered(relation, table.name, dialect), {**raw, **kinds}
     elif rows is not None:
         relation = _numbered(rows, table.name, dialect)
     else:
-        relation = _relation(table, dialect, named, staged, here, default)
+        relation = _relation(table, dialect, canonical, staged, here, default)
     for column in ("visitor_id", "order_id"):
         if raw.get(column) == "float":
             raise CompileError(f"{table.label}: {column} is stored as floating-point numbers, which the engines "
                                "write as text differently; store IDs as text or integers")
     order = exp.column("segtool_row") if table.name == "profiles" else None
     csv = table.reading.csv if table.format == "csv" else CsvOptions()
-    viewed = table.view is not None and named is None  # staged, or a view that reads them so
+    viewed = table.view is not None and canonical is None  # staged, or a view that reads them so
     null_values = csv.null_values if not viewed else ()  # as polars read them
     return Source(relation, dict(table.mapping), order, raw, null_values, csv.decimal_comma)
 
@@ -413,7 +415,7 @@ def _spark_csv_view(table: Table, name: str) -> exp.Expression:
     """The statement that registers the table's CSV files as the temporary view `name` for a printed Spark
     statement (Spark SQL's `csv.` source reads no header): as `run --engine spark` reads them."""
     options = table.reading.csv
-    if options.encoding.lower() in ("utf8-lossy",):
+    if options.encoding.lower() == "utf8-lossy":
         raise CompileError(f"{table.label}: Spark reads the printed statement's files in their encoding, and "
                            f"{options.encoding} is none; convert them, or run it with `run --engine spark`")
     paths = [f.replace("`", "") for f in table.files]

@@ -14,8 +14,8 @@ from ...language.timeframe import DECIMAL_COMMA_TEXT, NUMBER_TEXT, AsOf, char_cl
 from ...language.tree import Segment
 from ...plan import ir
 from ...plan.lower import Lowering, lower
-from .compiler import (TRUE, CompileError, Columns, Context, Needs, flag, micros, num, predicted_column, translate,
-                       trimmed, two_valued)
+from .compiler import (TRUE, CompileError, Columns, Context, Needs, flag, num, predicted_column, translate, trimmed,
+                       two_valued, up_to)
 from .dialects import Dialect
 from .iso import iso_micros, iso_text, pattern_micros, with_iso_fields, with_pattern_fields
 from .portable import WHITESPACE
@@ -197,7 +197,7 @@ def row_checks(tables: Tables, columns: Columns, as_of: AsOf, dialect: Dialect, 
                        exp.NEQ(this=visitor, expression=exp.Literal.string("")), exp.Not(this=missing_ts))
     counts += [exp.Sum(this=flag(exp.and_(present, exp.EQ(this=event_type, expression=exp.Literal.string(t)))))
                .as_(conversion_count(i)) for i, t in enumerate(conversion_types)]
-    events = exp.select(*counts).from_("ev").where(exp.or_(missing_ts, _up_to(as_of)))
+    events = exp.select(*counts).from_("ev").where(exp.or_(missing_ts, up_to(exp.column("ts"), as_of)))
     query = exp.select("*").from_(events.subquery("events"))
     for name in ("events", "profiles", "items"):
         source = getattr(tables, name)
@@ -218,13 +218,8 @@ def _known(visitor: exp.Expression, dialect: Dialect) -> exp.Expression:
     return dialect.search(visitor, char_class(WHITESPACE, negated=True), False)
 
 
-def _up_to(as_of: AsOf) -> exp.Expression:
-    ts, end = exp.column("ts"), num(micros(as_of.instant))
-    return exp.LTE(this=ts, expression=end) if as_of.inclusive else exp.LT(this=ts, expression=end)
-
-
 def _before(as_of: AsOf) -> exp.Expression:
-    return exp.and_(exp.Not(this=exp.Is(this=exp.column("ts"), expression=exp.Null())), _up_to(as_of))
+    return exp.and_(exp.Not(this=exp.Is(this=exp.column("ts"), expression=exp.Null())), up_to(exp.column("ts"), as_of))
 
 
 def _text(value: exp.Expression) -> exp.Expression:

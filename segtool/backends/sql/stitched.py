@@ -16,7 +16,7 @@ from ...inputs.stitching import KeyPath, Part, Stitched
 from ...inputs.tables import VID
 from ...language.catalog import NUMBER_COLUMNS
 from ...language.timeframe import AsOf
-from .compiler import CompileError, micros, num, trimmed
+from .compiler import CompileError, num, trimmed, up_to
 from .dialects import Dialect
 from .kinds import stored_kind, typed_kind
 from .statement import Source, read_timestamp, typed_column
@@ -29,19 +29,22 @@ LINKED, LINKED_AT = "segtool_linked", "segtool_linked_at"
 SQL_TYPES = {"text": "VARCHAR", "float": "DOUBLE", "integer": "BIGINT", "micros": "BIGINT"}
 
 PartSource = Callable[[Part], Source]  # how one source's table is read (engines.sql_tables)
+PartLinks = Callable[[Part], Source | None]  # the rows of a source that only link (engines.sql_tables)
 
 
-def joined_tables(tables: list[Stitched], part_source: PartSource, part_links: Callable[[Part], Source | None],
-                  timestamp_format: str, dialect: Dialect) -> tuple[dict[str, Source], list[tuple[str, exp.Expression]]]:
+def joined_tables(tables: list[Stitched], part_source: PartSource, part_links: PartLinks, timestamp_format: str,
+                  dialect: Dialect) -> tuple[dict[str, Source], list[tuple[str, exp.Expression]]]:
     """Each joined table as a Source that reads its common table expression, and those expressions (in the
     order they are defined). `part_links`: the rows of an events source that only link a device to a person
     (stitching.Identity.links), visitor_id as text and the timestamp in microseconds."""
     sources, ctes = {}, []
     identity = next((t.identity for t in tables if t.identity is not None), None)
-    if identity is not None and not any(t is identity.events for t in tables):
-        raise CompileError("engine.tables names a table of the joined events, and the profiles' sources are "
-                           "joined by the links of the events' devices: name a table of the joined profiles too "
-                           "(engine.tables.profiles), or the events' sources one by one (events_0, events_1, ...)")
+    if identity is not None and not all(any(t is joined for t in tables)
+                                        for joined in (identity.events, identity.profiles) if joined is not None):
+        raise CompileError("engine.tables names a table of the joined events or profiles, and the other is joined by "
+                           "the same links of devices to persons, which need the sources of both: name both joined "
+                           "tables (engine.tables.events and .profiles), or the sources one by one (events_0, "
+                           "profiles_0, ...)")
     for table in tables:
         raw = _joined_kinds(table)
         rows = [_part_rows(table, i, part, part_source(part), raw, timestamp_format, dialect)
@@ -88,7 +91,7 @@ def _part_rows(table: Stitched, index: int, part: Part, source: Source, raw: dic
     rows, values = source.relation, {}
     own = part.table.columns()
     for column, kind in raw.items():
-        if column == VID or kind == "other":
+        if (column == VID and table.identity is not None) or kind == "other":
             continue
         if column not in own or source.raw_kinds.get(column) in ("other", None):
             value = exp.Null()
@@ -97,17 +100,23 @@ def _part_rows(table: Stitched, index: int, part: Part, source: Source, raw: dic
         else:
             value = typed_column(source, table.name, column, typed_kind(part.table, column), dialect)
         values[column] = exp.cast(value, SQL_TYPES[kind])
-    device = exp.cast(source.column(VID), "VARCHAR") if part.table.has(VID) else exp.cast(exp.Null(), "VARCHAR")
+    device = _device(part, source)
     person = _person(part, source, dialect)
     if table.name != "profiles":
         position = num(0)
-    elif part.table.view is not None:
+    elif part.table.view is not None:  # by device, then as the view's rows are written (stitching.Stitched.union)
+        written = [exp.Ordered(this=source.row_order.copy())] if source.row_order is not None else []
         position = exp.Window(this=exp.RowNumber(), over="OVER", order=exp.Order(expressions=[
-            exp.Ordered(this=device.copy(), nulls_first=False)]))
+            exp.Ordered(this=device.copy(), nulls_first=False), *written]))
     else:
         position = source.row_order if source.row_order is not None else num(0)
     helpers = [device.as_(DEVICE), person.as_(PERSON), num(index).as_(SOURCE), position.as_(POSITION)]
     return exp.select(*(v.as_(c, quoted=True) for c, v in values.items()), *helpers).from_(rows)
+
+
+def _device(part: Part, source: Source) -> exp.Expression:
+    """The source's device of a row: its visitor_id as text (NULL where the source has none)."""
+    return exp.cast(source.column(VID) if part.table.has(VID) else exp.Null(), "VARCHAR")
 
 
 def _person(part: Part, source: Source, dialect: Dialect) -> exp.Expression:
@@ -126,7 +135,7 @@ def person_key(key: KeyPath, source: Source, dialect: Dialect) -> exp.Expression
         if not step.entry:
             value = dialect.field(value, step.name)
             continue
-        fields = step.values
+        fields = step.value_fields
 
         def of(entry: exp.Expression, fields=fields) -> exp.Expression:
             found = dialect.field(entry, "value")
@@ -149,14 +158,12 @@ def _links(as_of: AsOf | None, profiles: bool, linking: list[tuple[Part, Source]
                      exp.Not(this=exp.Is(this=person.copy(), expression=exp.Null())))
     seen = exp.and_(known, exp.Not(this=exp.Is(this=ts, expression=exp.Null())))
     if as_of is not None:
-        bound = num(micros(as_of.instant))
-        seen = exp.and_(seen, exp.LTE(this=ts.copy(), expression=bound) if as_of.inclusive else
-                        exp.LT(this=ts.copy(), expression=bound))
+        seen = exp.and_(seen, up_to(ts.copy(), as_of))
     timed = exp.select(device.copy(), person.copy(), exp.column("timestamp", quoted=True).as_(LINKED_AT)).from_(
         ROWS.format("events"))
     for part, source in linking:
         timed = exp.union(timed, exp.select(
-            exp.cast(source.column(VID), "VARCHAR").as_(DEVICE), _person(part, source, dialect).as_(PERSON),
+            _device(part, source).as_(DEVICE), _person(part, source, dialect).as_(PERSON),
             exp.cast(source.column("timestamp"), "BIGINT").as_(LINKED_AT)).from_(source.relation), distinct=False)
     found = exp.select(device.copy(), person.copy(), ts.copy()).from_(timed.subquery("timed")).where(seen)
     if profiles:

@@ -17,7 +17,7 @@ from sqlglot import exp
 from ...inputs.presets import common, ga4, segment, shopify
 from ...inputs.tables import Table
 from ... import places
-from .compiler import CompileError, as_number, micros, num, trimmed
+from .compiler import CompileError, as_number, num, trimmed, up_to
 from .portable import WHITESPACE
 from .dialects import Dialect
 from .iso import iso_micros_of
@@ -219,18 +219,16 @@ def view_relation(table: Table, rows: exp.Expression, dialect: Dialect) -> tuple
     """The table as a subquery over the vendor's `rows` (a table or a reader call), and how each canonical
     column is stored in it (`micros`: the timestamp, microseconds since the epoch); the vendor's own columns
     beside them as they are stored."""
-    schema = table.raw_schema()
-    r = Reading(dialect, schema)
-    present = table.view.sources(schema)  # those the file does not lack
-    reads = {name: read for name, read in table.view.reads(schema).items() if name in present}
-    columns = {name: sql(read, r) for name, read in reads.items()}
     shape = SHAPES.get((table.preset, table.name))
     if shape is None:
         raise CompileError(f"{table.label}: `segtool sql` does not read the {table.preset} preset's {table.name} "
                            "as SQL yet; run it with `run --engine duckdb|spark`, or load the canonical columns into "
                            "a table named in engine.tables")
-    null_values = table.reading.csv.null_values if table.format == "csv" else ()
-    body = shape(_up_to_as_of(_source(rows, schema, null_values), table, r), columns, schema, r, table)
+    vendor, schema, r = _vendor_rows(table, rows, dialect)
+    present = table.view.sources(schema)  # those the file does not lack
+    reads = {name: read for name, read in table.view.reads(schema).items() if name in present}
+    columns = {name: sql(read, r) for name, read in reads.items()}
+    body = shape(_up_to_as_of(vendor, table, r), columns, schema, r, table)
     if table.view.set_aside is not None:
         body = exp.select("*").from_(body.subquery("viewed")).where(
             exp.Not(this=exp.Is(this=exp.column(table.view.set_aside[1]), expression=exp.Null())))
@@ -243,21 +241,27 @@ def link_relation(table: Table, rows: exp.Expression, dialect: Dialect) -> exp.E
     since the epoch, and the file's other columns; None where the preset names none."""
     if table.view is None or table.view.links is None:
         return None
-    schema = table.raw_schema()
-    r = Reading(dialect, schema)
+    shape = LINKS.get((table.preset, table.name))
+    if shape is None:
+        raise CompileError(f"{table.label}: `segtool sql` does not read the {table.preset} preset's rows that link "
+                           "a device to a person yet; run it with `run --engine duckdb|spark`")
+    vendor, schema, r = _vendor_rows(table, rows, dialect)
     reads = {name: read for name, read in table.view.reads(schema).items() if name in ("visitor_id", "timestamp")}
+    return shape(vendor, {n: sql(read, r) for n, read in reads.items()}, schema, r, table).subquery("linking")
+
+
+def _vendor_rows(table: Table, rows: exp.Expression, dialect: Dialect) -> tuple[exp.Expression, dict, Reading]:
+    """The vendor's `rows` as the views read them (`_source`), the export's schema and the Reading of it."""
+    schema = table.raw_schema()
     null_values = table.reading.csv.null_values if table.format == "csv" else ()
-    return LINKS[table.preset](_source(rows, schema, null_values), {n: sql(read, r) for n, read in reads.items()},
-                               schema, r, table).subquery("linking")
+    return _source(rows, schema, null_values), schema, Reading(dialect, schema)
 
 
 def _up_to_as_of(rows: exp.Expression, table: Table, r: Reading) -> exp.Expression:
     """The vendor's rows up to the table's as_of where its view is built from rows in time (View.timed)."""
     if table.view.timed is None or table.as_of is None:
         return rows
-    ts, bound = sql(table.view.timed, r), num(micros(table.as_of.instant))
-    up_to = exp.LTE(this=ts, expression=bound) if table.as_of.inclusive else exp.LT(this=ts, expression=bound)
-    return exp.select(exp.Star()).from_(rows).where(up_to).subquery(VENDOR)
+    return exp.select(exp.Star()).from_(rows).where(up_to(sql(table.view.timed, r), table.as_of)).subquery(VENDOR)
 
 
 def _kind(read: common.Read) -> str:
@@ -301,7 +305,8 @@ def _keep_own(rows, columns, schema, r, table, where: exp.Expression | None = No
 
 
 def _numbered(rows: exp.Expression, r: Reading) -> exp.Expression:
-    """The vendor's rows with their position in the export (`segtool_position`), in a dialect of ORDERED."""
+    """The vendor's rows with their position in the export (`segtool_position`): only for a dialect of ORDERED,
+    which reads files in order (a warehouse table has none)."""
     position = (exp.Anonymous(this="MONOTONICALLY_INCREASING_ID", expressions=[]) if r.dialect.name != "duckdb"
                 else exp.Window(this=exp.RowNumber(), over="OVER"))
     return exp.select(exp.Star(), position.as_("segtool_position")).from_(rows).subquery(VENDOR)
@@ -418,4 +423,4 @@ SHAPES = {
     ("segment", "events"): _segment_events, ("segment", "items"): _segment_items,
     ("segment", "profiles"): _segment_profiles,
 }
-LINKS = {"segment": _segment_links}  # the rows of a preset's export that only link (View.links)
+LINKS = {("segment", "events"): _segment_links}  # the rows of a preset's export that only link (View.links)
