@@ -359,26 +359,27 @@ def test_engine_tables_name_each_source_by_its_place_in_the_config(ws: Workspace
 
 @spark
 def test_the_printed_spark_sql_joins_the_sources_as_the_polars_engine(ws: Workspace):
-    """GA4's Parquet export, Shopify's numbered CSV exports and a CRM's CSV joined by person in a Spark statement
-    (the CSV files registered as views first), run by a local Spark session."""
+    """GA4's export (Parquet, and bq extract's NDJSON), Shopify's CSV exports and a CRM's CSV joined by person in a
+    Spark statement (the CSV and NDJSON files registered as views first), run by a local Spark session."""
     from test_preset_sql import spark_members
 
-    config = _config(ws, "data:\n  events:\n"
-                         f"    - {{path: {VENDORS}/ga4/parquet, preset: ga4}}\n"
-                         f"    - {{path: '{VENDORS}/shopify/orders_export_*.csv', preset: shopify_orders}}\n"
-                         "  profiles:\n    - {path: FIXTURE/crm.csv, person: email}\n")
-    folder = ws.root / "segments"
-    folder.mkdir()
-    for i, rule in enumerate(VENDOR_RULES):
-        (folder / f"s{i:02}.yaml").write_text(f"name: s{i:02}\nrules:\n  {rule}\n", encoding="utf-8")
-    args = ("--config", str(config), "--as-of", "2024-06-30")
-    ran = ws.cli("run", str(folder), *args, "--output-dir", str(ws.root / "out"))
-    assert ran.exit_code == 0, ran.stderr
-    printed = ws.cli("sql", str(folder), "--dialect", "spark", *args)
-    assert printed.exit_code == 0, printed.stderr
-    assert spark_members(printed.stdout) == {
-        f"s{i:02}": set((ws.root / "out" / f"s{i:02}.csv").read_text(encoding="utf-8").splitlines()[1:])
-        for i in range(len(VENDOR_RULES))}
+    parquet = _config(ws, "data:\n  events:\n"
+                          f"    - {{path: {VENDORS}/ga4/parquet, preset: ga4}}\n"
+                          f"    - {{path: '{VENDORS}/shopify/orders_export_*.csv', preset: shopify_orders}}\n"
+                          "  profiles:\n    - {path: FIXTURE/crm.csv, person: email}\n")
+    for config, rules in ((parquet, VENDOR_RULES), (CONFIG, [r for r in JOINED_RULES if "\n" not in r])):
+        folder = ws.root / f"segments-{config.stem}"
+        folder.mkdir()
+        for i, rule in enumerate(rules):
+            (folder / f"s{i:02}.yaml").write_text(f"name: s{i:02}\nrules:\n  {rule}\n", encoding="utf-8")
+        args = ("--config", str(config), "--as-of", AS_OF)
+        ran = ws.cli("run", str(folder), *args, "--output-dir", str(folder / "out"))
+        assert ran.exit_code == 0, ran.stderr
+        printed = ws.cli("sql", str(folder), "--dialect", "spark", *args)
+        assert printed.exit_code == 0, printed.stderr
+        assert spark_members(printed.stdout) == {
+            f"s{i:02}": set((folder / "out" / f"s{i:02}.csv").read_text(encoding="utf-8").splitlines()[1:])
+            for i in range(len(rules))}
 
 
 def _segment_calls(folder: Path, calls: list[dict]) -> None:

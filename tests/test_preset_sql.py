@@ -305,14 +305,16 @@ def spark_members(printed: str) -> dict[str, set[str]]:
 
 @spark
 def test_the_printed_spark_sql_reads_the_exports_as_the_polars_engine(ws: Workspace):
-    """Spark SQL's `csv.` source reads no header: the printed statement registers each CSV export as a view with
-    its options first, and gives polars' members (Shopify's orders and customers exports, GA4's Parquet)."""
+    """Spark SQL's `csv.` source reads no header and `json.` infers its own types: the printed statement
+    registers each CSV export as a view with its options, and each NDJSON export with the preset's fields typed
+    and the very files polars reads, and gives polars' members (Shopify's customers export, GA4's Parquet,
+    Segment's gzipped logs in their day folders)."""
     def members_of(folder, args):
         printed = ws.cli("sql", str(folder), "--dialect", "spark", *args)
         assert printed.exit_code == 0, printed.stderr
         return spark_members(printed.stdout)
 
-    for export in ("shopify-customers", "ga4-parquet"):
+    for export in ("shopify-customers", "ga4-parquet", "segment"):
         for old in ("segments", "out"):
             shutil.rmtree(ws.root / old, ignore_errors=True)
         assert_members_of_run(ws, EXPORTS[export], RULES[export][:8], members_of)
@@ -322,3 +324,29 @@ def test_the_printed_spark_sql_reads_the_exports_as_the_polars_engine(ws: Worksp
     ran = [ws.cli("run", str(segment), "--as-of", AS_OF, "--config", str(ws.root / "vendor.yaml"), "--engine", engine)
            for engine in ("polars", "spark")]
     assert ran[0].exit_code == ran[1].exit_code == 0 and ran[0].ids == ran[1].ids and ran[0].ids
+
+
+def test_the_printed_spark_sql_registers_the_files_polars_reads(ws: Workspace, tmp_path):
+    """Segment's logs in their day folders: one Hadoop pattern of exactly those files (their shared folder, each
+    path below it in braces), the preset's fields typed; a folder whose name Spark would read as a pattern, and a
+    gzip file whose name does not say so (Spark tells compression by the name), are errors saying so."""
+    folder, args = segments(ws, EXPORTS["segment"], ["utm_source: {is: google}"])
+    printed = ws.cli("sql", str(folder), "--dialect", "spark", *args)
+    assert printed.exit_code == 0, printed.stderr
+    view = sqlglot.parse_one(printed.stdout.split(";\n")[0], read="spark")
+    path = next(p.args["value"].this for p in view.find_all(sqlglot.exp.Property) if p.name == "path")
+    files = sorted(str(f.relative_to(VENDORS / "segment" / "segment-logs")) for f in
+                   (VENDORS / "segment" / "segment-logs").rglob("*.gz") if f.stat().st_size)
+    assert path.startswith(str(VENDORS / "segment" / "segment-logs")) and path.endswith("}")
+    assert sorted(path.split("{", 1)[1][:-1].split(",")) == sorted(f.split("/", 1)[1] for f in files)
+    assert {c.name for c in view.this.expressions} >= {"anonymousId", "context", "properties"}
+    odd = tmp_path / "logs"
+    (odd / "a{1},b").mkdir(parents=True)
+    for name, source in (("a{1},b/x.gz", files[0]), ("y.json", files[1])):
+        (odd / name).write_bytes((VENDORS / "segment" / "segment-logs" / source).read_bytes())
+    (ws.root / "odd.yaml").write_text(f"preset: segment\ndata:\n  events: {odd}\n")
+    for wrong in ("a{1},b", "y.json"):
+        printed = ws.cli("sql", str(folder), "--dialect", "spark", "--as-of", AS_OF, "--config",
+                         str(ws.root / "odd.yaml"))
+        assert printed.exit_code == 1 and wrong in printed.stderr and "Traceback" not in printed.stderr
+        shutil.rmtree(odd / "a{1},b", ignore_errors=True)

@@ -5,6 +5,8 @@ polars frames, and judges the counts that check the input rows as the polars eng
 
 from __future__ import annotations
 
+import os
+import re
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -185,23 +187,30 @@ def _rows(table: Table | None, dialect: str, name: str | None, staged: str | Non
     if dialect in ("spark", "databricks") and table.format == "parquet":
         paths = [f.replace("`", "") for f in table.files]
         return exp.to_table(f"parquet.`{paths[0] if len(paths) == 1 else table.spec}`", dialect="spark")
-    if dialect in ("spark", "databricks") and table.format == "csv":  # registered by spark_setup
-        return exp.to_table(csv_view(default or table.name))
+    if dialect in ("spark", "databricks") and _spark_viewed(table):  # registered by spark_setup
+        return exp.to_table(file_view(default or table.name, table.format))
     return exp.to_table(default or table.name)
 
 
-def csv_view(name: str) -> str:
-    """The temporary view a printed Spark statement reads a CSV table (or source, by its table name) from."""
-    return f"segtool_{name}_csv"
+def file_view(name: str, format: str) -> str:
+    """The temporary view a printed Spark statement reads a table's (or source's, by its table name) CSV or
+    NDJSON files from."""
+    return f"segtool_{name}_{format}"
+
+
+def _spark_viewed(table: Table) -> bool:
+    """Whether a printed Spark statement reads the table through a view it registers: CSV, and NDJSON with a
+    preset's fields."""
+    return table.format == "csv" or (table.format == "ndjson" and bool(table.reading.ndjson_schema))
 
 
 def spark_setup(tables: list[tuple[Table, str]], dialect: str) -> list[exp.Expression]:
-    """The statements a printed Spark statement runs first: each table read from CSV files (with the name
-    it is read by) registered as its view."""
+    """The statements a printed Spark statement runs first: each table read from CSV or NDJSON files (with
+    the name it is read by) registered as its view."""
     if dialect not in ("spark", "databricks"):
         return []
-    views = {csv_view(name): table for table, name in tables if table.format == "csv"}
-    return [_spark_csv_view(table, view) for view, table in views.items()]
+    views = {file_view(name, table.format): table for table, name in tables if _spark_viewed(table)}
+    return [_spark_file_view(table, view) for view, table in views.items()]
 
 
 def _duckdb_reader(table: Table, here: bool) -> exp.Expression:
@@ -411,21 +420,59 @@ def spark_csv_options(options: CsvOptions) -> dict[str, str]:
             "escape": quote or "\\", "multiLine": "true", "nullValue": "\0segtool: no text is null\0"}
 
 
-def _spark_csv_view(table: Table, name: str) -> exp.Expression:
-    """The statement that registers the table's CSV files as the temporary view `name` for a printed Spark
-    statement (Spark SQL's `csv.` source reads no header): as `run --engine spark` reads them."""
-    options = table.reading.csv
-    if options.encoding.lower() == "utf8-lossy":
-        raise CompileError(f"{table.label}: Spark reads the printed statement's files in their encoding, and "
-                           f"{options.encoding} is none; convert them, or run it with `run --engine spark`")
-    paths = [f.replace("`", "") for f in table.files]
-    found = {"path": paths[0] if len(paths) == 1 else table.spec, **spark_csv_options(options)}
-    if options.encoding.lower() not in ("utf8", "utf-8"):
-        found["encoding"] = options.encoding
-    return exp.Create(this=exp.to_table(name), kind="VIEW", replace=True, properties=exp.Properties(expressions=[
-        exp.TemporaryProperty(), exp.FileFormatProperty(this=exp.var("csv")),
+def _spark_file_view(table: Table, name: str) -> exp.Expression:
+    """The statement that registers the table's files as the temporary view `name` for a printed Spark
+    statement, read as `run --engine spark` and polars read them (Spark SQL's `csv.` source reads no header,
+    and `json.` infers its own types): CSV with its options, NDJSON with the preset's fields typed."""
+    found = {"path": _spark_paths(table)}
+    columns = []
+    if table.format == "csv":
+        options = table.reading.csv
+        if options.encoding.lower() == "utf8-lossy":
+            raise CompileError(f"{table.label}: Spark reads the printed statement's files in their encoding, and "
+                               f"{options.encoding} is none; convert them, or run it with `run --engine spark`")
+        found.update(spark_csv_options(options))
+        if options.encoding.lower() not in ("utf8", "utf-8"):
+            found["encoding"] = options.encoding
+    else:
+        for file in table.files:  # Spark tells a file's compression by its name: gzip by `.gz`
+            method = filesystem.compression(file)
+            if method not in ("gzip", None) or (method == "gzip") != file.lower().endswith(".gz"):
+                raise CompileError(f"{table.label}: {file} is {method or 'not'} compressed, which Spark does not "
+                                   "tell from its name; run it with `run --engine spark`, or load the export as a table")
+        columns = [exp.ColumnDef(this=exp.to_identifier(column, quoted=True),
+                                 kind=exp.DataType.build(spark_type(dtype), dialect="spark"))
+                   for column, dtype in table.reading.ndjson_schema.items()]
+    view = exp.Schema(this=exp.to_table(name), expressions=columns) if columns else exp.to_table(name)
+    return exp.Create(this=view, kind="VIEW", replace=True, properties=exp.Properties(expressions=[
+        exp.TemporaryProperty(), exp.FileFormatProperty(this=exp.var("csv" if table.format == "csv" else "json")),
         exp.OptionsProperty(expressions=[exp.Property(this=exp.var(k), value=exp.Literal.string(v))
                                          for k, v in found.items()])]))
+
+
+def _spark_paths(table: Table) -> str:
+    """The table's files as one Hadoop path pattern: the file, or the folder they share and each file's path
+    below it in braces (`/exports/{2024/a.gz,2024/b.gz}`), so Spark reads the files polars reads and no others."""
+    files = [f.replace("`", "") for f in table.files]
+    odd = next((f for f in files if re.search(r"[\\{}\[\]*?,]", f)), None)
+    if odd is not None:
+        raise CompileError(f"{table.label}: {odd} holds a character that a Spark path pattern reads as one of its "
+                           "own; run it with `run --engine spark`, or load the export as a table")
+    if len(files) == 1:
+        return files[0]
+    if any(filesystem.is_cloud(f) for f in files):
+        return table.spec
+    folder = os.path.commonpath(files)
+    return f"{folder}/{{{','.join(os.path.relpath(f, folder) for f in files)}}}"
+
+
+def spark_type(dtype: pl.DataType) -> str:
+    """A polars type as Spark SQL writes it (a preset's NDJSON fields)."""
+    if isinstance(dtype, pl.List):
+        return f"ARRAY<{spark_type(dtype.inner)}>"
+    if isinstance(dtype, pl.Struct):
+        return "STRUCT<" + ", ".join(f"`{f.name}`: {spark_type(f.dtype)}" for f in dtype.fields) + ">"
+    return {pl.String: "STRING", pl.Float64: "DOUBLE", pl.Int64: "BIGINT", pl.Boolean: "BOOLEAN"}[dtype]
 
 
 def _spark_frame(spark, table: Table, remote: bool):
