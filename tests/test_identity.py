@@ -465,3 +465,20 @@ def test_a_list_of_one_source_is_named_by_its_place_in_engine_tables(ws: Workspa
                      "--as-of", AS_OF, "--dialect", "bigquery")
     assert printed.exit_code == 0, printed.stderr
     assert "analytics.events_20240601" in printed.stdout
+
+
+@pytest.mark.slow
+def test_the_items_a_preset_derives_from_one_joined_source_read_that_sources_table(ws: Workspace):
+    """GA4's export joined with a CRM: the items GA4's view derives are read from the table `events_0` that holds
+    GA4's export, as the joined events are (they read a table `events`, which a warehouse that loads the sources
+    by their place in the config has not)."""
+    config = _config(ws, f"data:\n  events:\n    - {{path: {VENDORS}/ga4/parquet, preset: ga4, person: user_id}}\n"
+                         "  profiles:\n    - {path: FIXTURE/crm.csv, person: email}\n")
+    db = duckdb.connect()
+    ga4 = ws.root / "events_0.parquet"
+    Session.open(config, Overrides(as_of=AS_OF)).inputs().events.sources[0].table.raw_scan().sink_parquet(ga4)
+    db.execute(f"CREATE TABLE events_0 AS SELECT * FROM read_parquet('{ga4}')")
+    db.execute(f"CREATE TABLE profiles_0 AS SELECT * FROM read_csv('{FIXTURE / 'crm.csv'}', all_varchar = true)")
+    rules = ["- conversions: {gte: 1, items: {brand: {is: Nike}}}", "- utm_source: {is: google}"]
+    run, printed, _ = run_and_printed_sql(ws, config, rules, "2024-06-30", "bigquery", db)
+    assert printed == run and all(run.values())

@@ -55,26 +55,33 @@ def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None
     table's own name. The predictions, where a table holds them."""
     here, named, staged = staged is not None, named or {}, staged or {}
     sources, joined, read = {}, [], []  # read: the tables read from their files, by the name they are read by
+
+    def rows_of(part: Part) -> exp.Expression:
+        """Where a source's rows are: a table engine.tables names for it, else as a table alone is read."""
+        name = table_name(part.origin)
+        return exp.to_table(named[name], dialect=dialect) if name in named else \
+            _rows(part.table, dialect, None, None, here, name)
+
     for table in (inputs.events, inputs.profiles, inputs.items):
         if table is None:
             continue
         if isinstance(table, Stitched) and table.name not in named and table.name not in staged:
             joined.append(table)
             continue
-        default = inputs.events.name if table.view is not None and table is not inputs.events and \
-            table.files == inputs.events.files else table.name  # a table the preset reads from the events' export
+        own = table.name in named or table.name in staged
+        origin = _joined_origin(table, inputs)
+        if origin is not None:  # its export's rows, as the joined events read them (events_0 where read by name)
+            default, rows = table_name(origin.origin), None if own else rows_of(origin)
+        else:
+            default = inputs.events.name if table.view is not None and table is not inputs.events and \
+                table.files == inputs.events.files else table.name  # a table the preset reads from the events' export
+            rows = None
         sources[table.name] = _table_source(table, dialect, named.get(table.name), staged.get(table.name), here,
-                                            default)
-        if table.name not in named and table.name not in staged:
+                                            default, rows)
+        if not own and (origin is None or default not in named):
             read.append((table, default))
     ctes = []
     if joined:
-        def rows_of(part: Part) -> exp.Expression:
-            """Where a source's rows are: a table engine.tables names for it, else as a table alone is read."""
-            name = table_name(part.origin)
-            return exp.to_table(named[name], dialect=dialect) if name in named else \
-                _rows(part.table, dialect, None, None, here, name)
-
         def part_source(part: Part) -> Source:
             return _table_source(part.table, dialect, None, None, here, table_name(part.origin), rows_of(part))
 
@@ -94,6 +101,14 @@ def sql_tables(inputs: Inputs, dialect: str, named: dict[str, str] | None = None
         predictions = Source(relation, raw_kinds={"visitor_id": "text", **dict.fromkeys(PREDICTED_COLUMNS, "float")})
     return Tables(sources["events"], sources.get("profiles"), sources.get("items"),
                   inputs.config.timestamp_format, predictions, tuple(ctes), tuple(spark_setup(read, dialect)))
+
+
+def _joined_origin(table: Table, inputs: Inputs) -> Part | None:
+    """The source of the joined events whose export a table that a preset derives from it reads (its items, its
+    profiles), where the events are joined."""
+    if table.view is None or not isinstance(inputs.events, Stitched):
+        return None
+    return next((part for part in inputs.events.sources if part.table.files == table.files), None)
 
 
 def _table_source(table: Table, dialect: str, canonical: str | None, staged: str | None, here: bool, default: str,
