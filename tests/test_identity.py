@@ -482,3 +482,20 @@ def test_the_items_a_preset_derives_from_one_joined_source_read_that_sources_tab
     rules = ["- conversions: {gte: 1, items: {brand: {is: Nike}}}", "- utm_source: {is: google}"]
     run, printed, _ = run_and_printed_sql(ws, config, rules, "2024-06-30", "bigquery", db)
     assert printed == run and all(run.values())
+
+
+def test_a_person_column_of_floating_point_numbers_is_an_error_at_its_line(ws: Workspace):
+    """pandas writes an ID column with gaps as floats: 42 would be the key "42.0" to polars and "4.2E1" to Trino,
+    joining no "42" anywhere, so it is refused on every engine at the config's line, as a float visitor_id is."""
+    import polars as pl
+
+    events = ws.root / "events.parquet"
+    pl.DataFrame({"visitor_id": ["d1", "d2"], "timestamp": ["2024-06-01T10:00:00Z"] * 2,
+                  "event_type": ["conversion"] * 2, "crm_id": [42.0, None]}).write_parquet(events)
+    config = _config(ws, f"data:\n  events:\n    - path: {events}\n      person: crm_id\n"
+                         "  profiles:\n    - {path: FIXTURE/crm.csv, person: email}\n")
+    segment = ws.segment("rules:\n  - conversions: {gte: 1}\n")
+    for command in ("run", "sql"):
+        result = ws.cli(command, str(segment), "--config", str(config), "--as-of", AS_OF)
+        assert result.exit_code == 3 and f"{config}:4:15" in result.stderr and "crm_id" in result.stderr
+        assert "Traceback" not in result.stderr

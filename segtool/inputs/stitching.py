@@ -72,6 +72,7 @@ class KeyPath:
 
     column: str
     steps: tuple[Step, ...] = ()
+    dtype: pl.DataType | None = None  # the type of the value at the path
 
     def polars(self) -> pl.Expr:
         expr = pl.col(self.column)
@@ -336,6 +337,11 @@ def _part(table: Table, source: Source, derived: bool, config: Config) -> Part:
                  if (key := person_column(table, person)) is not None]
     if not found:
         return Part(table, where, origin=source.where)
+    floats = [person for person, key in found if key.dtype is not None and key.dtype.is_float()]
+    if floats:  # 42 is "42.0" to polars and "4.2E1" to Trino: no engine would join it as written
+        raise DataError(problems=[Problem(config.where(f"{where}.person"), f"{where}.person: {table.label} stores "
+                                          f"{floats[0]!r} as floating-point numbers, which are no keys that join "
+                                          "alike everywhere; store the IDs as text or integers", "float-id")])
     return Part(table, where, tuple(key for _, key in found), tuple(person for person, _ in found), source.where)
 
 
@@ -356,7 +362,7 @@ def person_column(table: Table, name: str) -> KeyPath | None:
             if step is None:
                 return None
             path.append(step)
-        return KeyPath(column, tuple(path))
+        return KeyPath(column, tuple(path), dtype)
     return None
 
 
