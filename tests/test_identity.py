@@ -499,3 +499,23 @@ def test_a_person_column_of_floating_point_numbers_is_an_error_at_its_line(ws: W
         result = ws.cli(command, str(segment), "--config", str(config), "--as-of", AS_OF)
         assert result.exit_code == 3 and f"{config}:4:15" in result.stderr and "crm_id" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_person_key_is_written_alike_by_polars_and_the_sql():
+    """Lower-casing where engines differ (İ is `i` and a dot to polars, `i` to DuckDB; a final Σ is ς to polars,
+    σ to DuckDB) gives one key everywhere; surrounding white space trimmed, blank missing."""
+    import polars as pl
+    from sqlglot import exp
+
+    from segtool.backends.sql.stitched import person_key as sql_key
+    from segtool.backends.sql.dialects import DIALECTS
+    from segtool.backends.sql.statement import Source
+    from segtool.inputs.stitching import KeyPath, person_key
+
+    values = ["İSTANBUL@X.TR", "ΟΔΥΣΣΕΥΣ@x.gr", "odysseus@ΧΑΟΣ.gr", " ÉMILE@X.FR\t", "i\u0307x", "   ", "Straße@X.de"]
+    expected = pl.select(person_key(pl.Series(values))).to_series().to_list()
+    rows = exp.select(exp.Unnest(expressions=[exp.Array(expressions=[exp.Literal.string(v) for v in values])])
+                      .as_("k")).subquery("vendor")
+    query = exp.select(sql_key(KeyPath("k"), Source(rows), DIALECTS["duckdb"])).from_(rows)
+    assert [row[0] for row in duckdb.sql(query.sql("duckdb")).fetchall()] == expected
+    assert expected[:2] == ["istanbul@x.tr", "οδυσσευσ@x.gr"] and expected[5] is None

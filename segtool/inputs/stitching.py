@@ -31,7 +31,7 @@ from . import files as filesystem
 from .checks import closest
 from .drift import UTC_US, aligned, common_schema
 from .files import Reading
-from .presets.common import text
+from .presets.common import lowered, text
 from .tables import VID, Inputs, Table, before_as_of, open_sources, parse_timestamps
 
 # A preset's person key (tried in order; the first its table has): what its vendor writes for a known user
@@ -50,9 +50,9 @@ def device(table: Table) -> pl.Expr:
 
 def person_key(values: pl.Expr) -> pl.Expr:
     """A person key as every source's is compared: surrounding white space trimmed and lower-cased (Unicode's
-    rules, as the Shopify preset writes its customer: `ÉMILE@x.fr` is `émile@x.fr`), nothing else (a gmail
-    address keeps its dots and +tag); missing where blank."""
-    return text(values).str.to_lowercase()
+    rules, the same on every engine, as the Shopify preset writes its customer: `ÉMILE@x.fr` is `émile@x.fr`),
+    nothing else (a gmail address keeps its dots and +tag); missing where blank."""
+    return lowered(text(values))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from .compiler import CompileError, num, trimmed, up_to
 from .dialects import Dialect
 from .kinds import stored_kind, typed_kind
 from .statement import Source, read_timestamp, typed_column
-from .views import first_entry, first_present
+from .views import first_entry, first_present, lowered
 
 JOINED = {"events": "joined_events", "profiles": "joined_profiles", "items": "joined_items"}
 ROWS, LINKS = "joined_{}_rows", "joined_links"  # the sources' rows one after the other; each device's person
@@ -145,7 +145,7 @@ def person_key(key: KeyPath, source: Source, dialect: Dialect) -> exp.Expression
 
         value = first_entry(value, step.name, of, dialect)
     text = trimmed(exp.cast(value, "VARCHAR"))
-    return exp.Lower(this=exp.Nullif(this=text, expression=exp.Literal.string("")))
+    return lowered(exp.Nullif(this=text, expression=exp.Literal.string("")))
 
 
 def _links(as_of: AsOf | None, profiles: bool, linking: list[tuple[Part, Source]], dialect: Dialect) -> exp.Select:

@@ -88,7 +88,16 @@ def _(read: common.Text, r: Reading) -> exp.Expression:
 
 @sql.register
 def _(read: common.Lower, r: Reading) -> exp.Expression:
-    return exp.Lower(this=sql(read.of, r))
+    return lowered(sql(read.of, r))
+
+
+def lowered(value: exp.Expression) -> exp.Expression:
+    """LOWER, then what engines lower-case differently written one way (presets/common.lowered)."""
+    value = exp.Lower(this=value)
+    for written, common_ in common.CASE_FOLDS:
+        value = exp.Replace(this=value, expression=exp.Literal.string(written),
+                            replacement=exp.Literal.string(common_))
+    return value
 
 
 @sql.register

@@ -136,7 +136,20 @@ class Lower(Read):
     of: Read
 
     def polars(self, schema: dict) -> pl.Expr:
-        return self.of.polars(schema).str.to_lowercase()
+        return lowered(self.of.polars(schema))
+
+
+# what lower-casing writes differently in polars and the SQL engines (İ as i and a dot, Σ at a word's end as ς),
+# and so every engine writes it after lower-casing
+CASE_FOLDS = (("i\u0307", "i"), ("ς", "σ"))
+
+
+def lowered(values: pl.Expr) -> pl.Expr:
+    """Text lower-cased by Unicode's rules, the same on every engine (CASE_FOLDS)."""
+    values = values.str.to_lowercase()
+    for written, common in CASE_FOLDS:
+        values = values.str.replace_all(written, common, literal=True)
+    return values
 
 
 @dataclass(frozen=True)
